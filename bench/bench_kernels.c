@@ -1,0 +1,101 @@
+/* Kernel benchmark without the host: each kernel's raw scan speed on one
+ * thread, and the general SHA-256 compression, measured side by side in
+ * alternating rounds (this machine kind is noisy; ratios from one run are
+ * what to compare).  Prints the median of the rounds.
+ *
+ * usage: bench_kernels [ROUNDS] [MS_PER_ROUND]
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "powkit/dispatch.h"
+#include "powkit/sha256.h"
+#include "powkit/util.h"
+
+#define MAX_ROUNDS 64
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static double run_kernel(const pk_kernel *k, const pk_job *job, double ms)
+{
+    uint32_t found[8];
+    uint64_t done = 0;
+    double t0 = pk_now(), t;
+    do {
+        uint64_t chunk = (uint64_t)k->lanes * 4096;
+        k->scan(job, (uint32_t)done, chunk, found, 8);
+        done += chunk;
+        t = pk_now();
+    } while (t - t0 < ms / 1000);
+    return (double)done / (t - t0) / 1e6;
+}
+
+static double run_sha256(double ms)
+{
+    static uint8_t buf[1 << 16];
+    uint8_t out[32];
+    uint64_t bytes = 0;
+    double t0 = pk_now(), t;
+    do {
+        pk_sha256(buf, sizeof buf, out);
+        buf[0] = out[0];
+        bytes += sizeof buf;
+        t = pk_now();
+    } while (t - t0 < ms / 1000);
+    return (double)bytes / 64 / (t - t0) / 1e6; /* M compressions/s */
+}
+
+int main(int argc, char **argv)
+{
+    int rounds = argc > 1 ? atoi(argv[1]) : 5;
+    double ms = argc > 2 ? atof(argv[2]) : 300;
+    if (rounds < 1 || rounds > MAX_ROUNDS || !(ms > 0)) {
+        fprintf(stderr, "usage: bench_kernels [ROUNDS 1..%d] [MS_PER_ROUND]\n", MAX_ROUNDS);
+        return 2;
+    }
+    pk_dispatch disp;
+    pk_dispatch_opts o = {.cache_dir = "", .no_calibrate = 1};
+    if (pk_dispatch_init(&disp, pk_kernels_all, pk_kernels_count, &o) != 0)
+        return 1;
+
+    uint8_t target[32] = {0};
+    pk_work work;
+    pk_job job;
+    extern const uint8_t pk_offline_header[80];
+    pk_work_from_header(&work, pk_offline_header, target);
+    pk_job_init(&job, &work);
+
+    double res[PK_DISPATCH_MAX][MAX_ROUNDS], sha[MAX_ROUNDS];
+    for (int r = 0; r < rounds; r++) {
+        for (size_t i = 0; i < disp.count; i++) {
+            if (disp.entries[i].status == PK_SELFTEST_OK)
+                res[i][r] = run_kernel(disp.entries[i].kernel, &job, ms);
+        }
+        sha[r] = run_sha256(ms);
+    }
+    double ref = median(res[0], rounds);
+    printf("kernel scan, 1 thread, median of %d rounds of %.0f ms\n", rounds, ms);
+    printf("%-8s %10s %8s\n", "kernel", "MH/s", "vs ref");
+    for (size_t i = 0; i < disp.count; i++) {
+        const pk_kernel_entry *e = &disp.entries[i];
+        if (e->status != PK_SELFTEST_OK) {
+            printf("%-8s %10s %8s  (%s)\n", e->kernel->name, "-", "-", pk_selftest_name(e->status));
+            continue;
+        }
+        double m = median(res[i], rounds);
+        printf("%-8s %10.2f %7.2fx\n", e->kernel->name, m, m / ref);
+    }
+    printf("sha256 (%s): %.1f M compressions/s\n", pk_sha256_implementation(), median(sha, rounds));
+    return 0;
+}

@@ -1,0 +1,52 @@
+#include <string.h>
+#include <time.h>
+
+#include "powkit/bench.h"
+#include "powkit/device.h"
+#include "powkit/error.h"
+#include "powkit/offline.h"
+#include "powkit/util.h"
+
+static void sleep_s(double s)
+{
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    while (nanosleep(&ts, &ts) != 0) {
+    }
+}
+
+int pk_bench_row_run(const pk_kernel *k, unsigned threads, double seconds, int affinity,
+                     pk_bench_row *row)
+{
+    memset(row, 0, sizeof *row);
+    row->kernel = k->name;
+    row->threads = threads;
+    pk_offline_source src;
+    pk_offline_source_init(&src, NULL, NULL);
+    pk_dispatcher *d;
+    int rc = pk_dispatcher_new(&d, &src.base);
+    if (rc)
+        return rc;
+    pk_cpu_device_opts o = {.kernel = k, .threads = threads, .affinity = affinity};
+    pk_device *dev = pk_cpu_device_new(&o, 0);
+    if (!dev) {
+        pk_dispatcher_free(d);
+        return PK_ENOMEM;
+    }
+    double t0 = pk_now();
+    rc = pk_device_start(dev, d);
+    if (rc == PK_OK) {
+        sleep_s(seconds);
+        pk_dispatcher_stop(d);
+        pk_device_stop(dev);
+    }
+    row->seconds = pk_now() - t0;
+    row->hashes = pk_device_hashes(dev);
+    row->mhs = row->seconds > 0 ? (double)row->hashes / row->seconds / 1e6 : 0;
+    pk_dispatcher_stats st;
+    pk_dispatcher_get_stats(d, &st);
+    row->shares = st.shares;
+    row->invalid = st.invalid;
+    pk_device_destroy(dev);
+    pk_dispatcher_free(d);
+    return rc;
+}

@@ -1,0 +1,174 @@
+/* Nonce-range dispatcher: one lock around the current template and its
+ * next free nonce; device threads take ranges sized to a few milliseconds
+ * of their own speed, so the lock is taken a few hundred times a second. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "powkit/dispatcher.h"
+#include "powkit/error.h"
+#include "powkit/sha256.h"
+
+#define NONCE_SPACE ((uint64_t)1 << 32)
+
+struct pk_dispatcher {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pk_source *src;
+    int stopping;
+    int have_template;
+    pk_template tmpl;
+    pk_job job;
+    uint64_t next_nonce; /* 0 .. 2^32 within the template */
+    _Atomic uint64_t generation;
+    _Atomic uint64_t templates, shares, invalid, stale;
+};
+
+int pk_dispatcher_new(pk_dispatcher **out, pk_source *src)
+{
+    *out = NULL;
+    if (!src || !src->next_template)
+        return PK_EINVAL;
+    pk_dispatcher *d = calloc(1, sizeof *d);
+    if (!d)
+        return PK_ENOMEM;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&d->mu, NULL);
+    pthread_cond_init(&d->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    d->src = src;
+    *out = d;
+    return PK_OK;
+}
+
+void pk_dispatcher_free(pk_dispatcher *d)
+{
+    if (!d)
+        return;
+    pthread_mutex_destroy(&d->mu);
+    pthread_cond_destroy(&d->cv);
+    free(d);
+}
+
+void pk_dispatcher_new_job(pk_dispatcher *d)
+{
+    pthread_mutex_lock(&d->mu);
+    d->have_template = 0;
+    atomic_fetch_add(&d->generation, 1);
+    pthread_cond_broadcast(&d->cv);
+    pthread_mutex_unlock(&d->mu);
+}
+
+void pk_dispatcher_stop(pk_dispatcher *d)
+{
+    pthread_mutex_lock(&d->mu);
+    d->stopping = 1;
+    atomic_fetch_add(&d->generation, 1);
+    pthread_cond_broadcast(&d->cv);
+    pthread_mutex_unlock(&d->mu);
+}
+
+uint64_t pk_dispatcher_generation(const pk_dispatcher *d)
+{
+    return atomic_load_explicit(&d->generation, memory_order_acquire);
+}
+
+int pk_dispatcher_is_stale(const pk_dispatcher *d, const pk_range *r)
+{
+    return pk_dispatcher_generation(d) != r->generation;
+}
+
+static void deadline_after(struct timespec *ts, unsigned ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+int pk_dispatcher_take(pk_dispatcher *d, uint32_t want, unsigned wait_ms, pk_range *r)
+{
+    struct timespec deadline;
+    deadline_after(&deadline, wait_ms);
+    if (want == 0)
+        want = 1;
+    pthread_mutex_lock(&d->mu);
+    for (;;) {
+        if (d->stopping) {
+            pthread_mutex_unlock(&d->mu);
+            return PK_ESTOPPED;
+        }
+        if (!d->have_template || d->next_nonce >= NONCE_SPACE) {
+            d->have_template = 0;
+            if (d->src->next_template(d->src, &d->tmpl) == PK_OK) {
+                pk_work work;
+                pk_work_from_header(&work, d->tmpl.header, d->tmpl.target);
+                pk_job_init(&d->job, &work);
+                d->have_template = 1;
+                d->next_nonce = 0;
+                atomic_fetch_add(&d->templates, 1);
+                continue;
+            }
+            if (pthread_cond_timedwait(&d->cv, &d->mu, &deadline) != 0) {
+                pthread_mutex_unlock(&d->mu);
+                return PK_EAGAIN;
+            }
+            continue;
+        }
+        uint64_t left = NONCE_SPACE - d->next_nonce;
+        uint32_t count = left < want ? (uint32_t)left : want;
+        r->job = d->job;
+        memcpy(r->header, d->tmpl.header, 80);
+        r->job_id = d->tmpl.job_id;
+        r->generation = atomic_load(&d->generation);
+        r->start = (uint32_t)d->next_nonce;
+        r->count = count;
+        d->next_nonce += count;
+        pthread_mutex_unlock(&d->mu);
+        return PK_OK;
+    }
+}
+
+int pk_dispatcher_found(pk_dispatcher *d, const pk_range *r, uint32_t nonce, unsigned device,
+                        unsigned thread)
+{
+    pk_share s;
+    memset(&s, 0, sizeof s);
+    memcpy(s.header, r->header, 80);
+    s.header[76] = (uint8_t)nonce;
+    s.header[77] = (uint8_t)(nonce >> 8);
+    s.header[78] = (uint8_t)(nonce >> 16);
+    s.header[79] = (uint8_t)(nonce >> 24);
+    /* The recheck: the whole header through plain SHA-256d, never the
+     * kernel's shortcuts.  A kernel's word is not enough to submit. */
+    pk_sha256d(s.header, 80, s.hash);
+    if (!pk_hash_meets_target(s.hash, r->job.work.target)) {
+        atomic_fetch_add(&d->invalid, 1);
+        return 0;
+    }
+    if (pk_dispatcher_is_stale(d, r))
+        atomic_fetch_add(&d->stale, 1);
+    atomic_fetch_add(&d->shares, 1);
+    s.nonce = nonce;
+    s.job_id = r->job_id;
+    s.device = device;
+    s.thread = thread;
+    if (d->src->on_share)
+        d->src->on_share(d->src, &s);
+    return 1;
+}
+
+void pk_dispatcher_get_stats(const pk_dispatcher *d, pk_dispatcher_stats *st)
+{
+    st->templates = atomic_load(&d->templates);
+    st->shares = atomic_load(&d->shares);
+    st->invalid = atomic_load(&d->invalid);
+    st->stale = atomic_load(&d->stale);
+}

@@ -1,0 +1,72 @@
+#include <string.h>
+#include <time.h>
+
+#include "powkit/error.h"
+#include "powkit/util.h"
+
+const char *pk_strerror(int err)
+{
+    switch (err) {
+    case PK_OK: return "success";
+    case PK_EINVAL: return "invalid argument";
+    case PK_ENOMEM: return "out of memory";
+    case PK_EUNSUPPORTED: return "not supported by this CPU";
+    case PK_EDISABLED: return "disabled by POWKIT_DISABLE";
+    case PK_ESELFTEST: return "failed its self-test";
+    case PK_ENOTFOUND: return "not found";
+    case PK_EAGAIN: return "no work yet";
+    case PK_ESTOPPED: return "stopped";
+    case PK_EIO: return "input/output error";
+    case PK_ETHREAD: return "could not start a thread";
+    }
+    return "unknown error";
+}
+
+void pk_hex_encode(const uint8_t *in, size_t len, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * len] = 0;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int pk_hex_decode(const char *hex, uint8_t *out, size_t len)
+{
+    if (!hex || strlen(hex) != 2 * len)
+        return PK_EINVAL;
+    for (size_t i = 0; i < 2 * len; i++) {
+        if (hexval(hex[i]) < 0)
+            return PK_EINVAL;
+    }
+    for (size_t i = 0; i < len; i++)
+        out[i] = (uint8_t)(hexval(hex[2 * i]) << 4 | hexval(hex[2 * i + 1]));
+    return PK_OK;
+}
+
+void pk_hash_to_hex(const uint8_t hash[32], char out[65])
+{
+    uint8_t rev[32];
+    for (int i = 0; i < 32; i++)
+        rev[i] = hash[31 - i];
+    pk_hex_encode(rev, 32, out);
+}
+
+double pk_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}

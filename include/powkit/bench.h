@@ -1,0 +1,32 @@
+/* powkit: the mining benchmark behind `powkit bench`. */
+#ifndef POWKIT_BENCH_H
+#define POWKIT_BENCH_H
+
+#include <stdint.h>
+
+#include "powkit/dispatch.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct pk_bench_row {
+    const char *kernel;
+    pk_selftest_result selftest;
+    unsigned threads;
+    double seconds;   /* measured wall time */
+    uint64_t hashes;
+    double mhs;
+    uint64_t shares;  /* found, rechecked by ref and accepted */
+    uint64_t invalid; /* found but rejected by ref: must be 0 */
+} pk_bench_row;
+
+/* Mines the offline job with kernel k on `threads` threads for about
+ * `seconds`.  Returns 0 or a PK_E* code. */
+int pk_bench_row_run(const pk_kernel *k, unsigned threads, double seconds, int affinity,
+                     pk_bench_row *row);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

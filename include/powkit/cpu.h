@@ -1,0 +1,41 @@
+/* powkit: what this CPU can run.
+ *
+ * Detection asks CPUID for the instructions and XGETBV for whether the
+ * operating system saves the wide registers; both must agree before a path
+ * may run.  Users switch paths off with POWKIT_DISABLE (comma separated
+ * kernel names: ref is never disabled, it is the oracle).
+ */
+#ifndef POWKIT_CPU_H
+#define POWKIT_CPU_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum {
+    PK_CPU_SSE41 = 1u << 0,
+    PK_CPU_SSSE3 = 1u << 1,
+    PK_CPU_SHA = 1u << 2,    /* SHA extensions (SHA-NI), with SSE4.1 */
+    PK_CPU_AVX2 = 1u << 3,   /* AVX2 and OS support for YMM state */
+    PK_CPU_AVX512 = 1u << 4, /* AVX-512 F+VL and OS support for ZMM state */
+};
+
+/* Features of the running CPU (cached after the first call). */
+unsigned pk_cpu_features(void);
+
+/* The CPU's brand string ("unknown" where CPUID has none). */
+const char *pk_cpu_brand(void);
+
+/* Space-separated names of the features in mask, e.g. "sse4.1 sha avx2". */
+void pk_cpu_feature_names(unsigned mask, char *buf, size_t len);
+
+/* Whether the comma-separated list (e.g. POWKIT_DISABLE's value) names
+ * `name`.  A NULL list names nothing. */
+int pk_name_in_list(const char *list, const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,92 @@
+/* powkit: handing nonce ranges to devices.
+ *
+ * A work source (a pool, a node, the offline benchmark job) is a struct of
+ * function pointers: it makes unique header templates for its current job
+ * and takes the shares found on them.  The dispatcher cuts each template's
+ * 2^32 nonces into ranges for device threads, asks the source for the next
+ * template when one runs out, and rechecks every nonce a device reports
+ * with the reference hash before the source sees it.
+ *
+ * A job change (pk_dispatcher_new_job) bumps a generation number; device
+ * threads compare it between short chunks and drop stale work at once.
+ */
+#ifndef POWKIT_DISPATCHER_H
+#define POWKIT_DISPATCHER_H
+
+#include <stdint.h>
+
+#include "powkit/kernel.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct pk_template {
+    uint8_t header[80];  /* nonce field ignored */
+    uint8_t target[32];  /* share target, little-endian */
+    uint64_t job_id;     /* the source's own tag, returned with shares */
+} pk_template;
+
+typedef struct pk_share {
+    uint8_t header[80]; /* with the winning nonce in place */
+    uint8_t hash[32];   /* its double SHA-256, as computed by ref */
+    uint32_t nonce;
+    uint64_t job_id;
+    unsigned device, thread;
+} pk_share;
+
+typedef struct pk_source pk_source;
+struct pk_source {
+    /* Fill in the next unique template of the current job.  Return 0, or
+     * PK_EAGAIN when there is no work (devices wait for new_job).  Called
+     * with the dispatcher's lock held: quick, and no dispatcher calls. */
+    int (*next_template)(pk_source *src, pk_template *out);
+    /* A share that passed the reference recheck.  Called from a device
+     * thread; must not block. */
+    void (*on_share)(pk_source *src, const pk_share *share);
+};
+
+typedef struct pk_range {
+    pk_job job;
+    uint8_t header[80];
+    uint64_t job_id;
+    uint64_t generation;
+    uint32_t start;
+    uint32_t count;
+} pk_range;
+
+typedef struct pk_dispatcher_stats {
+    uint64_t templates;  /* templates taken from the source */
+    uint64_t shares;     /* rechecked and passed to the source */
+    uint64_t invalid;    /* reported by a device but rejected by ref: a bug */
+    uint64_t stale;      /* found on a job that changed meanwhile, still passed on */
+} pk_dispatcher_stats;
+
+typedef struct pk_dispatcher pk_dispatcher;
+
+int pk_dispatcher_new(pk_dispatcher **out, pk_source *src);
+void pk_dispatcher_free(pk_dispatcher *d);
+
+/* The source's job changed: drop the current template. */
+void pk_dispatcher_new_job(pk_dispatcher *d);
+/* Wake every waiting device and make take() return PK_ESTOPPED. */
+void pk_dispatcher_stop(pk_dispatcher *d);
+
+/* Next range of up to `want` nonces.  Returns 0, PK_EAGAIN after waiting
+ * up to wait_ms for work, or PK_ESTOPPED. */
+int pk_dispatcher_take(pk_dispatcher *d, uint32_t want, unsigned wait_ms, pk_range *r);
+/* Whether the job has changed since r was taken. */
+int pk_dispatcher_is_stale(const pk_dispatcher *d, const pk_range *r);
+uint64_t pk_dispatcher_generation(const pk_dispatcher *d);
+
+/* A device found nonce in r: recheck with ref, count, pass on.  Returns 1
+ * when it was a valid share, 0 when ref rejected it. */
+int pk_dispatcher_found(pk_dispatcher *d, const pk_range *r, uint32_t nonce, unsigned device,
+                        unsigned thread);
+
+void pk_dispatcher_get_stats(const pk_dispatcher *d, pk_dispatcher_stats *st);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,46 @@
+/* powkit: SHA-256 for the whole project.
+ *
+ * One-shot and streaming SHA-256 and double SHA-256.  The block compression
+ * is picked once at first use: the SHA extensions when the CPU has them (and
+ * they pass a self-test), portable C otherwise.  POWKIT_DISABLE=shani forces
+ * the portable path.  There is no other SHA-256 in powkit.
+ */
+#ifndef POWKIT_SHA256_H
+#define POWKIT_SHA256_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PK_SHA256_SIZE 32
+#define PK_SHA256_BLOCK 64
+
+typedef struct pk_sha256_ctx {
+    uint32_t state[8];
+    uint8_t buf[PK_SHA256_BLOCK];
+    uint64_t bytes; /* total bytes fed so far */
+} pk_sha256_ctx;
+
+void pk_sha256_init(pk_sha256_ctx *ctx);
+void pk_sha256_update(pk_sha256_ctx *ctx, const void *data, size_t len);
+/* Writes the digest and leaves ctx re-initialised for a new message. */
+void pk_sha256_final(pk_sha256_ctx *ctx, uint8_t out[PK_SHA256_SIZE]);
+
+void pk_sha256(const void *data, size_t len, uint8_t out[PK_SHA256_SIZE]);
+/* SHA256(SHA256(data)): Bitcoin's hash for headers, txids and merkle nodes. */
+void pk_sha256d(const void *data, size_t len, uint8_t out[PK_SHA256_SIZE]);
+
+/* State after compressing one 64-byte block from the initial value: the
+ * mining midstate of a header's first 64 bytes. */
+void pk_sha256_midstate(const uint8_t block[PK_SHA256_BLOCK], uint32_t out[8]);
+
+/* Name of the compression the functions above use: "shani" or "ref". */
+const char *pk_sha256_implementation(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,26 @@
+/* powkit: small helpers shared by the modules. */
+#ifndef POWKIT_UTIL_H
+#define POWKIT_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Lower-case hex of len bytes into out (2*len+1 bytes with the NUL). */
+void pk_hex_encode(const uint8_t *in, size_t len, char *out);
+/* Decodes exactly 2*len hex digits (either case).  Returns 0, or PK_EINVAL
+ * for a wrong length or a non-hex character; out is untouched then. */
+int pk_hex_decode(const char *hex, uint8_t *out, size_t len);
+/* Bitcoin shows hashes byte-reversed: 32 bytes to 64 hex digits. */
+void pk_hash_to_hex(const uint8_t hash[32], char out[65]);
+
+/* Monotonic seconds. */
+double pk_now(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,115 @@
+/* CPU feature detection: CPUID says what the core implements, XGETBV what
+ * register state the operating system saves on context switches. */
+#include <cpuid.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "powkit/cpu.h"
+
+static unsigned g_features;
+static char g_brand[49] = "unknown";
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+static uint64_t xgetbv0(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+static void detect(void)
+{
+    unsigned a, b, c, d, f = 0;
+    if (!__get_cpuid(1, &a, &b, &c, &d))
+        return;
+    int ssse3 = (c >> 9) & 1, sse41 = (c >> 19) & 1, osxsave = (c >> 27) & 1, avx = (c >> 28) & 1;
+    if (ssse3)
+        f |= PK_CPU_SSSE3;
+    if (sse41)
+        f |= PK_CPU_SSE41;
+    uint64_t xcr0 = osxsave ? xgetbv0() : 0;
+    int ymm_ok = avx && (xcr0 & 0x6) == 0x6;
+    int zmm_ok = ymm_ok && (xcr0 & 0xe0) == 0xe0;
+    unsigned max_leaf = __get_cpuid_max(0, NULL);
+    if (max_leaf >= 7) {
+        __cpuid_count(7, 0, a, b, c, d);
+        if (((b >> 29) & 1) && sse41 && ssse3)
+            f |= PK_CPU_SHA;
+        if (((b >> 5) & 1) && ymm_ok)
+            f |= PK_CPU_AVX2;
+        /* F, BW (byte shuffles) and VL, with the ZMM and mask state saved. */
+        if (((b >> 16) & 1) && ((b >> 30) & 1) && ((b >> 31) & 1) && zmm_ok)
+            f |= PK_CPU_AVX512;
+    }
+    g_features = f;
+
+    if (__get_cpuid_max(0x80000000u, NULL) >= 0x80000004u) {
+        unsigned r[12];
+        for (unsigned i = 0; i < 3; i++)
+            __cpuid(0x80000002u + i, r[4 * i], r[4 * i + 1], r[4 * i + 2], r[4 * i + 3]);
+        char raw[49];
+        memcpy(raw, r, 48);
+        raw[48] = 0;
+        const char *s = raw;
+        while (*s == ' ')
+            s++;
+        if (*s)
+            snprintf(g_brand, sizeof g_brand, "%s", s);
+    }
+}
+
+unsigned pk_cpu_features(void)
+{
+    pthread_once(&g_once, detect);
+    return g_features;
+}
+
+const char *pk_cpu_brand(void)
+{
+    pthread_once(&g_once, detect);
+    return g_brand;
+}
+
+void pk_cpu_feature_names(unsigned mask, char *buf, size_t len)
+{
+    static const struct { unsigned bit; const char *name; } names[] = {
+        {PK_CPU_SSSE3, "ssse3"}, {PK_CPU_SSE41, "sse4.1"}, {PK_CPU_SHA, "sha"},
+        {PK_CPU_AVX2, "avx2"},   {PK_CPU_AVX512, "avx512"},
+    };
+    size_t used = 0;
+    if (len)
+        buf[0] = 0;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (!(mask & names[i].bit))
+            continue;
+        int n = snprintf(buf + used, len > used ? len - used : 0, "%s%s", used ? " " : "",
+                         names[i].name);
+        if (n < 0 || (size_t)n >= len - used)
+            return;
+        used += (size_t)n;
+    }
+}
+
+int pk_name_in_list(const char *list, const char *name)
+{
+    if (!list || !name)
+        return 0;
+    size_t nlen = strlen(name);
+    const char *p = list;
+    while (*p) {
+        while (*p == ' ' || *p == ',' || *p == '\t')
+            p++;
+        const char *end = p;
+        while (*end && *end != ',')
+            end++;
+        const char *last = end;
+        while (last > p && (last[-1] == ' ' || last[-1] == '\t'))
+            last--;
+        if ((size_t)(last - p) == nlen && strncmp(p, name, nlen) == 0)
+            return 1;
+        p = end;
+    }
+    return 0;
+}

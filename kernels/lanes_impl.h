@@ -1,0 +1,229 @@
+/* The SIMD-lane mining kernel, written once over a small vector vocabulary
+ * and included by each lane implementation (avx2.c, avx512.c), which
+ * defines:
+ *   V, LANES, GROUPS, SET1(x), ADD(a,b), ROTR(x,n), SHR(x,n), XOR3(a,b,c),
+ *   CH(e,f,g), MAJ(a,b,c), BSWAP(x), LANE_INDEX() (0,1,2,... per lane),
+ *   LE_MASK(x,t) (bitmask of lanes with x <= t, unsigned), SCAN_FN (name).
+ *
+ * Each lane hashes its own nonce.  GROUPS independent vectors of nonces are
+ * interleaved round by round: one round is a chain of dependent operations
+ * several cycles long, and a second chain beside it fills the ports that
+ * the first leaves idle.  Schedule words are computed inside the rounds
+ * that use them, for the same reason.
+ *
+ * Shortcuts: rounds 0-3 of hash 1 come from the job; message words that
+ * are constants (the header's padding, hash 2's padding) are folded with K
+ * once per job; hash 2 starts from a precomputed round 0 and stops after
+ * round 60, which is all H7 needs, and rounds 57-60 skip the a path.
+ */
+#ifndef SCAN_FN
+#error "lanes_impl.h is included by a lane kernel that defines its vector vocabulary"
+#endif
+
+#define BSIG0(x) XOR3(ROTR(x, 2), ROTR(x, 13), ROTR(x, 22))
+#define BSIG1(x) XOR3(ROTR(x, 6), ROTR(x, 11), ROTR(x, 25))
+#define SSIG0(x) XOR3(ROTR(x, 7), ROTR(x, 18), SHR(x, 3))
+#define SSIG1(x) XOR3(ROTR(x, 17), ROTR(x, 19), SHR(x, 10))
+
+#define FOR_GROUPS _Pragma("GCC unroll 4") for (int g = 0; g < GROUPS; g++)
+
+/* Full round on every group: new e lands in d, new a in h (the caller
+ * rotates the names).  KW(i, g) gives message word plus K. */
+#define RND(a, b, c, d, e, f, g_, h, KW, i)                                          \
+    FOR_GROUPS {                                                                     \
+        V t1_ = ADD(ADD(h[g], BSIG1(e[g])), ADD(CH(e[g], f[g], g_[g]), KW(i, g)));   \
+        d[g] = ADD(d[g], t1_);                                                       \
+        h[g] = ADD(t1_, ADD(BSIG0(a[g]), MAJ(a[g], b[g], c[g])));                    \
+    }
+/* Round whose new a is never used: only the e path. */
+#define RND_E(a, b, c, d, e, f, g_, h, KW, i)                                        \
+    FOR_GROUPS {                                                                     \
+        d[g] = ADD(d[g], ADD(ADD(h[g], BSIG1(e[g])), ADD(CH(e[g], f[g], g_[g]), KW(i, g)))); \
+    }
+
+#define RNDS8(i, KW)                                                                 \
+    RND(sa, sb, sc, sd, se, sf, sg, sh, KW, (i) + 0)                                 \
+    RND(sh, sa, sb, sc, sd, se, sf, sg, KW, (i) + 1)                                 \
+    RND(sg, sh, sa, sb, sc, sd, se, sf, KW, (i) + 2)                                 \
+    RND(sf, sg, sh, sa, sb, sc, sd, se, KW, (i) + 3)                                 \
+    RND(se, sf, sg, sh, sa, sb, sc, sd, KW, (i) + 4)                                 \
+    RND(sd, se, sf, sg, sh, sa, sb, sc, KW, (i) + 5)                                 \
+    RND(sc, sd, se, sf, sg, sh, sa, sb, KW, (i) + 6)                                 \
+    RND(sb, sc, sd, se, sf, sg, sh, sa, KW, (i) + 7)
+
+/* Per-job scalars the schedule folds in. */
+typedef struct lane_consts {
+    uint32_t c1[18], c2[16]; /* K plus constant message words */
+    uint32_t w16, w17, w18_c, w19_c, s0_w16, s0_w17;
+} lane_consts;
+
+
+/* Hash 1 schedule word i (18..63); w[3] holds the nonce word.  Words 4-15
+ * are padding (0x80000000, zeros, 640) and 16, 17 are job constants. */
+static inline __attribute__((always_inline)) V sched1(const V *w, int i, const lane_consts *k)
+{
+    switch (i) {
+    case 18: return ADD(SET1(k->w18_c), SSIG0(w[3]));
+    case 19: return ADD(SET1(k->w19_c), w[3]);
+    case 20: return ADD(SSIG1(w[18]), SET1(0x80000000u));
+    case 21: return SSIG1(w[19]);
+    case 22: return ADD(SSIG1(w[20]), SET1(80 * 8));
+    case 23: return ADD(SSIG1(w[21]), SET1(k->w16));
+    case 24: return ADD(SSIG1(w[22]), SET1(k->w17));
+    case 25: case 26: case 27: case 28: case 29:
+        return ADD(SSIG1(w[i - 2]), w[i - 7]);
+    case 30: return ADD(ADD(SSIG1(w[28]), w[23]), SET1(pk_ssig0(80 * 8)));
+    case 31: return ADD(ADD(SSIG1(w[29]), w[24]), SET1(k->s0_w16 + 80 * 8));
+    case 32: return ADD(ADD(SSIG1(w[30]), w[25]), SET1(k->s0_w17 + k->w16));
+    case 33: return ADD(ADD(SSIG1(w[31]), w[26]), ADD(SSIG0(w[18]), SET1(k->w17)));
+    default:
+        return ADD(ADD(SSIG1(w[i - 2]), w[i - 7]), ADD(SSIG0(w[i - 15]), w[i - 16]));
+    }
+}
+
+/* Hash 2 schedule word i (16..60); w[0..7] are hash 1's digest words and
+ * words 8-15 the padding of a 32-byte message (0x80000000, zeros, 256). */
+static inline __attribute__((always_inline)) V sched2(const V *w, int i)
+{
+    switch (i) {
+    case 16: return ADD(SSIG0(w[1]), w[0]);
+    case 17: return ADD(ADD(SSIG0(w[2]), w[1]), SET1(pk_ssig1(256)));
+    case 18: case 19: case 20: case 21:
+        return ADD(ADD(SSIG1(w[i - 2]), SSIG0(w[i - 15])), w[i - 16]);
+    case 22: return ADD(ADD(SSIG1(w[20]), SSIG0(w[7])), ADD(w[6], SET1(256)));
+    case 23: return ADD(ADD(SSIG1(w[21]), w[16]), ADD(w[7], SET1(pk_ssig0(0x80000000u))));
+    case 24: return ADD(ADD(SSIG1(w[22]), w[17]), SET1(0x80000000u));
+    case 25: case 26: case 27: case 28: case 29:
+        return ADD(SSIG1(w[i - 2]), w[i - 7]);
+    case 30: return ADD(ADD(SSIG1(w[28]), w[23]), SET1(pk_ssig0(256)));
+    case 31: return ADD(ADD(SSIG1(w[29]), w[24]), ADD(SSIG0(w[16]), SET1(256)));
+    default:
+        return ADD(ADD(SSIG1(w[i - 2]), w[i - 7]), ADD(SSIG0(w[i - 15]), w[i - 16]));
+    }
+}
+
+/* Message word plus K for round i of group g, computing the schedule word
+ * on first use. */
+#define KW1(i, g) ((i) < 18 ? SET1(kc.c1[(i) < 18 ? (i) : 0])                        \
+                            : (w[g][i] = sched1(w[g], (i), &kc), ADD(w[g][i], SET1(pk_sha256_k[i]))))
+#define KW2(i, g) ((i) >= 8 && (i) < 16 ? SET1(kc.c2[(i) & 15])                      \
+                   : ((i) >= 16 ? (w[g][i] = sched2(w[g], (i))) : (void)0,              \
+                      ADD(w[g][i], SET1(pk_sha256_k[i]))))
+
+static size_t SCAN_FN(const pk_job *job, uint32_t start, uint64_t count, uint32_t *found,
+                      size_t max_found)
+{
+    lane_consts kc;
+    for (int i = 0; i < 4; i++)
+        kc.c1[i] = 0;
+    for (int i = 4; i < 16; i++)
+        kc.c1[i] = pk_sha256_k[i] + job->w[i];
+    kc.c1[16] = pk_sha256_k[16] + job->w16;
+    kc.c1[17] = pk_sha256_k[17] + job->w17;
+    for (int i = 0; i < 16; i++)
+        kc.c2[i] = pk_sha256_k[i];
+    kc.c2[8] += 0x80000000u;
+    kc.c2[15] += 256;
+    kc.w16 = job->w16;
+    kc.w17 = job->w17;
+    kc.w18_c = job->w18_c;
+    kc.w19_c = job->w19_c;
+    kc.s0_w16 = pk_ssig0(job->w16);
+    kc.s0_w17 = pk_ssig0(job->w17);
+    /* Hash 2, round 0 from the initial value: only W0 varies. */
+    const uint32_t *iv = pk_sha256_iv, *mid = job->work.midstate;
+    uint32_t h2_t1 = iv[7] + pk_bsig1(iv[4]) + pk_ch(iv[4], iv[5], iv[6]) + pk_sha256_k[0];
+    uint32_t h2_a1 = h2_t1 + pk_bsig0(iv[0]) + pk_maj(iv[0], iv[1], iv[2]);
+    uint32_t h2_e1 = iv[3] + h2_t1;
+    const V top = SET1(job->target_w[7]);
+
+    size_t hits = 0;
+    uint32_t n = start;
+    uint64_t left = count;
+    while (left > 0) {
+        V w[GROUPS][64];
+        V sa[GROUPS], sb[GROUPS], sc[GROUPS], sd[GROUPS], se[GROUPS], sf[GROUPS], sg[GROUPS],
+            sh[GROUPS];
+
+        /* Hash 1: the header's second block, from round 4. */
+        FOR_GROUPS {
+            V nonce = ADD(SET1(n + (uint32_t)(g * LANES)), LANE_INDEX());
+            w[g][3] = BSWAP(nonce);
+            sa[g] = ADD(SET1(job->r4_a), w[g][3]);
+            sb[g] = SET1(job->r3[0]);
+            sc[g] = SET1(job->r3[1]);
+            sd[g] = SET1(job->r3[2]);
+            se[g] = ADD(SET1(job->r4_e), w[g][3]);
+            sf[g] = SET1(job->r3[4]);
+            sg[g] = SET1(job->r3[5]);
+            sh[g] = SET1(job->r3[6]);
+        }
+        RNDS8(4, KW1)
+        RNDS8(12, KW1)
+        RNDS8(20, KW1)
+        RNDS8(28, KW1)
+        RNDS8(36, KW1)
+        RNDS8(44, KW1)
+        RNDS8(52, KW1)
+        RND(sa, sb, sc, sd, se, sf, sg, sh, KW1, 60)
+        RND(sh, sa, sb, sc, sd, se, sf, sg, KW1, 61)
+        RND(sg, sh, sa, sb, sc, sd, se, sf, KW1, 62)
+        RND(sf, sg, sh, sa, sb, sc, sd, se, KW1, 63)
+
+        /* After 60 rounds the names are shifted by four: A..H = e,f,g,h,a,b,c,d.
+         * Feed forward; the digest words are hash 2's message. */
+        FOR_GROUPS {
+            w[g][0] = ADD(se[g], SET1(mid[0]));
+            w[g][1] = ADD(sf[g], SET1(mid[1]));
+            w[g][2] = ADD(sg[g], SET1(mid[2]));
+            w[g][3] = ADD(sh[g], SET1(mid[3]));
+            w[g][4] = ADD(sa[g], SET1(mid[4]));
+            w[g][5] = ADD(sb[g], SET1(mid[5]));
+            w[g][6] = ADD(sc[g], SET1(mid[6]));
+            w[g][7] = ADD(sd[g], SET1(mid[7]));
+            sa[g] = ADD(SET1(h2_a1), w[g][0]);
+            sb[g] = SET1(iv[0]);
+            sc[g] = SET1(iv[1]);
+            sd[g] = SET1(iv[2]);
+            se[g] = ADD(SET1(h2_e1), w[g][0]);
+            sf[g] = SET1(iv[4]);
+            sg[g] = SET1(iv[5]);
+            sh[g] = SET1(iv[6]);
+        }
+        RNDS8(1, KW2)
+        RNDS8(9, KW2)
+        RNDS8(17, KW2)
+        RNDS8(25, KW2)
+        RNDS8(33, KW2)
+        RNDS8(41, KW2)
+        RNDS8(49, KW2)
+        /* Rounds 57-60 only feed e: H7 = h after 64 rounds = e after 61. */
+        RND_E(sa, sb, sc, sd, se, sf, sg, sh, KW2, 57)
+        RND_E(sh, sa, sb, sc, sd, se, sf, sg, KW2, 58)
+        RND_E(sg, sh, sa, sb, sc, sd, se, sf, KW2, 59)
+        RND_E(sf, sg, sh, sa, sb, sc, sd, se, KW2, 60)
+
+        uint64_t mask = 0;
+        FOR_GROUPS {
+            V h7 = ADD(sa[g], SET1(iv[7]));
+            mask |= (uint64_t)LE_MASK(BSWAP(h7), top) << (g * LANES);
+        }
+        uint64_t step = left >= (uint64_t)LANES * GROUPS ? (uint64_t)LANES * GROUPS : left;
+        if (step < (uint64_t)LANES * GROUPS)
+            mask &= ((uint64_t)1 << step) - 1;
+        while (mask) {
+            unsigned lane = (unsigned)__builtin_ctzll(mask);
+            mask &= mask - 1;
+            uint32_t cand = n + lane, hs[8];
+            pk_job_hash_nonce(job, cand, hs);
+            if (pk_state_meets_target(hs, job->target_w)) {
+                if (hits < max_found)
+                    found[hits] = cand;
+                hits++;
+            }
+        }
+        n += (uint32_t)step;
+        left -= step;
+    }
+    return hits;
+}

@@ -1,0 +1,205 @@
+/* SHA extensions (SHA-NI): the general block compression, and the mining
+ * kernel.
+ *
+ * sha256rnds2 does two rounds but has a long latency, so one stream of
+ * nonces leaves the unit idle most of the time.  The kernel therefore runs
+ * PK_NI_STREAMS independent nonces interleaved step by step: while one
+ * stream's rounds are in flight, the others issue.
+ *
+ * The state lives in the instruction's own layout: {a,b,e,f} and
+ * {c,d,g,h}, high dword first.  sha256rnds2(x, y, wk) takes x = CDGH and
+ * y = ABEF and returns the new ABEF; the old ABEF becomes CDGH, so the two
+ * registers swap roles every two rounds.
+ *
+ * Mining shortcuts: rounds 0-1 of the header's second block come from the
+ * job; the schedule words of rounds 4-15 are job constants; the second
+ * hash stops after 62 of its 64 rounds, which is enough to know H7 and
+ * reject almost every nonce on it.
+ */
+#include <immintrin.h>
+#include <string.h>
+
+#include "sha256_internal.h"
+
+#ifndef PK_NI_STREAMS
+#define PK_NI_STREAMS 5
+#endif
+#define S PK_NI_STREAMS
+
+static inline __m128i kq(int q) { return _mm_loadu_si128((const __m128i *)&pk_sha256_k[4 * q]); }
+
+/* Next four schedule words from the previous sixteen (m0 oldest). */
+static inline __m128i schedule(__m128i m0, __m128i m1, __m128i m2, __m128i m3)
+{
+    __m128i x = _mm_add_epi32(_mm_sha256msg1_epu32(m0, m1), _mm_alignr_epi8(m3, m2, 4));
+    return _mm_sha256msg2_epu32(x, m3);
+}
+
+void pk_sha256_compress_shani(uint32_t state[8], const uint8_t *blocks, size_t n)
+{
+    const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
+    __m128i t = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&state[0]), 0xB1);
+    __m128i cdgh = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&state[4]), 0x1B);
+    __m128i abef = _mm_alignr_epi8(t, cdgh, 8);
+    cdgh = _mm_blend_epi16(cdgh, t, 0xF0);
+
+    for (; n > 0; n--, blocks += 64) {
+        __m128i save_abef = abef, save_cdgh = cdgh, m[4];
+        for (int i = 0; i < 4; i++)
+            m[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(blocks + 16 * i)), bswap);
+        for (int q = 0; q < 16; q++) {
+            if (q >= 4)
+                m[q & 3] = schedule(m[q & 3], m[(q + 1) & 3], m[(q + 2) & 3], m[(q + 3) & 3]);
+            __m128i wk = _mm_add_epi32(m[q & 3], kq(q));
+            cdgh = _mm_sha256rnds2_epu32(cdgh, abef, wk);
+            abef = _mm_sha256rnds2_epu32(abef, cdgh, _mm_shuffle_epi32(wk, 0x0E));
+        }
+        abef = _mm_add_epi32(abef, save_abef);
+        cdgh = _mm_add_epi32(cdgh, save_cdgh);
+    }
+
+    t = _mm_shuffle_epi32(abef, 0x1B);
+    cdgh = _mm_shuffle_epi32(cdgh, 0xB1);
+    _mm_storeu_si128((__m128i *)&state[0], _mm_blend_epi16(t, cdgh, 0xF0));
+    _mm_storeu_si128((__m128i *)&state[4], _mm_alignr_epi8(cdgh, t, 8));
+}
+
+/* One group of S nonces from n; returns a mask of streams whose H7 passes
+ * the early reject. */
+static inline __attribute__((always_inline)) unsigned ni_group(const pk_job *job, uint32_t n,
+                                                               const __m128i wk_const[3],
+                                                               uint32_t top)
+{
+    __m128i x[S], y[S], m[4][S], wk[S];
+    const __m128i abef2 = _mm_loadu_si128((const __m128i *)job->ni_abef);
+    const __m128i cdgh2 = _mm_loadu_si128((const __m128i *)job->ni_cdgh);
+    const __m128i m0 = _mm_loadu_si128((const __m128i *)job->w);
+
+    /* Hash 1, block 2 of the header.  Rounds 0-1 are in the job. */
+#pragma GCC unroll 16
+    for (int s = 0; s < S; s++) {
+        x[s] = cdgh2;
+        y[s] = abef2;
+        m[0][s] = _mm_insert_epi32(m0, (int)__builtin_bswap32(n + (uint32_t)s), 3);
+        wk[s] = _mm_shuffle_epi32(_mm_add_epi32(m[0][s], kq(0)), 0x0E);
+        x[s] = _mm_sha256rnds2_epu32(x[s], y[s], wk[s]); /* rounds 2-3 */
+    }
+    /* Now x is ABEF.  Rounds 4-15: message words are job constants. */
+#pragma GCC unroll 4
+    for (int q = 1; q < 4; q++) {
+#pragma GCC unroll 16
+        for (int s = 0; s < S; s++)
+            y[s] = _mm_sha256rnds2_epu32(y[s], x[s], wk_const[q - 1]);
+        __m128i hi = _mm_shuffle_epi32(wk_const[q - 1], 0x0E);
+#pragma GCC unroll 16
+        for (int s = 0; s < S; s++)
+            x[s] = _mm_sha256rnds2_epu32(x[s], y[s], hi);
+    }
+    const __m128i m1 = _mm_set_epi32(0, 0, 0, (int)0x80000000u);
+    const __m128i m2 = _mm_setzero_si128();
+    const __m128i m3 = _mm_set_epi32(80 * 8, 0, 0, 0);
+#pragma GCC unroll 16
+    for (int s = 0; s < S; s++) {
+        m[1][s] = m1;
+        m[2][s] = m2;
+        m[3][s] = m3;
+    }
+#pragma GCC unroll 16
+    for (int q = 4; q < 16; q++) {
+#pragma GCC unroll 16
+        for (int s = 0; s < S; s++) {
+            m[q & 3][s] = schedule(m[q & 3][s], m[(q + 1) & 3][s], m[(q + 2) & 3][s],
+                                   m[(q + 3) & 3][s]);
+            wk[s] = _mm_add_epi32(m[q & 3][s], kq(q));
+            y[s] = _mm_sha256rnds2_epu32(y[s], x[s], wk[s]);
+        }
+#pragma GCC unroll 16
+        for (int s = 0; s < S; s++)
+            x[s] = _mm_sha256rnds2_epu32(x[s], y[s], _mm_shuffle_epi32(wk[s], 0x0E));
+    }
+
+    /* Feed-forward, then the digest words become hash 2's message. */
+    const __m128i mid_abef = _mm_loadu_si128((const __m128i *)job->ni_mid_abef);
+    const __m128i mid_cdgh = _mm_loadu_si128((const __m128i *)job->ni_mid_cdgh);
+#pragma GCC unroll 16
+    for (int s = 0; s < S; s++) {
+        __m128i abef = _mm_shuffle_epi32(_mm_add_epi32(x[s], mid_abef), 0x1B);
+        __m128i cdgh = _mm_shuffle_epi32(_mm_add_epi32(y[s], mid_cdgh), 0x1B);
+        m[0][s] = _mm_unpacklo_epi64(abef, cdgh);
+        m[1][s] = _mm_unpackhi_epi64(abef, cdgh);
+        m[2][s] = _mm_set_epi32(0, 0, 0, (int)0x80000000u);
+        m[3][s] = _mm_set_epi32(32 * 8, 0, 0, 0);
+    }
+
+    /* Hash 2 from the initial value: 62 rounds are enough to know H7. */
+    const __m128i iv_abef = _mm_set_epi32((int)pk_sha256_iv[0], (int)pk_sha256_iv[1],
+                                          (int)pk_sha256_iv[4], (int)pk_sha256_iv[5]);
+    const __m128i iv_cdgh = _mm_set_epi32((int)pk_sha256_iv[2], (int)pk_sha256_iv[3],
+                                          (int)pk_sha256_iv[6], (int)pk_sha256_iv[7]);
+#pragma GCC unroll 16
+    for (int s = 0; s < S; s++) {
+        y[s] = iv_abef;
+        x[s] = iv_cdgh;
+    }
+#pragma GCC unroll 16
+    for (int q = 0; q < 16; q++) {
+#pragma GCC unroll 16
+        for (int s = 0; s < S; s++) {
+            if (q >= 4)
+                m[q & 3][s] = schedule(m[q & 3][s], m[(q + 1) & 3][s], m[(q + 2) & 3][s],
+                                       m[(q + 3) & 3][s]);
+            wk[s] = _mm_add_epi32(m[q & 3][s], kq(q));
+            x[s] = _mm_sha256rnds2_epu32(x[s], y[s], wk[s]);
+        }
+        if (q == 15)
+            break; /* rounds 62-63 cannot change H7 */
+#pragma GCC unroll 16
+        for (int s = 0; s < S; s++)
+            y[s] = _mm_sha256rnds2_epu32(y[s], x[s], _mm_shuffle_epi32(wk[s], 0x0E));
+    }
+
+    /* x is ABEF after 62 rounds: its dword 0 is f, which ends as h, so
+     * H7 = f + IV7.  The hash's top 32 bits are H7 byte-swapped. */
+    unsigned mask = 0;
+#pragma GCC unroll 16
+    for (int s = 0; s < S; s++) {
+        uint32_t h7 = (uint32_t)_mm_cvtsi128_si32(x[s]) + pk_sha256_iv[7];
+        if (__builtin_bswap32(h7) <= top)
+            mask |= 1u << s;
+    }
+    return mask;
+}
+
+static size_t scan_shani(const pk_job *job, uint32_t start, uint64_t count, uint32_t *found,
+                         size_t max_found)
+{
+    size_t hits = 0;
+    __m128i wk_const[3];
+    for (int q = 1; q < 4; q++)
+        wk_const[q - 1] = _mm_add_epi32(_mm_loadu_si128((const __m128i *)&job->w[4 * q]), kq(q));
+    uint32_t top = job->target_w[7];
+    uint32_t n = start;
+    uint64_t left = count;
+    while (left > 0) {
+        unsigned mask = ni_group(job, n, wk_const, top);
+        unsigned valid = left >= S ? (1u << S) - 1 : (1u << left) - 1;
+        mask &= valid;
+        while (mask) {
+            int s = __builtin_ctz(mask);
+            mask &= mask - 1;
+            uint32_t nonce = n + (uint32_t)s, h[8];
+            pk_job_hash_nonce(job, nonce, h);
+            if (pk_state_meets_target(h, job->target_w)) {
+                if (hits < max_found)
+                    found[hits] = nonce;
+                hits++;
+            }
+        }
+        uint64_t step = left >= S ? S : left;
+        n += (uint32_t)step;
+        left -= step;
+    }
+    return hits;
+}
+
+const pk_kernel pk_kernel_shani = {"shani", S, PK_CPU_SHA, scan_shani};

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian packages powkit builds, tests and runs with.
+# Idempotent: packages already installed are skipped without apt-get.
+set -euo pipefail
+
+pkgs=(
+  build-essential cmake pkg-config git ca-certificates
+  libcriterion-dev libjansson-dev libuv1-dev libssl-dev libcurl4-openssl-dev
+  libsecp256k1-dev ocl-icd-opencl-dev opencl-headers pocl-opencl-icd
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO="sudo"
+fi
+echo "installing: ${missing[*]}"
+$SUDO apt-get update -q
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds powkit with warnings as errors and runs the whole test suite.
+#   POWKIT_SANITIZE=1  the same under AddressSanitizer + UBSan (build-asan/)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "${POWKIT_SANITIZE:-0}" = 1 ]; then
+  export BUILD_DIR=${BUILD_DIR:-build-asan}
+  export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+  export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+fi
+export BUILD_DIR=${BUILD_DIR:-build}
+# Tests write the kernel-pick cache here, never into the user's own.
+export POWKIT_CACHE_DIR=${POWKIT_CACHE_DIR:-$PWD/$BUILD_DIR/cache}
+POWKIT_WERROR=1 bash scripts/build.sh
+cd "$BUILD_DIR"
+ctest --output-on-failure

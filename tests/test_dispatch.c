@@ -1,0 +1,174 @@
+/* Kernel dispatch: CPU checks, POWKIT_DISABLE, self-test exclusion, the
+ * calibration cache, and mining on ref alone. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "powkit/bench.h"
+#include "powkit/cpu.h"
+#include "powkit/device.h"
+#include "powkit/dispatch.h"
+#include "powkit/error.h"
+#include "powkit/offline.h"
+#include "testutil.h"
+
+static char cache_dir[256];
+
+static void make_cache_dir(void)
+{
+    snprintf(cache_dir, sizeof cache_dir, "/tmp/powkit-test-cache-XXXXXX");
+    cr_assert(mkdtemp(cache_dir));
+}
+
+static void remove_cache_dir(void)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/kernel-choice", cache_dir);
+    unlink(path);
+    rmdir(cache_dir);
+}
+
+TestSuite(dispatch, .init = make_cache_dir, .fini = remove_cache_dir);
+
+/* A kernel that is fast and wrong: it never reports anything. */
+static size_t scan_broken(const pk_job *job, uint32_t start, uint64_t count, uint32_t *found,
+                          size_t max_found)
+{
+    (void)job, (void)start, (void)count, (void)found, (void)max_found;
+    return 0;
+}
+static const pk_kernel broken = {"broken", 64, 0, scan_broken};
+
+/* A kernel that is right but off by one in what it reports. */
+static size_t scan_off_by_one(const pk_job *job, uint32_t start, uint64_t count, uint32_t *found,
+                              size_t max_found)
+{
+    size_t n = pk_kernel_ref.scan(job, start, count, found, max_found);
+    for (size_t i = 0; i < n && i < max_found; i++)
+        found[i]++;
+    return n;
+}
+static const pk_kernel off_by_one = {"offbyone", 1, 0, scan_off_by_one};
+
+/* Needs a CPU feature no CPU reports. */
+static const pk_kernel future = {"future", 1, 1u << 30, scan_broken};
+
+Test(dispatch, a_kernel_failing_its_selftest_is_never_used)
+{
+    const pk_kernel *list[] = {&pk_kernel_ref, &broken, &off_by_one, &future};
+    pk_dispatch d;
+    pk_dispatch_opts o = {.disable = "", .cache_dir = cache_dir, .calibrate_ms = 10};
+    cr_assert_eq(pk_dispatch_init(&d, list, 4, &o), 0);
+    cr_assert_eq(pk_dispatch_entry(&d, "broken")->status, PK_SELFTEST_FAILED);
+    cr_assert_eq(pk_dispatch_entry(&d, "offbyone")->status, PK_SELFTEST_FAILED);
+    cr_assert_eq(pk_dispatch_entry(&d, "future")->status, PK_SELFTEST_UNSUPPORTED);
+    cr_assert_eq(d.best, &pk_kernel_ref, "the broken kernel is the 'fastest' but must lose");
+    int err = 0;
+    cr_assert_null(pk_dispatch_get(&d, "broken", &err));
+    cr_assert_eq(err, PK_ESELFTEST);
+    cr_assert_null(pk_dispatch_get(&d, "future", &err));
+    cr_assert_eq(err, PK_EUNSUPPORTED);
+    cr_assert_null(pk_dispatch_get(&d, "nosuch", &err));
+    cr_assert_eq(err, PK_ENOTFOUND);
+    /* Also with no calibration: the widest usable one, still never broken. */
+    o.no_calibrate = 1;
+    o.cache_dir = "";
+    cr_assert_eq(pk_dispatch_init(&d, list, 4, &o), 0);
+    cr_assert_eq(d.best, &pk_kernel_ref);
+}
+
+Test(dispatch, ref_must_come_first)
+{
+    const pk_kernel *list[] = {&off_by_one, &pk_kernel_ref};
+    pk_dispatch d;
+    cr_assert_eq(pk_dispatch_init(&d, list, 2, NULL), PK_EINVAL);
+}
+
+Test(dispatch, environment_disables_every_fast_path)
+{
+    setenv("POWKIT_DISABLE", "shani, avx2,avx512,ref", 1);
+    pk_dispatch d;
+    pk_dispatch_opts o = {.cache_dir = cache_dir, .calibrate_ms = 5};
+    cr_assert_eq(pk_dispatch_init(&d, pk_kernels_all, pk_kernels_count, &o), 0);
+    cr_assert_eq(d.best, &pk_kernel_ref);
+    cr_assert_eq(pk_dispatch_entry(&d, "ref")->status, PK_SELFTEST_OK, "ref is never disabled");
+    int err;
+    for (size_t i = 1; i < pk_kernels_count; i++) {
+        const pk_kernel_entry *e = &d.entries[i];
+        int supported = (e->kernel->cpu_features & pk_cpu_features()) == e->kernel->cpu_features;
+        cr_assert_eq(e->status, supported ? PK_SELFTEST_DISABLED : PK_SELFTEST_UNSUPPORTED, "%s",
+                     e->kernel->name);
+        cr_assert_null(pk_dispatch_get(&d, e->kernel->name, &err));
+    }
+
+    /* Mining still works, on ref: shares found and every one valid. */
+    uint8_t target[32];
+    memset(target, 0xff, 32);
+    target[31] = 0x01; /* about 1 nonce in 128 */
+    pk_offline_source src;
+    pk_offline_source_init(&src, NULL, target);
+    pk_dispatcher *disp;
+    cr_assert_eq(pk_dispatcher_new(&disp, &src.base), 0);
+    pk_cpu_device_opts co = {.kernel = d.best, .threads = 2};
+    pk_device *dev = pk_cpu_device_new(&co, 0);
+    cr_assert_not_null(dev);
+    cr_assert_eq(pk_device_start(dev, disp), 0);
+    while (atomic_load(&src.shares) < 50)
+        usleep(1000);
+    pk_dispatcher_stop(disp);
+    pk_device_stop(dev);
+    pk_dispatcher_stats st;
+    pk_dispatcher_get_stats(disp, &st);
+    cr_assert_geq(st.shares, 50);
+    cr_assert_eq(st.invalid, 0);
+    cr_assert_gt(pk_device_hashes(dev), 0);
+    pk_device_destroy(dev);
+    pk_dispatcher_free(disp);
+}
+
+Test(dispatch, the_pick_is_cached_per_kernel_set)
+{
+    pk_dispatch d;
+    pk_dispatch_opts o = {.disable = "", .cache_dir = cache_dir, .calibrate_ms = 5};
+    cr_assert_eq(pk_dispatch_init(&d, pk_kernels_all, pk_kernels_count, &o), 0);
+    cr_assert_eq(d.best_from_cache, 0, "an empty cache means a measurement");
+    const pk_kernel *first = d.best;
+    cr_assert_eq(pk_dispatch_entry(&d, first->name)->status, PK_SELFTEST_OK);
+    cr_assert_gt(pk_dispatch_entry(&d, first->name)->calib_mhs, 0);
+
+    cr_assert_eq(pk_dispatch_init(&d, pk_kernels_all, pk_kernels_count, &o), 0);
+    cr_assert_eq(d.best_from_cache, 1, "second start reads the cache");
+    cr_assert_eq(d.best, first);
+
+    /* Disabling the cached winner changes the key: measured again, and the
+     * disabled kernel is not picked. */
+    o.disable = first->name;
+    cr_assert_eq(pk_dispatch_init(&d, pk_kernels_all, pk_kernels_count, &o), 0);
+    if (first != &pk_kernel_ref) {
+        cr_assert_eq(d.best_from_cache, 0);
+        cr_assert_neq(d.best, first);
+    }
+
+    /* A damaged cache file is ignored, not trusted. */
+    FILE *f = fopen(d.cache_file, "w");
+    cr_assert(f);
+    fputs("key garbage\nbest avx9000\n", f);
+    fclose(f);
+    o.disable = "";
+    cr_assert_eq(pk_dispatch_init(&d, pk_kernels_all, pk_kernels_count, &o), 0);
+    cr_assert_eq(d.best_from_cache, 0);
+}
+
+Test(dispatch, name_lists)
+{
+    cr_assert(pk_name_in_list("shani,avx2", "avx2"));
+    cr_assert(pk_name_in_list(" shani , avx2 ", "shani"));
+    cr_assert(pk_name_in_list(" shani , avx2 ", "avx2"));
+    cr_assert_not(pk_name_in_list("avx512", "avx2"), "no prefix matches");
+    cr_assert_not(pk_name_in_list("avx2x", "avx2"));
+    cr_assert_not(pk_name_in_list("", "avx2"));
+    cr_assert_not(pk_name_in_list(NULL, "avx2"));
+    cr_assert(pk_name_in_list(",,avx2,", "avx2"));
+}

@@ -1,0 +1,219 @@
+/* Every kernel against ref (and ref against plain SHA-256d) on random jobs,
+ * at the target boundary, at the end of the nonce space, and on real
+ * mainnet headers, where a window holding the real nonce must yield it. */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../kernels/sha256_internal.h"
+#include "powkit/cpu.h"
+#include "powkit/dispatch.h"
+#include "testutil.h"
+
+static void require_cpu(const pk_kernel *k)
+{
+    if ((k->cpu_features & pk_cpu_features()) != k->cpu_features)
+        cr_skip_test("%s: this CPU lacks its instructions", k->name);
+}
+
+static void digest(const pk_job *job, uint32_t nonce, uint8_t out[32])
+{
+    uint32_t h[8];
+    pk_job_hash_nonce(job, nonce, h);
+    for (int i = 0; i < 8; i++)
+        pk_store_be32(out + 4 * i, h[i]);
+}
+
+Test(ref, agrees_with_plain_double_sha256)
+{
+    tu_rng r = {11};
+    for (int t = 0; t < 200; t++) {
+        uint8_t header[80], target[32];
+        tu_fill(&r, header, 80);
+        tu_fill(&r, target, 32);
+        pk_work work;
+        pk_job job;
+        pk_work_from_header(&work, header, target);
+        pk_job_init(&job, &work);
+        uint32_t start = (uint32_t)tu_next(&r);
+        uint32_t *found;
+        size_t n = tu_scan_all(&pk_kernel_ref, &job, start, 64, &found);
+        size_t k = 0;
+        for (uint32_t i = 0; i < 64; i++) {
+            uint8_t h[32];
+            tu_header_hash(header, start + i, h);
+            if (pk_hash_meets_target(h, target)) {
+                cr_assert_lt(k, n);
+                cr_assert_eq(found[k], start + i);
+                k++;
+            }
+        }
+        cr_assert_eq(k, n);
+        free(found);
+    }
+}
+
+/* Target modes: where the boundary sits relative to the range's hashes. */
+enum { AT_HASH, BELOW_HASH, TOP_WORD_ONLY, RANDOM_EASY, IMPOSSIBLE, MODES };
+
+static void compare_random_jobs(const pk_kernel *k, uint64_t seed, int jobs)
+{
+    require_cpu(k);
+    tu_rng r = {seed};
+    for (int t = 0; t < jobs; t++) {
+        uint8_t header[80];
+        tu_fill(&r, header, 80);
+        uint64_t count = 1 + tu_below(&r, 100);
+        uint32_t start;
+        switch (t % 10) {
+        case 0: start = 0xffffffffu - tu_below(&r, (uint32_t)count); break; /* wraps */
+        case 1: start = (uint32_t)(0x100000000ull - count); break;          /* ends at 2^32-1 */
+        case 2: start = 0; break;
+        default: start = (uint32_t)tu_next(&r);
+        }
+        pk_work work;
+        pk_job job;
+        uint8_t target[32] = {0};
+        pk_work_from_header(&work, header, target);
+        pk_job_init(&job, &work);
+        uint32_t pick = start + tu_below(&r, (uint32_t)count);
+        int mode = (int)(tu_below(&r, MODES));
+        switch (mode) {
+        case AT_HASH: digest(&job, pick, work.target); break;
+        case BELOW_HASH: {
+            digest(&job, pick, work.target);
+            for (int i = 0; i < 32 && !work.target[i]--; i++) {
+            }
+            break;
+        }
+        case TOP_WORD_ONLY: digest(&job, pick, work.target); memset(work.target, 0, 28); break;
+        case RANDOM_EASY: tu_fill(&r, work.target, 32); break;
+        case IMPOSSIBLE: break;
+        }
+        pk_job_init(&job, &work);
+        uint32_t *want, *got;
+        size_t nw = tu_scan_all(&pk_kernel_ref, &job, start, count, &want);
+        size_t ng = tu_scan_all(k, &job, start, count, &got);
+        cr_assert_eq(ng, nw, "%s job %d mode %d start %08x count %llu: %zu hits, ref %zu", k->name,
+                     t, mode, start, (unsigned long long)count, ng, nw);
+        cr_assert_arr_eq(got, want, nw * sizeof *got, "%s job %d: different nonces", k->name, t);
+        if (mode == AT_HASH) {
+            int seen = 0;
+            for (size_t i = 0; i < nw; i++)
+                seen |= want[i] == pick;
+            cr_assert(seen, "a hash exactly at the target must be found");
+        }
+        if (mode == BELOW_HASH) {
+            for (size_t i = 0; i < nw; i++)
+                cr_assert_neq(want[i], pick, "a hash one above the target must not be found");
+        }
+        free(want);
+        free(got);
+    }
+}
+
+Test(kernels, shani_matches_ref_on_10000_random_jobs) { compare_random_jobs(&pk_kernel_shani, 21, 10000); }
+Test(kernels, avx2_matches_ref_on_10000_random_jobs) { compare_random_jobs(&pk_kernel_avx2, 22, 10000); }
+Test(kernels, avx512_matches_ref_on_10000_random_jobs) { compare_random_jobs(&pk_kernel_avx512, 23, 10000); }
+
+static void found_buffer_overflow(const pk_kernel *k)
+{
+    require_cpu(k);
+    /* Everything wins: the return value counts past max_found and the
+     * stored nonces are the first ones, in order. */
+    uint8_t header[80] = {1}, target[32];
+    memset(target, 0xff, 32);
+    pk_work work;
+    pk_job job;
+    pk_work_from_header(&work, header, target);
+    pk_job_init(&job, &work);
+    uint32_t found[5];
+    cr_assert_eq(k->scan(&job, 0xfffffff0u, 77, found, 5), 77);
+    for (uint32_t i = 0; i < 5; i++)
+        cr_assert_eq(found[i], 0xfffffff0u + i);
+    cr_assert_eq(k->scan(&job, 5, 0, found, 5), 0, "an empty range finds nothing");
+}
+
+Test(kernels, found_buffer_overflow_ref) { found_buffer_overflow(&pk_kernel_ref); }
+Test(kernels, found_buffer_overflow_shani) { found_buffer_overflow(&pk_kernel_shani); }
+Test(kernels, found_buffer_overflow_avx2) { found_buffer_overflow(&pk_kernel_avx2); }
+Test(kernels, found_buffer_overflow_avx512) { found_buffer_overflow(&pk_kernel_avx512); }
+
+/* Real mainnet headers: every kernel, a 2^20 window holding the nonce. */
+static void real_headers(const pk_kernel *k, int samples)
+{
+    require_cpu(k);
+    size_t len;
+    uint8_t *data = tu_read_data("mainnet-headers-822528-830592.bin", &len);
+    cr_assert_eq(len, 8065 * 80);
+    tu_rng r = {31};
+    for (int s = 0; s < samples; s++) {
+        size_t idx = (size_t)s * 8064 / (size_t)(samples - 1 > 0 ? samples - 1 : 1);
+        const uint8_t *header = data + 80 * idx;
+        uint32_t bits = pk_load_le32(header + 72), nonce = pk_load_le32(header + 76);
+        uint8_t target[32], h[32];
+        cr_assert_eq(pk_bits_to_target(bits, target), 0);
+        tu_header_hash(header, nonce, h);
+        cr_assert(pk_hash_meets_target(h, target), "height %zu meets its own target", 822528 + idx);
+
+        const uint64_t window = 1u << 20;
+        uint32_t start = nonce - tu_below(&r, (uint32_t)window);
+        if (s == 0)
+            start = nonce - (uint32_t)(window - 1); /* the nonce is the last one */
+        if (s == 1)
+            start = nonce; /* the nonce is the first one */
+        pk_work work;
+        pk_job job;
+        pk_work_from_header(&work, header, target);
+        pk_job_init(&job, &work);
+        uint32_t found[4];
+        size_t n = k->scan(&job, start, window, found, 4);
+        cr_assert_eq(n, 1, "%s at height %zu: %zu nonces found", k->name, 822528 + idx, n);
+        cr_assert_eq(found[0], nonce, "%s at height %zu: found %08x, real %08x", k->name,
+                     822528 + idx, found[0], nonce);
+    }
+    free(data);
+}
+
+Test(real_headers, ref, .timeout = 600) { real_headers(&pk_kernel_ref, 3); }
+Test(real_headers, shani, .timeout = 600) { real_headers(&pk_kernel_shani, 12); }
+Test(real_headers, avx2, .timeout = 600) { real_headers(&pk_kernel_avx2, 12); }
+Test(real_headers, avx512, .timeout = 600) { real_headers(&pk_kernel_avx512, 12); }
+
+Test(kernels, every_kernel_passes_its_selftest)
+{
+    for (size_t i = 0; i < pk_kernels_count; i++) {
+        const pk_kernel *k = pk_kernels_all[i];
+        if ((k->cpu_features & pk_cpu_features()) != k->cpu_features)
+            continue;
+        cr_assert(pk_kernel_selftest(k), "%s", k->name);
+    }
+}
+
+Test(kernels, job_precomputation_matches_the_definition)
+{
+    /* The precomputed round-3 state must equal three plain rounds from the
+     * midstate; w16/w17 the schedule formula. */
+    tu_rng r = {41};
+    uint8_t header[80], target[32] = {0};
+    tu_fill(&r, header, 80);
+    pk_work work;
+    pk_job job;
+    pk_work_from_header(&work, header, target);
+    pk_job_init(&job, &work);
+    uint32_t s[8], w[16] = {0};
+    for (int i = 0; i < 4; i++)
+        w[i] = pk_load_be32(header + 64 + 4 * i);
+    w[4] = 0x80000000u;
+    w[15] = 640;
+    memcpy(s, work.midstate, sizeof s);
+    for (int i = 0; i < 3; i++)
+        pk_sha256_round(s, pk_sha256_k[i] + w[i]);
+    cr_assert_arr_eq(s, job.r3, sizeof s);
+    pk_sha256_round(s, pk_sha256_k[3] + w[3]);
+    cr_assert_eq(s[0], job.r4_a + w[3]);
+    cr_assert_eq(s[4], job.r4_e + w[3]);
+    cr_assert_eq(job.w16, pk_ssig1(w[14]) + w[9] + pk_ssig0(w[1]) + w[0]);
+    cr_assert_eq(job.w17, pk_ssig1(w[15]) + w[10] + pk_ssig0(w[2]) + w[1]);
+}

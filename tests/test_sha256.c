@@ -1,0 +1,222 @@
+/* SHA-256: FIPS 180-4 / NIST vectors, streaming in every split, both block
+ * compressions, midstate, the genesis header, and target arithmetic. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../kernels/sha256_internal.h"
+#include "powkit/cpu.h"
+#include "powkit/sha256.h"
+#include "powkit/util.h"
+#include "testutil.h"
+
+static void expect_hex(const uint8_t d[32], const char *hex)
+{
+    char got[65];
+    pk_hex_encode(d, 32, got);
+    cr_assert_str_eq(got, hex);
+}
+
+Test(sha256, nist_short_vectors)
+{
+    uint8_t d[32];
+    pk_sha256("", 0, d);
+    expect_hex(d, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    pk_sha256("abc", 3, d);
+    expect_hex(d, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    const char *m448 = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    pk_sha256(m448, strlen(m448), d);
+    expect_hex(d, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    const char *m896 = "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmno"
+                       "ijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu";
+    pk_sha256(m896, strlen(m896), d);
+    expect_hex(d, "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1");
+}
+
+Test(sha256, million_a_streamed)
+{
+    pk_sha256_ctx ctx;
+    uint8_t chunk[1000], d[32];
+    memset(chunk, 'a', sizeof chunk);
+    pk_sha256_init(&ctx);
+    for (int i = 0; i < 1000; i++)
+        pk_sha256_update(&ctx, chunk, sizeof chunk);
+    pk_sha256_final(&ctx, d);
+    expect_hex(d, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+Test(sha256, million_a_with_portable_compression)
+{
+    setenv("POWKIT_DISABLE", "shani", 1); /* each test runs in its own process */
+    cr_assert_str_eq(pk_sha256_implementation(), "ref");
+    uint8_t *buf = malloc(1000000), d[32];
+    memset(buf, 'a', 1000000);
+    pk_sha256(buf, 1000000, d);
+    free(buf);
+    expect_hex(d, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+Test(sha256, uses_sha_extensions_when_present)
+{
+    const char *want = (pk_cpu_features() & PK_CPU_SHA) ? "shani" : "ref";
+    cr_assert_str_eq(pk_sha256_implementation(), want);
+}
+
+Test(sha256, streaming_equals_one_shot_for_every_split)
+{
+    tu_rng r = {1};
+    uint8_t msg[300];
+    tu_fill(&r, msg, sizeof msg);
+    for (size_t len = 0; len <= sizeof msg; len += 1 + len / 16) {
+        uint8_t want[32], got[32];
+        pk_sha256(msg, len, want);
+        for (size_t split = 0; split <= len; split += 1 + split / 8) {
+            pk_sha256_ctx ctx;
+            pk_sha256_init(&ctx);
+            pk_sha256_update(&ctx, msg, split);
+            pk_sha256_update(&ctx, msg + split, 0);
+            pk_sha256_update(&ctx, msg + split, len - split);
+            pk_sha256_final(&ctx, got);
+            cr_assert_arr_eq(got, want, 32, "len %zu split %zu", len, split);
+        }
+    }
+}
+
+Test(sha256, final_resets_the_context)
+{
+    pk_sha256_ctx ctx;
+    uint8_t a[32], b[32];
+    pk_sha256_init(&ctx);
+    pk_sha256_update(&ctx, "junk", 4);
+    pk_sha256_final(&ctx, a);
+    pk_sha256_update(&ctx, "abc", 3);
+    pk_sha256_final(&ctx, b);
+    expect_hex(b, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+Test(sha256, shani_compression_matches_portable)
+{
+    if (!(pk_cpu_features() & PK_CPU_SHA))
+        cr_skip_test("no SHA extensions on this CPU");
+    tu_rng r = {2};
+    for (int t = 0; t < 500; t++) {
+        uint8_t blocks[64 * 5];
+        uint32_t a[8], b[8];
+        tu_fill(&r, blocks, sizeof blocks);
+        tu_fill(&r, a, sizeof a);
+        memcpy(b, a, sizeof a);
+        size_t n = 1 + tu_below(&r, 5);
+        pk_sha256_compress_ref(a, blocks, n);
+        pk_sha256_compress_shani(b, blocks, n);
+        cr_assert_arr_eq(a, b, sizeof a);
+    }
+}
+
+Test(sha256, genesis_header_double_hash)
+{
+    static const char *hex = "0100000000000000000000000000000000000000000000000000000000000000"
+                             "000000003ba3edfd7a7b12b27ac72c3e67768f617fc81bc3888a51323a9fb8aa"
+                             "4b1e5e4a29ab5f49ffff001d1dac2b7c";
+    uint8_t header[80], d[32];
+    char shown[65];
+    cr_assert_eq(pk_hex_decode(hex, header, 80), 0);
+    pk_sha256d(header, 80, d);
+    pk_hash_to_hex(d, shown);
+    cr_assert_str_eq(shown, "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f");
+}
+
+Test(sha256, midstate_is_the_first_block_state)
+{
+    tu_rng r = {3};
+    uint8_t header[80], d1[32], d2[32];
+    tu_fill(&r, header, sizeof header);
+    uint32_t mid[8];
+    pk_sha256_midstate(header, mid);
+    /* Finish by hand: second block plus padding, then hash again. */
+    uint8_t block[64] = {0};
+    memcpy(block, header + 64, 16);
+    block[16] = 0x80;
+    block[62] = 0x02; /* 640 bits */
+    block[63] = 0x80;
+    pk_sha256_compress_ref(mid, block, 1);
+    for (int i = 0; i < 8; i++)
+        pk_store_be32(d1 + 4 * i, mid[i]);
+    pk_sha256(d1, 32, d1);
+    pk_sha256d(header, 80, d2);
+    cr_assert_arr_eq(d1, d2, 32);
+}
+
+Test(target, compact_bits)
+{
+    uint8_t t[32], want[32];
+    cr_assert_eq(pk_bits_to_target(0x1d00ffff, t), 0);
+    memset(want, 0, 32);
+    want[26] = want[27] = 0xff;
+    cr_assert_arr_eq(t, want, 32);
+
+    cr_assert_eq(pk_bits_to_target(0x04123456, t), 0);
+    memset(want, 0, 32);
+    want[1] = 0x56, want[2] = 0x34, want[3] = 0x12;
+    cr_assert_arr_eq(t, want, 32);
+
+    cr_assert_eq(pk_bits_to_target(0x01123456, t), 0); /* size 1 keeps the top byte */
+    memset(want, 0, 32);
+    want[0] = 0x12;
+    cr_assert_arr_eq(t, want, 32);
+
+    cr_assert_eq(pk_bits_to_target(0x21000100, t), 0); /* largest that fits */
+    memset(want, 0, 32);
+    want[31] = 0x01;
+    cr_assert_arr_eq(t, want, 32);
+
+    cr_assert_eq(pk_bits_to_target(0x01fedcba, t), -1, "negative");
+    cr_assert_eq(pk_bits_to_target(0x04923456, t), -1, "negative");
+    cr_assert_eq(pk_bits_to_target(0x23000001, t), -1, "overflow");
+    cr_assert_eq(pk_bits_to_target(0x22000100, t), -1, "overflow");
+    cr_assert_eq(pk_bits_to_target(0x21010000, t), -1, "overflow");
+    cr_assert_eq(pk_bits_to_target(0x00800000, t), 0, "negative zero is zero");
+}
+
+Test(target, pool_difficulty)
+{
+    uint8_t t[32], want[32];
+    pk_difficulty_to_target(1.0, t);
+    memset(want, 0, 32);
+    want[26] = want[27] = 0xff;
+    cr_assert_arr_eq(t, want, 32);
+    pk_difficulty_to_target(2.0, t); /* 0xffff << 207 */
+    memset(want, 0, 32);
+    want[25] = 0x80, want[26] = 0xff, want[27] = 0x7f;
+    cr_assert_arr_eq(t, want, 32);
+    pk_difficulty_to_target(0.5, t); /* 0xffff << 209 */
+    memset(want, 0, 32);
+    want[26] = 0xfe, want[27] = 0xff, want[28] = 0x01;
+    cr_assert_arr_eq(t, want, 32);
+    pk_difficulty_to_target(0.0, t);
+    memset(want, 0xff, 32);
+    cr_assert_arr_eq(t, want, 32, "difficulty 0 accepts everything");
+}
+
+Test(target, hash_compare_is_little_endian)
+{
+    uint8_t h[32] = {0}, t[32] = {0};
+    t[31] = 1;
+    h[0] = 0xff; /* low byte large, high byte zero: below */
+    cr_assert(pk_hash_meets_target(h, t));
+    h[31] = 1;
+    cr_assert_not(pk_hash_meets_target(h, t));
+    memcpy(t, h, 32);
+    cr_assert(pk_hash_meets_target(h, t), "equal meets");
+}
+
+Test(util, hex_decode_rejects_bad_input)
+{
+    uint8_t out[2] = {7, 7};
+    cr_assert_eq(pk_hex_decode("0g12", out, 2), -1);
+    cr_assert_eq(pk_hex_decode("012", out, 2), -1);
+    cr_assert_eq(pk_hex_decode(NULL, out, 2), -1);
+    cr_assert_eq(out[0], 7, "untouched on error");
+    cr_assert_eq(pk_hex_decode("aBcD", out, 2), 0);
+    cr_assert_eq(out[0], 0xab);
+    cr_assert_eq(out[1], 0xcd);
+}
