@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../kernels/sha256_internal.h"
+#include "powkit/cpu.h"
 #include "powkit/dispatch.h"
 #include "powkit/sha256.h"
 #include "powkit/util.h"
@@ -38,6 +40,27 @@ static double run_kernel(const pk_kernel *k, const pk_job *job, double ms)
         done += chunk;
         t = pk_now();
     } while (t - t0 < ms / 1000);
+    return (double)done / (t - t0) / 1e6;
+}
+
+/* SHA-NI block compressions per second with `streams` independent
+ * messages interleaved: the ceiling any SHA-NI kernel works under. */
+static double run_shani_streams(size_t streams, double ms)
+{
+    static uint8_t buf[8][64];
+    uint32_t states[8][8] = {{0}};
+    const uint8_t *blocks[8];
+    for (size_t s = 0; s < 8; s++)
+        blocks[s] = buf[s];
+    uint64_t done = 0;
+    double t0 = pk_now(), t;
+    do {
+        for (int i = 0; i < 1000; i++)
+            pk_sha256_compress_shani_multi(states, blocks, streams);
+        done += 1000 * streams;
+        t = pk_now();
+    } while (t - t0 < ms / 1000);
+    buf[0][0] = (uint8_t)states[0][0];
     return (double)done / (t - t0) / 1e6;
 }
 
@@ -76,13 +99,18 @@ int main(int argc, char **argv)
     pk_work_from_header(&work, pk_offline_header, target);
     pk_job_init(&job, &work);
 
-    double res[PK_DISPATCH_MAX][MAX_ROUNDS], sha[MAX_ROUNDS];
+    static const size_t stream_counts[] = {1, 2, 4, 5, 8};
+    enum { NS = sizeof stream_counts / sizeof stream_counts[0] };
+    int have_sha = (pk_cpu_features() & PK_CPU_SHA) != 0;
+    double res[PK_DISPATCH_MAX][MAX_ROUNDS], sha[MAX_ROUNDS], ni[NS][MAX_ROUNDS];
     for (int r = 0; r < rounds; r++) {
         for (size_t i = 0; i < disp.count; i++) {
             if (disp.entries[i].status == PK_SELFTEST_OK)
                 res[i][r] = run_kernel(disp.entries[i].kernel, &job, ms);
         }
         sha[r] = run_sha256(ms);
+        for (int i = 0; have_sha && i < NS; i++)
+            ni[i][r] = run_shani_streams(stream_counts[i], ms / 4);
     }
     double ref = median(res[0], rounds);
     printf("kernel scan, 1 thread, median of %d rounds of %.0f ms\n", rounds, ms);
@@ -97,5 +125,11 @@ int main(int argc, char **argv)
         printf("%-8s %10.2f %7.2fx\n", e->kernel->name, m, m / ref);
     }
     printf("sha256 (%s): %.1f M compressions/s\n", pk_sha256_implementation(), median(sha, rounds));
+    if (have_sha) {
+        printf("SHA-NI compressions, N streams interleaved (M/s):");
+        for (int i = 0; i < NS; i++)
+            printf("  %zu: %.1f", stream_counts[i], median(ni[i], rounds));
+        printf("\n");
+    }
     return 0;
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "powkit/bench.h"
 #include "powkit/cpu.h"
@@ -143,7 +144,7 @@ static int cmd_bench(int argc, char **argv)
                 row->selftest = e->status;
                 break; /* one row says it cannot run */
             }
-            if (!json) {
+            if (!json && isatty(STDERR_FILENO)) {
                 fprintf(stderr, "  %s on %u thread%s...\r", e->kernel->name, counts[j],
                         counts[j] > 1 ? "s" : "");
                 fflush(stderr);
@@ -158,6 +159,8 @@ static int cmd_bench(int argc, char **argv)
         }
     }
 
+    if (!json && isatty(STDERR_FILENO))
+        fprintf(stderr, "\r\033[K");
     char feats[128];
     pk_cpu_feature_names(disp.cpu, feats, sizeof feats);
     if (json) {

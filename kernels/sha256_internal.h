@@ -51,6 +51,9 @@ static inline void pk_sha256_round(uint32_t s[8], uint32_t k_plus_w)
 typedef void (*pk_compress_fn)(uint32_t state[8], const uint8_t *blocks, size_t n);
 void pk_sha256_compress_ref(uint32_t state[8], const uint8_t *blocks, size_t n);
 void pk_sha256_compress_shani(uint32_t state[8], const uint8_t *blocks, size_t n);
+/* One block into each of n independent states (any n), SHA-NI streams
+ * interleaved eight at a time. */
+void pk_sha256_compress_shani_multi(uint32_t (*states)[8], const uint8_t *const *blocks, size_t n);
 
 /* Compares a double SHA-256 given as its final state words (H0..H7 before
  * serialisation) against a job's target.  Used by every kernel for the

@@ -112,6 +112,27 @@ Test(sha256, shani_compression_matches_portable)
     }
 }
 
+Test(sha256, shani_multi_stream_matches_portable)
+{
+    if (!(pk_cpu_features() & PK_CPU_SHA))
+        cr_skip_test("no SHA extensions on this CPU");
+    tu_rng r = {4};
+    for (size_t n = 1; n <= 17; n++) {
+        uint8_t data[17][64];
+        const uint8_t *blocks[17];
+        uint32_t a[17][8], b[17][8];
+        tu_fill(&r, data, sizeof data);
+        tu_fill(&r, a, sizeof a);
+        memcpy(b, a, sizeof a);
+        for (size_t s = 0; s < n; s++) {
+            blocks[s] = data[s];
+            pk_sha256_compress_ref(a[s], data[s], 1);
+        }
+        pk_sha256_compress_shani_multi(b, blocks, n);
+        cr_assert_arr_eq(a, b, sizeof a, "%zu streams", n);
+    }
+}
+
 Test(sha256, genesis_header_double_hash)
 {
     static const char *hex = "0100000000000000000000000000000000000000000000000000000000000000"
