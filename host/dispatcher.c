@@ -127,6 +127,7 @@ int pk_dispatcher_take(pk_dispatcher *d, uint32_t want, unsigned wait_ms, pk_ran
         r->job = d->job;
         memcpy(r->header, d->tmpl.header, 80);
         r->job_id = d->tmpl.job_id;
+        r->extra = d->tmpl.extra;
         r->generation = atomic_load(&d->generation);
         r->start = (uint32_t)d->next_nonce;
         r->count = count;
@@ -158,6 +159,7 @@ int pk_dispatcher_found(pk_dispatcher *d, const pk_range *r, uint32_t nonce, uns
     atomic_fetch_add(&d->shares, 1);
     s.nonce = nonce;
     s.job_id = r->job_id;
+    s.extra = r->extra;
     s.device = device;
     s.thread = thread;
     if (d->src->on_share)

@@ -11,6 +11,8 @@
 #include "powkit/device.h"
 #include "powkit/dispatch.h"
 #include "powkit/error.h"
+#include "powkit/log.h"
+#include "powkit/mine_cli.h"
 #include "powkit/sha256.h"
 
 #ifndef POWKIT_VERSION
@@ -25,6 +27,7 @@ static void usage(FILE *f)
             "usage: powkit COMMAND [options]\n"
             "\n"
             "commands:\n"
+            "  mine       mine on pools (-o URL -u USER -p PASS) or, with none, the offline job\n"
             "  bench      mine the embedded offline job on every CPU kernel and report speeds\n"
             "  selftest   check every kernel against the reference and show the pick\n"
             "  version    print the version\n"
@@ -234,6 +237,32 @@ static int cmd_bench(int argc, char **argv)
     return 0;
 }
 
+static int cmd_mine(int argc, char **argv)
+{
+    pk_mine_cli cli;
+    char err[512];
+    if (pk_mine_cli_parse(&cli, argc, argv, err, sizeof err)) {
+        fprintf(stderr, "powkit mine: %s (see 'powkit mine --help')\n", err);
+        pk_mine_cli_free(&cli);
+        return 2;
+    }
+    if (cli.help) {
+        pk_mine_usage(stdout);
+        pk_mine_cli_free(&cli);
+        return 0;
+    }
+    pk_miner *m;
+    if (pk_miner_new(&cli.opts, &m, err, sizeof err)) {
+        fprintf(stderr, "powkit mine: %s\n", err);
+        pk_mine_cli_free(&cli);
+        return 2;
+    }
+    int rc = pk_miner_run(m);
+    pk_miner_free(m);
+    pk_mine_cli_free(&cli);
+    return rc;
+}
+
 static int cmd_selftest(void)
 {
     pk_dispatch disp;
@@ -263,6 +292,8 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[1];
+    if (strcmp(cmd, "mine") == 0)
+        return cmd_mine(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0)
         return cmd_bench(argc - 1, argv + 1);
     if (strcmp(cmd, "selftest") == 0)

@@ -23,6 +23,7 @@ static int offline_next(pk_source *base, pk_template *out)
         out->header[36 + i] ^= (uint8_t)(seq >> (8 * i));
     memcpy(out->target, src->target, 32);
     out->job_id = seq;
+    out->extra = 0;
     return PK_OK;
 }
 

@@ -24,14 +24,15 @@ extern "C" {
 typedef struct pk_template {
     uint8_t header[80];  /* nonce field ignored */
     uint8_t target[32];  /* share target, little-endian */
-    uint64_t job_id;     /* the source's own tag, returned with shares */
+    uint64_t job_id;     /* the source's own tags, returned with shares */
+    uint64_t extra;
 } pk_template;
 
 typedef struct pk_share {
     uint8_t header[80]; /* with the winning nonce in place */
     uint8_t hash[32];   /* its double SHA-256, as computed by ref */
     uint32_t nonce;
-    uint64_t job_id;
+    uint64_t job_id, extra; /* the template's tags */
     unsigned device, thread;
 } pk_share;
 
@@ -49,7 +50,7 @@ struct pk_source {
 typedef struct pk_range {
     pk_job job;
     uint8_t header[80];
-    uint64_t job_id;
+    uint64_t job_id, extra;
     uint64_t generation;
     uint32_t start;
     uint32_t count;

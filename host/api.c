@@ -1,0 +1,232 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "powkit/api.h"
+#include "powkit/error.h"
+#include "powkit/log.h"
+
+#define REQ_MAX 8192
+
+struct pk_api {
+    uv_tcp_t server;
+    pk_api_handler handler;
+    void *ud;
+    int port;
+};
+
+typedef struct client {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    pk_api *api;
+    char req[REQ_MAX];
+    size_t len;
+    int done, open;
+} client;
+
+int pk_split_host_port(const char *in, char *host, size_t hostlen, int *port)
+{
+    const char *colon, *h = in;
+    size_t hl;
+    if (*in == '[') {
+        const char *end = strchr(in, ']');
+        if (!end || end[1] != ':')
+            return -1;
+        h = in + 1;
+        hl = (size_t)(end - h);
+        colon = end + 1;
+    } else {
+        colon = strrchr(in, ':');
+        if (!colon)
+            return -1;
+        hl = (size_t)(colon - in);
+    }
+    char *e;
+    long p = strtol(colon + 1, &e, 10);
+    if (hl == 0 || hl >= hostlen || *e || p < 0 || p > 65535 || colon[1] == 0)
+        return -1;
+    memcpy(host, h, hl);
+    host[hl] = 0;
+    *port = (int)p;
+    return 0;
+}
+
+static void client_closed(uv_handle_t *h)
+{
+    client *c = h->data;
+    if (--c->open == 0)
+        free(c);
+}
+
+static void client_close(client *c)
+{
+    if (c->done)
+        return;
+    c->done = 1;
+    uv_timer_stop(&c->timer);
+    uv_close((uv_handle_t *)&c->tcp, client_closed);
+    uv_close((uv_handle_t *)&c->timer, client_closed);
+}
+
+typedef struct wr {
+    uv_write_t w;
+    client *c;
+    char *data;
+} wr;
+
+static void written(uv_write_t *w, int status)
+{
+    (void)status;
+    wr *r = (wr *)w;
+    free(r->data);
+    client_close(r->c);
+    free(r);
+}
+
+static void respond(client *c, int code, const char *type, char *body)
+{
+    const char *reason = code == 200 ? "OK" : code == 404 ? "Not Found" : code == 405 ? "Method Not Allowed"
+                                                                       : "Bad Request";
+    size_t blen = body ? strlen(body) : 0;
+    size_t cap = blen + 256;
+    wr *r = malloc(sizeof *r);
+    char *out = malloc(cap);
+    if (!r || !out) {
+        free(r);
+        free(out);
+        free(body);
+        client_close(c);
+        return;
+    }
+    int n = snprintf(out, cap,
+                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                     "Connection: close\r\n\r\n",
+                     code, reason, type, blen);
+    memcpy(out + n, body ? body : "", blen);
+    free(body);
+    r->c = c;
+    r->data = out;
+    uv_buf_t b = uv_buf_init(out, (unsigned)(n + (int)blen));
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    if (uv_write(&r->w, (uv_stream_t *)&c->tcp, &b, 1, written) != 0) {
+        free(out);
+        free(r);
+        client_close(c);
+    }
+}
+
+static void handle(client *c)
+{
+    char method[16], path[256];
+    c->req[c->len] = 0;
+    if (sscanf(c->req, "%15s %255s", method, path) != 2) {
+        respond(c, 400, "text/plain", strdup("bad request\n"));
+        return;
+    }
+    if (strcmp(method, "GET") != 0) {
+        respond(c, 405, "text/plain", strdup("only GET\n"));
+        return;
+    }
+    char *body = NULL;
+    const char *type = "text/plain";
+    int code = c->api->handler(c->api->ud, path, &body, &type);
+    respond(c, code, type, body);
+}
+
+static void alloc_cb(uv_handle_t *h, size_t s, uv_buf_t *buf)
+{
+    (void)s;
+    client *c = h->data;
+    *buf = uv_buf_init(c->req + c->len, (unsigned)(REQ_MAX - 1 - c->len));
+}
+
+static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+    (void)buf;
+    client *c = st->data;
+    if (n < 0) {
+        client_close(c);
+        return;
+    }
+    c->len += (size_t)n;
+    c->req[c->len] = 0;
+    if (strstr(c->req, "\r\n\r\n") || strstr(c->req, "\n\n")) {
+        handle(c);
+    } else if (c->len >= REQ_MAX - 1) {
+        respond(c, 400, "text/plain", strdup("request too large\n"));
+    }
+}
+
+static void timeout_cb(uv_timer_t *t) { client_close(t->data); }
+
+static void on_conn(uv_stream_t *server, int status)
+{
+    pk_api *api = server->data;
+    if (status < 0)
+        return;
+    client *c = calloc(1, sizeof *c);
+    if (!c)
+        return;
+    c->api = api;
+    uv_tcp_init(server->loop, &c->tcp);
+    uv_timer_init(server->loop, &c->timer);
+    c->tcp.data = c->timer.data = c;
+    c->open = 2;
+    if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+        client_close(c);
+        return;
+    }
+    uv_timer_start(&c->timer, timeout_cb, 5000, 0);
+    uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
+}
+
+int pk_api_start(uv_loop_t *loop, const char *addr, pk_api_handler h, void *ud, pk_api **out,
+                 char *err, size_t errlen)
+{
+    char host[128];
+    int port;
+    *out = NULL;
+    if (pk_split_host_port(addr, host, sizeof host, &port)) {
+        snprintf(err, errlen, "--api-listen '%s': want HOST:PORT", addr);
+        return PK_EINVAL;
+    }
+    struct sockaddr_storage sa;
+    if (uv_ip4_addr(host, port, (struct sockaddr_in *)&sa) != 0 &&
+        uv_ip6_addr(host, port, (struct sockaddr_in6 *)&sa) != 0) {
+        snprintf(err, errlen, "--api-listen '%s': HOST must be an IP address", addr);
+        return PK_EINVAL;
+    }
+    pk_api *api = calloc(1, sizeof *api);
+    if (!api)
+        return PK_ENOMEM;
+    api->handler = h;
+    api->ud = ud;
+    uv_tcp_init(loop, &api->server);
+    api->server.data = api;
+    int rc = uv_tcp_bind(&api->server, (struct sockaddr *)&sa, 0);
+    if (!rc)
+        rc = uv_listen((uv_stream_t *)&api->server, 16, on_conn);
+    if (rc) {
+        snprintf(err, errlen, "--api-listen %s: %s", addr, uv_strerror(rc));
+        api->server.data = api;
+        uv_close((uv_handle_t *)&api->server, (uv_close_cb)free);
+        return rc;
+    }
+    struct sockaddr_storage bound;
+    int blen = sizeof bound;
+    uv_tcp_getsockname(&api->server, (struct sockaddr *)&bound, &blen);
+    api->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                  : ((struct sockaddr_in *)&bound)->sin_port);
+    if (strcmp(host, "127.0.0.1") != 0 && strcmp(host, "::1") != 0)
+        pk_log(PK_LOG_WARN, "API listening on %s: reachable from other machines", addr);
+    *out = api;
+    return PK_OK;
+}
+
+int pk_api_port(const pk_api *api) { return api->port; }
+
+void pk_api_close(pk_api *api)
+{
+    if (api)
+        uv_close((uv_handle_t *)&api->server, (uv_close_cb)free);
+}

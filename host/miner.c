@@ -1,0 +1,376 @@
+#include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "powkit/api.h"
+#include "powkit/cpu.h"
+#include "powkit/device.h"
+#include "powkit/dispatch.h"
+#include "powkit/error.h"
+#include "powkit/log.h"
+#include "powkit/miner.h"
+#include "powkit/offline.h"
+#include "powkit/util.h"
+
+#define SAMPLES 61
+
+struct pk_miner {
+    pk_miner_opts o;
+    uv_loop_t loop;
+    pk_dispatch disp;
+    const pk_kernel *kernel;
+    pk_dispatcher *d;
+    pk_device *dev;
+    pk_pool_set *pools;
+    pk_offline_source offline;
+    pk_api *api;
+    _Atomic int api_port;
+    uv_timer_t sampler, status, deadline;
+    uv_signal_t sigint, sigterm;
+    uv_async_t stop_async;
+    double started;
+    uint64_t samples[SAMPLES];
+    double sample_t[SAMPLES];
+    unsigned nsamples, next_sample, ticks;
+    pthread_mutex_t mu;
+    pk_miner_stats snap;
+    int stopping;
+};
+
+static uint64_t device_hashes(pk_miner *m) { return pk_device_hashes(m->dev); }
+
+static double rate_over(pk_miner *m, unsigned secs)
+{
+    if (m->nsamples < 2)
+        return 0;
+    unsigned newest = (m->next_sample + SAMPLES - 1) % SAMPLES;
+    unsigned back = secs < m->nsamples - 1 ? secs : m->nsamples - 1;
+    unsigned old = (newest + SAMPLES - back) % SAMPLES;
+    double dt = m->sample_t[newest] - m->sample_t[old];
+    return dt > 0 ? (double)(m->samples[newest] - m->samples[old]) / dt / 1e6 : 0;
+}
+
+static void take_snapshot(pk_miner *m)
+{
+    pk_miner_stats s;
+    memset(&s, 0, sizeof s);
+    s.hashes = device_hashes(m);
+    s.uptime_s = pk_now() - m->started;
+    s.mhs_5s = rate_over(m, 5);
+    s.mhs_60s = rate_over(m, 60);
+    s.mhs_avg = s.uptime_s > 0 ? (double)s.hashes / s.uptime_s / 1e6 : 0;
+    pk_dispatcher_stats ds;
+    pk_dispatcher_get_stats(m->d, &ds);
+    s.invalid = ds.invalid;
+    s.shares_found = ds.shares;
+    s.active_pool = -1;
+    if (m->pools) {
+        s.active_pool = pk_pool_set_active(m->pools);
+        for (size_t i = 0; i < pk_pool_set_count(m->pools); i++) {
+            pk_pool_stats ps;
+            pk_pool_set_stats(m->pools, i, &ps);
+            s.accepted += ps.accepted;
+            s.rejected += ps.rejected;
+            s.stale += ps.stale;
+            s.dropped += ps.dropped;
+        }
+    } else {
+        s.accepted = atomic_load(&m->offline.shares);
+    }
+    snprintf(s.kernel, sizeof s.kernel, "%s", m->kernel->name);
+    s.threads = pk_cpu_device_threads(m->dev);
+    pthread_mutex_lock(&m->mu);
+    m->snap = s;
+    pthread_mutex_unlock(&m->mu);
+}
+
+static void sampler_cb(uv_timer_t *t)
+{
+    pk_miner *m = t->data;
+    m->samples[m->next_sample] = device_hashes(m);
+    m->sample_t[m->next_sample] = pk_now();
+    m->next_sample = (m->next_sample + 1) % SAMPLES;
+    if (m->nsamples < SAMPLES)
+        m->nsamples++;
+    take_snapshot(m);
+}
+
+static void status_cb(uv_timer_t *t)
+{
+    pk_miner *m = t->data;
+    take_snapshot(m);
+    pk_miner_stats s;
+    pk_miner_get_stats(m, &s);
+    char pool[600] = "offline job";
+    double diff = 0;
+    if (m->pools) {
+        snprintf(pool, sizeof pool, "no pool");
+        if (s.active_pool >= 0) {
+            pk_pool_stats ps;
+            pk_pool_set_stats(m->pools, (size_t)s.active_pool, &ps);
+            snprintf(pool, sizeof pool, "pool %d %s", s.active_pool, ps.url);
+            diff = ps.difficulty;
+        }
+    }
+    pk_log(PK_LOG_INFO,
+           "%.2f MH/s (5s) %.2f (60s) %.2f (avg) | cpu:%s x%u | A:%llu R:%llu S:%llu | diff %g | %s",
+           s.mhs_5s, s.mhs_60s, s.mhs_avg, s.kernel, s.threads, (unsigned long long)s.accepted,
+           (unsigned long long)s.rejected, (unsigned long long)s.stale, diff, pool);
+}
+
+static void stop_now(pk_miner *m)
+{
+    if (m->stopping)
+        return;
+    m->stopping = 1;
+    take_snapshot(m);
+    uv_timer_stop(&m->sampler);
+    uv_timer_stop(&m->status);
+    uv_timer_stop(&m->deadline);
+    uv_signal_stop(&m->sigint);
+    uv_signal_stop(&m->sigterm);
+    pk_dispatcher_stop(m->d);
+    pk_device_stop(m->dev); /* joins: the threads finish their current slice */
+    uv_close((uv_handle_t *)&m->sampler, NULL);
+    uv_close((uv_handle_t *)&m->status, NULL);
+    uv_close((uv_handle_t *)&m->deadline, NULL);
+    uv_close((uv_handle_t *)&m->sigint, NULL);
+    uv_close((uv_handle_t *)&m->sigterm, NULL);
+    uv_close((uv_handle_t *)&m->stop_async, NULL);
+    if (m->api)
+        pk_api_close(m->api);
+    m->api = NULL;
+    if (m->pools)
+        pk_pool_set_close(m->pools, NULL, NULL); /* sends shares still queued first */
+}
+
+static void signal_cb(uv_signal_t *s, int signum)
+{
+    pk_log(PK_LOG_INFO, "%s: shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    stop_now(s->data);
+}
+
+static void deadline_cb(uv_timer_t *t) { stop_now(t->data); }
+static void stop_async_cb(uv_async_t *a) { stop_now(a->data); }
+
+void pk_miner_stop(pk_miner *m) { uv_async_send(&m->stop_async); }
+
+void pk_miner_get_stats(pk_miner *m, pk_miner_stats *out)
+{
+    pthread_mutex_lock(&m->mu);
+    *out = m->snap;
+    pthread_mutex_unlock(&m->mu);
+}
+
+int pk_miner_api_port(pk_miner *m) { return atomic_load(&m->api_port); }
+
+static const char *state_name(int st)
+{
+    static const char *n[] = {"disconnected", "resolving", "connecting", "tls-handshake",
+                              "subscribing", "mining"};
+    return st >= 0 && st <= 5 ? n[st] : "unknown";
+}
+
+static int api_handler(void *ud, const char *path, char **body, const char **type)
+{
+    pk_miner *m = ud;
+    pk_miner_stats s;
+    pk_miner_get_stats(m, &s);
+    if (strcmp(path, "/status") == 0) {
+        json_t *root = json_pack("{s:s, s:f, s:{s:f, s:f, s:f}, s:I, s:{s:I, s:I, s:I, s:I, s:I}}",
+                                 "version", POWKIT_VERSION, "uptime", s.uptime_s, "hashrate",
+                                 "mhs_5s", s.mhs_5s, "mhs_60s", s.mhs_60s, "mhs_avg", s.mhs_avg,
+                                 "hashes", (json_int_t)s.hashes, "shares", "accepted",
+                                 (json_int_t)s.accepted, "rejected", (json_int_t)s.rejected,
+                                 "stale", (json_int_t)s.stale, "dropped", (json_int_t)s.dropped,
+                                 "invalid", (json_int_t)s.invalid);
+        json_t *devs = json_array();
+        json_array_append_new(devs, json_pack("{s:s, s:s, s:i, s:f}", "name", m->dev->name, "kernel",
+                                              s.kernel, "threads", (int)s.threads, "mhs_5s", s.mhs_5s));
+        json_object_set_new(root, "devices", devs);
+        json_t *pools = json_array();
+        for (size_t i = 0; m->pools && i < pk_pool_set_count(m->pools); i++) {
+            pk_pool_stats ps;
+            pk_pool_set_stats(m->pools, i, &ps);
+            json_array_append_new(
+                pools, json_pack("{s:s, s:s, s:b, s:f, s:I, s:I, s:I, s:I}", "url", ps.url, "state",
+                                 state_name(ps.state), "active", ps.active, "difficulty", ps.difficulty,
+                                 "accepted", (json_int_t)ps.accepted, "rejected",
+                                 (json_int_t)ps.rejected, "stale", (json_int_t)ps.stale, "dropped",
+                                 (json_int_t)ps.dropped));
+        }
+        json_object_set_new(root, "pools", pools);
+        json_object_set_new(root, "offline", json_boolean(m->pools == NULL));
+        *body = json_dumps(root, JSON_COMPACT);
+        json_decref(root);
+        *type = "application/json";
+        return 200;
+    }
+    if (strcmp(path, "/metrics") == 0) {
+        size_t cap = 4096;
+        char *b = malloc(cap);
+        if (!b)
+            return 500;
+        int n = snprintf(b, cap,
+                         "# HELP powkit_hashrate_mhs Hash rate in MH/s.\n# TYPE powkit_hashrate_mhs gauge\n"
+                         "powkit_hashrate_mhs{window=\"5s\"} %.6f\npowkit_hashrate_mhs{window=\"60s\"} %.6f\n"
+                         "powkit_hashrate_mhs{window=\"avg\"} %.6f\n"
+                         "# HELP powkit_hashes_total Nonces hashed.\n# TYPE powkit_hashes_total counter\n"
+                         "powkit_hashes_total %llu\n"
+                         "# HELP powkit_shares_total Shares by result.\n# TYPE powkit_shares_total counter\n"
+                         "powkit_shares_total{result=\"accepted\"} %llu\npowkit_shares_total{result=\"rejected\"} %llu\n"
+                         "powkit_shares_total{result=\"stale\"} %llu\npowkit_shares_total{result=\"dropped\"} %llu\n"
+                         "powkit_shares_total{result=\"invalid\"} %llu\n"
+                         "# HELP powkit_uptime_seconds Seconds since start.\n# TYPE powkit_uptime_seconds gauge\n"
+                         "powkit_uptime_seconds %.3f\n"
+                         "# HELP powkit_pool_active 1 for the pool being mined.\n# TYPE powkit_pool_active gauge\n",
+                         s.mhs_5s, s.mhs_60s, s.mhs_avg, (unsigned long long)s.hashes,
+                         (unsigned long long)s.accepted, (unsigned long long)s.rejected,
+                         (unsigned long long)s.stale, (unsigned long long)s.dropped,
+                         (unsigned long long)s.invalid, s.uptime_s);
+        for (size_t i = 0; m->pools && i < pk_pool_set_count(m->pools) && (size_t)n < cap - 256; i++) {
+            pk_pool_stats ps;
+            pk_pool_set_stats(m->pools, i, &ps);
+            n += snprintf(b + n, cap - (size_t)n, "powkit_pool_active{pool=\"%zu\"} %d\n", i, ps.active);
+        }
+        *body = b;
+        *type = "text/plain; version=0.0.4";
+        return 200;
+    }
+    *body = strdup("not found\n");
+    return 404;
+}
+
+int pk_miner_new(const pk_miner_opts *o, pk_miner **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    pk_miner *m = calloc(1, sizeof *m);
+    if (!m)
+        return PK_ENOMEM;
+    m->o = *o;
+    if (!m->o.status_interval_s)
+        m->o.status_interval_s = 10;
+    pthread_mutex_init(&m->mu, NULL);
+    uv_loop_init(&m->loop);
+    int rc = pk_dispatch_init(&m->disp, pk_kernels_all, pk_kernels_count, NULL);
+    if (rc) {
+        snprintf(err, errlen, "kernel dispatch: %s", pk_strerror(rc));
+        goto fail;
+    }
+    m->kernel = m->disp.best;
+    if (o->kernel && !(m->kernel = pk_dispatch_get(&m->disp, o->kernel, &rc))) {
+        snprintf(err, errlen, "kernel '%s': %s", o->kernel, pk_strerror(rc));
+        rc = PK_EINVAL;
+        goto fail;
+    }
+    pk_source *src;
+    if (o->pool.npools > 0) {
+        rc = pk_pool_set_new(&m->loop, &o->pool, &m->pools, err, errlen);
+        if (rc)
+            goto fail;
+        src = pk_pool_set_source(m->pools);
+    } else {
+        pk_offline_source_init(&m->offline, NULL, NULL);
+        src = &m->offline.base;
+    }
+    rc = pk_dispatcher_new(&m->d, src);
+    if (rc) {
+        snprintf(err, errlen, "dispatcher: %s", pk_strerror(rc));
+        goto fail;
+    }
+    if (m->pools)
+        pk_pool_set_attach(m->pools, m->d);
+    pk_cpu_device_opts co = {.kernel = m->kernel, .threads = o->threads, .affinity = o->affinity};
+    m->dev = pk_cpu_device_new(&co, 0);
+    if (!m->dev) {
+        snprintf(err, errlen, "CPU device: out of memory");
+        rc = PK_ENOMEM;
+        goto fail;
+    }
+    if (o->api_listen) {
+        rc = pk_api_start(&m->loop, o->api_listen, api_handler, m, &m->api, err, errlen);
+        if (rc)
+            goto fail;
+        atomic_store(&m->api_port, pk_api_port(m->api));
+    }
+    uv_timer_init(&m->loop, &m->sampler);
+    uv_timer_init(&m->loop, &m->status);
+    uv_timer_init(&m->loop, &m->deadline);
+    uv_signal_init(&m->loop, &m->sigint);
+    uv_signal_init(&m->loop, &m->sigterm);
+    uv_async_init(&m->loop, &m->stop_async, stop_async_cb);
+    m->sampler.data = m->status.data = m->deadline.data = m;
+    m->sigint.data = m->sigterm.data = m->stop_async.data = m;
+    *out = m;
+    return PK_OK;
+fail:
+    pk_miner_free(m);
+    return rc ? rc : PK_EINVAL;
+}
+
+int pk_miner_run(pk_miner *m)
+{
+    m->started = pk_now();
+    if (m->pools) {
+        pk_log(PK_LOG_INFO, "mining with %s on %u thread(s), %zu pool(s)", m->kernel->name,
+               pk_cpu_device_threads(m->dev), pk_pool_set_count(m->pools));
+        pk_pool_set_start(m->pools);
+    } else {
+        pk_log(PK_LOG_INFO,
+               "no pool given: mining the embedded offline job (block 822528's header, share "
+               "target 2^-24) with %s on %u thread(s); nothing is submitted anywhere",
+               m->kernel->name, pk_cpu_device_threads(m->dev));
+    }
+    int rc = pk_device_start(m->dev, m->d);
+    if (rc) {
+        pk_log(PK_LOG_ERROR, "CPU device: %s", pk_strerror(rc));
+        return 2;
+    }
+    uv_timer_start(&m->sampler, sampler_cb, 0, 1000);
+    if (!m->o.quiet)
+        uv_timer_start(&m->status, status_cb, m->o.status_interval_s * 1000ull,
+                       m->o.status_interval_s * 1000ull);
+    if (m->o.duration_s > 0)
+        uv_timer_start(&m->deadline, deadline_cb, (uint64_t)(m->o.duration_s * 1000), 0);
+    uv_signal_start(&m->sigint, signal_cb, SIGINT);
+    uv_signal_start(&m->sigterm, signal_cb, SIGTERM);
+    uv_run(&m->loop, UV_RUN_DEFAULT);
+    m->pools = NULL; /* freed by its close */
+    pk_miner_stats s;
+    pk_miner_get_stats(m, &s);
+    pk_log(PK_LOG_INFO,
+           "summary: %.1f s, %.2f MH/s average, %llu hashes, accepted %llu, rejected %llu, stale %llu, "
+           "dropped %llu, invalid %llu",
+           s.uptime_s, s.mhs_avg, (unsigned long long)s.hashes, (unsigned long long)s.accepted,
+           (unsigned long long)s.rejected, (unsigned long long)s.stale, (unsigned long long)s.dropped,
+           (unsigned long long)s.invalid);
+    return s.invalid ? 1 : 0;
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+void pk_miner_free(pk_miner *m)
+{
+    if (!m)
+        return;
+    if (m->pools) /* never ran: close what was made */
+        pk_pool_set_close(m->pools, NULL, NULL);
+    if (m->api)
+        pk_api_close(m->api);
+    uv_walk(&m->loop, close_walk, NULL);
+    uv_run(&m->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&m->loop);
+    pk_device_destroy(m->dev);
+    pk_dispatcher_free(m->d);
+    pthread_mutex_destroy(&m->mu);
+    free(m);
+}

@@ -1,0 +1,34 @@
+/* powkit: a tiny read-only HTTP endpoint on the miner's libuv loop, for
+ * `--api-listen`.  GET /status answers JSON, GET /metrics Prometheus text;
+ * anything else 404 (or 405 for another method).  A request must fit in
+ * 8 KiB and arrive within 5 s; one request per connection. */
+#ifndef POWKIT_API_H
+#define POWKIT_API_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct pk_api pk_api;
+
+/* Fills *body (malloc'd) and *type for a path; returns the HTTP status. */
+typedef int (*pk_api_handler)(void *ud, const char *path, char **body, const char **type);
+
+/* addr is "host:port" or "[v6]:port".  Returns 0 or a negative libuv or
+ * PK_E* code with err filled. */
+int pk_api_start(uv_loop_t *loop, const char *addr, pk_api_handler h, void *ud, pk_api **out,
+                 char *err, size_t errlen);
+/* Port actually bound (useful with port 0). */
+int pk_api_port(const pk_api *api);
+void pk_api_close(pk_api *api);
+
+/* Splits "host:port" / "[v6]:port"; returns 0 or -1. */
+int pk_split_host_port(const char *in, char *host, size_t hostlen, int *port);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

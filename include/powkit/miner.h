@@ -1,0 +1,54 @@
+/* powkit: `powkit mine` as a library object.  One libuv loop (the thread
+ * that calls pk_miner_run) owns the pool connections, the status line,
+ * signals and the API; device threads hash.  With no pool configured it
+ * mines the embedded offline job. */
+#ifndef POWKIT_MINER_H
+#define POWKIT_MINER_H
+
+#include <stdint.h>
+
+#include "powkit/pool.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct pk_miner_opts {
+    pk_pool_set_opts pool;   /* npools 0: the offline job */
+    const char *kernel;      /* NULL: the measured pick */
+    unsigned threads;        /* 0: every CPU */
+    int affinity;
+    unsigned status_interval_s; /* 0: 10 */
+    int quiet;               /* no status lines */
+    const char *api_listen;  /* NULL: off */
+    double duration_s;       /* > 0: stop after this long */
+} pk_miner_opts;
+
+typedef struct pk_miner_stats {
+    double mhs_5s, mhs_60s, mhs_avg;
+    uint64_t hashes;
+    double uptime_s;
+    uint64_t accepted, rejected, stale, dropped, invalid, shares_found;
+    int active_pool;
+    char kernel[32];
+    unsigned threads;
+} pk_miner_stats;
+
+typedef struct pk_miner pk_miner;
+
+int pk_miner_new(const pk_miner_opts *o, pk_miner **out, char *err, size_t errlen);
+/* Runs until stopped (signal, duration, pk_miner_stop).  Returns 0, or 1
+ * when a device reported a nonce that failed the reference recheck. */
+int pk_miner_run(pk_miner *m);
+/* From any thread. */
+void pk_miner_stop(pk_miner *m);
+/* From any thread: the figures of the last second's sample. */
+void pk_miner_get_stats(pk_miner *m, pk_miner_stats *out);
+/* Port of the API once running (0 if off or not yet bound). */
+int pk_miner_api_port(pk_miner *m);
+void pk_miner_free(pk_miner *m);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,78 @@
+/* powkit: a set of pools in priority order, as one work source.
+ *
+ * It mines the job of the active pool.  When that pool fails (connect
+ * error, timeout, no work for no_work_timeout_s, max_rejects rejects in a
+ * row) the next pool in line takes over; a higher-priority pool that comes
+ * back is probed with exponential back-off and jitter and becomes active
+ * again once it has stayed up failback_stable_ms (no flapping).
+ *
+ * Shares come from device threads (on_share) and are submitted from the
+ * loop thread; shares for a job the pool cleared are stale and not sent;
+ * shares found while the pool is down are kept (up to offline_max) and
+ * submitted when the session resumes with the same extranonce1, else
+ * dropped and counted.
+ */
+#ifndef POWKIT_POOL_H
+#define POWKIT_POOL_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "powkit/dispatcher.h"
+#include "powkit/stratum.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PK_POOLS_MAX 8
+
+typedef struct pk_pool_cfg {
+    const char *url, *user, *pass;
+} pk_pool_cfg;
+
+typedef struct pk_pool_set_opts {
+    pk_pool_cfg pools[PK_POOLS_MAX];
+    size_t npools;
+    const char *ca_file;
+    int insecure, no_extranonce, no_version_rolling, allow_redirect;
+    double suggest_difficulty;
+    unsigned no_work_timeout_s;  /* 0: 180 */
+    unsigned max_rejects;        /* 0: 20 in a row */
+    unsigned backoff_min_ms;     /* 0: 1000 */
+    unsigned backoff_max_ms;     /* 0: 60000 */
+    unsigned failback_stable_ms; /* 0: 30000 */
+    unsigned offline_max;        /* 0: 256 shares */
+    unsigned connect_timeout_ms, request_timeout_ms, configure_timeout_ms; /* 0: defaults */
+} pk_pool_set_opts;
+
+typedef struct pk_pool_stats {
+    char url[512];
+    int state;          /* pk_stratum_state */
+    int active;
+    double difficulty;
+    uint64_t accepted, rejected, stale, dropped, submitted;
+    char last_reject[128];
+} pk_pool_stats;
+
+typedef struct pk_pool_set pk_pool_set;
+
+/* Returns 0 or PK_EINVAL (bad URL, TLS setup) with err filled. */
+int pk_pool_set_new(uv_loop_t *loop, const pk_pool_set_opts *o, pk_pool_set **out, char *err,
+                    size_t errlen);
+/* The work source to give the dispatcher. */
+pk_source *pk_pool_set_source(pk_pool_set *ps);
+/* The dispatcher to tell about job changes (set before start). */
+void pk_pool_set_attach(pk_pool_set *ps, pk_dispatcher *d);
+int pk_pool_set_start(pk_pool_set *ps);
+/* Close every connection; closed() runs once all handles are closed. */
+void pk_pool_set_close(pk_pool_set *ps, void (*closed)(void *arg), void *arg);
+
+size_t pk_pool_set_count(const pk_pool_set *ps);
+void pk_pool_set_stats(pk_pool_set *ps, size_t i, pk_pool_stats *out);
+int pk_pool_set_active(pk_pool_set *ps); /* index, or -1 */
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,567 @@
+/* A set of pools as one work source (see include/powkit/pool.h).
+ *
+ * Threads: everything here runs on the loop thread except next_template
+ * and on_share, which device threads call.  They share the job ring and
+ * the share queue under `mu`; the loop is woken through uv_async.  Lock
+ * order: the dispatcher's lock, then `mu`; the loop thread never holds
+ * `mu` while calling into the dispatcher. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "powkit/error.h"
+#include "powkit/kernel.h"
+#include "powkit/log.h"
+#include "powkit/pool.h"
+#include "powkit/util.h"
+
+#define JOB_RING 16
+
+typedef struct job_slot {
+    uint64_t seq; /* 0: empty */
+    int pool;
+    int valid;
+    pk_pool_job job;
+    pk_pool_work work; /* work.job points at job: slots never move */
+} job_slot;
+
+typedef struct qshare {
+    int pool;
+    uint64_t seq, t;
+    uint32_t nonce;
+    uint8_t hash[32];
+} qshare;
+
+typedef struct pool_entry {
+    pk_pool_set *ps;
+    int index;
+    pk_stratum *s;
+    int ever_failed;     /* failed since it was last ready: the next pool may step in */
+    int session_job;     /* a job arrived in this session */
+    uint64_t retry_at;
+    unsigned backoff_ms;
+    uint64_t ready_since; /* 0: not ready */
+    uint64_t last_job_ms;
+    uint64_t latest_seq;
+    unsigned rejects_in_row;
+    pk_pool_stats st;
+} pool_entry;
+
+struct pk_pool_set {
+    pk_source src; /* first: the dispatcher hands this back */
+    uv_loop_t *loop;
+    pk_pool_set_opts o;
+    pk_tls_ctx *tls;
+    pool_entry pools[PK_POOLS_MAX];
+    size_t n;
+    int active;
+    pk_dispatcher *disp;
+
+    pthread_mutex_t mu;
+    job_slot jobs[JOB_RING];
+    uint64_t next_seq, current_seq;
+    int exhausted_logged;
+    qshare *q;
+    size_t qn, qcap;
+    uint64_t stale_unknown; /* shares whose job was gone from the ring */
+
+    qshare *offline;
+    size_t noffline;
+
+    uv_async_t async;
+    uv_timer_t tick;
+    int open_handles;
+    void (*closed)(void *);
+    void *closed_arg;
+};
+
+static job_slot *find_slot(pk_pool_set *ps, uint64_t seq)
+{
+    job_slot *j = &ps->jobs[seq % JOB_RING];
+    return seq && j->seq == seq ? j : NULL;
+}
+
+/* ---- the work source (device threads) ---- */
+
+static int src_next(pk_source *src, pk_template *t)
+{
+    pk_pool_set *ps = (pk_pool_set *)src;
+    int rc = PK_EAGAIN;
+    pthread_mutex_lock(&ps->mu);
+    job_slot *j = find_slot(ps, ps->current_seq);
+    if (j && j->valid) {
+        uint64_t n;
+        if (pk_pool_work_next(&j->work, t->header, &n) == PK_OK) {
+            memcpy(t->target, j->work.share_target, 32);
+            t->job_id = j->seq;
+            t->extra = n;
+            rc = PK_OK;
+        } else if (!ps->exhausted_logged) {
+            ps->exhausted_logged = 1;
+            pk_log(PK_LOG_WARN, "job %s: every extranonce2 and version is used; waiting for a new job",
+                   j->job.id);
+        }
+    }
+    pthread_mutex_unlock(&ps->mu);
+    return rc;
+}
+
+static void src_share(pk_source *src, const pk_share *sh)
+{
+    pk_pool_set *ps = (pk_pool_set *)src;
+    pthread_mutex_lock(&ps->mu);
+    job_slot *j = find_slot(ps, sh->job_id);
+    if (!j || !j->valid) {
+        if (j)
+            ps->pools[j->pool].st.stale++;
+        else
+            ps->stale_unknown++;
+        pthread_mutex_unlock(&ps->mu);
+        return;
+    }
+    if (ps->qn == ps->qcap) {
+        size_t cap = ps->qcap ? 2 * ps->qcap : 64;
+        qshare *q = cap <= 65536 ? realloc(ps->q, cap * sizeof *q) : NULL;
+        if (!q) {
+            ps->pools[j->pool].st.dropped++;
+            pthread_mutex_unlock(&ps->mu);
+            return;
+        }
+        ps->q = q;
+        ps->qcap = cap;
+    }
+    qshare *qs = &ps->q[ps->qn++];
+    qs->pool = j->pool;
+    qs->seq = sh->job_id;
+    qs->t = sh->extra;
+    qs->nonce = sh->nonce;
+    memcpy(qs->hash, sh->hash, 32);
+    pthread_mutex_unlock(&ps->mu);
+    uv_async_send(&ps->async);
+}
+
+/* ---- loop thread ---- */
+
+static void keep_offline(pk_pool_set *ps, const qshare *s)
+{
+    unsigned max = ps->o.offline_max;
+    if (ps->noffline == max) { /* full: the oldest goes */
+        ps->pools[ps->offline[0].pool].st.dropped++;
+        memmove(ps->offline, ps->offline + 1, (max - 1) * sizeof *ps->offline);
+        ps->noffline--;
+    }
+    ps->offline[ps->noffline++] = *s;
+}
+
+static void submit_one(pk_pool_set *ps, const qshare *s)
+{
+    pk_submit_fields f;
+    char job_id[PK_JOB_ID_MAX];
+    int block = 0;
+    pthread_mutex_lock(&ps->mu);
+    job_slot *j = find_slot(ps, s->seq);
+    int valid = j && j->valid;
+    if (valid) {
+        pk_pool_work_submit_fields(&j->work, s->t, s->nonce, &f);
+        memcpy(job_id, j->job.id, sizeof job_id);
+        block = pk_hash_meets_target(s->hash, j->work.block_target);
+    }
+    pthread_mutex_unlock(&ps->mu);
+    pool_entry *e = &ps->pools[s->pool];
+    if (!valid) {
+        e->st.stale++;
+        return;
+    }
+    if (block) {
+        char hex[65];
+        pk_hash_to_hex(s->hash, hex);
+        pk_log(PK_LOG_INFO, "BLOCK candidate %s on job %s: submitted to pool %d", hex, job_id, e->index);
+    }
+    if (pk_stratum_submit(e->s, job_id, &f, 0) == PK_OK)
+        e->st.submitted++;
+    else
+        keep_offline(ps, s);
+}
+
+static void drain(pk_pool_set *ps)
+{
+    for (;;) {
+        pthread_mutex_lock(&ps->mu);
+        qshare batch[64];
+        size_t n = ps->qn < 64 ? ps->qn : 64;
+        memcpy(batch, ps->q, n * sizeof *batch);
+        memmove(ps->q, ps->q + n, (ps->qn - n) * sizeof *ps->q);
+        ps->qn -= n;
+        pthread_mutex_unlock(&ps->mu);
+        if (n == 0)
+            return;
+        for (size_t i = 0; i < n; i++)
+            submit_one(ps, &batch[i]);
+    }
+}
+
+static void async_cb(uv_async_t *a) { drain(a->data); }
+
+/* Make pool p's newest job the one devices mine (p may be -1: none). */
+static void set_active(pk_pool_set *ps, int p)
+{
+    ps->active = p;
+    pthread_mutex_lock(&ps->mu);
+    if (p >= 0) {
+        for (size_t i = 0; i < JOB_RING; i++) {
+            if (ps->jobs[i].seq && ps->jobs[i].pool != p)
+                ps->jobs[i].valid = 0; /* another pool's work is worth nothing here */
+        }
+        ps->current_seq = ps->pools[p].latest_seq;
+        ps->exhausted_logged = 0;
+    }
+    pthread_mutex_unlock(&ps->mu);
+    for (size_t i = 0; i < ps->n; i++)
+        ps->pools[i].st.active = (int)i == p;
+    if (ps->disp)
+        pk_dispatcher_new_job(ps->disp);
+}
+
+static void on_job(pk_stratum *s, pk_pool_job *job, void *ud)
+{
+    pool_entry *e = ud;
+    pk_pool_set *ps = e->ps;
+    pthread_mutex_lock(&ps->mu);
+    uint64_t seq = ++ps->next_seq;
+    job_slot *j = &ps->jobs[seq % JOB_RING];
+    if (j->seq)
+        pk_pool_job_free(&j->job);
+    if (job->clean) {
+        for (size_t i = 0; i < JOB_RING; i++) {
+            if (ps->jobs[i].seq && ps->jobs[i].pool == e->index)
+                ps->jobs[i].valid = 0;
+        }
+    }
+    j->seq = seq;
+    j->pool = e->index;
+    j->job = *job;
+    free(job);
+    j->valid = pk_pool_work_init(&j->work, &j->job) == PK_OK;
+    e->latest_seq = seq;
+    e->st.difficulty = j->job.difficulty;
+    int mine_now = ps->active == e->index;
+    if (mine_now) {
+        ps->current_seq = seq;
+        ps->exhausted_logged = 0;
+    }
+    pthread_mutex_unlock(&ps->mu);
+    e->last_job_ms = uv_now(ps->loop);
+    e->session_job = 1;
+    (void)s;
+    if (mine_now && ps->disp)
+        pk_dispatcher_new_job(ps->disp); /* every device moves to it at once */
+}
+
+static void flush_offline(pk_pool_set *ps, int p)
+{
+    qshare *keep = ps->offline;
+    size_t n = ps->noffline, k = 0, sent = 0;
+    ps->noffline = 0;
+    qshare mine[256];
+    size_t nm = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (keep[i].pool == p && nm < 256)
+            mine[nm++] = keep[i];
+        else
+            keep[k++] = keep[i];
+    }
+    ps->noffline = k;
+    for (size_t i = 0; i < nm; i++) {
+        submit_one(ps, &mine[i]);
+        sent++;
+    }
+    if (sent)
+        pk_log(PK_LOG_INFO, "pool %d: %zu share(s) kept while offline sent", p, sent);
+}
+
+static void on_ready(pk_stratum *s, void *ud)
+{
+    pool_entry *e = ud;
+    pk_pool_set *ps = e->ps;
+    e->ready_since = uv_now(ps->loop);
+    e->backoff_ms = 0;
+    e->ever_failed = 0;
+    e->rejects_in_row = 0;
+    if (!pk_stratum_resumed(s)) {
+        /* A new session: the old extranonce1 is gone with every job on it. */
+        size_t dropped = 0, k = 0;
+        pthread_mutex_lock(&ps->mu);
+        for (size_t i = 0; i < JOB_RING; i++) {
+            if (ps->jobs[i].seq && ps->jobs[i].pool == e->index && ps->jobs[i].seq != e->latest_seq)
+                ps->jobs[i].valid = 0;
+        }
+        pthread_mutex_unlock(&ps->mu);
+        for (size_t i = 0; i < ps->noffline; i++) {
+            if (ps->offline[i].pool == e->index) {
+                dropped++;
+            } else {
+                ps->offline[k++] = ps->offline[i];
+            }
+        }
+        ps->noffline = k;
+        e->st.dropped += dropped;
+        if (dropped)
+            pk_log(PK_LOG_WARN, "pool %d: session not resumed: %zu share(s) kept offline dropped",
+                   e->index, dropped);
+    } else {
+        flush_offline(ps, e->index);
+    }
+}
+
+static void on_down(pk_stratum *s, const char *reason, void *ud)
+{
+    pool_entry *e = ud;
+    pk_pool_set *ps = e->ps;
+    uint64_t now = uv_now(ps->loop);
+    pk_log(PK_LOG_WARN, "pool %d (%s): %s", e->index, pk_stratum_host(s), reason);
+    e->ever_failed = 1;
+    e->ready_since = 0;
+    e->session_job = 0;
+    long hint = pk_stratum_reconnect_hint(s);
+    if (hint >= 0) {
+        e->retry_at = now + (uint64_t)hint;
+    } else {
+        unsigned b = e->backoff_ms ? e->backoff_ms * 2 : ps->o.backoff_min_ms;
+        if (b > ps->o.backoff_max_ms)
+            b = ps->o.backoff_max_ms;
+        e->backoff_ms = b;
+        /* Jitter: 75%..125%, so many miners do not come back in step. */
+        uint64_t delay = (uint64_t)b * (750 + (uint64_t)(rand() % 501)) / 1000;
+        e->retry_at = now + delay;
+        pk_log(PK_LOG_INFO, "pool %d: next attempt in %.1f s", e->index, delay / 1000.0);
+    }
+    if (ps->active == e->index)
+        ps->active = -1; /* devices keep mining its job; its shares wait offline */
+}
+
+static void on_result(pk_stratum *s, uint64_t tag, int accepted, const char *reason, void *ud)
+{
+    pool_entry *e = ud;
+    (void)tag;
+    if (accepted) {
+        e->st.accepted++;
+        e->rejects_in_row = 0;
+        pk_log(PK_LOG_DEBUG, "pool %d: share accepted", e->index);
+        return;
+    }
+    e->st.rejected++;
+    e->rejects_in_row++;
+    snprintf(e->st.last_reject, sizeof e->st.last_reject, "%s", reason ? reason : "rejected");
+    pk_log(PK_LOG_WARN, "pool %d (%s): share rejected: %s", e->index, pk_stratum_host(s),
+           e->st.last_reject);
+}
+
+static int wanted(pk_pool_set *ps, size_t i)
+{
+    if (ps->active >= 0)
+        return (int)i <= ps->active;
+    return i == 0 || ps->pools[i - 1].ever_failed;
+}
+
+static void tick_cb(uv_timer_t *t)
+{
+    pk_pool_set *ps = t->data;
+    uint64_t now = uv_now(ps->loop);
+
+    /* The active pool: alive and useful? */
+    if (ps->active >= 0) {
+        pool_entry *a = &ps->pools[ps->active];
+        if (now - a->last_job_ms > (uint64_t)ps->o.no_work_timeout_s * 1000) {
+            char why[64];
+            snprintf(why, sizeof why, "no new work for %u s", ps->o.no_work_timeout_s);
+            pk_stratum_disconnect(a->s, why);
+        } else if (a->rejects_in_row >= ps->o.max_rejects) {
+            char why[64];
+            snprintf(why, sizeof why, "%u shares rejected in a row", a->rejects_in_row);
+            a->rejects_in_row = 0;
+            pk_stratum_disconnect(a->s, why);
+        }
+    }
+    /* Promotion: the best ready pool with work, a higher one only once it
+     * has stayed up long enough. */
+    for (size_t i = 0; i < ps->n; i++) {
+        pool_entry *e = &ps->pools[i];
+        if (pk_stratum_get_state(e->s) != PK_STRATUM_READY || !e->session_job)
+            continue;
+        if (ps->active < 0) {
+            pk_log(PK_LOG_INFO, "mining on pool %zu (%s)", i, pk_stratum_host(e->s));
+            set_active(ps, (int)i);
+            break;
+        }
+        if ((int)i < ps->active && now - e->ready_since >= ps->o.failback_stable_ms) {
+            pk_log(PK_LOG_INFO, "pool %zu (%s) is back: mining on it again", i, pk_stratum_host(e->s));
+            set_active(ps, (int)i);
+            break;
+        }
+        if ((int)i >= ps->active)
+            break;
+    }
+    /* Connect what is wanted, drop what is not. */
+    for (size_t i = 0; i < ps->n; i++) {
+        pool_entry *e = &ps->pools[i];
+        pk_stratum_state st = pk_stratum_get_state(e->s);
+        e->st.state = (int)st;
+        if (wanted(ps, i)) {
+            if (st == PK_STRATUM_IDLE && now >= e->retry_at) {
+                pk_log(PK_LOG_INFO, "pool %zu: connecting to %s", i, pk_stratum_host(e->s));
+                pk_stratum_connect(e->s);
+            }
+        } else if (st != PK_STRATUM_IDLE && ps->active >= 0 && (int)i > ps->active) {
+            pk_stratum_disconnect(e->s, "not needed: a higher-priority pool is active");
+            e->retry_at = 0;
+            e->backoff_ms = 0;
+            e->ever_failed = 0;
+        }
+    }
+    /* Nothing to mine for too long: stop hashing a dead job. */
+    if (ps->active < 0) {
+        pthread_mutex_lock(&ps->mu);
+        job_slot *j = find_slot(ps, ps->current_seq);
+        int idle = j && now - ps->pools[j->pool].last_job_ms > (uint64_t)ps->o.no_work_timeout_s * 1000;
+        if (idle)
+            ps->current_seq = 0;
+        pthread_mutex_unlock(&ps->mu);
+        if (idle) {
+            pk_log(PK_LOG_WARN, "no pool has given work for %u s: devices wait", ps->o.no_work_timeout_s);
+            if (ps->disp)
+                pk_dispatcher_new_job(ps->disp);
+        }
+    }
+}
+
+int pk_pool_set_new(uv_loop_t *loop, const pk_pool_set_opts *o, pk_pool_set **out, char *err,
+                    size_t errlen)
+{
+    *out = NULL;
+    if (o->npools == 0 || o->npools > PK_POOLS_MAX) {
+        snprintf(err, errlen, "between 1 and %d pools", PK_POOLS_MAX);
+        return PK_EINVAL;
+    }
+    pk_pool_set *ps = calloc(1, sizeof *ps);
+    if (!ps)
+        return PK_ENOMEM;
+    ps->loop = loop;
+    ps->o = *o;
+#define DEF(f, v) if (!ps->o.f) ps->o.f = (v)
+    DEF(no_work_timeout_s, 180);
+    DEF(max_rejects, 20);
+    DEF(backoff_min_ms, 1000);
+    DEF(backoff_max_ms, 60000);
+    DEF(failback_stable_ms, 30000);
+    DEF(offline_max, 256);
+#undef DEF
+    ps->offline = calloc(ps->o.offline_max, sizeof *ps->offline);
+    ps->active = -1;
+    ps->src.next_template = src_next;
+    ps->src.on_share = src_share;
+    pthread_mutex_init(&ps->mu, NULL);
+    int need_tls = 0;
+    for (size_t i = 0; i < o->npools; i++)
+        need_tls |= o->pools[i].url && strncmp(o->pools[i].url, "stratum+tcp://", 14) != 0;
+    if (need_tls) {
+        ps->tls = pk_tls_ctx_new(o->ca_file, o->insecure, err, errlen);
+        if (!ps->tls)
+            goto fail;
+        if (o->insecure)
+            pk_log(PK_LOG_WARN, "--insecure: pool certificates are NOT checked");
+    }
+    for (size_t i = 0; i < o->npools; i++) {
+        pool_entry *e = &ps->pools[i];
+        e->ps = ps;
+        e->index = (int)i;
+        pk_stratum_opts so = {
+            .url = o->pools[i].url, .user = o->pools[i].user, .pass = o->pools[i].pass,
+            .tls = ps->tls, .no_version_rolling = o->no_version_rolling,
+            .no_extranonce = o->no_extranonce, .suggest_difficulty = o->suggest_difficulty,
+            .allow_redirect = o->allow_redirect, .connect_timeout_ms = o->connect_timeout_ms,
+            .request_timeout_ms = o->request_timeout_ms,
+            .configure_timeout_ms = o->configure_timeout_ms,
+        };
+        pk_stratum_cb cb = {e, on_ready, on_job, on_down, on_result};
+        if (pk_stratum_new(loop, &so, &cb, &e->s, err, errlen))
+            goto fail;
+        snprintf(e->st.url, sizeof e->st.url, "%s", o->pools[i].url);
+        ps->n++;
+    }
+    uv_async_init(loop, &ps->async, async_cb);
+    ps->async.data = ps;
+    uv_timer_init(loop, &ps->tick);
+    ps->tick.data = ps;
+    *out = ps;
+    return PK_OK;
+fail:
+    /* Nothing has started: the stratum objects own only an idle timer. */
+    for (size_t i = 0; i < ps->n; i++)
+        pk_stratum_close(ps->pools[i].s, NULL);
+    pk_tls_ctx_free(ps->tls);
+    free(ps->offline);
+    free(ps);
+    return PK_EINVAL;
+}
+
+pk_source *pk_pool_set_source(pk_pool_set *ps) { return &ps->src; }
+void pk_pool_set_attach(pk_pool_set *ps, pk_dispatcher *d) { ps->disp = d; }
+
+int pk_pool_set_start(pk_pool_set *ps)
+{
+    uv_timer_start(&ps->tick, tick_cb, 0, 100);
+    return PK_OK;
+}
+
+static void one_closed(pk_pool_set *ps)
+{
+    if (--ps->open_handles > 0)
+        return;
+    for (size_t i = 0; i < JOB_RING; i++) {
+        if (ps->jobs[i].seq)
+            pk_pool_job_free(&ps->jobs[i].job);
+    }
+    pk_tls_ctx_free(ps->tls);
+    free(ps->q);
+    free(ps->offline);
+    pthread_mutex_destroy(&ps->mu);
+    void (*cb)(void *) = ps->closed;
+    void *arg = ps->closed_arg;
+    free(ps);
+    if (cb)
+        cb(arg);
+}
+
+static void stratum_closed(pk_stratum *s, void *ud)
+{
+    (void)s;
+    one_closed(((pool_entry *)ud)->ps);
+}
+
+static void handle_closed(uv_handle_t *h) { one_closed(h->data); }
+
+void pk_pool_set_close(pk_pool_set *ps, void (*closed)(void *arg), void *arg)
+{
+    ps->closed = closed;
+    ps->closed_arg = arg;
+    drain(ps);
+    ps->open_handles = (int)ps->n + 2;
+    uv_timer_stop(&ps->tick);
+    uv_close((uv_handle_t *)&ps->tick, handle_closed);
+    uv_close((uv_handle_t *)&ps->async, handle_closed);
+    for (size_t i = 0; i < ps->n; i++)
+        pk_stratum_close(ps->pools[i].s, stratum_closed);
+}
+
+size_t pk_pool_set_count(const pk_pool_set *ps) { return ps->n; }
+int pk_pool_set_active(pk_pool_set *ps) { return ps->active; }
+
+void pk_pool_set_stats(pk_pool_set *ps, size_t i, pk_pool_stats *out)
+{
+    pool_entry *e = &ps->pools[i];
+    pthread_mutex_lock(&ps->mu);
+    *out = e->st;
+    pthread_mutex_unlock(&ps->mu);
+    out->state = (int)pk_stratum_get_state(e->s);
+    out->active = ps->active == (int)i;
+}
