@@ -1,7 +1,8 @@
 /* The CPU device: N threads running one kernel over ranges from the
  * dispatcher.  Each thread sizes its ranges to chunk_ms of its own measured
- * speed and looks for a job change four times per range, so a new job
- * reaches every thread within a few milliseconds. */
+ * speed (4 ms) and looks for a job change four times per range, so a new
+ * job reaches every thread within about a millisecond once the loop thread
+ * has read it; with idle priority the loop thread gets a core at once. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <sched.h>
@@ -77,6 +78,12 @@ static void *cpu_worker(void *arg)
     const uint32_t min_want = k->lanes * 256;
     uint32_t want = k->lanes * 4096;
     pk_range r;
+    if (dev->opts.idle_priority) {
+        /* What pooler's cpuminer does too: hashing yields to everything. A
+         * refusal (a restricted container) leaves normal priority. */
+        struct sched_param sp = {0};
+        pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
+    }
 
     while (!atomic_load(&dev->stop)) {
         int rc = pk_dispatcher_take(dev->disp, want, 100, &r);
@@ -180,7 +187,7 @@ pk_device *pk_cpu_device_new(const pk_cpu_device_opts *opts, unsigned index)
         return NULL;
     dev->opts = *opts;
     if (dev->opts.chunk_ms == 0)
-        dev->opts.chunk_ms = 10;
+        dev->opts.chunk_ms = 4;
     dev->nthreads = opts->threads ? opts->threads : pk_online_cpus();
     dev->threads = calloc(dev->nthreads, sizeof *dev->threads);
     if (!dev->threads) {

@@ -24,7 +24,17 @@ struct pk_dispatcher {
     uint64_t next_nonce; /* 0 .. 2^32 within the template */
     _Atomic uint64_t generation;
     _Atomic uint64_t templates, shares, invalid, stale;
+    pk_take_observer observer;
+    void *observer_ud;
 };
+
+void pk_dispatcher_set_observer(pk_dispatcher *d, pk_take_observer fn, void *ud)
+{
+    pthread_mutex_lock(&d->mu);
+    d->observer = fn;
+    d->observer_ud = ud;
+    pthread_mutex_unlock(&d->mu);
+}
 
 int pk_dispatcher_new(pk_dispatcher **out, pk_source *src)
 {
@@ -132,7 +142,11 @@ int pk_dispatcher_take(pk_dispatcher *d, uint32_t want, unsigned wait_ms, pk_ran
         r->start = (uint32_t)d->next_nonce;
         r->count = count;
         d->next_nonce += count;
+        pk_take_observer obs = d->observer;
+        void *obs_ud = d->observer_ud;
         pthread_mutex_unlock(&d->mu);
+        if (obs)
+            obs(obs_ud, r);
         return PK_OK;
     }
 }

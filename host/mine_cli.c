@@ -32,6 +32,8 @@ void pk_mine_usage(FILE *f)
             "  -t, --threads N          CPU threads (default: all)\n"
             "  --kernel NAME            ref, shani, avx2, avx512 (default: fastest measured)\n"
             "  --cpu-affinity           pin thread i to CPU i\n"
+            "  --normal-priority        hash at normal priority (default: idle priority, so\n"
+            "                           the network thread and other programs go first)\n"
             "  --devices LIST           cpu (OpenCL devices come later)\n"
             "operation:\n"
             "  -c, --config FILE        JSON with the long option names as keys, and\n"
@@ -45,7 +47,7 @@ void pk_mine_usage(FILE *f)
 
 enum {
     O_CERT = 1000, O_INSECURE, O_NO_EN, O_NO_VR, O_SUGGEST, O_REDIRECT, O_NOWORK, O_MAXREJ,
-    O_FAILBACK, O_KERNEL, O_AFFINITY, O_DEVICES, O_LOGLEVEL, O_API, O_DURATION,
+    O_FAILBACK, O_KERNEL, O_AFFINITY, O_DEVICES, O_LOGLEVEL, O_API, O_DURATION, O_NORMALPRIO,
 };
 
 static const struct option long_opts[] = {
@@ -62,7 +64,8 @@ static const struct option long_opts[] = {
     {"failback", required_argument, 0, O_FAILBACK}, {"kernel", required_argument, 0, O_KERNEL},
     {"cpu-affinity", no_argument, 0, O_AFFINITY}, {"devices", required_argument, 0, O_DEVICES},
     {"log-level", required_argument, 0, O_LOGLEVEL}, {"api-listen", required_argument, 0, O_API},
-    {"duration", required_argument, 0, O_DURATION}, {"help", no_argument, 0, 'h'},
+    {"duration", required_argument, 0, O_DURATION}, {"normal-priority", no_argument, 0, O_NORMALPRIO},
+    {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
 };
 
@@ -138,6 +141,7 @@ static int apply(pk_mine_cli *c, int opt, const char *name, const char *v, char 
         return 0;
     case O_KERNEL: o->kernel = v; return 0;
     case O_AFFINITY: o->affinity = 1; return 0;
+    case O_NORMALPRIO: o->normal_priority = 1; return 0;
     case O_DEVICES:
         if (strcmp(v, "cpu") != 0) {
             snprintf(err, errlen, "--devices: only 'cpu' is available in this build, got '%s'", v);
@@ -245,7 +249,11 @@ int pk_mine_cli_parse(pk_mine_cli *c, int argc, char **argv, char *err, size_t e
     optind = 1;
     opterr = 0;
     int cli_pools = 0;
-    while ((opt = getopt_long(argc, argv, ":o:u:p:t:c:ql:h", long_opts, &idx)) != -1) {
+    for (;;) {
+        idx = -1; /* getopt_long sets it only for long options */
+        opt = getopt_long(argc, argv, ":o:u:p:t:c:ql:h", long_opts, &idx);
+        if (opt == -1)
+            break;
         if (opt == 'h') {
             c->help = 1;
             return 0;
@@ -263,7 +271,6 @@ int pk_mine_cli_parse(pk_mine_cli *c, int argc, char **argv, char *err, size_t e
         const char *name = idx >= 0 && long_opts[idx].val == opt ? long_opts[idx].name : "option";
         if (apply(c, opt, name, optarg, err, errlen))
             return -1;
-        idx = -1;
     }
     if (optind < argc) {
         snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);

@@ -252,6 +252,8 @@ int pk_miner_new(const pk_miner_opts *o, pk_miner **out, char *err, size_t errle
     if (!m)
         return PK_ENOMEM;
     m->o = *o;
+    /* A pool that closes while we write must give EPIPE, not kill us. */
+    signal(SIGPIPE, SIG_IGN);
     if (!m->o.status_interval_s)
         m->o.status_interval_s = 10;
     pthread_mutex_init(&m->mu, NULL);
@@ -284,7 +286,8 @@ int pk_miner_new(const pk_miner_opts *o, pk_miner **out, char *err, size_t errle
     }
     if (m->pools)
         pk_pool_set_attach(m->pools, m->d);
-    pk_cpu_device_opts co = {.kernel = m->kernel, .threads = o->threads, .affinity = o->affinity};
+    pk_cpu_device_opts co = {.kernel = m->kernel, .threads = o->threads, .affinity = o->affinity,
+                             .idle_priority = !o->normal_priority};
     m->dev = pk_cpu_device_new(&co, 0);
     if (!m->dev) {
         snprintf(err, errlen, "CPU device: out of memory");

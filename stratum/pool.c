@@ -189,12 +189,14 @@ static void drain(pk_pool_set *ps)
         pthread_mutex_lock(&ps->mu);
         qshare batch[64];
         size_t n = ps->qn < 64 ? ps->qn : 64;
+        if (n == 0) {
+            pthread_mutex_unlock(&ps->mu);
+            return;
+        }
         memcpy(batch, ps->q, n * sizeof *batch);
         memmove(ps->q, ps->q + n, (ps->qn - n) * sizeof *ps->q);
         ps->qn -= n;
         pthread_mutex_unlock(&ps->mu);
-        if (n == 0)
-            return;
         for (size_t i = 0; i < n; i++)
             submit_one(ps, &batch[i]);
     }

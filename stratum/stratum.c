@@ -1,5 +1,8 @@
 /* Stratum v1 client connection (see include/powkit/stratum.h). */
 #include <jansson.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -577,7 +580,10 @@ static void handle_method(pk_stratum *s, const char *method, json_t *id, const j
         size_t len;
         if (parse_en1(json_array_get(params, 0), en1, &len) || !json_is_integer(sz) ||
             json_integer_value(sz) < 0 || json_integer_value(sz) > PK_EXTRANONCE2_MAX) {
-            pk_log(PK_LOG_WARN, "pool %s: set_extranonce ignored: bad extranonce1 or size", s->host);
+            /* The jobs that follow would be built on values we cannot use:
+             * start over with a fresh subscribe rather than mine them. */
+            fail(s, "mining.set_extranonce with an unusable extranonce1 or size (0 to %d bytes)",
+                 PK_EXTRANONCE2_MAX);
             return;
         }
         memcpy(s->en1, en1, len);
@@ -707,6 +713,14 @@ static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     }
     if (nread == 0)
         return;
+    /* ACK at once: a pool with Nagle on holds its next small write (the
+     * next notify) until our ACK, and a delayed ACK costs ~40 ms.  Linux
+     * clears the flag after use, so it is set again after every read. */
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)stream, &fd) == 0) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+    }
     if (!s->tls) {
         take_bytes(s, buf->base, (size_t)nread);
         return;

@@ -35,7 +35,10 @@ typedef struct pk_cpu_device_opts {
     const pk_kernel *kernel;
     unsigned threads;     /* 0: one per online CPU */
     int affinity;         /* pin thread i to CPU i mod ncpu */
-    unsigned chunk_ms;    /* target time per range; 0: 10 ms */
+    unsigned chunk_ms;    /* target time per range; 0: 4 ms (job changes are seen
+                             every quarter of it) */
+    int idle_priority;    /* run threads at SCHED_IDLE: anything else, the
+                             network thread first, preempts them at once */
 } pk_cpu_device_opts;
 
 /* Returns NULL on a bad argument or no memory. */

@@ -87,6 +87,11 @@ int pk_dispatcher_found(pk_dispatcher *d, const pk_range *r, uint32_t nonce, uns
 
 void pk_dispatcher_get_stats(const pk_dispatcher *d, pk_dispatcher_stats *st);
 
+/* Called (on the device thread, outside the lock) each time a range is
+ * taken: what benchmarks use to see when devices pick up a new job. */
+typedef void (*pk_take_observer)(void *ud, const pk_range *r);
+void pk_dispatcher_set_observer(pk_dispatcher *d, pk_take_observer fn, void *ud);
+
 #ifdef __cplusplus
 }
 #endif

@@ -18,6 +18,7 @@ typedef struct pk_miner_opts {
     const char *kernel;      /* NULL: the measured pick */
     unsigned threads;        /* 0: every CPU */
     int affinity;
+    int normal_priority;     /* 0: device threads at SCHED_IDLE */
     unsigned status_interval_s; /* 0: 10 */
     int quiet;               /* no status lines */
     const char *api_listen;  /* NULL: off */

@@ -1,0 +1,315 @@
+/* Pool work: notify parsing, templates, version rolling, submit fields;
+ * the miner's HTTP API; `powkit mine` option and config parsing. */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "powkit/error.h"
+#include "powkit/log.h"
+#include "powkit/mine_cli.h"
+#include "powkit/miner.h"
+#include "powkit/poolwork.h"
+#include "powkit/sha256.h"
+#include "powkit/util.h"
+
+static const char *NOTIFY =
+    "[\"job1\",\"4d16b6f85af6e2198f44ae2a6de67f78487ae5611b77c6c0440b921e00000000\","
+    "\"01000000010000000000000000000000000000000000000000000000000000000000000000ffffffff20020862062f503253482f04b8864e5008\","
+    "\"072f736c7573682f000000000100f2052a010000001976a914d23fcdf86f7e756a64a7a9688ef9903327048ed988ac00000000\","
+    "[\"aa00000000000000000000000000000000000000000000000000000000000000\"],"
+    "\"00000002\",\"1c2ac4af\",\"504e86b9\",false]";
+
+static void parse_ok(pk_pool_job *job, const char *text)
+{
+    json_t *p = json_loads(text, 0, NULL);
+    cr_assert_not_null(p);
+    char err[200];
+    cr_assert_eq(pk_pool_job_parse(job, p, err, sizeof err), 0, "%s", err);
+    json_decref(p);
+}
+
+Test(poolwork, notify_fields)
+{
+    pk_pool_job job;
+    parse_ok(&job, NOTIFY);
+    cr_assert_str_eq(job.id, "job1");
+    cr_assert_eq(job.version, 2);
+    cr_assert_eq(job.nbits, 0x1c2ac4af);
+    cr_assert_eq(job.ntime, 0x504e86b9);
+    cr_assert_eq(job.clean, 0);
+    cr_assert_eq(job.branch_len, 1);
+    /* Stratum's prevhash has each 4-byte word reversed against the header. */
+    cr_assert_eq(job.prevhash[0], 0xf8);
+    cr_assert_eq(job.prevhash[3], 0x4d);
+    cr_assert_eq(job.prevhash[31], 0x00);
+    pk_pool_job_free(&job);
+}
+
+Test(poolwork, notify_rejects_bad_fields)
+{
+    static const char *bad[] = {
+        "{}", "[]", "[1,2,3,4,5,6,7,8,9]",
+        "[\"j\",\"00\",\"\",\"\",[],\"00000002\",\"1c2ac4af\",\"504e86b9\",false]",
+        "[\"j\",\"4d16b6f85af6e2198f44ae2a6de67f78487ae5611b77c6c0440b921e00000000\",\"0g\",\"\",[],\"00000002\",\"1c2ac4af\",\"504e86b9\",false]",
+        "[\"j\",\"4d16b6f85af6e2198f44ae2a6de67f78487ae5611b77c6c0440b921e00000000\",\"00\",\"\",[\"12\"],\"00000002\",\"1c2ac4af\",\"504e86b9\",false]",
+        "[\"j\",\"4d16b6f85af6e2198f44ae2a6de67f78487ae5611b77c6c0440b921e00000000\",\"00\",\"\",[],\"2\",\"1c2ac4af\",\"504e86b9\",false]",
+        "[\"j\",\"4d16b6f85af6e2198f44ae2a6de67f78487ae5611b77c6c0440b921e00000000\",\"00\",\"\",[],\"00000002\",\"1c2ac4af\",\"504e86b9\",1]",
+        "[\"\",\"4d16b6f85af6e2198f44ae2a6de67f78487ae5611b77c6c0440b921e00000000\",\"00\",\"\",[],\"00000002\",\"1c2ac4af\",\"504e86b9\",true]",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        json_t *p = json_loads(bad[i], 0, NULL);
+        pk_pool_job job;
+        char err[200] = "";
+        cr_assert_eq(pk_pool_job_parse(&job, p, err, sizeof err), PK_EINVAL, "case %zu accepted", i);
+        cr_assert(strncmp(err, "mining.notify", 13) == 0, "case %zu: '%s'", i, err);
+        json_decref(p);
+    }
+}
+
+static void setup_job(pk_pool_job *job, size_t en2, uint32_t mask)
+{
+    parse_ok(job, NOTIFY);
+    uint8_t en1[4] = {0xf8, 0x00, 0x00, 0x2a};
+    memcpy(job->extranonce1, en1, 4);
+    job->extranonce1_len = 4;
+    job->extranonce2_size = en2;
+    job->difficulty = 1;
+    job->version_mask = mask;
+}
+
+Test(poolwork, header_is_coinbase_merkle_and_fields)
+{
+    pk_pool_job job;
+    setup_job(&job, 4, 0);
+    pk_pool_work w;
+    cr_assert_eq(pk_pool_work_init(&w, &job), 0);
+    uint8_t header[80];
+    uint64_t t;
+    cr_assert_eq(pk_pool_work_next(&w, header, &t), 0);
+    cr_assert_eq(pk_pool_work_next(&w, header, &t), 0);
+    cr_assert_eq(t, 1);
+    /* By hand: coinbase with extranonce2 = 01 00 00 00, one branch. */
+    uint8_t cb[512], h[32], pair[64];
+    size_t n = 0;
+    memcpy(cb + n, job.coinb1, job.coinb1_len), n += job.coinb1_len;
+    memcpy(cb + n, job.extranonce1, 4), n += 4;
+    cb[n++] = 1, cb[n++] = 0, cb[n++] = 0, cb[n++] = 0;
+    memcpy(cb + n, job.coinb2, job.coinb2_len), n += job.coinb2_len;
+    pk_sha256d(cb, n, h);
+    memcpy(pair, h, 32);
+    memcpy(pair + 32, job.branch[0], 32);
+    pk_sha256d(pair, 64, h);
+    cr_assert_arr_eq(header + 36, h, 32);
+    cr_assert_arr_eq(header + 4, job.prevhash, 32);
+    cr_assert_eq(header[0], 2);
+    cr_assert_eq(header[68], 0xb9); /* ntime little-endian */
+    cr_assert_eq(header[72], 0xaf);
+    pk_submit_fields f;
+    pk_pool_work_submit_fields(&w, 1, 0x1234abcd, &f);
+    cr_assert_str_eq(f.extranonce2, "01000000");
+    cr_assert_str_eq(f.ntime, "504e86b9");
+    cr_assert_str_eq(f.nonce, "1234abcd");
+    pk_pool_job_free(&job);
+}
+
+Test(poolwork, version_rolling_stays_inside_the_mask)
+{
+    pk_pool_job job;
+    setup_job(&job, 2, 0x1fffe000 | 0x00000f00 | 0x80000000u); /* extra bits must be ignored */
+    pk_pool_work w;
+    cr_assert_eq(pk_pool_work_init(&w, &job), 0);
+    cr_assert_eq(w.variants, 1u << 16);
+    cr_assert_eq(w.templates, (1ull << 16) * (1ull << 16));
+    uint32_t seen_or = 0;
+    for (uint64_t t = 0; t < 70000; t += 7) {
+        uint32_t v = pk_pool_work_version(&w, t);
+        cr_assert_eq(v & ~0x1fffe000u, job.version & ~0x1fffe000u, "bit outside the mask at t=%llu",
+                     (unsigned long long)t);
+        seen_or |= v ^ job.version;
+        pk_submit_fields f;
+        pk_pool_work_submit_fields(&w, t, 0, &f);
+        uint32_t bits = (uint32_t)strtoul(f.version_bits, NULL, 16);
+        cr_assert_eq(bits, v & 0x1fffe000u);
+    }
+    cr_assert_eq(seen_or, 0x1fffe000u, "every allowed bit gets used");
+    /* Different templates on one extranonce2 differ only in the version. */
+    uint8_t a[80], b[80];
+    pk_pool_work_header(&w, 0, a);
+    pk_pool_work_header(&w, 1, b);
+    cr_assert_arr_eq(a + 4, b + 4, 76);
+    cr_assert_neq(memcmp(a, b, 4), 0);
+    pk_pool_job_free(&job);
+}
+
+Test(poolwork, template_space_ends)
+{
+    pk_pool_job job;
+    setup_job(&job, 0, 0); /* no extranonce2, no rolling: one template */
+    pk_pool_work w;
+    cr_assert_eq(pk_pool_work_init(&w, &job), 0);
+    uint8_t h[80];
+    uint64_t t;
+    cr_assert_eq(pk_pool_work_next(&w, h, &t), 0);
+    cr_assert_eq(pk_pool_work_next(&w, h, &t), PK_EAGAIN);
+    pk_submit_fields f;
+    pk_pool_work_submit_fields(&w, 0, 5, &f);
+    cr_assert_str_eq(f.extranonce2, "");
+    pk_pool_job_free(&job);
+
+    setup_job(&job, 1, 0x00006000); /* 256 extranonce2 x 4 versions */
+    cr_assert_eq(pk_pool_work_init(&w, &job), 0);
+    cr_assert_eq(w.templates, 1024);
+    job.extranonce2_size = 17;
+    cr_assert_eq(pk_pool_work_init(&w, &job), PK_EINVAL);
+    pk_pool_job_free(&job);
+}
+
+Test(poolwork, sixteen_byte_extranonce2)
+{
+    pk_pool_job job;
+    setup_job(&job, 16, 0);
+    pk_pool_work w;
+    cr_assert_eq(pk_pool_work_init(&w, &job), 0);
+    cr_assert_eq(w.templates, UINT64_MAX);
+    pk_submit_fields f;
+    pk_pool_work_submit_fields(&w, 0x0102, 0, &f);
+    cr_assert_str_eq(f.extranonce2, "02010000000000000000000000000000");
+    pk_pool_job_free(&job);
+}
+
+/* ---- the API, on a running offline miner ---- */
+
+static void *run_miner(void *m) { pk_miner_run(m); return NULL; }
+
+static int http_get(int port, const char *path, char *out, size_t len)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a)) {
+        close(fd);
+        return -1;
+    }
+    char req[256];
+    snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
+    if (write(fd, req, strlen(req)) < 0) {
+        close(fd);
+        return -1;
+    }
+    size_t n = 0;
+    ssize_t r;
+    while (n < len - 1 && (r = read(fd, out + n, len - 1 - n)) > 0)
+        n += (size_t)r;
+    out[n] = 0;
+    close(fd);
+    return (int)n;
+}
+
+Test(api, status_and_metrics, .timeout = 60)
+{
+    pk_log_set_level(PK_LOG_ERROR);
+    pk_miner_opts o = {.threads = 1, .quiet = 1, .api_listen = "127.0.0.1:0"};
+    pk_miner *m;
+    char err[200];
+    cr_assert_eq(pk_miner_new(&o, &m, err, sizeof err), 0, "%s", err);
+    pthread_t th;
+    pthread_create(&th, NULL, run_miner, m);
+    int port = pk_miner_api_port(m);
+    cr_assert_gt(port, 0);
+    usleep(1500000);
+    static char buf[65536];
+    cr_assert_gt(http_get(port, "/status", buf, sizeof buf), 0);
+    cr_assert(strstr(buf, "HTTP/1.1 200"), "%s", buf);
+    char *body = strstr(buf, "\r\n\r\n");
+    cr_assert_not_null(body);
+    json_t *st = json_loads(body + 4, 0, NULL);
+    cr_assert_not_null(st, "status is JSON");
+    cr_assert(json_is_true(json_object_get(st, "offline")));
+    cr_assert_gt(json_integer_value(json_object_get(st, "hashes")), 0);
+    cr_assert(json_is_array(json_object_get(st, "devices")));
+    json_decref(st);
+    cr_assert_gt(http_get(port, "/metrics", buf, sizeof buf), 0);
+    cr_assert(strstr(buf, "# TYPE powkit_hashes_total counter"), "%s", buf);
+    cr_assert(strstr(buf, "powkit_hashrate_mhs{window=\"5s\"}"));
+    cr_assert_gt(http_get(port, "/nope", buf, sizeof buf), 0);
+    cr_assert(strstr(buf, "HTTP/1.1 404"));
+    pk_miner_stop(m);
+    pthread_join(th, NULL);
+    pk_miner_free(m);
+}
+
+/* ---- option parsing ---- */
+
+Test(mine_cli, pools_and_options)
+{
+    char *argv[] = {"mine", "-o", "stratum+tcp://a:1", "-u", "w1", "-p", "x", "-o",
+                    "stratum+ssl://b:2", "-u", "w2", "-t", "3", "--no-extranonce", "--api-listen",
+                    "127.0.0.1:4048", "--suggest-diff", "0.25", NULL};
+    pk_mine_cli c;
+    char err[200];
+    cr_assert_eq(pk_mine_cli_parse(&c, 18, argv, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(c.opts.pool.npools, 2);
+    cr_assert_str_eq(c.opts.pool.pools[1].user, "w2");
+    cr_assert_null(c.opts.pool.pools[1].pass);
+    cr_assert_eq(c.opts.threads, 3);
+    cr_assert(c.opts.pool.no_extranonce);
+    cr_assert_float_eq(c.opts.pool.suggest_difficulty, 0.25, 1e-12);
+    pk_mine_cli_free(&c);
+}
+
+Test(mine_cli, refusals)
+{
+    char *a1[] = {"mine", "-u", "w", NULL};
+    char *a2[] = {"mine", "-o", "stratum+tcp://a:1", NULL};
+    char *a3[] = {"mine", "-t", "0", NULL};
+    char *a4[] = {"mine", "--devices", "gpu", NULL};
+    char *a5[] = {"mine", "--bogus", NULL};
+    char *a6[] = {"mine", "--config", "/nonexistent/powkit.json", NULL};
+    char **cases[] = {a1, a2, a3, a4, a5, a6};
+    int counts[] = {3, 3, 3, 3, 2, 3};
+    for (int i = 0; i < 6; i++) {
+        pk_mine_cli c;
+        char err[200] = "";
+        cr_assert_eq(pk_mine_cli_parse(&c, counts[i], cases[i], err, sizeof err), -1, "case %d", i);
+        cr_assert_neq(err[0], 0);
+        pk_mine_cli_free(&c);
+    }
+}
+
+Test(mine_cli, config_file_with_command_line_override)
+{
+    char path[] = "/tmp/pk-config-XXXXXX";
+    int fd = mkstemp(path);
+    const char *cfg = "{\"pools\":[{\"url\":\"stratum+tcp://p:1\",\"user\":\"u\",\"pass\":\"s\"}],"
+                      "\"threads\":2,\"quiet\":true,\"no-work-timeout\":30,\"kernel\":\"ref\"}";
+    cr_assert_eq(write(fd, cfg, strlen(cfg)), (ssize_t)strlen(cfg));
+    close(fd);
+    char *argv[] = {"mine", "--config", path, "-t", "1", NULL};
+    pk_mine_cli c;
+    char err[200];
+    cr_assert_eq(pk_mine_cli_parse(&c, 5, argv, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(c.opts.pool.npools, 1);
+    cr_assert_str_eq(c.opts.pool.pools[0].pass, "s");
+    cr_assert_eq(c.opts.threads, 1, "the command line wins");
+    cr_assert(c.opts.quiet);
+    cr_assert_eq(c.opts.pool.no_work_timeout_s, 30);
+    cr_assert_str_eq(c.opts.kernel, "ref");
+    pk_mine_cli_free(&c);
+
+    fd = open(path, O_WRONLY | O_TRUNC);
+    const char *bad = "{\"threds\":2}";
+    cr_assert_eq(write(fd, bad, strlen(bad)), (ssize_t)strlen(bad));
+    close(fd);
+    char *argv2[] = {"mine", "-c", path, NULL};
+    cr_assert_eq(pk_mine_cli_parse(&c, 3, argv2, err, sizeof err), -1);
+    cr_assert(strstr(err, "threds"), "%s", err);
+    pk_mine_cli_free(&c);
+    unlink(path);
+}

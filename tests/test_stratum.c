@@ -1,0 +1,583 @@
+/* Pool mining end to end: powkit's miner against the scripted pool in
+ * tests/stratum_server.c, which rebuilds and hashes every share itself. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "powkit/log.h"
+#include "powkit/miner.h"
+#include "stratum_server.h"
+
+typedef struct runner {
+    pk_miner *m;
+    pthread_t th;
+    int rc;
+    char url[2][128];
+} runner;
+
+static void *run_thread(void *a)
+{
+    runner *r = a;
+    r->rc = pk_miner_run(r->m);
+    return NULL;
+}
+
+static pk_miner_opts base_opts(void)
+{
+    pk_miner_opts o;
+    memset(&o, 0, sizeof o);
+    o.threads = 1;
+    o.quiet = 1;
+    o.pool.backoff_min_ms = 50;
+    o.pool.backoff_max_ms = 400;
+    o.pool.failback_stable_ms = 300;
+    o.pool.request_timeout_ms = 1500;
+    o.pool.configure_timeout_ms = 500;
+    o.pool.connect_timeout_ms = 2000;
+    return o;
+}
+
+static void add_pool(runner *r, pk_miner_opts *o, int port, int tls)
+{
+    size_t i = o->pool.npools;
+    snprintf(r->url[i], sizeof r->url[i], "stratum+%s://127.0.0.1:%d", tls ? "ssl" : "tcp", port);
+    o->pool.pools[i] = (pk_pool_cfg){r->url[i], "worker.1", "secret"};
+    o->pool.npools++;
+}
+
+static void start(runner *r, const pk_miner_opts *o)
+{
+    char err[256];
+    cr_assert_eq(pk_miner_new(o, &r->m, err, sizeof err), 0, "%s", err);
+    pthread_create(&r->th, NULL, run_thread, r);
+}
+
+static void finish(runner *r)
+{
+    pk_miner_stop(r->m);
+    pthread_join(r->th, NULL);
+    pk_miner_free(r->m);
+    cr_assert_eq(r->rc, 0, "the miner reported invalid shares");
+}
+
+static int valid_at_least(const srv_stats *st, void *arg) { return st->valid >= *(int *)arg; }
+static int connections_at_least(const srv_stats *st, void *arg) { return st->connections >= *(int *)arg; }
+static int jobs_at_least(const srv_stats *st, void *arg) { return st->jobs_sent >= *(int *)arg; }
+static int answers_at_least(const srv_stats *st, void *arg) { return st->answers >= *(int *)arg; }
+
+static void wait_valid(srv *s, int n, const char *what)
+{
+    cr_assert(srv_wait(s, valid_at_least, &n, 30), "%s: fewer than %d valid shares", what, n);
+}
+
+static void no_bad_shares(srv *s)
+{
+    srv_stats st;
+    srv_stats_get(s, &st);
+    cr_assert_eq(st.invalid, 0, "invalid shares reached the pool");
+    cr_assert_eq(st.bad_format, 0, "badly formed submits");
+    cr_assert_eq(st.duplicate, 0, "duplicate shares");
+    cr_assert_eq(st.mask_violations, 0, "version bits outside the mask");
+}
+
+static void quiet_logs(void) { pk_log_set_level(getenv("PK_TEST_LOG") ? PK_LOG_DEBUG : PK_LOG_ERROR); }
+
+TestSuite(stratum, .init = quiet_logs, .timeout = 120);
+
+Test(stratum, full_session)
+{
+    srv_cfg c = {.diff_log2 = -12, .version_rolling = 1};
+    srv *s = srv_start(&c);
+    runner r = {0};
+    pk_miner_opts o = base_opts();
+    o.pool.suggest_difficulty = 0.5;
+    add_pool(&r, &o, srv_port(s), 0);
+    start(&r, &o);
+    wait_valid(s, 20, "full session");
+    pk_miner_stats ms;
+    finish(&r);
+    srv_stats st;
+    srv_stats_get(s, &st);
+    cr_assert_str_eq(st.first_method, "mining.configure", "configure goes first");
+    cr_assert_eq(st.subscribes, 1);
+    cr_assert_eq(st.authorizes, 1);
+    cr_assert_eq(st.extranonce_subscribes, 1);
+    cr_assert_eq(st.suggests, 1);
+    cr_assert(strncmp(st.user_agent, "powkit/", 7) == 0, "user agent %s", st.user_agent);
+    cr_assert_eq(st.with_version_bits, st.submits - st.stale, "6th parameter after negotiation");
+    no_bad_shares(s);
+    (void)ms;
+    srv_stop(s);
+}
+
+Test(stratum, accepted_count_matches_the_pool)
+{
+    srv_cfg c = {.diff_log2 = -12, .version_rolling = 1};
+    srv *s = srv_start(&c);
+    runner r = {0};
+    pk_miner_opts o = base_opts();
+    add_pool(&r, &o, srv_port(s), 0);
+    start(&r, &o);
+    wait_valid(s, 15, "shares");
+    pk_miner_stop(r.m);
+    pthread_join(r.th, NULL);
+    pk_miner_stats ms;
+    pk_miner_get_stats(r.m, &ms);
+    pk_miner_free(r.m);
+    srv_stats st;
+    srv_stats_get(s, &st);
+    /* Answers to the last submits may be lost at shutdown, never invented. */
+    cr_assert_leq(ms.accepted, (uint64_t)st.valid);
+    cr_assert_geq(ms.accepted + 5, (uint64_t)st.valid);
+    cr_assert_eq(ms.invalid, 0);
+    no_bad_shares(s);
+    srv_stop(s);
+}
+
+Test(stratum, difficulty_changes_apply_to_the_next_job)
+{
+    srv_cfg c = {.diff_log2 = -14, .version_rolling = 1};
+    srv *s = srv_start(&c);
+    runner r = {0};
+    pk_miner_opts o = base_opts();
+    add_pool(&r, &o, srv_port(s), 0);
+    start(&r, &o);
+    wait_valid(s, 10, "easy difficulty");
+    srv_set_difficulty(s, -11); /* harder: old-job shares still count at the old one */
+    srv_notify(s, 0);
+    srv_stats st;
+    srv_stats_get(s, &st);
+    wait_valid(s, st.valid + 10, "after the change");
+    srv_set_difficulty(s, -15); /* easier, a fraction far below 1 */
+    srv_notify(s, 1);
+    srv_stats_get(s, &st);
+    wait_valid(s, st.valid + 10, "after the second change");
+    finish(&r);
+    no_bad_shares(s);
+    srv_stop(s);
+}
+
+Test(stratum, clean_jobs_leave_the_old_job)
+{
+    srv_cfg c = {.diff_log2 = -13, .version_rolling = 1};
+    srv *s = srv_start(&c);
+    runner r = {0};
+    pk_miner_opts o = base_opts();
+    o.threads = 2;
+    add_pool(&r, &o, srv_port(s), 0);
+    start(&r, &o);
+    wait_valid(s, 10, "first job");
+    for (int i = 0; i < 5; i++) {
+        srv_notify(s, 1);
+        usleep(300000);
+    }
+    srv_stats st;
+    srv_stats_get(s, &st);
+    wait_valid(s, st.valid + 5, "last job");
+    finish(&r);
+    srv_stats_get(s, &st);
+    cr_assert_eq(st.old_job_after_clean, 0, "shares for a cleared job kept coming");
+    no_bad_shares(s);
+    srv_stop(s);
+}
+
+Test(stratum, set_extranonce_takes_effect)
+{
+    srv_cfg c = {.diff_log2 = -12, .version_rolling = 1};
+    srv *s = srv_start(&c);
+    runner r = {0};
+    pk_miner_opts o = base_opts();
+    add_pool(&r, &o, srv_port(s), 0);
+    start(&r, &o);
+    wait_valid(s, 5, "before");
+    srv_set_extranonce(s, "0badcafe0102", 3);
+    srv_notify(s, 1);
+    srv_stats st;
+    srv_stats_get(s, &st);
+    wait_valid(s, st.valid + 10, "with the new extranonce"); /* built with the new one, or invalid */
+    finish(&r);
+    no_bad_shares(s);
+    srv_stop(s);
+}
+
+Test(stratum, version_rolling_refused_means_five_parameters)
+{
+    srv_cfg c = {.diff_log2 = -12, .version_rolling = 0};
+    srv *s = srv_start(&c);
+    runner r = {0};
+    pk_miner_opts o = base_opts();
+    add_pool(&r, &o, srv_port(s), 0);
+    start(&r, &o);
+    wait_valid(s, 10, "no version rolling");
+    finish(&r);
+    srv_stats st;
+    srv_stats_get(s, &st);
+    cr_assert_eq(st.with_version_bits, 0);
+    no_bad_shares(s);
+    srv_stop(s);
+}
+
+Test(stratum, configure_never_answered_means_no_rolling)
+{
+    srv_cfg c = {.diff_log2 = -12, .version_rolling = -1};
+    srv *s = srv_start(&c);
+    runner r = {0};
+    pk_miner_opts o = base_opts();
+    add_pool(&r, &o, srv_port(s), 0);
+    start(&r, &o);
+    wait_valid(s, 10, "silent configure");
+    finish(&r);
+    srv_stats st;
+    srv_stats_get(s, &st);
+    cr_assert_eq(st.with_version_bits, 0);
+    no_bad_shares(s);
+    srv_stop(s);
+}
+
+Test(stratum, narrow_mask_is_respected)
+{
+    srv_cfg c = {.diff_log2 = -12, .version_rolling = 1, .mask = 0x00006000};
+    srv *s = srv_start(&c);
+    runner r = {0};
+    pk_miner_opts o = base_opts();
+    add_pool(&r, &o, srv_port(s), 0);
+    start(&r, &o);
+    wait_valid(s, 10, "narrow mask");
+    finish(&r);
+    no_bad_shares(s);
+    srv_stop(s);
+}
+
+Test(stratum, session_resumes_and_offline_shares_are_sent)
+{
+    srv_cfg c = {.diff_log2 = -12, .version_rolling = 1};
+    srv *s = srv_start(&c);
+    runner r = {0};
+    pk_miner_opts o = base_opts();
+    o.pool.backoff_min_ms = 600; /* long enough to find shares while down */
+    add_pool(&r, &o, srv_port(s), 0);
+    start(&r, &o);
+    wait_valid(s, 5, "before the drop");
+    srv_drop_client(s);
+    int two = 2;
+    cr_assert(srv_wait(s, connections_at_least, &two, 20), "no reconnect");
+    srv_stats st;
+    srv_stats_get(s, &st);
+    cr_assert_eq(st.resumed_subscribes, 1, "the session id was offered back and kept");
+    wait_valid(s, st.valid + 10, "after resume");
+    finish(&r);
+    srv_stats_get(s, &st);
+    cr_assert_eq(st.stale, 0, "resumed: the old job's shares are still good");
+    no_bad_shares(s);
+    srv_stop(s);
+}
+
+Test(stratum, client_reconnect_same_host)
+{
+    srv_cfg c = {.diff_log2 = -12, .version_rolling = 1};
+    srv *s = srv_start(&c);
+    runner r = {0};
+    pk_miner_opts o = base_opts();
+    add_pool(&r, &o, srv_port(s), 0);
+    start(&r, &o);
+    wait_valid(s, 3, "before");
+    /* Another host without --allow-redirect: stays on this one. */
+    const char *msg = "{\"id\":null,\"method\":\"client.reconnect\",\"params\":[\"evil.example\",3333,0]}\n";
+    srv_send(s, msg, strlen(msg));
+    int two = 2;
+    cr_assert(srv_wait(s, connections_at_least, &two, 20), "did not reconnect here");
+    srv_stats st;
+    srv_stats_get(s, &st);
+    wait_valid(s, st.valid + 5, "after reconnect");
+    finish(&r);
+    no_bad_shares(s);
+    srv_stop(s);
+}
+
+Test(stratum, answers_ping_version_and_unknown_methods)
+{
+    srv_cfg c = {.diff_log2 = -12, .version_rolling = 1};
+    srv *s = srv_start(&c);
+    runner r = {0};
+    pk_miner_opts o = base_opts();
+    add_pool(&r, &o, srv_port(s), 0);
+    start(&r, &o);
+    wait_valid(s, 2, "before");
+    const char *m = "{\"id\":901,\"method\":\"mining.ping\",\"params\":[]}\n"
+                    "{\"id\":902,\"method\":\"client.get_version\",\"params\":[]}\n"
+                    "{\"id\":903,\"method\":\"mining.frobnicate\",\"params\":[]}\n"
+                    "{\"id\":null,\"method\":\"client.show_message\",\"params\":[\"hello\\u001b[31m\"]}\n";
+    srv_send(s, m, strlen(m));
+    int three = 3;
+    cr_assert(srv_wait(s, answers_at_least, &three, 10));
+    srv_stats st;
+    srv_stats_get(s, &st);
+    cr_assert_eq(st.answer_errors, 1, "only the unknown method is an error");
+    srv_stats_get(s, &st);
+    wait_valid(s, st.valid + 3, "still mining");
+    finish(&r);
+    no_bad_shares(s);
+    srv_stop(s);
+}
+
+static int free_port(void)
+{
+    srv_cfg c = {0};
+    srv *s = srv_start(&c);
+    int p = srv_port(s);
+    srv_stop(s);
+    return p;
+}
+
+Test(stratum, failover_to_backup_and_back)
+{
+    int primary_port = free_port(); /* nothing listens there yet */
+    srv_cfg cb = {.diff_log2 = -12, .version_rolling = 1};
+    srv *backup = srv_start(&cb);
+    runner r = {0};
+    pk_miner_opts o = base_opts();
+    add_pool(&r, &o, primary_port, 0);
+    add_pool(&r, &o, srv_port(backup), 0);
+    start(&r, &o);
+    wait_valid(backup, 10, "on the backup");
+    srv_cfg cp = {.port = primary_port, .diff_log2 = -12, .version_rolling = 1};
+    srv *primary = srv_start(&cp);
+    cr_assert_not_null(primary);
+    wait_valid(primary, 10, "back on the primary");
+    usleep(300000);
+    srv_stats b1, b2;
+    srv_stats_get(backup, &b1);
+    usleep(500000);
+    srv_stats_get(backup, &b2);
+    cr_assert_eq(b2.submits, b1.submits, "still submitting to the backup after failing back");
+    finish(&r);
+    no_bad_shares(primary);
+    no_bad_shares(backup);
+    srv_stop(primary);
+    srv_stop(backup);
+}
+
+Test(stratum, tls_with_the_pool_certificate)
+{
+    char cert[] = "/tmp/pk-cert-XXXXXX", key[] = "/tmp/pk-key-XXXXXX";
+    close(mkstemp(cert));
+    close(mkstemp(key));
+    cr_assert_eq(srv_make_cert(cert, key), 0);
+    srv_cfg c = {.diff_log2 = -12, .version_rolling = 1, .cert_file = cert, .key_file = key};
+    srv *s = srv_start(&c);
+    runner r = {0};
+    pk_miner_opts o = base_opts();
+    o.pool.ca_file = cert;
+    add_pool(&r, &o, srv_port(s), 1);
+    start(&r, &o);
+    wait_valid(s, 10, "over TLS");
+    finish(&r);
+    no_bad_shares(s);
+    srv_stop(s);
+    unlink(cert);
+    unlink(key);
+}
+
+Test(stratum, tls_refuses_a_wrong_certificate)
+{
+    char cert[] = "/tmp/pk-cert-XXXXXX", key[] = "/tmp/pk-key-XXXXXX", other[] = "/tmp/pk-other-XXXXXX",
+         okey[] = "/tmp/pk-okey-XXXXXX";
+    close(mkstemp(cert));
+    close(mkstemp(key));
+    close(mkstemp(other));
+    close(mkstemp(okey));
+    cr_assert_eq(srv_make_cert(cert, key), 0);
+    cr_assert_eq(srv_make_cert(other, okey), 0);
+    srv_cfg c = {.diff_log2 = -12, .version_rolling = 1, .cert_file = cert, .key_file = key};
+    srv *s = srv_start(&c);
+    runner r = {0};
+    pk_miner_opts o = base_opts();
+    o.pool.ca_file = other; /* trusts someone else */
+    add_pool(&r, &o, srv_port(s), 1);
+    start(&r, &o);
+    int two = 2;
+    cr_assert(srv_wait(s, connections_at_least, &two, 20), "the miner gave up instead of retrying");
+    finish(&r);
+    srv_stats st;
+    srv_stats_get(s, &st);
+    cr_assert_eq(st.subscribes, 0, "nothing is said over an unverified connection");
+    cr_assert_eq(st.submits, 0);
+    srv_stop(s);
+    unlink(cert);
+    unlink(key);
+    unlink(other);
+    unlink(okey);
+}
+
+/* ---- bad input: each survived, then mining goes on ---- */
+
+static void bad_input_case(const char *bytes, size_t len, int expect_reconnect)
+{
+    srv_cfg c = {.diff_log2 = -12, .version_rolling = 1};
+    srv *s = srv_start(&c);
+    runner r = {0};
+    pk_miner_opts o = base_opts();
+    add_pool(&r, &o, srv_port(s), 0);
+    start(&r, &o);
+    wait_valid(s, 3, "before the bad input");
+    srv_send(s, bytes, len);
+    if (expect_reconnect) {
+        int two = 2;
+        cr_assert(srv_wait(s, connections_at_least, &two, 20), "no reconnect after fatal input");
+    }
+    srv_notify(s, 1);
+    srv_stats st;
+    srv_stats_get(s, &st);
+    wait_valid(s, st.valid + 5, "after the bad input");
+    finish(&r);
+    no_bad_shares(s);
+    srv_stop(s);
+}
+
+TestSuite(stratum_bad_input, .init = quiet_logs, .timeout = 120);
+
+#define BAD(name, text, reconnect)                                                    \
+    Test(stratum_bad_input, name) { bad_input_case(text, strlen(text), reconnect); }
+
+BAD(malformed_json, "{\"id\":1,\"method\":\"mining.notify\",\"params\":[\n", 0)
+BAD(not_an_object, "[1,2,3]\n\"hello\"\n42\n", 0)
+BAD(wrong_types, "{\"id\":null,\"method\":\"mining.notify\",\"params\":[1,2,3,4,5,6,7,8,9]}\n", 0)
+BAD(missing_fields, "{\"id\":null,\"method\":\"mining.notify\",\"params\":[\"j\",\"00\"]}\n", 0)
+BAD(hex_wrong_length,
+    "{\"id\":null,\"method\":\"mining.notify\",\"params\":[\"jx\",\"0011\",\"00\",\"00\",[],"
+    "\"20000000\",\"1d00ffff\",\"65000000\",true]}\n",
+    0)
+BAD(difficulty_not_a_number, "{\"id\":null,\"method\":\"mining.set_difficulty\",\"params\":[\"x\"]}\n"
+                             "{\"id\":null,\"method\":\"mining.set_difficulty\",\"params\":[-1]}\n", 0)
+BAD(params_not_an_array, "{\"id\":null,\"method\":\"mining.notify\",\"params\":{\"a\":1}}\n", 0)
+BAD(answer_to_nothing, "{\"id\":999999,\"result\":true,\"error\":null}\n", 0)
+
+static void extranonce_case(int size)
+{
+    srv_cfg c = {.diff_log2 = -12, .version_rolling = 1, .en2_size = size, .en2_size_set = 1};
+    srv *s = srv_start(&c);
+    runner r = {0};
+    pk_miner_opts o = base_opts();
+    add_pool(&r, &o, srv_port(s), 0);
+    start(&r, &o);
+    wait_valid(s, 10, "extranonce2 size from subscribe");
+    srv_set_extranonce(s, "aabbccdd", size);
+    srv_notify(s, 1);
+    srv_stats st;
+    srv_stats_get(s, &st);
+    wait_valid(s, st.valid + 10, "extranonce2 size from set_extranonce");
+    finish(&r);
+    no_bad_shares(s);
+    srv_stop(s);
+}
+
+Test(stratum_bad_input, extranonce2_size_16) { extranonce_case(16); }
+Test(stratum_bad_input, extranonce2_size_0) { extranonce_case(0); }
+
+Test(stratum_bad_input, extranonce2_size_17_is_refused)
+{
+    /* The pool's state is unusable: powkit reconnects for a fresh
+     * subscribe instead of mining with stale values, and never sends a
+     * share it cannot build right. */
+    srv_cfg c = {.diff_log2 = -12, .version_rolling = 1};
+    srv *s = srv_start(&c);
+    runner r = {0};
+    pk_miner_opts o = base_opts();
+    add_pool(&r, &o, srv_port(s), 0);
+    start(&r, &o);
+    wait_valid(s, 3, "before");
+    srv_set_extranonce(s, "aabbccdd", 17);
+    srv_notify(s, 1);
+    int three = 3;
+    cr_assert(srv_wait(s, connections_at_least, &three, 20), "subscribe with size 17 must be refused and retried");
+    finish(&r);
+    no_bad_shares(s);
+    srv_stop(s);
+}
+
+Test(stratum_bad_input, one_mebibyte_line_without_newline)
+{
+    size_t n = 1 << 20;
+    char *big = malloc(n);
+    memset(big, 'a', n);
+    big[0] = '{';
+    bad_input_case(big, n, 1);
+    free(big);
+}
+
+Test(stratum_bad_input, server_closes_mid_line)
+{
+    srv_cfg c = {.diff_log2 = -12, .version_rolling = 1};
+    srv *s = srv_start(&c);
+    runner r = {0};
+    pk_miner_opts o = base_opts();
+    add_pool(&r, &o, srv_port(s), 0);
+    start(&r, &o);
+    wait_valid(s, 3, "before");
+    const char *half = "{\"id\":null,\"method\":\"mining.not";
+    srv_send(s, half, strlen(half));
+    srv_drop_client(s);
+    int two = 2;
+    cr_assert(srv_wait(s, connections_at_least, &two, 20));
+    srv_stats st;
+    srv_stats_get(s, &st);
+    wait_valid(s, st.valid + 5, "after");
+    finish(&r);
+    no_bad_shares(s);
+    srv_stop(s);
+}
+
+Test(stratum_bad_input, subscribe_never_answered)
+{
+    srv_cfg c = {.diff_log2 = -12, .version_rolling = 1, .no_subscribe_answer = 1};
+    srv *s = srv_start(&c);
+    runner r = {0};
+    pk_miner_opts o = base_opts();
+    add_pool(&r, &o, srv_port(s), 0);
+    start(&r, &o);
+    int three = 3;
+    cr_assert(srv_wait(s, connections_at_least, &three, 30), "the miner must time out and retry");
+    finish(&r);
+    srv_stats st;
+    srv_stats_get(s, &st);
+    cr_assert_eq(st.submits, 0);
+    srv_stop(s);
+}
+
+Test(stratum_bad_input, repeated_rejects_fail_over)
+{
+    srv_cfg cb = {.diff_log2 = -12, .version_rolling = 1, .reject_all = 1};
+    srv *bad = srv_start(&cb);
+    srv_cfg cg = {.diff_log2 = -12, .version_rolling = 1};
+    srv *good = srv_start(&cg);
+    runner r = {0};
+    pk_miner_opts o = base_opts();
+    o.pool.max_rejects = 5;
+    o.pool.failback_stable_ms = 60000; /* do not come back during the test */
+    add_pool(&r, &o, srv_port(bad), 0);
+    add_pool(&r, &o, srv_port(good), 0);
+    start(&r, &o);
+    wait_valid(good, 5, "on the second pool after rejects");
+    finish(&r);
+    no_bad_shares(good);
+    srv_stop(bad);
+    srv_stop(good);
+}
+
+Test(stratum, unreachable_pool_is_retried_without_crash)
+{
+    int port = free_port();
+    runner r = {0};
+    pk_miner_opts o = base_opts();
+    add_pool(&r, &o, port, 0);
+    start(&r, &o);
+    usleep(800000);
+    pk_miner_stats ms;
+    pk_miner_get_stats(r.m, &ms);
+    cr_assert_eq(ms.active_pool, -1);
+    finish(&r);
+    (void)jobs_at_least;
+}
