@@ -247,7 +247,10 @@ static int cmd_mine(int argc, char **argv)
         return 2;
     }
     if (cli.help) {
-        pk_mine_usage(stdout);
+        if (cli.help == 2)
+            printf("powkit %s\n", POWKIT_VERSION);
+        else
+            pk_mine_usage(stdout);
         pk_mine_cli_free(&cli);
         return 0;
     }

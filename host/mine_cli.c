@@ -65,7 +65,7 @@ static const struct option long_opts[] = {
     {"cpu-affinity", no_argument, 0, O_AFFINITY}, {"devices", required_argument, 0, O_DEVICES},
     {"log-level", required_argument, 0, O_LOGLEVEL}, {"api-listen", required_argument, 0, O_API},
     {"duration", required_argument, 0, O_DURATION}, {"normal-priority", no_argument, 0, O_NORMALPRIO},
-    {"help", no_argument, 0, 'h'},
+    {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},
     {0, 0, 0, 0},
 };
 
@@ -251,11 +251,11 @@ int pk_mine_cli_parse(pk_mine_cli *c, int argc, char **argv, char *err, size_t e
     int cli_pools = 0;
     for (;;) {
         idx = -1; /* getopt_long sets it only for long options */
-        opt = getopt_long(argc, argv, ":o:u:p:t:c:ql:h", long_opts, &idx);
+        opt = getopt_long(argc, argv, ":o:u:p:t:c:ql:hV", long_opts, &idx);
         if (opt == -1)
             break;
-        if (opt == 'h') {
-            c->help = 1;
+        if (opt == 'h' || opt == 'V') {
+            c->help = opt == 'h' ? 1 : 2;
             return 0;
         }
         if (opt == 'c')

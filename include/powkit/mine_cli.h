@@ -9,7 +9,7 @@
 
 typedef struct pk_mine_cli {
     pk_miner_opts opts;
-    int help;
+    int help; /* 1: --help, 2: --version */
     json_t *config; /* keeps the config's strings alive */
     char *owned[64];
     size_t nowned;
