@@ -14,6 +14,7 @@
 #include "powkit/log.h"
 #include "powkit/mine_cli.h"
 #include "powkit/sha256.h"
+#include "commands.h"
 
 #ifndef POWKIT_VERSION
 #define POWKIT_VERSION "dev"
@@ -29,6 +30,8 @@ static void usage(FILE *f)
             "commands:\n"
             "  mine       mine on pools (-o URL -u USER -p PASS) or, with none, the offline job\n"
             "  bench      mine the embedded offline job on every CPU kernel and report speeds\n"
+            "  verify-block FILE [--json]       check a block (raw or hex): PoW, merkle, witness, ...\n"
+            "  verify-headers FILE [--start-height H] [--json]  check a file of 80-byte headers\n"
             "  selftest   check every kernel against the reference and show the pick\n"
             "  version    print the version\n"
             "\n"
@@ -295,6 +298,10 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[1];
+    if (strcmp(cmd, "verify-block") == 0)
+        return pk_cmd_verify_block(argc - 1, argv + 1);
+    if (strcmp(cmd, "verify-headers") == 0)
+        return pk_cmd_verify_headers(argc - 1, argv + 1);
     if (strcmp(cmd, "mine") == 0)
         return cmd_mine(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0)

@@ -27,6 +27,10 @@ typedef __m256i V;
     ((unsigned)_mm256_movemask_ps(                                                   \
         _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_max_epu32((x), (t)), (t)))))
 #define SCAN_FN scan_avx2
+#define LOADA(p) _mm256_load_si256((const __m256i *)(p))
+#define STOREA(p, v) _mm256_store_si256((__m256i *)(p), (v))
+#define MULTI_FN pk_sha256_compress_avx2_multi
+#define MULTI_GROUP compress_group_avx2
 
 #include "lanes_impl.h"
 

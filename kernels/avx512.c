@@ -25,6 +25,10 @@ typedef __m512i V;
     _mm512_shuffle_epi8((x), _mm512_set4_epi32(0x0c0d0e0f, 0x08090a0b, 0x04050607, 0x00010203))
 #define LE_MASK(x, t) ((unsigned)_mm512_cmple_epu32_mask((x), (t)))
 #define SCAN_FN scan_avx512
+#define LOADA(p) _mm512_load_si512((const void *)(p))
+#define STOREA(p, v) _mm512_store_si512((void *)(p), (v))
+#define MULTI_FN pk_sha256_compress_avx512_multi
+#define MULTI_GROUP compress_group_avx512
 
 #include "lanes_impl.h"
 

@@ -227,3 +227,60 @@ static size_t SCAN_FN(const pk_job *job, uint32_t start, uint64_t count, uint32_
     }
     return hits;
 }
+
+/* ---- General multi-buffer compression: LANES independent (state, block)
+ * pairs at once, for hashing many messages (txids, merkle nodes).  No
+ * mining shortcuts here: every message word is data. ---- */
+#ifdef MULTI_FN
+#define KWM(i, g) ADD(w[g][i], SET1(pk_sha256_k[i]))
+
+static void MULTI_GROUP(uint32_t (*states)[8], const uint8_t *const *blocks, size_t n)
+{
+    V w[1][64];
+    V sa[1], sb[1], sc[1], sd[1], se[1], sf[1], sg[1], sh[1];
+    uint32_t tw[16][LANES] __attribute__((aligned(64)));
+    uint32_t ts[8][LANES] __attribute__((aligned(64)));
+    /* Transpose in: lane l's word i to tw[i][l].  Missing lanes hash zeros
+     * into a scratch state that is not written back. */
+    for (size_t l = 0; l < LANES; l++) {
+        for (int i = 0; i < 16; i++)
+            tw[i][l] = l < n ? pk_load_be32(blocks[l] + 4 * i) : 0;
+        for (int j = 0; j < 8; j++)
+            ts[j][l] = l < n ? states[l][j] : 0;
+    }
+    for (int i = 0; i < 16; i++)
+        w[0][i] = LOADA(tw[i]);
+    for (int i = 16; i < 64; i++)
+        w[0][i] = ADD(ADD(SSIG1(w[0][i - 2]), w[0][i - 7]), ADD(SSIG0(w[0][i - 15]), w[0][i - 16]));
+    sa[0] = LOADA(ts[0]), sb[0] = LOADA(ts[1]), sc[0] = LOADA(ts[2]), sd[0] = LOADA(ts[3]);
+    se[0] = LOADA(ts[4]), sf[0] = LOADA(ts[5]), sg[0] = LOADA(ts[6]), sh[0] = LOADA(ts[7]);
+#undef GROUPS
+#define GROUPS 1
+    RNDS8(0, KWM)
+    RNDS8(8, KWM)
+    RNDS8(16, KWM)
+    RNDS8(24, KWM)
+    RNDS8(32, KWM)
+    RNDS8(40, KWM)
+    RNDS8(48, KWM)
+    RNDS8(56, KWM)
+    STOREA(ts[0], ADD(sa[0], LOADA(ts[0])));
+    STOREA(ts[1], ADD(sb[0], LOADA(ts[1])));
+    STOREA(ts[2], ADD(sc[0], LOADA(ts[2])));
+    STOREA(ts[3], ADD(sd[0], LOADA(ts[3])));
+    STOREA(ts[4], ADD(se[0], LOADA(ts[4])));
+    STOREA(ts[5], ADD(sf[0], LOADA(ts[5])));
+    STOREA(ts[6], ADD(sg[0], LOADA(ts[6])));
+    STOREA(ts[7], ADD(sh[0], LOADA(ts[7])));
+    for (size_t l = 0; l < n; l++)
+        for (int j = 0; j < 8; j++)
+            states[l][j] = ts[j][l];
+}
+
+void MULTI_FN(uint32_t (*states)[8], const uint8_t *const *blocks, size_t n)
+{
+    for (; n > LANES; n -= LANES, states += LANES, blocks += LANES)
+        MULTI_GROUP(states, blocks, LANES);
+    MULTI_GROUP(states, blocks, n);
+}
+#endif

@@ -36,6 +36,12 @@ void pk_sha256_compress_ref(uint32_t state[8], const uint8_t *blocks, size_t n)
     }
 }
 
+void pk_sha256_compress_ref_multi(uint32_t (*states)[8], const uint8_t *const *blocks, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        pk_sha256_compress_ref(states[i], blocks[i], 1);
+}
+
 void pk_job_hash_nonce(const pk_job *job, uint32_t nonce, uint32_t out[8])
 {
     uint8_t block[64] = {0};

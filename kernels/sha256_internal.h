@@ -54,6 +54,23 @@ void pk_sha256_compress_shani(uint32_t state[8], const uint8_t *blocks, size_t n
 /* One block into each of n independent states (any n), SHA-NI streams
  * interleaved eight at a time. */
 void pk_sha256_compress_shani_multi(uint32_t (*states)[8], const uint8_t *const *blocks, size_t n);
+void pk_sha256_compress_avx2_multi(uint32_t (*states)[8], const uint8_t *const *blocks, size_t n);
+void pk_sha256_compress_avx512_multi(uint32_t (*states)[8], const uint8_t *const *blocks, size_t n);
+/* Portable: one after another. */
+void pk_sha256_compress_ref_multi(uint32_t (*states)[8], const uint8_t *const *blocks, size_t n);
+
+/* A multi-buffer compression path: `lanes` messages at a time. */
+typedef void (*pk_multi_fn)(uint32_t (*states)[8], const uint8_t *const *blocks, size_t n);
+typedef struct pk_multi_path {
+    const char *name;
+    unsigned cpu;
+    size_t lanes;
+    pk_multi_fn fn;
+} pk_multi_path;
+/* Every path, widest first (ref last); for tests and benchmarks. */
+const pk_multi_path *pk_sha256_multi_paths(size_t *n);
+void pk_sha256d_many_using(const pk_multi_path *p, const uint8_t *const *msgs, const size_t *lens,
+                           size_t n, uint8_t (*out)[32]);
 
 /* Compares a double SHA-256 given as its final state words (H0..H7 before
  * serialisation) against a job's target.  Used by every kernel for the

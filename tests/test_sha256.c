@@ -241,3 +241,67 @@ Test(util, hex_decode_rejects_bad_input)
     cr_assert_eq(out[0], 0xab);
     cr_assert_eq(out[1], 0xcd);
 }
+
+/* Every multi-buffer path against one-at-a-time SHA256d: all lengths 0 to
+ * 2,000 bytes, message counts from 1 to past two full lane groups. */
+Test(sha256_many, every_path_matches_scalar_on_all_lengths, .timeout = 300)
+{
+    size_t npaths;
+    const pk_multi_path *paths = pk_sha256_multi_paths(&npaths);
+    enum { MAXLEN = 2000, N = MAXLEN + 1 };
+    tu_rng r = {5};
+    uint8_t *data = malloc(MAXLEN + 64);
+    tu_fill(&r, data, MAXLEN + 64);
+    const uint8_t **msgs = malloc(N * sizeof *msgs);
+    size_t *lens = malloc(N * sizeof *lens);
+    uint8_t(*want)[32] = malloc(N * 32), (*got)[32] = malloc(N * 32);
+    for (size_t i = 0; i < N; i++) {
+        msgs[i] = data + (i % 61); /* unaligned starts too */
+        lens[i] = i;
+        pk_sha256d(msgs[i], lens[i], want[i]);
+    }
+    for (size_t p = 0; p < npaths; p++) {
+        if ((paths[p].cpu & pk_cpu_features()) != paths[p].cpu)
+            continue;
+        /* All lengths in one call: lanes refill with unequal messages. */
+        memset(got, 0, N * 32);
+        pk_sha256d_many_using(&paths[p], msgs, lens, N, got);
+        cr_assert_arr_eq(got, want, N * 32, "%s: all lengths", paths[p].name);
+        /* Every count up to two groups plus one, on mixed lengths. */
+        for (size_t count = 1; count <= 2 * paths[p].lanes + 1; count++) {
+            size_t off = tu_below(&r, N - count);
+            pk_sha256d_many_using(&paths[p], msgs + off, lens + off, count, got);
+            cr_assert_arr_eq(got, want + off, count * 32, "%s: %zu messages", paths[p].name, count);
+        }
+    }
+    free(data);
+    free(msgs);
+    free(lens);
+    free(want);
+    free(got);
+}
+
+Test(sha256_many, d64_matches_scalar)
+{
+    tu_rng r = {6};
+    enum { N = 1000 };
+    uint8_t *in = malloc(N * 64), *out = malloc(N * 32), want[32];
+    tu_fill(&r, in, N * 64);
+    pk_sha256d64_many(in, N, out);
+    for (size_t i = 0; i < N; i++) {
+        pk_sha256d(in + 64 * i, 64, want);
+        cr_assert_arr_eq(out + 32 * i, want, 32, "pair %zu", i);
+    }
+    free(in);
+    free(out);
+}
+
+Test(sha256_many, disabled_paths_fall_back)
+{
+    setenv("POWKIT_DISABLE", "avx512,shani,avx2", 1);
+    cr_assert_str_eq(pk_sha256_multi_implementation(), "ref");
+    uint8_t in[64] = {1}, out[32], want[32];
+    pk_sha256d64_many(in, 1, out);
+    pk_sha256d(in, 64, want);
+    cr_assert_arr_eq(out, want, 32);
+}

@@ -37,6 +37,14 @@ void pk_sha256d(const void *data, size_t len, uint8_t out[PK_SHA256_SIZE]);
  * mining midstate of a header's first 64 bytes. */
 void pk_sha256_midstate(const uint8_t block[PK_SHA256_BLOCK], uint32_t out[8]);
 
+/* Double SHA-256 of n messages (out[i] for msgs[i] of lens[i] bytes), many
+ * at once in SIMD lanes: txids and wtxids of a block. */
+void pk_sha256d_many(const uint8_t *const *msgs, const size_t *lens, size_t n, uint8_t (*out)[32]);
+/* Double SHA-256 of n 64-byte inputs (merkle node pairs) into n*32 bytes. */
+void pk_sha256d64_many(const uint8_t *in, size_t n, uint8_t *out);
+/* The path the two above use: "avx512", "shani", "avx2" or "ref". */
+const char *pk_sha256_multi_implementation(void);
+
 /* Name of the compression the functions above use: "shani" or "ref". */
 const char *pk_sha256_implementation(void);
 

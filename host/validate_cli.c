@@ -1,0 +1,239 @@
+/* `powkit verify-block` and `powkit verify-headers`. */
+#include <ctype.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "powkit/util.h"
+#include "powkit/validate.h"
+
+/* Whole file; hex text (whitespace allowed) is decoded, anything else is
+ * taken as raw bytes.  Returns NULL with a message on stderr. */
+static uint8_t *read_input(const char *cmd, const char *path, size_t *len)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "powkit %s: cannot open %s\n", cmd, path);
+        return NULL;
+    }
+    size_t cap = 1 << 20, n = 0;
+    uint8_t *buf = malloc(cap);
+    size_t r;
+    while (buf && (r = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += r;
+        if (n == cap) {
+            if (cap >= ((size_t)1 << 31)) {
+                fprintf(stderr, "powkit %s: %s is larger than 2 GiB\n", cmd, path);
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            uint8_t *nb = realloc(buf, cap *= 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+            }
+            buf = nb;
+        }
+    }
+    if (f != stdin)
+        fclose(f);
+    if (!buf) {
+        fprintf(stderr, "powkit %s: cannot read %s\n", cmd, path);
+        return NULL;
+    }
+    size_t digits = 0, i;
+    for (i = 0; i < n; i++) {
+        if (isxdigit(buf[i]))
+            digits++;
+        else if (!isspace(buf[i]))
+            break;
+    }
+    if (i == n && digits > 0 && digits % 2 == 0) {
+        size_t k = 0;
+        char pair[3] = {0};
+        for (i = 0; i < n; i++) {
+            if (isspace(buf[i]))
+                continue;
+            pair[k % 2] = (char)buf[i];
+            if (k++ % 2) {
+                uint8_t v;
+                pk_hex_decode(pair, &v, 1);
+                buf[k / 2 - 1] = v;
+            }
+        }
+        n = digits / 2;
+    }
+    *len = n;
+    return buf;
+}
+
+static json_t *error_json(const pk_verror *e)
+{
+    return json_pack("{s:s, s:s, s:I, s:I, s:s}", "code", pk_vcode_name(e->code), "reason",
+                     e->reason ? e->reason : "", "offset", (json_int_t)e->offset, "height",
+                     (json_int_t)e->height, "message", e->msg);
+}
+
+static int parse_chain(const char *v, pk_chain *c)
+{
+    if (pk_chain_parse(v, c)) {
+        fprintf(stderr, "powkit: --chain wants main, test or regtest, got '%s'\n", v);
+        return -1;
+    }
+    return 0;
+}
+
+int pk_cmd_verify_block(int argc, char **argv)
+{
+    int json = 0;
+    pk_chain chain = PK_CHAIN_MAIN;
+    static const struct option opts[] = {
+        {"json", no_argument, 0, 'j'}, {"chain", required_argument, 0, 'c'}, {0, 0, 0, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'j')
+            json = 1;
+        else if (c == 'c') {
+            if (parse_chain(optarg, &chain))
+                return 2;
+        } else
+            return 2;
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "usage: powkit verify-block FILE [--json] [--chain main|test|regtest]\n");
+        return 2;
+    }
+    size_t len;
+    uint8_t *data = read_input("verify-block", argv[optind], &len);
+    if (!data)
+        return 2;
+    pk_chain_params p;
+    pk_chain_params_init(&p, chain);
+    pk_block b;
+    pk_block_report rep;
+    pk_verror e;
+    int rc = pk_block_verify(&b, data, len, &p, &rep, &e);
+    char hash[65] = "";
+    if (len >= 80)
+        pk_hash_to_hex(rep.hash, hash);
+    if (json) {
+        json_t *o = json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "hash", hash, "valid",
+                              rc == 0, "size", (json_int_t)len, "stripped_size", (json_int_t)b.base_size,
+                              "weight", (json_int_t)b.weight, "transactions", (json_int_t)b.ntx, "inputs",
+                              (json_int_t)b.n_inputs, "outputs", (json_int_t)b.n_outputs, "witness_transactions",
+                              (json_int_t)b.n_witness_tx);
+        json_object_set_new(o, "checks",
+                            json_pack("{s:b, s:b, s:b, s:b, s:b}", "pow", rep.pow_ok, "merkle", rep.merkle_ok,
+                                      "structure", rep.structure_ok, "witness", rep.witness_ok,
+                                      "witness_commitment", rep.has_commitment));
+        json_object_set_new(o, "timing_ms",
+                            json_pack("{s:f, s:f, s:f, s:f}", "parse", rep.ms_parse, "hash", rep.ms_hash,
+                                      "merkle", rep.ms_merkle, "checks", rep.ms_checks));
+        if (rc)
+            json_object_set_new(o, "error", error_json(&e));
+        char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        puts(s);
+        free(s);
+        json_decref(o);
+    } else {
+        printf("block %s\n", hash[0] ? hash : "(no header)");
+        if (b.ntx)
+            printf("  %zu transactions (%llu with witness), %llu inputs, %llu outputs\n"
+                   "  %zu bytes, stripped %zu, weight %zu\n",
+                   b.ntx, (unsigned long long)b.n_witness_tx, (unsigned long long)b.n_inputs,
+                   (unsigned long long)b.n_outputs, len, b.base_size, b.weight);
+        printf("  merkle root   %s\n  proof of work %s\n  structure     %s\n  witness       %s\n",
+               rep.merkle_ok ? "ok" : "-", rep.pow_ok ? "ok" : "-", rep.structure_ok ? "ok" : "-",
+               rep.witness_ok ? (rep.has_commitment ? "ok (commitment matches)" : "ok (no commitment, no witness data)")
+                              : "-");
+        printf("  time          parse %.3f ms, txids %.3f ms, merkle %.3f ms, checks %.3f ms\n",
+               rep.ms_parse, rep.ms_hash, rep.ms_merkle, rep.ms_checks);
+        if (rc)
+            printf("result: INVALID: %s (%s)%s\n", e.msg, e.reason ? e.reason : pk_vcode_name(e.code), "");
+        else
+            printf("result: valid\n");
+    }
+    pk_block_free(&b);
+    free(data);
+    return rc ? 1 : 0;
+}
+
+int pk_cmd_verify_headers(int argc, char **argv)
+{
+    int json = 0;
+    long long start = 0;
+    pk_chain chain = PK_CHAIN_MAIN;
+    static const struct option opts[] = {{"json", no_argument, 0, 'j'},
+                                         {"start-height", required_argument, 0, 's'},
+                                         {"chain", required_argument, 0, 'c'},
+                                         {0, 0, 0, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'j') {
+            json = 1;
+        } else if (c == 's') {
+            char *end;
+            start = strtoll(optarg, &end, 10);
+            if (*end || start < 0 || start > 100000000) {
+                fprintf(stderr, "powkit verify-headers: --start-height wants a height, got '%s'\n", optarg);
+                return 2;
+            }
+        } else if (c == 'c') {
+            if (parse_chain(optarg, &chain))
+                return 2;
+        } else {
+            return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "usage: powkit verify-headers FILE [--start-height H] [--json] [--chain ...]\n");
+        return 2;
+    }
+    size_t len;
+    uint8_t *data = read_input("verify-headers", argv[optind], &len);
+    if (!data)
+        return 2;
+    if (len % 80 != 0 || len == 0) {
+        fprintf(stderr, "powkit verify-headers: %s is %zu bytes, not a whole number of 80-byte headers\n",
+                argv[optind], len);
+        free(data);
+        return 2;
+    }
+    pk_chain_params p;
+    pk_chain_params_init(&p, chain);
+    pk_headers_report rep;
+    pk_verror e;
+    int rc = pk_headers_verify(data, len / 80, start, &p, &rep, &e);
+    double rate = rep.seconds > 0 ? rep.verified / rep.seconds : 0;
+    if (json) {
+        json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:b, s:f, s:f}", "count", (json_int_t)rep.count,
+                              "start_height", (json_int_t)start, "verified", (json_int_t)rep.verified,
+                              "retargets_checked", (json_int_t)rep.retargets_checked, "mtp_checked",
+                              (json_int_t)rep.mtp_checked, "valid", rc == 0, "seconds", rep.seconds,
+                              "headers_per_second", rate);
+        if (rc)
+            json_object_set_new(o, "first_failure", error_json(&e));
+        char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        puts(s);
+        free(s);
+        json_decref(o);
+    } else {
+        printf("%llu headers from height %lld: %llu verified, %llu retargets checked, %llu median-time checks\n",
+               (unsigned long long)rep.count, start, (unsigned long long)rep.verified,
+               (unsigned long long)rep.retargets_checked, (unsigned long long)rep.mtp_checked);
+        printf("  %.3f ms, %.2f M headers/s\n", rep.seconds * 1e3, rate / 1e6);
+        if (rc)
+            printf("first failure: height %lld: %s (%s)\n", (long long)e.height, e.msg,
+                   e.reason ? e.reason : pk_vcode_name(e.code));
+        else
+            printf("result: valid\n");
+    }
+    free(data);
+    return rc ? 1 : 0;
+}

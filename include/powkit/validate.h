@@ -1,0 +1,156 @@
+/* powkit: block and header validation, for nodes that offload it.
+ *
+ * Parse a block (legacy or segwit serialization, BIP144) with strict
+ * bounds, hash its transactions many at a time, and check it: proof of
+ * work, merkle root (with the CVE-2012-2459 mutation), witness commitment
+ * (BIP141), coinbase placement, weight and size, duplicate txids.  Check
+ * header chains: links, proof of work, retargets (mainnet rule; test and
+ * regtest rules as options), median time past.
+ *
+ * Errors are codes plus words: pk_verror says what, where (byte offset or
+ * height) and, for consensus failures, the reason string Bitcoin Core uses
+ * ("high-hash", "bad-txnmrklroot", ...).
+ */
+#ifndef POWKIT_VALIDATE_H
+#define POWKIT_VALIDATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum pk_vcode {
+    PK_V_OK = 0,
+    PK_V_TRUNCATED,      /* data ends before the structure does */
+    PK_V_OVERSIZE,       /* a count or length larger than the data or the limits */
+    PK_V_NONCANONICAL,   /* a CompactSize not in its shortest form */
+    PK_V_TRAILING,       /* bytes after the last transaction */
+    PK_V_BAD_WITNESS,    /* witness flag without witnesses, unknown flag */
+    PK_V_BAD_BITS,       /* negative, overflowing or zero compact target, or above the limit */
+    PK_V_HIGH_HASH,      /* hash above the target */
+    PK_V_MERKLE,         /* merkle root mismatch */
+    PK_V_MUTATED,        /* duplicate adjacent merkle nodes (CVE-2012-2459) */
+    PK_V_WITNESS_COMMITMENT,
+    PK_V_COINBASE,       /* first not a coinbase, or a second one */
+    PK_V_WEIGHT,         /* block weight or size over the limit */
+    PK_V_DUPLICATE_TX,
+    PK_V_PREV_LINK,      /* header does not commit to the previous one */
+    PK_V_RETARGET,       /* bits not what the difficulty rule gives */
+    PK_V_TIME,           /* timestamp not above the median of the last 11 */
+    PK_V_EMPTY,
+    PK_V_IO,
+} pk_vcode;
+
+typedef struct pk_verror {
+    pk_vcode code;
+    const char *reason; /* Bitcoin Core's reject reason where one exists */
+    size_t offset;      /* byte offset into the data, for parse errors */
+    int64_t height;     /* for header chains, -1 if not known */
+    char msg[200];
+} pk_verror;
+
+const char *pk_vcode_name(pk_vcode c);
+
+typedef struct pk_tx {
+    size_t offset, size;   /* the whole serialization in the block */
+    size_t base_size;      /* without marker, flag and witnesses */
+    int has_witness;
+    uint32_t n_in, n_out;
+    /* Where the parts of the stripped (txid) serialization are. */
+    size_t io_offset, io_size; /* inputs and outputs, from the input count */
+    size_t lock_offset;
+    size_t wit_offset, wit_size; /* witness section (0 size: none) */
+    size_t first_in_offset;      /* the first input (coinbase detection) */
+    size_t out_offset;           /* first output's value */
+    uint8_t txid[32], wtxid[32];
+} pk_tx;
+
+typedef struct pk_block {
+    const uint8_t *data;
+    size_t size;
+    size_t ntx;
+    pk_tx *tx;
+    size_t base_size; /* stripped serialization of the block */
+    size_t weight;
+    uint64_t n_inputs, n_outputs, n_witness_tx;
+    int hashed; /* txids and wtxids are filled */
+} pk_block;
+
+/* Parses data (kept, not copied) into b.  Returns 0 or -1 with e set. */
+int pk_block_parse(pk_block *b, const uint8_t *data, size_t len, pk_verror *e);
+void pk_block_free(pk_block *b);
+/* Fills txid and wtxid of every transaction (many at a time). */
+void pk_block_hash_txs(pk_block *b);
+
+/* Header helpers. */
+void pk_header_hash(const uint8_t header[80], uint8_t out[32]);
+uint32_t pk_header_version(const uint8_t h[80]);
+uint32_t pk_header_time(const uint8_t h[80]);
+uint32_t pk_header_bits(const uint8_t h[80]);
+
+typedef enum { PK_CHAIN_MAIN = 0, PK_CHAIN_TEST, PK_CHAIN_REGTEST } pk_chain;
+
+typedef struct pk_chain_params {
+    pk_chain chain;
+    uint8_t pow_limit[32];
+    int no_retarget;       /* regtest */
+    int min_difficulty;    /* testnet's 20-minute rule */
+    int64_t spacing, timespan; /* 600 s, 2 weeks */
+} pk_chain_params;
+
+void pk_chain_params_init(pk_chain_params *p, pk_chain chain);
+/* "main", "test", "regtest". */
+int pk_chain_parse(const char *name, pk_chain *out);
+
+/* Proof of work of one header against its own bits and the chain limit. */
+int pk_check_pow(const uint8_t header[80], const pk_chain_params *p, pk_verror *e);
+
+/* Merkle root of n leaves; *mutated set when two equal siblings were
+ * hashed (a tree that can be made to match with duplicated leaves). */
+void pk_merkle_root(const uint8_t (*leaves)[32], size_t n, uint8_t root[32], int *mutated);
+
+typedef struct pk_block_report {
+    uint8_t hash[32];
+    int pow_ok, merkle_ok, witness_ok, structure_ok;
+    int has_commitment;
+    double ms_parse, ms_hash, ms_merkle, ms_checks;
+} pk_block_report;
+
+/* All block checks (parse included).  Returns 0 when everything passes,
+ * else -1 with e set to the first failure; report filled either way as
+ * far as it got.  b is left parsed for the caller (pk_block_free). */
+int pk_block_verify(pk_block *b, const uint8_t *data, size_t len, const pk_chain_params *p,
+                    pk_block_report *rep, pk_verror *e);
+
+/* The difficulty rule: bits for the block after a period whose first and
+ * last timestamps and last bits are given (clamped to a factor 4, capped
+ * at the limit). */
+uint32_t pk_next_bits(uint32_t last_bits, int64_t first_time, int64_t last_time,
+                      const pk_chain_params *p);
+/* Compact encoding of a 256-bit little-endian target (Core's GetCompact). */
+uint32_t pk_target_to_bits(const uint8_t target[32]);
+
+typedef struct pk_headers_report {
+    uint64_t count, verified;
+    uint64_t retargets_checked;
+    uint64_t mtp_checked;
+    double seconds;
+} pk_headers_report;
+
+/* Verifies n consecutive 80-byte headers, the first at start_height.
+ * Returns 0, or -1 with e set (height of the first failure). */
+int pk_headers_verify(const uint8_t *headers, size_t n, int64_t start_height,
+                      const pk_chain_params *p, pk_headers_report *rep, pk_verror *e);
+
+/* Verifies retargets from (height, header) records as in a file of
+ * period boundaries: 84-byte records, little-endian height then header.
+ * Returns 0 or -1 with e set; *checked counts the retargets. */
+int pk_retargets_verify(const uint8_t *records, size_t n, const pk_chain_params *p,
+                        uint64_t *checked, pk_verror *e);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,178 @@
+/* Double SHA-256 of many messages at once (txids, wtxids, merkle nodes).
+ *
+ * Each SIMD lane (or interleaved SHA-NI stream) works through its own
+ * message; when one finishes, its digest goes back in as a one-block job
+ * for the second hash and the next message takes the lane, so lanes stay
+ * busy however unequal the lengths.  The compression is chosen once, like
+ * the general SHA-256: the widest path the CPU has, self-tested, honouring
+ * POWKIT_DISABLE. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "powkit/cpu.h"
+#include "powkit/sha256.h"
+#include "sha256_internal.h"
+
+#define MAX_LANES 16
+
+static const pk_multi_path g_paths[] = {
+    {"avx512", PK_CPU_AVX512, 16, pk_sha256_compress_avx512_multi},
+    {"shani", PK_CPU_SHA, 4, pk_sha256_compress_shani_multi},
+    {"avx2", PK_CPU_AVX2, 8, pk_sha256_compress_avx2_multi},
+    {"ref", 0, 1, pk_sha256_compress_ref_multi},
+};
+static const pk_multi_path *g_pick = &g_paths[3];
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+const pk_multi_path *pk_sha256_multi_paths(size_t *n)
+{
+    *n = sizeof g_paths / sizeof g_paths[0];
+    return g_paths;
+}
+
+/* Fill block k of msg padded to SHA-256 blocks into out. */
+static void padded_block(const uint8_t *msg, size_t len, size_t k, size_t nblk, uint8_t out[64])
+{
+    size_t start = 64 * k;
+    size_t have = start < len ? len - start : 0;
+    if (have > 64)
+        have = 64;
+    memcpy(out, msg + start, have);
+    memset(out + have, 0, 64 - have);
+    if (start + have == len && have < 64 && len >= start)
+        out[have] = 0x80;
+    if (k == nblk - 1) {
+        uint64_t bits = (uint64_t)len * 8;
+        for (int i = 0; i < 8; i++)
+            out[63 - i] = (uint8_t)(bits >> (8 * i));
+    }
+}
+
+typedef struct lane {
+    size_t job, blk, nblk;
+    int second; /* hashing the digest */
+} lane;
+
+void pk_sha256d_many_using(const pk_multi_path *p, const uint8_t *const *msgs, const size_t *lens,
+                           size_t n, uint8_t (*out)[32])
+{
+    size_t L = p->lanes < MAX_LANES ? p->lanes : MAX_LANES;
+    lane ln[MAX_LANES];
+    uint32_t st[MAX_LANES][8];
+    const uint8_t *blk[MAX_LANES];
+    uint8_t scratch[MAX_LANES][64];
+    size_t next = 0, active = 0;
+
+    while (active < L && next < n) {
+        ln[active] = (lane){next, 0, (lens[next] + 8) / 64 + 1, 0};
+        memcpy(st[active], pk_sha256_iv, 32);
+        active++, next++;
+    }
+    while (active > 0) {
+        for (size_t l = 0; l < active; l++) {
+            lane *x = &ln[l];
+            if (x->second) {
+                blk[l] = scratch[l]; /* built when the first hash ended */
+            } else if (64 * (x->blk + 1) <= lens[x->job]) {
+                blk[l] = msgs[x->job] + 64 * x->blk; /* whole data block, in place */
+            } else {
+                padded_block(msgs[x->job], lens[x->job], x->blk, x->nblk, scratch[l]);
+                blk[l] = scratch[l];
+            }
+        }
+        p->fn(st, blk, active);
+        for (size_t l = 0; l < active;) {
+            lane *x = &ln[l];
+            if (++x->blk < x->nblk) {
+                l++;
+                continue;
+            }
+            if (!x->second) {
+                /* First hash done: its digest is one padded block. */
+                for (int i = 0; i < 8; i++)
+                    pk_store_be32(scratch[l] + 4 * i, st[l][i]);
+                memset(scratch[l] + 32, 0, 32);
+                scratch[l][32] = 0x80;
+                scratch[l][62] = 0x01; /* 256 bits */
+                memcpy(st[l], pk_sha256_iv, 32);
+                x->second = 1;
+                x->blk = 0;
+                x->nblk = 1;
+                l++;
+                continue;
+            }
+            for (int i = 0; i < 8; i++)
+                pk_store_be32(out[x->job] + 4 * i, st[l][i]);
+            if (next < n) {
+                *x = (lane){next, 0, (lens[next] + 8) / 64 + 1, 0};
+                memcpy(st[l], pk_sha256_iv, 32);
+                next++;
+                l++;
+            } else {
+                /* Close the gap with the last active lane, then look at it. */
+                active--;
+                ln[l] = ln[active];
+                memcpy(st[l], st[active], 32);
+                memcpy(scratch[l], scratch[active], 64);
+            }
+        }
+    }
+}
+
+static int multi_selftest(const pk_multi_path *p)
+{
+    uint8_t data[300], a[5][32], b[5][32];
+    for (int i = 0; i < 300; i++)
+        data[i] = (uint8_t)(i * 31 + 7);
+    const uint8_t *msgs[5] = {data, data + 1, data + 2, data, data + 100};
+    const size_t lens[5] = {0, 55, 64, 300, 119};
+    for (int i = 0; i < 5; i++)
+        pk_sha256d(msgs[i], lens[i], a[i]);
+    pk_sha256d_many_using(p, msgs, lens, 5, b);
+    return memcmp(a, b, sizeof a) == 0;
+}
+
+static void choose(void)
+{
+    unsigned cpu = pk_cpu_features();
+    const char *disable = getenv("POWKIT_DISABLE");
+    for (size_t i = 0; i < sizeof g_paths / sizeof g_paths[0]; i++) {
+        const pk_multi_path *p = &g_paths[i];
+        if ((p->cpu & cpu) != p->cpu || (i + 1 < sizeof g_paths / sizeof g_paths[0] &&
+                                         pk_name_in_list(disable, p->name)))
+            continue;
+        if (multi_selftest(p)) {
+            g_pick = p;
+            return;
+        }
+    }
+}
+
+const char *pk_sha256_multi_implementation(void)
+{
+    pthread_once(&g_once, choose);
+    return g_pick->name;
+}
+
+void pk_sha256d_many(const uint8_t *const *msgs, const size_t *lens, size_t n, uint8_t (*out)[32])
+{
+    pthread_once(&g_once, choose);
+    pk_sha256d_many_using(g_pick, msgs, lens, n, out);
+}
+
+void pk_sha256d64_many(const uint8_t *in, size_t n, uint8_t *out)
+{
+    pthread_once(&g_once, choose);
+    enum { CHUNK = 256 };
+    const uint8_t *msgs[CHUNK];
+    size_t lens[CHUNK];
+    for (size_t i = 0; i < CHUNK; i++)
+        lens[i] = 64;
+    for (size_t done = 0; done < n; done += CHUNK) {
+        size_t k = n - done < CHUNK ? n - done : CHUNK;
+        for (size_t i = 0; i < k; i++)
+            msgs[i] = in + 64 * (done + i);
+        pk_sha256d_many_using(g_pick, msgs, lens, k, (uint8_t(*)[32])(out + 32 * done));
+    }
+}

@@ -1,0 +1,518 @@
+/* Block and header validation on real mainnet data, with OpenSSL's SHA-256
+ * as the independent oracle, plus blocks built and mined here under
+ * regtest rules to exercise the all-pass path (legacy and segwit). */
+#include <criterion/criterion.h>
+#include <openssl/sha.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../kernels/sha256_internal.h"
+#include "powkit/sha256.h"
+#include "powkit/util.h"
+#include "powkit/validate.h"
+#include "testutil.h"
+
+static void ossl_sha256d(const uint8_t *d, size_t n, uint8_t out[32])
+{
+    uint8_t t[32];
+    SHA256(d, n, t);
+    SHA256(t, 32, out);
+}
+
+static void ossl_merkle(uint8_t (*ids)[32], size_t n, uint8_t root[32])
+{
+    while (n > 1) {
+        if (n & 1) {
+            memcpy(ids[n], ids[n - 1], 32);
+            n++;
+        }
+        for (size_t i = 0; i < n / 2; i++) {
+            uint8_t p[64];
+            memcpy(p, ids[2 * i], 32);
+            memcpy(p + 32, ids[2 * i + 1], 32);
+            ossl_sha256d(p, 64, ids[i]);
+        }
+        n /= 2;
+    }
+    memcpy(root, ids[0], 32);
+}
+
+/* ---- block 413567 ---- */
+
+Test(block413567, parses_with_the_published_counts)
+{
+    size_t len;
+    uint8_t *d = tu_read_data("block413567.raw", &len);
+    cr_assert_eq(len, 999887);
+    pk_block b;
+    pk_verror e;
+    cr_assert_eq(pk_block_parse(&b, d, len, &e), 0, "%s", e.msg);
+    cr_assert_eq(b.ntx, 1557);
+    cr_assert_eq(b.n_inputs, 4887);
+    cr_assert_eq(b.n_outputs, 3581); /* Bitcoin Core's tally: 3 OP_RETURN + 2841 P2PKH + 737 P2SH */
+    cr_assert_eq(b.n_witness_tx, 0);
+    cr_assert_eq(b.weight, 4 * len, "no witness: weight is four times the size");
+    uint8_t h[32];
+    char hex[65];
+    pk_header_hash(d, h);
+    pk_hash_to_hex(h, hex);
+    cr_assert_str_eq(hex, "0000000000000000025aff8be8a55df8f89c77296db6198f272d6577325d4069");
+    pk_chain_params p;
+    pk_chain_params_init(&p, PK_CHAIN_MAIN);
+    cr_assert_eq(pk_check_pow(d, &p, &e), 0, "%s", e.msg);
+    pk_block_free(&b);
+    free(d);
+}
+
+Test(block413567, txids_and_merkle_root_match_an_independent_computation)
+{
+    size_t len;
+    uint8_t *d = tu_read_data("block413567.raw", &len);
+    pk_block b;
+    pk_verror e;
+    cr_assert_eq(pk_block_parse(&b, d, len, &e), 0);
+    pk_block_hash_txs(&b);
+    uint8_t(*ids)[32] = malloc((b.ntx + 1) * 32), (*mine)[32] = malloc(b.ntx * 32);
+    for (size_t i = 0; i < b.ntx; i++) {
+        ossl_sha256d(d + b.tx[i].offset, b.tx[i].size, ids[i]);
+        cr_assert_arr_eq(b.tx[i].txid, ids[i], 32, "txid %zu", i);
+        memcpy(mine[i], b.tx[i].txid, 32);
+    }
+    uint8_t want[32], got[32];
+    int mutated;
+    ossl_merkle(ids, b.ntx, want);
+    pk_merkle_root((const uint8_t(*)[32])mine, b.ntx, got, &mutated);
+    cr_assert_arr_eq(got, want, 32);
+    cr_assert_not(mutated);
+    /* The data's transaction 513 (input 44's scriptSig) differs from
+     * mainnet, so this root is not the header's 64a50c64...: verify says so
+     * precisely, and that is the only check it fails. */
+    pk_block vb;
+    pk_block_report rep;
+    pk_chain_params p;
+    pk_chain_params_init(&p, PK_CHAIN_MAIN);
+    int rc = pk_block_verify(&vb, d, len, &p, &rep, &e);
+    if (memcmp(got, d + 36, 32) == 0) {
+        cr_assert_eq(rc, 0, "%s", e.msg);
+    } else {
+        cr_assert_eq(rc, -1);
+        cr_assert_eq(e.code, PK_V_MERKLE);
+        cr_assert_str_eq(e.reason, "bad-txnmrklroot");
+    }
+    pk_block_free(&vb);
+    free(ids);
+    free(mine);
+    pk_block_free(&b);
+    free(d);
+}
+
+Test(block413567, any_flipped_transaction_byte_changes_the_root, .timeout = 300)
+{
+    size_t len;
+    uint8_t *d = tu_read_data("block413567.raw", &len);
+    pk_block b;
+    pk_verror e;
+    cr_assert_eq(pk_block_parse(&b, d, len, &e), 0);
+    pk_block_hash_txs(&b);
+    uint8_t(*ids)[32] = malloc(b.ntx * 32), base[32];
+    for (size_t i = 0; i < b.ntx; i++)
+        memcpy(ids[i], b.tx[i].txid, 32);
+    pk_merkle_root((const uint8_t(*)[32])ids, b.ntx, base, NULL);
+    pk_block_free(&b);
+    tu_rng r = {77};
+    for (int k = 0; k < 150; k++) {
+        size_t off = 81 + 2 + tu_below(&r, (uint32_t)(len - 83)); /* inside the transactions */
+        uint8_t old = d[off];
+        d[off] ^= (uint8_t)(1u << tu_below(&r, 8));
+        pk_block b2;
+        if (pk_block_parse(&b2, d, len, &e) == 0) {
+            /* Still well-formed: the merkle root must move. */
+            pk_block_hash_txs(&b2);
+            for (size_t i = 0; i < b2.ntx; i++)
+                memcpy(ids[i], b2.tx[i].txid, 32);
+            uint8_t root[32];
+            pk_merkle_root((const uint8_t(*)[32])ids, b2.ntx, root, NULL);
+            cr_assert_neq(memcmp(root, base, 32), 0, "flip at %zu not seen", off);
+            pk_block_free(&b2);
+        } else {
+            cr_assert_neq(e.code, PK_V_OK); /* a clean error also catches it */
+        }
+        d[off] = old;
+    }
+    free(ids);
+    free(d);
+}
+
+Test(block413567, truncation_anywhere_is_a_clean_error, .timeout = 300)
+{
+    size_t len;
+    uint8_t *d = tu_read_data("block413567.raw", &len);
+    tu_rng r = {78};
+    for (int k = 0; k < 400; k++) {
+        size_t cut = k < 100 ? (size_t)k : tu_below(&r, (uint32_t)len);
+        /* A fresh allocation of exactly cut bytes: ASan sees any overread. */
+        uint8_t *t = malloc(cut ? cut : 1);
+        memcpy(t, d, cut);
+        pk_block b;
+        pk_verror e;
+        cr_assert_eq(pk_block_parse(&b, t, cut, &e), -1, "truncated at %zu accepted", cut);
+        cr_assert(e.code == PK_V_TRUNCATED || e.code == PK_V_OVERSIZE, "cut %zu: %s", cut, e.msg);
+        cr_assert_leq(e.offset, cut);
+        free(t);
+    }
+    /* And trailing bytes. */
+    uint8_t *t = malloc(len + 1);
+    memcpy(t, d, len);
+    t[len] = 0;
+    pk_block b;
+    pk_verror e;
+    cr_assert_eq(pk_block_parse(&b, t, len + 1, &e), -1);
+    cr_assert_eq(e.code, PK_V_TRAILING);
+    cr_assert_eq(e.offset, len);
+    free(t);
+    free(d);
+}
+
+/* ---- header chains ---- */
+
+Test(headers, all_8065_verify_with_4_retargets)
+{
+    size_t len;
+    uint8_t *d = tu_read_data("mainnet-headers-822528-830592.bin", &len);
+    pk_chain_params p;
+    pk_chain_params_init(&p, PK_CHAIN_MAIN);
+    pk_headers_report rep;
+    pk_verror e;
+    cr_assert_eq(pk_headers_verify(d, len / 80, 822528, &p, &rep, &e), 0, "%s", e.msg);
+    cr_assert_eq(rep.verified, 8065);
+    cr_assert_eq(rep.retargets_checked, 4);
+    uint8_t h[32];
+    char hex[65];
+    pk_header_hash(d + len - 80, h);
+    pk_hash_to_hex(h, hex);
+    cr_assert_str_eq(hex, "00000000000000000000506183a8b30fa3224b85e82a70416e1d594bdb632fdb");
+    free(d);
+}
+
+static void expect_failure_at(uint8_t *d, size_t n, int64_t height, pk_vcode code)
+{
+    pk_chain_params p;
+    pk_chain_params_init(&p, PK_CHAIN_MAIN);
+    pk_headers_report rep;
+    pk_verror e;
+    cr_assert_eq(pk_headers_verify(d, n, 822528, &p, &rep, &e), -1);
+    cr_assert_eq(e.height, height, "reported at %lld, expected %lld (%s)", (long long)e.height,
+                 (long long)height, e.msg);
+    cr_assert_eq(e.code, code, "%s", e.msg);
+    cr_assert_eq(rep.verified, (uint64_t)(height - 822528));
+}
+
+Test(headers, damage_is_reported_at_its_height)
+{
+    size_t len;
+    uint8_t *d = tu_read_data("mainnet-headers-822528-830592.bin", &len);
+    size_t n = len / 80;
+    tu_rng r = {90};
+    for (int k = 0; k < 5; k++) {
+        size_t i = 1 + tu_below(&r, (uint32_t)(n - 2));
+        uint8_t *h = d + 80 * i;
+        /* A changed nonce: the hash misses the target. */
+        h[76] ^= 1;
+        expect_failure_at(d, n, 822528 + (int64_t)i, PK_V_HIGH_HASH);
+        h[76] ^= 1;
+        /* A broken link: the previous-hash field changed. */
+        h[4] ^= 0x80;
+        expect_failure_at(d, n, 822528 + (int64_t)i, PK_V_PREV_LINK);
+        h[4] ^= 0x80;
+    }
+    /* A wrong bits field inside a period, and at a retarget. */
+    size_t inside = 1000, boundary = 824544 - 822528;
+    uint8_t *h = d + 80 * inside;
+    uint8_t save[4];
+    memcpy(save, h + 72, 4);
+    h[72] -= 1; /* not the period's bits: the rule names it before the hash */
+    pk_chain_params p;
+    pk_chain_params_init(&p, PK_CHAIN_MAIN);
+    pk_headers_report rep;
+    pk_verror e;
+    cr_assert_eq(pk_headers_verify(d, n, 822528, &p, &rep, &e), -1);
+    cr_assert_eq(e.height, 822528 + (int64_t)inside);
+    cr_assert_eq(e.code, PK_V_RETARGET, "%s", e.msg);
+    memcpy(h + 72, save, 4);
+    h = d + 80 * boundary;
+    memcpy(save, h + 72, 4);
+    h[74] += 1; /* an easier target at the retarget */
+    cr_assert_eq(pk_headers_verify(d, n, 822528, &p, &rep, &e), -1);
+    cr_assert_eq(e.height, 824544);
+    cr_assert_eq(e.code, PK_V_RETARGET, "%s", e.msg);
+    memcpy(h + 72, save, 4);
+    free(d);
+}
+
+Test(headers, all_413_retargets_recompute)
+{
+    size_t len;
+    uint8_t *d = tu_read_data("mainnet-retarget-boundaries.bin", &len);
+    cr_assert_eq(len, 827 * 84);
+    pk_chain_params p;
+    pk_chain_params_init(&p, PK_CHAIN_MAIN);
+    uint64_t checked;
+    pk_verror e;
+    cr_assert_eq(pk_retargets_verify(d, len / 84, &p, &checked, &e), 0, "%s", e.msg);
+    cr_assert_eq(checked, 413);
+    /* One wrong bits value is found. */
+    d[84 * 500 + 4 + 72] ^= 0x01;
+    cr_assert_eq(pk_retargets_verify(d, len / 84, &p, &checked, &e), -1);
+    free(d);
+}
+
+Test(headers, compact_round_trip)
+{
+    uint32_t cases[] = {0x1d00ffff, 0x1b0404cb, 0x17034219, 0x1a05db8b, 0x207fffff, 0x03123456, 0x04123456};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint8_t t[32];
+        cr_assert_eq(pk_bits_to_target(cases[i], t), 0);
+        cr_assert_eq(pk_target_to_bits(t), cases[i], "%08x", cases[i]);
+    }
+    pk_chain_params p;
+    pk_chain_params_init(&p, PK_CHAIN_MAIN);
+    /* Clamps: four times faster at most, capped at the limit. */
+    cr_assert_eq(pk_next_bits(0x1d00ffff, 0, 14 * 24 * 3600, &p), 0x1d00ffff);
+    cr_assert_eq(pk_next_bits(0x1d00ffff, 0, 10 * 14 * 24 * 3600, &p), 0x1d00ffff, "capped at the limit");
+    cr_assert_eq(pk_next_bits(0x1d00ffff, 0, 1, &p), 0x1c3fffc0, "a quarter of the target");
+}
+
+/* ---- blocks built and mined here (regtest rules) ---- */
+
+typedef struct buf {
+    uint8_t d[4096];
+    size_t n;
+} buf;
+
+static void put(buf *b, const void *p, size_t n) { memcpy(b->d + b->n, p, n), b->n += n; }
+static void put8(buf *b, uint8_t v) { b->d[b->n++] = v; }
+static void put32(buf *b, uint32_t v) { pk_store_le32(b->d + b->n, v), b->n += 4; }
+static void put64(buf *b, uint64_t v) { put32(b, (uint32_t)v), put32(b, (uint32_t)(v >> 32)); }
+
+/* A coinbase with optional witness commitment; returns its size. */
+static void coinbase(buf *b, int height, const uint8_t *commitment)
+{
+    put32(b, 1);
+    if (commitment)
+        put8(b, 0), put8(b, 1);
+    put8(b, 1);
+    uint8_t zero[32] = {0};
+    put(b, zero, 32);
+    put32(b, 0xffffffffu);
+    put8(b, 4), put8(b, 3), put8(b, (uint8_t)height), put8(b, (uint8_t)(height >> 8)), put8(b, 0);
+    put32(b, 0xffffffffu);
+    put8(b, commitment ? 2 : 1);
+    put64(b, 5000000000ull);
+    put8(b, 1), put8(b, 0x51); /* OP_TRUE */
+    if (commitment) {
+        put64(b, 0);
+        put8(b, 38);
+        static const uint8_t pre[6] = {0x6a, 0x24, 0xaa, 0x21, 0xa9, 0xed};
+        put(b, pre, 6);
+        put(b, commitment, 32);
+        put8(b, 1), put8(b, 32); /* witness: one 32-byte reserved value (zeros) */
+        put(b, zero, 32);
+    }
+    put32(b, 0);
+}
+
+static void spend(buf *b, uint8_t tag, int witness)
+{
+    put32(b, 2);
+    if (witness)
+        put8(b, 0), put8(b, 1);
+    put8(b, 1);
+    uint8_t prev[32];
+    memset(prev, tag, 32);
+    put(b, prev, 32);
+    put32(b, 0);
+    put8(b, 0); /* empty scriptSig */
+    put32(b, 0xfffffffeu);
+    put8(b, 1);
+    put64(b, 1000);
+    put8(b, 1), put8(b, 0x51);
+    if (witness) {
+        put8(b, 2), put8(b, 3), put8(b, 1), put8(b, 2), put8(b, 3), put8(b, 1), put8(b, tag);
+    }
+    put32(b, 0);
+}
+
+/* Builds [header | count | txs], fixes the merkle root and mines it. */
+static size_t build_block(uint8_t *out, int segwit, int ntx)
+{
+    buf txs[8];
+    memset(txs, 0, sizeof txs);
+    uint8_t commit[32] = {0};
+    for (int i = 1; i < ntx; i++)
+        spend(&txs[i], (uint8_t)i, segwit && i % 2);
+    if (segwit) {
+        /* wtxids: coinbase zero, the rest hashed with their witness. */
+        uint8_t ids[9][32], root[32], pair[64];
+        memset(ids[0], 0, 32);
+        for (int i = 1; i < ntx; i++)
+            ossl_sha256d(txs[i].d, txs[i].n, ids[i]);
+        ossl_merkle(ids, (size_t)ntx, root);
+        memcpy(pair, root, 32);
+        memset(pair + 32, 0, 32);
+        ossl_sha256d(pair, 64, commit);
+    }
+    coinbase(&txs[0], 500, segwit ? commit : NULL);
+    size_t n = 80;
+    memset(out, 0, 80);
+    pk_store_le32(out, 0x20000000);
+    pk_store_le32(out + 68, 1700000000);
+    pk_store_le32(out + 72, 0x207fffff);
+    out[n++] = (uint8_t)ntx;
+    uint8_t ids[9][32];
+    for (int i = 0; i < ntx; i++) {
+        memcpy(out + n, txs[i].d, txs[i].n);
+        pk_block b;
+        /* txid by hand: strip marker, flag and witness for segwit txs */
+        n += txs[i].n;
+        (void)b;
+    }
+    pk_block b;
+    pk_verror e;
+    cr_assert_eq(pk_block_parse(&b, out, n, &e), 0, "%s", e.msg);
+    for (int i = 0; i < ntx; i++) {
+        pk_tx *t = &b.tx[i];
+        uint8_t strip[4096];
+        size_t k = 0;
+        memcpy(strip, out + t->offset, 4), k = 4;
+        memcpy(strip + k, out + t->io_offset, t->io_size), k += t->io_size;
+        memcpy(strip + k, out + t->lock_offset, 4), k += 4;
+        ossl_sha256d(strip, k, ids[i]);
+    }
+    pk_block_free(&b);
+    ossl_merkle(ids, (size_t)ntx, out + 36);
+    for (uint32_t nonce = 0;; nonce++) {
+        pk_store_le32(out + 76, nonce);
+        pk_chain_params p;
+        pk_chain_params_init(&p, PK_CHAIN_REGTEST);
+        if (pk_check_pow(out, &p, NULL) == 0)
+            break;
+    }
+    return n;
+}
+
+Test(built_blocks, legacy_and_segwit_pass_every_check)
+{
+    uint8_t blk[65536];
+    pk_chain_params p;
+    pk_chain_params_init(&p, PK_CHAIN_REGTEST);
+    for (int segwit = 0; segwit < 2; segwit++) {
+        for (int ntx = 1; ntx <= 7; ntx++) {
+            size_t n = build_block(blk, segwit, ntx);
+            pk_block b;
+            pk_block_report rep;
+            pk_verror e;
+            int rc = pk_block_verify(&b, blk, n, &p, &rep, &e);
+            cr_assert_eq(rc, 0, "segwit %d, %d txs: %s (%s)", segwit, ntx, e.msg, e.reason);
+            cr_assert(rep.pow_ok && rep.merkle_ok && rep.structure_ok && rep.witness_ok);
+            cr_assert_eq(rep.has_commitment, segwit);
+            cr_assert_eq(b.n_witness_tx, segwit ? (uint64_t)(ntx / 2) + 1 : 0);
+            if (segwit)
+                cr_assert_lt(b.weight, 4 * n, "witness bytes weigh less");
+            else
+                cr_assert_eq(b.weight, 4 * n);
+            pk_block_free(&b);
+        }
+    }
+}
+
+Test(built_blocks, each_check_fails_on_its_own_damage)
+{
+    uint8_t blk[65536];
+    pk_chain_params p;
+    pk_chain_params_init(&p, PK_CHAIN_REGTEST);
+    pk_block b;
+    pk_block_report rep;
+    pk_verror e;
+    /* Witness data changed: txid and merkle hold, the commitment does not. */
+    size_t n = build_block(blk, 1, 3);
+    pk_block_parse(&b, blk, n, &e);
+    size_t wit = b.tx[1].wit_offset + b.tx[1].wit_size - 1;
+    pk_block_free(&b);
+    blk[wit] ^= 0xff;
+    cr_assert_eq(pk_block_verify(&b, blk, n, &p, &rep, &e), -1);
+    cr_assert_eq(e.code, PK_V_WITNESS_COMMITMENT, "%s", e.msg);
+    cr_assert_str_eq(e.reason, "bad-witness-merkle-match");
+    pk_block_free(&b);
+    /* Header's bits: above the target. */
+    n = build_block(blk, 0, 2);
+    pk_store_le32(blk + 72, 0x1d00ffff);
+    cr_assert_eq(pk_block_verify(&b, blk, n, &p, &rep, &e), -1);
+    cr_assert(e.code == PK_V_HIGH_HASH || e.code == PK_V_MERKLE, "%s", e.msg);
+    pk_block_free(&b);
+    /* Negative and overflowing bits. */
+    n = build_block(blk, 0, 2);
+    pk_store_le32(blk + 72, 0x04923456);
+    cr_assert_eq(pk_check_pow(blk, &p, &e), -1);
+    cr_assert_eq(e.code, PK_V_BAD_BITS);
+    pk_store_le32(blk + 72, 0xff123456);
+    cr_assert_eq(pk_check_pow(blk, &p, &e), -1);
+    cr_assert_eq(e.code, PK_V_BAD_BITS);
+}
+
+Test(built_blocks, parser_edge_cases)
+{
+    uint8_t blk[65536];
+    size_t n = build_block(blk, 1, 2);
+    pk_block b;
+    pk_verror e;
+    /* Witness flag but empty witnesses. */
+    cr_assert_eq(pk_block_parse(&b, blk, n, &e), 0);
+    size_t w = b.tx[1].wit_offset;
+    pk_block_free(&b);
+    uint8_t t[65536];
+    size_t k = 0;
+    memcpy(t, blk, w), k = w;
+    t[k++] = 0; /* zero items for the one input */
+    memcpy(t + k, blk + w + 7, n - w - 7), k += n - w - 7;
+    cr_assert_eq(pk_block_parse(&b, t, k, &e), -1);
+    cr_assert_eq(e.code, PK_V_BAD_WITNESS, "%s", e.msg);
+    cr_assert_str_eq(e.reason, "superfluous-witness-record");
+    /* An unknown flag. */
+    memcpy(t, blk, n);
+    cr_assert_eq(pk_block_parse(&b, blk, n, &e), 0);
+    size_t flag = b.tx[1].offset + 5;
+    pk_block_free(&b);
+    t[flag] = 0x02;
+    cr_assert_eq(pk_block_parse(&b, t, n, &e), -1);
+    cr_assert_eq(e.code, PK_V_BAD_WITNESS);
+    /* A non-canonical count: 0xfd 0x02 0x00 for 2. */
+    memcpy(t, blk, 80);
+    t[80] = 0xfd, t[81] = 0x02, t[82] = 0x00;
+    memcpy(t + 83, blk + 81, n - 81);
+    cr_assert_eq(pk_block_parse(&b, t, n + 2, &e), -1);
+    cr_assert_eq(e.code, PK_V_NONCANONICAL);
+    cr_assert_eq(e.offset, 80);
+    /* A count no data could hold. */
+    memcpy(t, blk, n);
+    t[80] = 0xfe, t[81] = 0xff, t[82] = 0xff, t[83] = 0xff, t[84] = 0x01;
+    cr_assert_eq(pk_block_parse(&b, t, n, &e), -1);
+    cr_assert(e.code == PK_V_OVERSIZE, "%s", e.msg);
+}
+
+Test(merkle, mutation_is_detected)
+{
+    uint8_t l[6][32];
+    for (int i = 0; i < 6; i++)
+        memset(l[i], i + 1, 32);
+    uint8_t r1[32], r2[32];
+    int m;
+    pk_merkle_root((const uint8_t(*)[32])l, 5, r1, &m);
+    cr_assert_not(m);
+    /* CVE-2012-2459: [1..5] and [1..5,5] have the same root. */
+    memcpy(l[5], l[4], 32);
+    pk_merkle_root((const uint8_t(*)[32])l, 6, r2, &m);
+    cr_assert_arr_eq(r1, r2, 32);
+    cr_assert(m, "the duplicated pair must be flagged");
+    pk_merkle_root((const uint8_t(*)[32])l, 1, r1, &m);
+    cr_assert_arr_eq(r1, l[0], 32, "one leaf is its own root");
+}

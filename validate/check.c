@@ -1,0 +1,304 @@
+/* Block checks: proof of work, merkle root and its mutation, witness
+ * commitment, coinbase placement, weight and size, duplicate txids. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "powkit/kernel.h"
+#include "powkit/sha256.h"
+#include "powkit/util.h"
+#include "powkit/validate.h"
+
+#define MAX_BLOCK_WEIGHT 4000000u
+#define WITNESS_SCALE 4u
+
+static int verr(pk_verror *e, pk_vcode code, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int verr(pk_verror *e, pk_vcode code, const char *reason, const char *fmt, ...)
+{
+    if (e) {
+        e->code = code;
+        e->reason = reason;
+        e->height = -1;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+static uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+void pk_header_hash(const uint8_t header[80], uint8_t out[32]) { pk_sha256d(header, 80, out); }
+uint32_t pk_header_version(const uint8_t h[80]) { return le32(h); }
+uint32_t pk_header_time(const uint8_t h[80]) { return le32(h + 68); }
+uint32_t pk_header_bits(const uint8_t h[80]) { return le32(h + 72); }
+
+void pk_chain_params_init(pk_chain_params *p, pk_chain chain)
+{
+    memset(p, 0, sizeof *p);
+    p->chain = chain;
+    p->spacing = 600;
+    p->timespan = 14 * 24 * 3600;
+    if (chain == PK_CHAIN_REGTEST) {
+        /* 0x7fffff << 232 */
+        p->pow_limit[31] = 0x7f;
+        memset(p->pow_limit, 0xff, 31);
+        p->no_retarget = 1;
+        p->min_difficulty = 1;
+    } else {
+        /* 0x00000000ffff... : 2^224 - 1 */
+        memset(p->pow_limit, 0xff, 28);
+        p->min_difficulty = chain == PK_CHAIN_TEST;
+    }
+}
+
+int pk_chain_parse(const char *name, pk_chain *out)
+{
+    if (strcmp(name, "main") == 0 || strcmp(name, "mainnet") == 0)
+        *out = PK_CHAIN_MAIN;
+    else if (strcmp(name, "test") == 0 || strcmp(name, "testnet") == 0)
+        *out = PK_CHAIN_TEST;
+    else if (strcmp(name, "regtest") == 0)
+        *out = PK_CHAIN_REGTEST;
+    else
+        return -1;
+    return 0;
+}
+
+static int above(const uint8_t a[32], const uint8_t b[32])
+{
+    for (int i = 31; i >= 0; i--)
+        if (a[i] != b[i])
+            return a[i] > b[i];
+    return 0;
+}
+
+int pk_check_pow(const uint8_t header[80], const pk_chain_params *p, pk_verror *e)
+{
+    uint8_t target[32], zero[32] = {0}, hash[32];
+    uint32_t bits = pk_header_bits(header);
+    if (pk_bits_to_target(bits, target) || memcmp(target, zero, 32) == 0 || above(target, p->pow_limit))
+        return verr(e, PK_V_BAD_BITS, "bad-diffbits",
+                    "bits %08x: negative, overflowing, zero or above the chain's limit", bits);
+    pk_header_hash(header, hash);
+    if (!pk_hash_meets_target(hash, target)) {
+        char hex[65];
+        pk_hash_to_hex(hash, hex);
+        return verr(e, PK_V_HIGH_HASH, "high-hash", "hash %s is above the target of bits %08x", hex, bits);
+    }
+    return 0;
+}
+
+void pk_merkle_root(const uint8_t (*leaves)[32], size_t n, uint8_t root[32], int *mutated)
+{
+    int mut = 0;
+    if (n == 0) {
+        memset(root, 0, 32);
+        if (mutated)
+            *mutated = 0;
+        return;
+    }
+    /* Each level: pairs side by side (the last duplicated when odd), all
+     * hashed at once with the 64-byte double SHA-256. */
+    size_t cap = n + 1;
+    uint8_t *pairs = malloc(cap * 32), *next = malloc(cap * 32);
+    if (!pairs || !next)
+        abort();
+    memcpy(pairs, leaves, n * 32);
+    while (n > 1) {
+        for (size_t i = 0; i + 1 < n; i += 2)
+            mut |= memcmp(pairs + 32 * i, pairs + 32 * (i + 1), 32) == 0;
+        if (n & 1) {
+            memcpy(pairs + 32 * n, pairs + 32 * (n - 1), 32);
+            n++;
+        }
+        pk_sha256d64_many(pairs, n / 2, next);
+        n /= 2;
+        uint8_t *t = pairs;
+        pairs = next;
+        next = t;
+    }
+    memcpy(root, pairs, 32);
+    free(pairs);
+    free(next);
+    if (mutated)
+        *mutated = mut;
+}
+
+static const uint8_t COMMIT_PREFIX[6] = {0x6a, 0x24, 0xaa, 0x21, 0xa9, 0xed};
+
+/* The last coinbase output carrying the BIP141 commitment: its script's
+ * offset in the block, or 0. */
+static size_t find_commitment(const pk_block *b)
+{
+    const pk_tx *cb = &b->tx[0];
+    size_t pos = cb->out_offset, found = 0;
+    for (uint32_t i = 0; i < cb->n_out; i++) {
+        pos += 8;
+        uint64_t len = b->data[pos];
+        size_t hdr = 1;
+        if (len == 0xfd) {
+            len = b->data[pos + 1] | (uint64_t)b->data[pos + 2] << 8;
+            hdr = 3;
+        } else if (len == 0xfe) {
+            len = le32(b->data + pos + 1);
+            hdr = 5;
+        } else if (len == 0xff) {
+            len = (uint64_t)le32(b->data + pos + 1) | (uint64_t)le32(b->data + pos + 5) << 32;
+            hdr = 9;
+        }
+        const uint8_t *script = b->data + pos + hdr;
+        if (len >= 38 && memcmp(script, COMMIT_PREFIX, 6) == 0)
+            found = pos + hdr;
+        pos += hdr + (size_t)len;
+    }
+    return found;
+}
+
+/* The coinbase witness: exactly one 32-byte item (the reserved value). */
+static const uint8_t *coinbase_reserved(const pk_block *b)
+{
+    const pk_tx *cb = &b->tx[0];
+    if (!cb->has_witness || cb->n_in != 1)
+        return NULL;
+    const uint8_t *w = b->data + cb->wit_offset;
+    if (cb->wit_size != 34 || w[0] != 1 || w[1] != 32)
+        return NULL;
+    return w + 2;
+}
+
+static int is_coinbase(const pk_block *b, const pk_tx *t)
+{
+    static const uint8_t null_hash[32] = {0};
+    const uint8_t *in = b->data + t->first_in_offset;
+    return t->n_in == 1 && memcmp(in, null_hash, 32) == 0 && le32(in + 32) == 0xffffffffu;
+}
+
+static int cmp32(const void *a, const void *b) { return memcmp(a, b, 32); }
+
+int pk_block_verify(pk_block *b, const uint8_t *data, size_t len, const pk_chain_params *p,
+                    pk_block_report *rep, pk_verror *e)
+{
+    memset(rep, 0, sizeof *rep);
+    if (e)
+        memset(e, 0, sizeof *e);
+    double t0 = pk_now();
+    if (pk_block_parse(b, data, len, e))
+        return -1;
+    double t1 = pk_now();
+    rep->ms_parse = (t1 - t0) * 1e3;
+    pk_header_hash(data, rep->hash);
+
+    pk_block_hash_txs(b);
+    double t2 = pk_now();
+    rep->ms_hash = (t2 - t1) * 1e3;
+
+    /* Merkle root over txids. */
+    uint8_t(*ids)[32] = malloc(b->ntx * 32);
+    if (!ids)
+        return verr(e, PK_V_OVERSIZE, "bad-blk-length", "no memory");
+    for (size_t i = 0; i < b->ntx; i++)
+        memcpy(ids[i], b->tx[i].txid, 32);
+    uint8_t root[32];
+    int mutated;
+    pk_merkle_root((const uint8_t(*)[32])ids, b->ntx, root, &mutated);
+    double t3 = pk_now();
+    rep->ms_merkle = (t3 - t2) * 1e3;
+    int rc = 0;
+    if (memcmp(root, data + 36, 32) != 0) {
+        rc = verr(e, PK_V_MERKLE, "bad-txnmrklroot", "merkle root of the %zu txids differs from the header's",
+                  b->ntx);
+        goto out;
+    }
+    if (mutated) {
+        rc = verr(e, PK_V_MUTATED, "bad-txns-duplicate",
+                  "merkle tree has two equal siblings (CVE-2012-2459 mutation)");
+        goto out;
+    }
+    rep->merkle_ok = 1;
+
+    if (pk_check_pow(data, p, e)) {
+        rc = -1;
+        goto out;
+    }
+    rep->pow_ok = 1;
+
+    /* Size and weight (Core's CheckBlock and ContextualCheckBlock). */
+    if (b->ntx * WITNESS_SCALE > MAX_BLOCK_WEIGHT || b->base_size * WITNESS_SCALE > MAX_BLOCK_WEIGHT) {
+        rc = verr(e, PK_V_WEIGHT, "bad-blk-length", "stripped size %zu bytes is over the limit", b->base_size);
+        goto out;
+    }
+    if (b->weight > MAX_BLOCK_WEIGHT) {
+        rc = verr(e, PK_V_WEIGHT, "bad-blk-weight", "weight %zu is over %u", b->weight, MAX_BLOCK_WEIGHT);
+        goto out;
+    }
+    /* Coinbase first and only. */
+    if (!is_coinbase(b, &b->tx[0])) {
+        rc = verr(e, PK_V_COINBASE, "bad-cb-missing", "first transaction is not a coinbase");
+        goto out;
+    }
+    for (size_t i = 1; i < b->ntx; i++) {
+        if (is_coinbase(b, &b->tx[i])) {
+            rc = verr(e, PK_V_COINBASE, "bad-cb-multiple", "transaction %zu is a second coinbase", i);
+            goto out;
+        }
+    }
+    {
+        /* Coinbase scriptSig 2..100 bytes. */
+        const uint8_t *in = b->data + b->tx[0].first_in_offset + 36;
+        if (in[0] < 2 || in[0] > 100) {
+            rc = verr(e, PK_V_COINBASE, "bad-cb-length", "coinbase script is %u bytes (2 to 100)", in[0]);
+            goto out;
+        }
+    }
+    /* Duplicate txids. */
+    qsort(ids, b->ntx, 32, cmp32);
+    for (size_t i = 1; i < b->ntx; i++) {
+        if (memcmp(ids[i - 1], ids[i], 32) == 0) {
+            rc = verr(e, PK_V_DUPLICATE_TX, "bad-txns-duplicate", "two transactions share a txid");
+            goto out;
+        }
+    }
+    rep->structure_ok = 1;
+
+    /* Witness commitment (BIP141). */
+    size_t commit = find_commitment(b);
+    rep->has_commitment = commit != 0;
+    if (commit) {
+        const uint8_t *reserved = coinbase_reserved(b);
+        if (!reserved) {
+            rc = verr(e, PK_V_WITNESS_COMMITMENT, "bad-witness-nonce-size",
+                      "coinbase witness is not one 32-byte reserved value");
+            goto out;
+        }
+        for (size_t i = 0; i < b->ntx; i++)
+            memcpy(ids[i], i == 0 ? (const uint8_t[32]){0} : b->tx[i].wtxid, 32);
+        uint8_t wroot[32], buf[64], commitment[32];
+        pk_merkle_root((const uint8_t(*)[32])ids, b->ntx, wroot, NULL);
+        memcpy(buf, wroot, 32);
+        memcpy(buf + 32, reserved, 32);
+        pk_sha256d(buf, 64, commitment);
+        if (memcmp(commitment, b->data + commit + 6, 32) != 0) {
+            rc = verr(e, PK_V_WITNESS_COMMITMENT, "bad-witness-merkle-match",
+                      "witness commitment does not match the wtxids");
+            goto out;
+        }
+    } else if (b->n_witness_tx > 0) {
+        rc = verr(e, PK_V_WITNESS_COMMITMENT, "unexpected-witness",
+                  "%llu transactions have witnesses but the coinbase commits to none",
+                  (unsigned long long)b->n_witness_tx);
+        goto out;
+    }
+    rep->witness_ok = 1;
+out:
+    rep->ms_checks = (pk_now() - t3) * 1e3;
+    free(ids);
+    return rc;
+}
