@@ -28,6 +28,52 @@ typedef __m512i V;
 #define LOADA(p) _mm512_load_si512((const void *)(p))
 #define STOREA(p, v) _mm512_store_si512((void *)(p), (v))
 #define MULTI_FN pk_sha256_compress_avx512_multi
+/* Lane l reads from blocks[min(l, n-1)]: absolute addresses as 64-bit
+ * gather indices, eight lanes per gather. */
+static inline __attribute__((always_inline)) void gather_block_words(V *w, const uint8_t *const *blocks,
+                                                                     size_t n)
+{
+    const __m512i lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m512i last = _mm512_set1_epi64((long long)n - 1);
+    __m512i ilo = _mm512_min_epi64(lane, last), ihi = _mm512_min_epi64(_mm512_add_epi64(lane, _mm512_set1_epi64(8)), last);
+    __m512i plo = _mm512_i64gather_epi64(ilo, (const void *)blocks, 8);
+    __m512i phi = _mm512_i64gather_epi64(ihi, (const void *)blocks, 8);
+    for (int i = 0; i < 16; i++) {
+        __m256i lo = _mm512_i64gather_epi32(_mm512_add_epi64(plo, _mm512_set1_epi64(4 * i)), (const void *)0, 1);
+        __m256i hi = _mm512_i64gather_epi32(_mm512_add_epi64(phi, _mm512_set1_epi64(4 * i)), (const void *)0, 1);
+        w[i] = BSWAP(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1));
+    }
+}
+#define GATHER_BLOCK_WORDS(w, blocks, n) gather_block_words((w), (blocks), (n))
+/* State word j of lane l is states[l][j]: index l*8 + j, clamped lanes. */
+#define STATE_IDX(n) _mm512_mullo_epi32(_mm512_min_epu32(LANE_INDEX(), _mm512_set1_epi32((int)(n) - 1)), _mm512_set1_epi32(8))
+#define GATHER_STATES(a, b, c, d, e, f, g, h, states, n)                                        \
+    do {                                                                                           \
+        __m512i idx_ = STATE_IDX(n);                                                               \
+        const int *base_ = (const int *)(states);                                                  \
+        a = _mm512_i32gather_epi32(idx_, base_, 4);                                                \
+        b = _mm512_i32gather_epi32(_mm512_add_epi32(idx_, SET1(1)), base_, 4);                     \
+        c = _mm512_i32gather_epi32(_mm512_add_epi32(idx_, SET1(2)), base_, 4);                     \
+        d = _mm512_i32gather_epi32(_mm512_add_epi32(idx_, SET1(3)), base_, 4);                     \
+        e = _mm512_i32gather_epi32(_mm512_add_epi32(idx_, SET1(4)), base_, 4);                     \
+        f = _mm512_i32gather_epi32(_mm512_add_epi32(idx_, SET1(5)), base_, 4);                     \
+        g = _mm512_i32gather_epi32(_mm512_add_epi32(idx_, SET1(6)), base_, 4);                     \
+        h = _mm512_i32gather_epi32(_mm512_add_epi32(idx_, SET1(7)), base_, 4);                     \
+    } while (0)
+#define SCATTER_STATES(states, n, a, b, c, d, e, f, g, h)                                       \
+    do {                                                                                           \
+        __mmask16 m_ = (__mmask16)(((uint32_t)1 << (n)) - 1);                                      \
+        __m512i idx_ = _mm512_mullo_epi32(LANE_INDEX(), SET1(8));                                  \
+        int *base_ = (int *)(states);                                                              \
+        _mm512_mask_i32scatter_epi32(base_, m_, idx_, (a), 4);                                     \
+        _mm512_mask_i32scatter_epi32(base_, m_, _mm512_add_epi32(idx_, SET1(1)), (b), 4);          \
+        _mm512_mask_i32scatter_epi32(base_, m_, _mm512_add_epi32(idx_, SET1(2)), (c), 4);          \
+        _mm512_mask_i32scatter_epi32(base_, m_, _mm512_add_epi32(idx_, SET1(3)), (d), 4);          \
+        _mm512_mask_i32scatter_epi32(base_, m_, _mm512_add_epi32(idx_, SET1(4)), (e), 4);          \
+        _mm512_mask_i32scatter_epi32(base_, m_, _mm512_add_epi32(idx_, SET1(5)), (f), 4);          \
+        _mm512_mask_i32scatter_epi32(base_, m_, _mm512_add_epi32(idx_, SET1(6)), (g), 4);          \
+        _mm512_mask_i32scatter_epi32(base_, m_, _mm512_add_epi32(idx_, SET1(7)), (h), 4);          \
+    } while (0)
 #define MULTI_GROUP compress_group_avx512
 
 #include "lanes_impl.h"

@@ -238,6 +238,15 @@ static void MULTI_GROUP(uint32_t (*states)[8], const uint8_t *const *blocks, siz
 {
     V w[1][64];
     V sa[1], sb[1], sc[1], sd[1], se[1], sf[1], sg[1], sh[1];
+#ifdef GATHER_BLOCK_WORDS
+    /* Transpose in with gathers: word i of every lane's block, and the
+     * states from their array (lanes past n repeat the last one and are
+     * not written back). */
+    GATHER_BLOCK_WORDS(w[0], blocks, n);
+    GATHER_STATES(sa[0], sb[0], sc[0], sd[0], se[0], sf[0], sg[0], sh[0], states, n);
+    V in_a = sa[0], in_b = sb[0], in_c = sc[0], in_d = sd[0], in_e = se[0], in_f = sf[0], in_g = sg[0],
+      in_h = sh[0];
+#else
     uint32_t tw[16][LANES] __attribute__((aligned(64)));
     uint32_t ts[8][LANES] __attribute__((aligned(64)));
     /* Transpose in: lane l's word i to tw[i][l].  Missing lanes hash zeros
@@ -250,10 +259,13 @@ static void MULTI_GROUP(uint32_t (*states)[8], const uint8_t *const *blocks, siz
     }
     for (int i = 0; i < 16; i++)
         w[0][i] = LOADA(tw[i]);
+#endif
     for (int i = 16; i < 64; i++)
         w[0][i] = ADD(ADD(SSIG1(w[0][i - 2]), w[0][i - 7]), ADD(SSIG0(w[0][i - 15]), w[0][i - 16]));
+#ifndef GATHER_BLOCK_WORDS
     sa[0] = LOADA(ts[0]), sb[0] = LOADA(ts[1]), sc[0] = LOADA(ts[2]), sd[0] = LOADA(ts[3]);
     se[0] = LOADA(ts[4]), sf[0] = LOADA(ts[5]), sg[0] = LOADA(ts[6]), sh[0] = LOADA(ts[7]);
+#endif
 #undef GROUPS
 #define GROUPS 1
     RNDS8(0, KWM)
@@ -264,6 +276,10 @@ static void MULTI_GROUP(uint32_t (*states)[8], const uint8_t *const *blocks, siz
     RNDS8(40, KWM)
     RNDS8(48, KWM)
     RNDS8(56, KWM)
+#ifdef GATHER_BLOCK_WORDS
+    SCATTER_STATES(states, n, ADD(sa[0], in_a), ADD(sb[0], in_b), ADD(sc[0], in_c), ADD(sd[0], in_d),
+                   ADD(se[0], in_e), ADD(sf[0], in_f), ADD(sg[0], in_g), ADD(sh[0], in_h));
+#else
     STOREA(ts[0], ADD(sa[0], LOADA(ts[0])));
     STOREA(ts[1], ADD(sb[0], LOADA(ts[1])));
     STOREA(ts[2], ADD(sc[0], LOADA(ts[2])));
@@ -275,6 +291,7 @@ static void MULTI_GROUP(uint32_t (*states)[8], const uint8_t *const *blocks, siz
     for (size_t l = 0; l < n; l++)
         for (int j = 0; j < 8; j++)
             states[l][j] = ts[j][l];
+#endif
 }
 
 void MULTI_FN(uint32_t (*states)[8], const uint8_t *const *blocks, size_t n)
