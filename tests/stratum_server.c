@@ -35,7 +35,8 @@ typedef struct job {
     uint8_t en1[32];
     size_t en1_len, en2_size;
     int valid;
-    double cleared_at; /* when a clean notify replaced it, 0 if not */
+    int seq;        /* order sent */
+    int cleared_by; /* seq of the clean notify that voided it, 0 if none */
 } job;
 
 typedef struct action {
@@ -72,6 +73,7 @@ struct srv {
     char **seen;
     size_t nseen;
     uint64_t rng;
+    int newest_with_share; /* highest job seq a share arrived for */
 };
 
 static double now_s(void)
@@ -148,6 +150,7 @@ static void send_notify(srv *s, int clean)
 {
     job *j = &s->jobs[s->njobs % MAX_JOBS];
     memset(j, 0, sizeof *j);
+    j->seq = s->njobs + 1;
     snprintf(j->id, sizeof j->id, "j%d", s->njobs++);
     uint8_t ph[32];
     for (int i = 0; i < 32; i++)
@@ -170,12 +173,11 @@ static void send_notify(srv *s, int clean)
     j->en1_len = s->en1_len;
     j->en2_size = s->en2_size;
     j->valid = 1;
-    double t = now_s();
     if (clean) {
         for (int i = 0; i < MAX_JOBS; i++) {
             if (&s->jobs[i] != j && s->jobs[i].valid) {
                 s->jobs[i].valid = 0;
-                s->jobs[i].cleared_at = t;
+                s->jobs[i].cleared_by = j->seq;
             }
         }
     }
@@ -261,7 +263,9 @@ static void on_submit(srv *s, json_t *id, json_t *p)
         counter = &s->st.stale, why = "job not found";
     } else if (!j->valid) {
         counter = &s->st.stale, why = "stale";
-        if (j->cleared_at > 0 && now_s() - j->cleared_at > 0.2) {
+        /* The miner already sent a share for the job that cleared this
+         * one: it had switched, and must not come back to the old job. */
+        if (j->cleared_by > 0 && s->newest_with_share >= j->cleared_by) {
             pthread_mutex_lock(&s->mu);
             s->st.old_job_after_clean++;
             pthread_mutex_unlock(&s->mu);
@@ -330,6 +334,8 @@ static void on_submit(srv *s, json_t *id, json_t *p)
     pthread_mutex_lock(&s->mu);
     (*counter)++;
     pthread_mutex_unlock(&s->mu);
+    if (j && j->valid && j->seq > s->newest_with_share)
+        s->newest_with_share = j->seq;
     if (!why && s->cfg.reject_all)
         why = "rejected by test";
     if (why)

@@ -27,7 +27,7 @@ typedef struct srv_stats {
     int resumed_subscribes;  /* subscribe carried our session id and kept extranonce1 */
     int submits, valid, invalid, stale, duplicate, bad_format;
     int with_version_bits, version_bits_nonzero, mask_violations;
-    int old_job_after_clean; /* old-job shares arriving >200 ms after a clean notify */
+    int old_job_after_clean; /* cleared-job shares after one for the job that cleared it */
     int answers;             /* answers to our own requests (ping, get_version, unknown) */
     int answer_errors;       /* ... that were JSON-RPC errors */
     char first_method[64], user_agent[64], last_answer[128];

@@ -83,6 +83,42 @@ static void no_bad_shares(srv *s)
     cr_assert_eq(st.mask_violations, 0, "version bits outside the mask");
 }
 
+/* One pool, one miner: the shape of most tests here. */
+typedef struct session {
+    srv *s;
+    runner r;
+    pk_miner_opts o;
+} session;
+
+static void open_pool(session *x, const srv_cfg *c)
+{
+    memset(x, 0, sizeof *x);
+    x->s = srv_start(c);
+    cr_assert_not_null(x->s);
+    x->o = base_opts();
+}
+
+static void start_mining(session *x, int tls)
+{
+    add_pool(&x->r, &x->o, srv_port(x->s), tls);
+    start(&x->r, &x->o);
+}
+
+static void close_pool(session *x)
+{
+    finish(&x->r);
+    no_bad_shares(x->s);
+    srv_stop(x->s);
+}
+
+/* n more valid shares than the pool has now. */
+static void wait_more(srv *s, int n, const char *what)
+{
+    srv_stats st;
+    srv_stats_get(s, &st);
+    wait_valid(s, st.valid + n, what);
+}
+
 static void quiet_logs(void) { pk_log_set_level(getenv("PK_TEST_LOG") ? PK_LOG_DEBUG : PK_LOG_ERROR); }
 
 TestSuite(stratum, .init = quiet_logs, .timeout = 120);
@@ -90,15 +126,14 @@ TestSuite(stratum, .init = quiet_logs, .timeout = 120);
 Test(stratum, full_session)
 {
     srv_cfg c = {.diff_log2 = -12, .version_rolling = 1};
-    srv *s = srv_start(&c);
-    runner r = {0};
-    pk_miner_opts o = base_opts();
-    o.pool.suggest_difficulty = 0.5;
-    add_pool(&r, &o, srv_port(s), 0);
-    start(&r, &o);
+    session x;
+    open_pool(&x, &c);
+    srv *s = x.s;
+    x.o.pool.suggest_difficulty = 0.5;
+    start_mining(&x, 0);
     wait_valid(s, 20, "full session");
     pk_miner_stats ms;
-    finish(&r);
+    finish(&x.r);
     srv_stats st;
     srv_stats_get(s, &st);
     cr_assert_str_eq(st.first_method, "mining.configure", "configure goes first");
@@ -116,17 +151,16 @@ Test(stratum, full_session)
 Test(stratum, accepted_count_matches_the_pool)
 {
     srv_cfg c = {.diff_log2 = -12, .version_rolling = 1};
-    srv *s = srv_start(&c);
-    runner r = {0};
-    pk_miner_opts o = base_opts();
-    add_pool(&r, &o, srv_port(s), 0);
-    start(&r, &o);
+    session x;
+    open_pool(&x, &c);
+    srv *s = x.s;
+    start_mining(&x, 0);
     wait_valid(s, 15, "shares");
-    pk_miner_stop(r.m);
-    pthread_join(r.th, NULL);
+    pk_miner_stop(x.r.m);
+    pthread_join(x.r.th, NULL);
     pk_miner_stats ms;
-    pk_miner_get_stats(r.m, &ms);
-    pk_miner_free(r.m);
+    pk_miner_get_stats(x.r.m, &ms);
+    pk_miner_free(x.r.m);
     srv_stats st;
     srv_stats_get(s, &st);
     /* Answers to the last submits may be lost at shutdown, never invented. */
@@ -140,44 +174,36 @@ Test(stratum, accepted_count_matches_the_pool)
 Test(stratum, difficulty_changes_apply_to_the_next_job)
 {
     srv_cfg c = {.diff_log2 = -14, .version_rolling = 1};
-    srv *s = srv_start(&c);
-    runner r = {0};
-    pk_miner_opts o = base_opts();
-    add_pool(&r, &o, srv_port(s), 0);
-    start(&r, &o);
+    session x;
+    open_pool(&x, &c);
+    srv *s = x.s;
+    start_mining(&x, 0);
     wait_valid(s, 10, "easy difficulty");
     srv_set_difficulty(s, -11); /* harder: old-job shares still count at the old one */
     srv_notify(s, 0);
-    srv_stats st;
-    srv_stats_get(s, &st);
-    wait_valid(s, st.valid + 10, "after the change");
+    wait_more(s, 10, "after the change");
     srv_set_difficulty(s, -15); /* easier, a fraction far below 1 */
     srv_notify(s, 1);
-    srv_stats_get(s, &st);
-    wait_valid(s, st.valid + 10, "after the second change");
-    finish(&r);
-    no_bad_shares(s);
-    srv_stop(s);
+    wait_more(s, 10, "after the second change");
+    close_pool(&x);
 }
 
 Test(stratum, clean_jobs_leave_the_old_job)
 {
     srv_cfg c = {.diff_log2 = -13, .version_rolling = 1};
-    srv *s = srv_start(&c);
-    runner r = {0};
-    pk_miner_opts o = base_opts();
-    o.threads = 2;
-    add_pool(&r, &o, srv_port(s), 0);
-    start(&r, &o);
+    session x;
+    open_pool(&x, &c);
+    srv *s = x.s;
+    x.o.threads = 2;
+    start_mining(&x, 0);
     wait_valid(s, 10, "first job");
     for (int i = 0; i < 5; i++) {
         srv_notify(s, 1);
         usleep(300000);
     }
+    wait_more(s, 5, "last job");
+    finish(&x.r);
     srv_stats st;
-    srv_stats_get(s, &st);
-    wait_valid(s, st.valid + 5, "last job");
-    finish(&r);
     srv_stats_get(s, &st);
     cr_assert_eq(st.old_job_after_clean, 0, "shares for a cleared job kept coming");
     no_bad_shares(s);
@@ -187,32 +213,26 @@ Test(stratum, clean_jobs_leave_the_old_job)
 Test(stratum, set_extranonce_takes_effect)
 {
     srv_cfg c = {.diff_log2 = -12, .version_rolling = 1};
-    srv *s = srv_start(&c);
-    runner r = {0};
-    pk_miner_opts o = base_opts();
-    add_pool(&r, &o, srv_port(s), 0);
-    start(&r, &o);
+    session x;
+    open_pool(&x, &c);
+    srv *s = x.s;
+    start_mining(&x, 0);
     wait_valid(s, 5, "before");
     srv_set_extranonce(s, "0badcafe0102", 3);
     srv_notify(s, 1);
-    srv_stats st;
-    srv_stats_get(s, &st);
-    wait_valid(s, st.valid + 10, "with the new extranonce"); /* built with the new one, or invalid */
-    finish(&r);
-    no_bad_shares(s);
-    srv_stop(s);
+    wait_more(s, 10, "with the new extranonce"); /* built with the new one, or invalid */
+    close_pool(&x);
 }
 
 Test(stratum, version_rolling_refused_means_five_parameters)
 {
     srv_cfg c = {.diff_log2 = -12, .version_rolling = 0};
-    srv *s = srv_start(&c);
-    runner r = {0};
-    pk_miner_opts o = base_opts();
-    add_pool(&r, &o, srv_port(s), 0);
-    start(&r, &o);
+    session x;
+    open_pool(&x, &c);
+    srv *s = x.s;
+    start_mining(&x, 0);
     wait_valid(s, 10, "no version rolling");
-    finish(&r);
+    finish(&x.r);
     srv_stats st;
     srv_stats_get(s, &st);
     cr_assert_eq(st.with_version_bits, 0);
@@ -223,13 +243,12 @@ Test(stratum, version_rolling_refused_means_five_parameters)
 Test(stratum, configure_never_answered_means_no_rolling)
 {
     srv_cfg c = {.diff_log2 = -12, .version_rolling = -1};
-    srv *s = srv_start(&c);
-    runner r = {0};
-    pk_miner_opts o = base_opts();
-    add_pool(&r, &o, srv_port(s), 0);
-    start(&r, &o);
+    session x;
+    open_pool(&x, &c);
+    srv *s = x.s;
+    start_mining(&x, 0);
     wait_valid(s, 10, "silent configure");
-    finish(&r);
+    finish(&x.r);
     srv_stats st;
     srv_stats_get(s, &st);
     cr_assert_eq(st.with_version_bits, 0);
@@ -240,26 +259,22 @@ Test(stratum, configure_never_answered_means_no_rolling)
 Test(stratum, narrow_mask_is_respected)
 {
     srv_cfg c = {.diff_log2 = -12, .version_rolling = 1, .mask = 0x00006000};
-    srv *s = srv_start(&c);
-    runner r = {0};
-    pk_miner_opts o = base_opts();
-    add_pool(&r, &o, srv_port(s), 0);
-    start(&r, &o);
+    session x;
+    open_pool(&x, &c);
+    srv *s = x.s;
+    start_mining(&x, 0);
     wait_valid(s, 10, "narrow mask");
-    finish(&r);
-    no_bad_shares(s);
-    srv_stop(s);
+    close_pool(&x);
 }
 
 Test(stratum, session_resumes_and_offline_shares_are_sent)
 {
     srv_cfg c = {.diff_log2 = -12, .version_rolling = 1};
-    srv *s = srv_start(&c);
-    runner r = {0};
-    pk_miner_opts o = base_opts();
-    o.pool.backoff_min_ms = 600; /* long enough to find shares while down */
-    add_pool(&r, &o, srv_port(s), 0);
-    start(&r, &o);
+    session x;
+    open_pool(&x, &c);
+    srv *s = x.s;
+    x.o.pool.backoff_min_ms = 600; /* long enough to find shares while down */
+    start_mining(&x, 0);
     wait_valid(s, 5, "before the drop");
     srv_drop_client(s);
     int two = 2;
@@ -268,7 +283,7 @@ Test(stratum, session_resumes_and_offline_shares_are_sent)
     srv_stats_get(s, &st);
     cr_assert_eq(st.resumed_subscribes, 1, "the session id was offered back and kept");
     wait_valid(s, st.valid + 10, "after resume");
-    finish(&r);
+    finish(&x.r);
     srv_stats_get(s, &st);
     cr_assert_eq(st.stale, 0, "resumed: the old job's shares are still good");
     no_bad_shares(s);
@@ -278,33 +293,27 @@ Test(stratum, session_resumes_and_offline_shares_are_sent)
 Test(stratum, client_reconnect_same_host)
 {
     srv_cfg c = {.diff_log2 = -12, .version_rolling = 1};
-    srv *s = srv_start(&c);
-    runner r = {0};
-    pk_miner_opts o = base_opts();
-    add_pool(&r, &o, srv_port(s), 0);
-    start(&r, &o);
+    session x;
+    open_pool(&x, &c);
+    srv *s = x.s;
+    start_mining(&x, 0);
     wait_valid(s, 3, "before");
     /* Another host without --allow-redirect: stays on this one. */
     const char *msg = "{\"id\":null,\"method\":\"client.reconnect\",\"params\":[\"evil.example\",3333,0]}\n";
     srv_send(s, msg, strlen(msg));
     int two = 2;
     cr_assert(srv_wait(s, connections_at_least, &two, 20), "did not reconnect here");
-    srv_stats st;
-    srv_stats_get(s, &st);
-    wait_valid(s, st.valid + 5, "after reconnect");
-    finish(&r);
-    no_bad_shares(s);
-    srv_stop(s);
+    wait_more(s, 5, "after reconnect");
+    close_pool(&x);
 }
 
 Test(stratum, answers_ping_version_and_unknown_methods)
 {
     srv_cfg c = {.diff_log2 = -12, .version_rolling = 1};
-    srv *s = srv_start(&c);
-    runner r = {0};
-    pk_miner_opts o = base_opts();
-    add_pool(&r, &o, srv_port(s), 0);
-    start(&r, &o);
+    session x;
+    open_pool(&x, &c);
+    srv *s = x.s;
+    start_mining(&x, 0);
     wait_valid(s, 2, "before");
     const char *m = "{\"id\":901,\"method\":\"mining.ping\",\"params\":[]}\n"
                     "{\"id\":902,\"method\":\"client.get_version\",\"params\":[]}\n"
@@ -316,11 +325,8 @@ Test(stratum, answers_ping_version_and_unknown_methods)
     srv_stats st;
     srv_stats_get(s, &st);
     cr_assert_eq(st.answer_errors, 1, "only the unknown method is an error");
-    srv_stats_get(s, &st);
-    wait_valid(s, st.valid + 3, "still mining");
-    finish(&r);
-    no_bad_shares(s);
-    srv_stop(s);
+    wait_more(s, 3, "still mining");
+    close_pool(&x);
 }
 
 static int free_port(void)
@@ -367,16 +373,13 @@ Test(stratum, tls_with_the_pool_certificate)
     close(mkstemp(key));
     cr_assert_eq(srv_make_cert(cert, key), 0);
     srv_cfg c = {.diff_log2 = -12, .version_rolling = 1, .cert_file = cert, .key_file = key};
-    srv *s = srv_start(&c);
-    runner r = {0};
-    pk_miner_opts o = base_opts();
-    o.pool.ca_file = cert;
-    add_pool(&r, &o, srv_port(s), 1);
-    start(&r, &o);
+    session x;
+    open_pool(&x, &c);
+    srv *s = x.s;
+    x.o.pool.ca_file = cert;
+    start_mining(&x, 1);
     wait_valid(s, 10, "over TLS");
-    finish(&r);
-    no_bad_shares(s);
-    srv_stop(s);
+    close_pool(&x);
     unlink(cert);
     unlink(key);
 }
@@ -392,15 +395,14 @@ Test(stratum, tls_refuses_a_wrong_certificate)
     cr_assert_eq(srv_make_cert(cert, key), 0);
     cr_assert_eq(srv_make_cert(other, okey), 0);
     srv_cfg c = {.diff_log2 = -12, .version_rolling = 1, .cert_file = cert, .key_file = key};
-    srv *s = srv_start(&c);
-    runner r = {0};
-    pk_miner_opts o = base_opts();
-    o.pool.ca_file = other; /* trusts someone else */
-    add_pool(&r, &o, srv_port(s), 1);
-    start(&r, &o);
+    session x;
+    open_pool(&x, &c);
+    srv *s = x.s;
+    x.o.pool.ca_file = other; /* trusts someone else */
+    start_mining(&x, 1);
     int two = 2;
     cr_assert(srv_wait(s, connections_at_least, &two, 20), "the miner gave up instead of retrying");
-    finish(&r);
+    finish(&x.r);
     srv_stats st;
     srv_stats_get(s, &st);
     cr_assert_eq(st.subscribes, 0, "nothing is said over an unverified connection");
@@ -417,11 +419,10 @@ Test(stratum, tls_refuses_a_wrong_certificate)
 static void bad_input_case(const char *bytes, size_t len, int expect_reconnect)
 {
     srv_cfg c = {.diff_log2 = -12, .version_rolling = 1};
-    srv *s = srv_start(&c);
-    runner r = {0};
-    pk_miner_opts o = base_opts();
-    add_pool(&r, &o, srv_port(s), 0);
-    start(&r, &o);
+    session x;
+    open_pool(&x, &c);
+    srv *s = x.s;
+    start_mining(&x, 0);
     wait_valid(s, 3, "before the bad input");
     srv_send(s, bytes, len);
     if (expect_reconnect) {
@@ -429,12 +430,8 @@ static void bad_input_case(const char *bytes, size_t len, int expect_reconnect)
         cr_assert(srv_wait(s, connections_at_least, &two, 20), "no reconnect after fatal input");
     }
     srv_notify(s, 1);
-    srv_stats st;
-    srv_stats_get(s, &st);
-    wait_valid(s, st.valid + 5, "after the bad input");
-    finish(&r);
-    no_bad_shares(s);
-    srv_stop(s);
+    wait_more(s, 5, "after the bad input");
+    close_pool(&x);
 }
 
 TestSuite(stratum_bad_input, .init = quiet_logs, .timeout = 120);
@@ -458,20 +455,15 @@ BAD(answer_to_nothing, "{\"id\":999999,\"result\":true,\"error\":null}\n", 0)
 static void extranonce_case(int size)
 {
     srv_cfg c = {.diff_log2 = -12, .version_rolling = 1, .en2_size = size, .en2_size_set = 1};
-    srv *s = srv_start(&c);
-    runner r = {0};
-    pk_miner_opts o = base_opts();
-    add_pool(&r, &o, srv_port(s), 0);
-    start(&r, &o);
+    session x;
+    open_pool(&x, &c);
+    srv *s = x.s;
+    start_mining(&x, 0);
     wait_valid(s, 10, "extranonce2 size from subscribe");
     srv_set_extranonce(s, "aabbccdd", size);
     srv_notify(s, 1);
-    srv_stats st;
-    srv_stats_get(s, &st);
-    wait_valid(s, st.valid + 10, "extranonce2 size from set_extranonce");
-    finish(&r);
-    no_bad_shares(s);
-    srv_stop(s);
+    wait_more(s, 10, "extranonce2 size from set_extranonce");
+    close_pool(&x);
 }
 
 Test(stratum_bad_input, extranonce2_size_16) { extranonce_case(16); }
@@ -483,19 +475,16 @@ Test(stratum_bad_input, extranonce2_size_17_is_refused)
      * subscribe instead of mining with stale values, and never sends a
      * share it cannot build right. */
     srv_cfg c = {.diff_log2 = -12, .version_rolling = 1};
-    srv *s = srv_start(&c);
-    runner r = {0};
-    pk_miner_opts o = base_opts();
-    add_pool(&r, &o, srv_port(s), 0);
-    start(&r, &o);
+    session x;
+    open_pool(&x, &c);
+    srv *s = x.s;
+    start_mining(&x, 0);
     wait_valid(s, 3, "before");
     srv_set_extranonce(s, "aabbccdd", 17);
     srv_notify(s, 1);
     int three = 3;
     cr_assert(srv_wait(s, connections_at_least, &three, 20), "subscribe with size 17 must be refused and retried");
-    finish(&r);
-    no_bad_shares(s);
-    srv_stop(s);
+    close_pool(&x);
 }
 
 Test(stratum_bad_input, one_mebibyte_line_without_newline)
@@ -511,36 +500,30 @@ Test(stratum_bad_input, one_mebibyte_line_without_newline)
 Test(stratum_bad_input, server_closes_mid_line)
 {
     srv_cfg c = {.diff_log2 = -12, .version_rolling = 1};
-    srv *s = srv_start(&c);
-    runner r = {0};
-    pk_miner_opts o = base_opts();
-    add_pool(&r, &o, srv_port(s), 0);
-    start(&r, &o);
+    session x;
+    open_pool(&x, &c);
+    srv *s = x.s;
+    start_mining(&x, 0);
     wait_valid(s, 3, "before");
     const char *half = "{\"id\":null,\"method\":\"mining.not";
     srv_send(s, half, strlen(half));
     srv_drop_client(s);
     int two = 2;
     cr_assert(srv_wait(s, connections_at_least, &two, 20));
-    srv_stats st;
-    srv_stats_get(s, &st);
-    wait_valid(s, st.valid + 5, "after");
-    finish(&r);
-    no_bad_shares(s);
-    srv_stop(s);
+    wait_more(s, 5, "after");
+    close_pool(&x);
 }
 
 Test(stratum_bad_input, subscribe_never_answered)
 {
     srv_cfg c = {.diff_log2 = -12, .version_rolling = 1, .no_subscribe_answer = 1};
-    srv *s = srv_start(&c);
-    runner r = {0};
-    pk_miner_opts o = base_opts();
-    add_pool(&r, &o, srv_port(s), 0);
-    start(&r, &o);
+    session x;
+    open_pool(&x, &c);
+    srv *s = x.s;
+    start_mining(&x, 0);
     int three = 3;
     cr_assert(srv_wait(s, connections_at_least, &three, 30), "the miner must time out and retry");
-    finish(&r);
+    finish(&x.r);
     srv_stats st;
     srv_stats_get(s, &st);
     cr_assert_eq(st.submits, 0);
