@@ -28,6 +28,16 @@ void pk_mine_usage(FILE *f)
             "  --no-work-timeout S      fail over after S s without a job (default 180)\n"
             "  --max-rejects N          fail over after N rejects in a row (default 20)\n"
             "  --failback S             a higher pool must stay up S s before use (default 30)\n"
+            "solo mining on your own node (instead of -o):\n"
+            "  --node URL               http://127.0.0.1:8332 (JSON-RPC getblocktemplate)\n"
+            "  --address ADDR           payout address, checked against the node's chain\n"
+            "  --payout-script HEX      or pay to this raw scriptPubKey\n"
+            "  --rpc-user U --rpc-password P, or --rpc-cookie FILE (default: the node's\n"
+            "                           .cookie in Bitcoin Core's data directory for the port)\n"
+            "  --coinbase-tag TEXT      up to 32 bytes in the coinbase script\n"
+            "  --blocks N               stop after N accepted blocks\n"
+            "  --blocks-dir DIR         found blocks are saved here before submitting (blocks)\n"
+            "  --gbt-refresh S          new template for new transactions every S s (30)\n"
             "devices:\n"
             "  -t, --threads N          CPU threads (default: all)\n"
             "  --kernel NAME            ref, shani, avx2, avx512 (default: fastest measured)\n"
@@ -48,6 +58,7 @@ void pk_mine_usage(FILE *f)
 enum {
     O_CERT = 1000, O_INSECURE, O_NO_EN, O_NO_VR, O_SUGGEST, O_REDIRECT, O_NOWORK, O_MAXREJ,
     O_FAILBACK, O_KERNEL, O_AFFINITY, O_DEVICES, O_LOGLEVEL, O_API, O_DURATION, O_NORMALPRIO,
+    O_NODE, O_ADDRESS, O_PAYOUT, O_RPCUSER, O_RPCPASS, O_COOKIE, O_TAG, O_BLOCKS, O_BLOCKSDIR, O_REFRESH,
 };
 
 static const struct option long_opts[] = {
@@ -65,6 +76,11 @@ static const struct option long_opts[] = {
     {"cpu-affinity", no_argument, 0, O_AFFINITY}, {"devices", required_argument, 0, O_DEVICES},
     {"log-level", required_argument, 0, O_LOGLEVEL}, {"api-listen", required_argument, 0, O_API},
     {"duration", required_argument, 0, O_DURATION}, {"normal-priority", no_argument, 0, O_NORMALPRIO},
+    {"node", required_argument, 0, O_NODE}, {"address", required_argument, 0, O_ADDRESS},
+    {"payout-script", required_argument, 0, O_PAYOUT}, {"rpc-user", required_argument, 0, O_RPCUSER},
+    {"rpc-password", required_argument, 0, O_RPCPASS}, {"rpc-cookie", required_argument, 0, O_COOKIE},
+    {"coinbase-tag", required_argument, 0, O_TAG}, {"blocks", required_argument, 0, O_BLOCKS},
+    {"blocks-dir", required_argument, 0, O_BLOCKSDIR}, {"gbt-refresh", required_argument, 0, O_REFRESH},
     {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},
     {0, 0, 0, 0},
 };
@@ -158,6 +174,24 @@ static int apply(pk_mine_cli *c, int opt, const char *name, const char *v, char 
         return 0;
     }
     case O_API: o->api_listen = v; return 0;
+    case O_NODE: o->node.url = v; return 0;
+    case O_ADDRESS: o->node.address = v; return 0;
+    case O_PAYOUT: o->node.payout_script_hex = v; return 0;
+    case O_RPCUSER: o->node.user = v; return 0;
+    case O_RPCPASS: o->node.pass = v; return 0;
+    case O_COOKIE: o->node.cookie = v; return 0;
+    case O_TAG: o->node.coinbase_tag = v; return 0;
+    case O_BLOCKSDIR: o->node.blocks_dir = v; return 0;
+    case O_BLOCKS:
+        if (num(name, v, 1, 1e9, &d, err, errlen))
+            return -1;
+        o->node.max_blocks = (unsigned)d;
+        return 0;
+    case O_REFRESH:
+        if (num(name, v, 1, 86400, &d, err, errlen))
+            return -1;
+        o->node.refresh_s = (unsigned)d;
+        return 0;
     case O_DURATION: return num(name, v, 0.001, 1e9, &o->duration_s, err, errlen);
     }
     snprintf(err, errlen, "unknown option");
@@ -274,6 +308,14 @@ int pk_mine_cli_parse(pk_mine_cli *c, int argc, char **argv, char *err, size_t e
     }
     if (optind < argc) {
         snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
+        return -1;
+    }
+    if (c->opts.node.url && c->opts.pool.npools) {
+        snprintf(err, errlen, "--node and -o are alternatives: solo on a node, or pools");
+        return -1;
+    }
+    if (c->opts.node.url && !c->opts.node.address == !c->opts.node.payout_script_hex) {
+        snprintf(err, errlen, "--node needs exactly one of --address or --payout-script");
         return -1;
     }
     for (size_t i = 0; i < c->opts.pool.npools; i++) {

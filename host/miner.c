@@ -26,6 +26,8 @@ struct pk_miner {
     pk_dispatcher *d;
     pk_device *dev;
     pk_pool_set *pools;
+    pk_node *node;
+    int exit_code;
     pk_offline_source offline;
     pk_api *api;
     _Atomic int api_port;
@@ -78,6 +80,13 @@ static void take_snapshot(pk_miner *m)
             s.stale += ps.stale;
             s.dropped += ps.dropped;
         }
+    } else if (m->node) {
+        pk_node_stats ns;
+        pk_node_get_stats(m->node, &ns);
+        s.blocks_found = ns.blocks_found;
+        s.blocks_accepted = s.accepted = ns.blocks_accepted;
+        s.rejected = ns.blocks_rejected;
+        s.height = ns.height;
     } else {
         s.accepted = atomic_load(&m->offline.shares);
     }
@@ -107,7 +116,10 @@ static void status_cb(uv_timer_t *t)
     pk_miner_get_stats(m, &s);
     char pool[600] = "offline job";
     double diff = 0;
-    if (m->pools) {
+    if (m->node) {
+        snprintf(pool, sizeof pool, "node %s, height %lld, blocks found %llu", m->o.node.url,
+                 (long long)s.height, (unsigned long long)s.blocks_found);
+    } else if (m->pools) {
         snprintf(pool, sizeof pool, "no pool");
         if (s.active_pool >= 0) {
             pk_pool_stats ps;
@@ -146,6 +158,8 @@ static void stop_now(pk_miner *m)
     m->api = NULL;
     if (m->pools)
         pk_pool_set_close(m->pools, NULL, NULL); /* sends shares still queued first */
+    if (m->node)
+        pk_node_close(m->node, NULL, NULL); /* found blocks still go to disk */
 }
 
 static void signal_cb(uv_signal_t *s, int signum)
@@ -155,6 +169,21 @@ static void signal_cb(uv_signal_t *s, int signum)
 }
 
 static void deadline_cb(uv_timer_t *t) { stop_now(t->data); }
+
+static void node_fatal(void *arg, const char *message)
+{
+    pk_miner *m = arg;
+    pk_log(PK_LOG_ERROR, "%s", message);
+    m->exit_code = 2;
+    stop_now(m);
+}
+
+static void node_done(void *arg)
+{
+    pk_miner *m = arg;
+    pk_log(PK_LOG_INFO, "%u block(s) accepted: done", m->o.node.max_blocks);
+    stop_now(m);
+}
 static void stop_async_cb(uv_async_t *a) { stop_now(a->data); }
 
 void pk_miner_stop(pk_miner *m) { uv_async_send(&m->stop_async); }
@@ -204,7 +233,12 @@ static int api_handler(void *ud, const char *path, char **body, const char **typ
                                  (json_int_t)ps.dropped));
         }
         json_object_set_new(root, "pools", pools);
-        json_object_set_new(root, "offline", json_boolean(m->pools == NULL));
+        json_object_set_new(root, "offline", json_boolean(m->pools == NULL && m->node == NULL));
+        if (m->node)
+            json_object_set_new(root, "solo", json_pack("{s:s, s:I, s:I, s:I}", "node", m->o.node.url, "height",
+                                                         (json_int_t)s.height, "blocks_found",
+                                                         (json_int_t)s.blocks_found, "blocks_accepted",
+                                                         (json_int_t)s.blocks_accepted));
         *body = json_dumps(root, JSON_COMPACT);
         json_decref(root);
         *type = "application/json";
@@ -270,7 +304,13 @@ int pk_miner_new(const pk_miner_opts *o, pk_miner **out, char *err, size_t errle
         goto fail;
     }
     pk_source *src;
-    if (o->pool.npools > 0) {
+    if (o->node.url) {
+        pk_node_events ev = {m, node_fatal, node_done};
+        rc = pk_node_new(&m->loop, &o->node, &ev, &m->node, err, errlen);
+        if (rc)
+            goto fail;
+        src = pk_node_source(m->node);
+    } else if (o->pool.npools > 0) {
         rc = pk_pool_set_new(&m->loop, &o->pool, &m->pools, err, errlen);
         if (rc)
             goto fail;
@@ -286,6 +326,8 @@ int pk_miner_new(const pk_miner_opts *o, pk_miner **out, char *err, size_t errle
     }
     if (m->pools)
         pk_pool_set_attach(m->pools, m->d);
+    if (m->node)
+        pk_node_attach(m->node, m->d);
     pk_cpu_device_opts co = {.kernel = m->kernel, .threads = o->threads, .affinity = o->affinity,
                              .idle_priority = !o->normal_priority};
     m->dev = pk_cpu_device_new(&co, 0);
@@ -318,7 +360,11 @@ fail:
 int pk_miner_run(pk_miner *m)
 {
     m->started = pk_now();
-    if (m->pools) {
+    if (m->node) {
+        pk_log(PK_LOG_INFO, "solo mining on node %s with %s on %u thread(s)", m->o.node.url, m->kernel->name,
+               pk_cpu_device_threads(m->dev));
+        pk_node_start(m->node);
+    } else if (m->pools) {
         pk_log(PK_LOG_INFO, "mining with %s on %u thread(s), %zu pool(s)", m->kernel->name,
                pk_cpu_device_threads(m->dev), pk_pool_set_count(m->pools));
         pk_pool_set_start(m->pools);
@@ -342,7 +388,8 @@ int pk_miner_run(pk_miner *m)
     uv_signal_start(&m->sigint, signal_cb, SIGINT);
     uv_signal_start(&m->sigterm, signal_cb, SIGTERM);
     uv_run(&m->loop, UV_RUN_DEFAULT);
-    m->pools = NULL; /* freed by its close */
+    m->pools = NULL; /* freed by their close */
+    m->node = NULL;
     pk_miner_stats s;
     pk_miner_get_stats(m, &s);
     pk_log(PK_LOG_INFO,
@@ -351,6 +398,8 @@ int pk_miner_run(pk_miner *m)
            s.uptime_s, s.mhs_avg, (unsigned long long)s.hashes, (unsigned long long)s.accepted,
            (unsigned long long)s.rejected, (unsigned long long)s.stale, (unsigned long long)s.dropped,
            (unsigned long long)s.invalid);
+    if (m->exit_code)
+        return m->exit_code;
     return s.invalid ? 1 : 0;
 }
 
@@ -367,6 +416,8 @@ void pk_miner_free(pk_miner *m)
         return;
     if (m->pools) /* never ran: close what was made */
         pk_pool_set_close(m->pools, NULL, NULL);
+    if (m->node)
+        pk_node_close(m->node, NULL, NULL);
     if (m->api)
         pk_api_close(m->api);
     uv_walk(&m->loop, close_walk, NULL);

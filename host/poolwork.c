@@ -155,6 +155,8 @@ int pk_pool_work_init(pk_pool_work *w, const pk_pool_job *job)
     pk_difficulty_to_target(job->difficulty, w->share_target);
     if (pk_bits_to_target(job->nbits, w->block_target))
         memset(w->block_target, 0, 32);
+    if (job->use_block_target)
+        memcpy(w->share_target, w->block_target, 32);
     return PK_OK;
 }
 

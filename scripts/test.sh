@@ -11,6 +11,10 @@ fi
 export BUILD_DIR=${BUILD_DIR:-build}
 # Tests write the kernel-pick cache here, never into the user's own.
 export POWKIT_CACHE_DIR=${POWKIT_CACHE_DIR:-$PWD/$BUILD_DIR/cache}
+# The solo-mining tests need the bcoin node (installed once, from npm).
+if [ ! -d tests/node/node_modules/bcoin ]; then
+  (cd tests/node && npm install --no-audit --no-fund --no-package-lock --loglevel=error)
+fi
 POWKIT_WERROR=1 bash scripts/build.sh
 cd "$BUILD_DIR"
 ctest --output-on-failure

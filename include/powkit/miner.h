@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "powkit/node.h"
 #include "powkit/pool.h"
 
 #ifdef __cplusplus
@@ -14,7 +15,8 @@ extern "C" {
 #endif
 
 typedef struct pk_miner_opts {
-    pk_pool_set_opts pool;   /* npools 0: the offline job */
+    pk_pool_set_opts pool;   /* npools 0 and no node: the offline job */
+    pk_node_opts node;       /* node.url set: solo mining on that node */
     const char *kernel;      /* NULL: the measured pick */
     unsigned threads;        /* 0: every CPU */
     int affinity;
@@ -31,6 +33,8 @@ typedef struct pk_miner_stats {
     double uptime_s;
     uint64_t accepted, rejected, stale, dropped, invalid, shares_found;
     int active_pool;
+    uint64_t blocks_found, blocks_accepted;
+    int64_t height;          /* solo: the template's height */
     char kernel[32];
     unsigned threads;
 } pk_miner_stats;
@@ -38,8 +42,9 @@ typedef struct pk_miner_stats {
 typedef struct pk_miner pk_miner;
 
 int pk_miner_new(const pk_miner_opts *o, pk_miner **out, char *err, size_t errlen);
-/* Runs until stopped (signal, duration, pk_miner_stop).  Returns 0, or 1
- * when a device reported a nonce that failed the reference recheck. */
+/* Runs until stopped (signal, duration, pk_miner_stop, --blocks reached).
+ * Returns 0; 1 when a device reported a nonce that failed the reference
+ * recheck; 2 when the node refused (credentials, address chain). */
 int pk_miner_run(pk_miner *m);
 /* From any thread. */
 void pk_miner_stop(pk_miner *m);

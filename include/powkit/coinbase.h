@@ -1,0 +1,66 @@
+/* powkit: solo work.  A getblocktemplate answer becomes a pk_pool_job
+ * (so templates, extranonce rolling and share rechecks are those of pool
+ * mining) plus what is needed to assemble the block when one is found.
+ *
+ * The coinbase: version 1, one input (null prevout), scriptSig = BIP34
+ * height as a minimal script number, an 8-byte extranonce push, then an
+ * optional tag; outputs = the payout (coinbasevalue), then, with segwit
+ * active, the BIP141 commitment (OP_RETURN aa21a9ed + SHA256d(witness
+ * root || reserved)), and one 32-byte zero reserved value as its witness. */
+#ifndef POWKIT_COINBASE_H
+#define POWKIT_COINBASE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "powkit/poolwork.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PK_SOLO_EXTRANONCE 8
+
+typedef struct pk_gbt {
+    int64_t height;
+    uint32_t version, bits, curtime;
+    uint8_t prevhash[32]; /* header byte order */
+    int64_t coinbasevalue;
+    int segwit;           /* rules hold segwit or !segwit */
+    size_t ntx;
+    uint8_t (*txid)[32];
+    uint8_t (*wtxid)[32];
+    uint8_t **data;
+    size_t *len;
+    size_t data_total;
+    int has_default_commitment;
+    uint8_t default_commitment[64];
+    size_t default_commitment_len;
+    char longpollid[256];
+} pk_gbt;
+
+/* Parses a getblocktemplate result.  Every transaction's txid and wtxid
+ * are computed here from its data (and must match what the node says).
+ * Returns 0 or -1 with err. */
+int pk_gbt_parse(const json_t *result, pk_gbt *t, char *err, size_t errlen);
+void pk_gbt_free(pk_gbt *t);
+
+/* BIP34: height as a minimal CScript push (OP_0..OP_16 for 0..16). */
+size_t pk_bip34_height(int64_t height, uint8_t out[9]);
+
+/* The job for t paying to payout (a scriptPubKey), with an optional tag
+ * (at most 32 bytes).  Returns 0 or -1 with err (e.g. the commitment does
+ * not match the node's default_witness_commitment). */
+int pk_solo_job(const pk_gbt *t, const uint8_t *payout, size_t payout_len, const char *tag,
+                pk_pool_job *job, char *err, size_t errlen);
+
+/* The whole block for a header whose coinbase used extranonce2 en2:
+ * malloc'd hex in *hex.  Returns 0 or -1 on no memory. */
+int pk_solo_block_hex(const pk_gbt *t, const pk_pool_job *job, const uint8_t header[80],
+                      const uint8_t *en2, char **hex);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,32 @@
+/* powkit: HTTP POST on a libuv loop through libcurl's multi-socket
+ * interface: curl says which sockets to watch and when to time out, the
+ * loop watches them (uv_poll, uv_timer), nothing blocks.  Lifecycle as in
+ * libuv: pk_http_new, requests, pk_http_close with a callback. */
+#ifndef POWKIT_HTTP_H
+#define POWKIT_HTTP_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct pk_http pk_http;
+
+/* status: the HTTP status (0 when the transfer failed: error says why).
+ * body is NUL-terminated and freed after the callback. */
+typedef void (*pk_http_cb)(void *ud, long status, const char *body, size_t len, const char *error);
+
+pk_http *pk_http_new(uv_loop_t *loop);
+/* userpwd "user:password" or NULL; timeout_ms 0: none (long polls).
+ * Responses over 32 MiB are cut off with an error.  Returns 0 or -1. */
+int pk_http_post(pk_http *h, const char *url, const char *userpwd, const char *body, long timeout_ms,
+                 pk_http_cb cb, void *ud);
+/* Aborts transfers in flight (their callbacks are not called). */
+void pk_http_close(pk_http *h, void (*closed)(void *arg), void *arg);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,685 @@
+/* Solo mining source (see include/powkit/node.h).  Device threads call
+ * next_template and on_share under `mu`; everything else runs on the loop. */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "powkit/address.h"
+#include "powkit/coinbase.h"
+#include "powkit/error.h"
+#include "powkit/http.h"
+#include "powkit/log.h"
+#include "powkit/node.h"
+#include "powkit/sha256.h"
+#include "powkit/util.h"
+
+#define RING 4
+
+typedef struct slot {
+    uint64_t seq;
+    int solved; /* a block was found on it: it is finished */
+    double arrived; /* when the node's answer came in */
+    pk_gbt gbt;
+    pk_pool_job job;
+    pk_pool_work work;
+} slot;
+
+typedef struct found {
+    uint64_t seq, t;
+    uint32_t nonce;
+    double at; /* when the device reported it */
+} found;
+
+typedef struct pending_block {
+    struct pending_block *next;
+    char *hex;
+    char path[600];
+    char hash[65];
+    int in_flight;
+    uint64_t retry_at;
+} pending_block;
+
+struct pk_node {
+    pk_source src; /* first */
+    uv_loop_t *loop;
+    pk_node_opts o;
+    pk_node_events ev;
+    pk_http *http;
+    char url[512], userpwd[600], blocks_dir[512];
+    uint8_t payout[PK_SCRIPT_MAX + 40];
+    size_t payout_len;
+    int have_payout;
+    pk_chain chain;
+    pk_dispatcher *disp;
+
+    pthread_mutex_t mu;
+    slot ring[RING];
+    uint64_t next_seq, current;
+    found *q;
+    size_t qn, qcap;
+
+    uv_async_t async;
+    uv_timer_t timer; /* retries, refresh */
+    int started, closing, fatal_done, lp_active;
+    unsigned backoff_ms;
+    uint64_t next_refresh, next_gbt_retry;
+    pending_block *blocks;
+    pk_node_stats st;
+    void (*closed)(void *);
+    void *closed_arg;
+    int open;
+};
+
+static slot *find_slot(pk_node *n, uint64_t seq)
+{
+    slot *s = &n->ring[seq % RING];
+    return seq && s->seq == seq ? s : NULL;
+}
+
+/* ---- device threads ---- */
+
+static int src_next(pk_source *src, pk_template *t)
+{
+    pk_node *n = (pk_node *)src;
+    int rc = PK_EAGAIN;
+    pthread_mutex_lock(&n->mu);
+    slot *s = find_slot(n, n->current);
+    uint64_t k;
+    if (s && pk_pool_work_next(&s->work, t->header, &k) == PK_OK) {
+        memcpy(t->target, s->work.share_target, 32);
+        t->job_id = s->seq;
+        t->extra = k;
+        rc = PK_OK;
+    }
+    pthread_mutex_unlock(&n->mu);
+    return rc;
+}
+
+static void src_share(pk_source *src, const pk_share *sh)
+{
+    pk_node *n = (pk_node *)src;
+    pthread_mutex_lock(&n->mu);
+    slot *s = find_slot(n, sh->job_id);
+    if (!s || s->solved) {
+        /* Another block on a solved template would compete with the first
+         * at the same height: not worth submitting. */
+        pthread_mutex_unlock(&n->mu);
+        return;
+    }
+    s->solved = 1;
+    int stop_devices = n->current == s->seq;
+    if (stop_devices)
+        n->current = 0; /* nothing to mine until the next template */
+    if (n->qn == n->qcap) {
+        size_t cap = n->qcap ? 2 * n->qcap : 16;
+        found *q = realloc(n->q, cap * sizeof *q);
+        if (!q) {
+            pthread_mutex_unlock(&n->mu);
+            pk_log(PK_LOG_ERROR, "no memory to queue a found block");
+            return;
+        }
+        n->q = q;
+        n->qcap = cap;
+    }
+    n->q[n->qn++] = (found){sh->job_id, sh->extra, sh->nonce, pk_now()};
+    pthread_mutex_unlock(&n->mu);
+    uv_async_send(&n->async);
+    if (stop_devices && n->disp)
+        pk_dispatcher_new_job(n->disp);
+}
+
+/* ---- RPC ---- */
+
+typedef void (*rpc_cb)(pk_node *n, json_t *result, const char *error, void *ud);
+
+typedef struct rpc_call {
+    pk_node *n;
+    rpc_cb cb;
+    void *ud;
+    char method[32];
+} rpc_call;
+
+static void rpc_done(void *arg, long status, const char *body, size_t len, const char *error)
+{
+    rpc_call *c = arg;
+    pk_node *n = c->n;
+    char why[1200] = "";
+    json_t *res = NULL, *msg = NULL;
+    if (status == 0) {
+        snprintf(why, sizeof why, "node %s unreachable: %s", n->url, error ? error : "no answer");
+    } else if (status == 401 || status == 403) {
+        snprintf(why, sizeof why, "node refused the credentials (HTTP %ld): check --rpc-user/--rpc-password or --rpc-cookie",
+                 status);
+        if (n->ev.fatal && !n->fatal_done) {
+            n->fatal_done = 1;
+            n->ev.fatal(n->ev.arg, why);
+        }
+    } else {
+        json_error_t je;
+        msg = json_loadb(body, len, 0, &je);
+        json_t *e = json_object_get(msg, "error");
+        if (!json_is_object(msg)) {
+            snprintf(why, sizeof why, "%s: HTTP %ld, not a JSON-RPC answer", c->method, status);
+        } else if (e && !json_is_null(e)) {
+            const char *m = json_string_value(json_object_get(e, "message"));
+            char clean[200];
+            pk_log_clean(m ? m : "error", clean, sizeof clean);
+            snprintf(why, sizeof why, "%s: %s", c->method, clean);
+        } else {
+            res = json_object_get(msg, "result");
+        }
+    }
+    if (!n->closing)
+        c->cb(n, res, why[0] ? why : NULL, c->ud);
+    json_decref(msg);
+    free(c);
+}
+
+static int rpc(pk_node *n, const char *method, json_t *params, long timeout_ms, rpc_cb cb, void *ud)
+{
+    rpc_call *c = calloc(1, sizeof *c);
+    if (!c) {
+        json_decref(params);
+        return -1;
+    }
+    c->n = n;
+    c->cb = cb;
+    c->ud = ud;
+    snprintf(c->method, sizeof c->method, "%s", method);
+    json_t *req = json_pack("{s:s, s:s, s:o}", "jsonrpc", "1.0", "method", method, "params", params);
+    json_object_set_new(req, "id", json_string("powkit"));
+    char *body = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    int rc = body ? pk_http_post(n->http, n->url, n->userpwd[0] ? n->userpwd : NULL, body, timeout_ms,
+                                 rpc_done, c)
+                  : -1;
+    free(body);
+    if (rc)
+        free(c);
+    return rc;
+}
+
+/* ---- templates ---- */
+
+static void request_template(pk_node *n, int longpoll);
+
+static void retry_later(pk_node *n, const char *why)
+{
+    unsigned b = n->backoff_ms ? n->backoff_ms * 2 : n->o.retry_min_ms;
+    if (b > n->o.retry_max_ms)
+        b = n->o.retry_max_ms;
+    n->backoff_ms = b;
+    n->next_gbt_retry = uv_now(n->loop) + b;
+    pk_log(PK_LOG_WARN, "%s; retrying in %.1f s", why, b / 1000.0);
+}
+
+static void use_template(pk_node *n, pk_gbt *g, double arrived)
+{
+    pk_pool_job job;
+    char err[256];
+    if (pk_solo_job(g, n->payout, n->payout_len, n->o.coinbase_tag, &job, err, sizeof err)) {
+        pk_log(PK_LOG_ERROR, "template at height %lld refused: %s", (long long)g->height, err);
+        pk_gbt_free(g);
+        return;
+    }
+    pthread_mutex_lock(&n->mu);
+    uint64_t seq = ++n->next_seq;
+    slot *s = &n->ring[seq % RING];
+    if (s->seq) {
+        pk_gbt_free(&s->gbt);
+        pk_pool_job_free(&s->job);
+    }
+    s->seq = seq;
+    s->solved = 0;
+    s->arrived = arrived;
+    s->gbt = *g;
+    s->job = job;
+    pk_pool_work_init(&s->work, &s->job);
+    n->current = seq;
+    n->st.templates++;
+    n->st.height = g->height;
+    pthread_mutex_unlock(&n->mu);
+    pk_log(PK_LOG_INFO, "template: height %lld, %zu transactions, %s%s", (long long)g->height, g->ntx,
+           g->segwit ? "segwit" : "no segwit", g->longpollid[0] ? ", long poll" : "");
+    if (n->disp)
+        pk_dispatcher_new_job(n->disp); /* devices move to it at once */
+}
+
+static void on_template(pk_node *n, json_t *result, const char *error, void *ud)
+{
+    int longpoll = ud != NULL;
+    double arrived = pk_now();
+    if (longpoll)
+        n->lp_active = 0;
+    if (error) {
+        retry_later(n, error);
+        return;
+    }
+    pk_gbt g;
+    char err[256];
+    if (pk_gbt_parse(result, &g, err, sizeof err)) {
+        retry_later(n, err);
+        return;
+    }
+    n->backoff_ms = 0;
+    n->next_refresh = uv_now(n->loop) + (uint64_t)n->o.refresh_s * 1000;
+    int has_lp = g.longpollid[0] != 0;
+    use_template(n, &g, arrived);
+    if (has_lp && !n->lp_active)
+        request_template(n, 1);
+}
+
+static void request_template(pk_node *n, int longpoll)
+{
+    json_t *p = json_pack("{s:[s]}", "rules", "segwit");
+    if (longpoll) {
+        pthread_mutex_lock(&n->mu);
+        slot *s = find_slot(n, n->current);
+        if (s && s->gbt.longpollid[0])
+            json_object_set_new(p, "longpollid", json_string(s->gbt.longpollid));
+        pthread_mutex_unlock(&n->mu);
+        n->lp_active = 1;
+    }
+    if (rpc(n, "getblocktemplate", json_pack("[o]", p), longpoll ? 0 : 30000, on_template,
+            longpoll ? (void *)1 : NULL)) {
+        if (longpoll)
+            n->lp_active = 0;
+        retry_later(n, "cannot start an HTTP request");
+    }
+}
+
+static void on_chain(pk_node *n, json_t *result, const char *error, void *ud)
+{
+    (void)ud;
+    if (error) {
+        retry_later(n, error);
+        n->started = 0;
+        return;
+    }
+    const char *chain = json_string_value(json_object_get(result, "chain"));
+    if (!chain) {
+        retry_later(n, "getblockchaininfo: no chain name");
+        n->started = 0;
+        return;
+    }
+    snprintf(n->st.chain, sizeof n->st.chain, "%s", chain);
+    n->chain = strcmp(chain, "main") == 0 ? PK_CHAIN_MAIN
+               : strcmp(chain, "regtest") == 0 ? PK_CHAIN_REGTEST
+                                               : PK_CHAIN_TEST;
+    if (!n->have_payout) {
+        char err[300];
+        if (pk_address_to_script(n->o.address, n->chain, n->payout, &n->payout_len, err, sizeof err)) {
+            char msg[400];
+            snprintf(msg, sizeof msg, "the node is on %s: %s", chain, err);
+            if (n->ev.fatal && !n->fatal_done) {
+                n->fatal_done = 1;
+                n->ev.fatal(n->ev.arg, msg);
+            }
+            return;
+        }
+        n->have_payout = 1;
+    }
+    pk_log(PK_LOG_INFO, "node %s: chain %s", n->url, chain);
+    request_template(n, 0);
+}
+
+/* ---- found blocks ---- */
+
+/* Writes data to path (through a temporary and a rename, so the file is
+ * whole or absent) and returns the open descriptor for a later fsync, or
+ * -1.  Once written, the block survives a crash of powkit; the fsync that
+ * makes it survive a power cut comes right after the submit is sent, so
+ * the block reaches the node first. */
+static int write_file(const char *path, const char *data)
+{
+    char tmp[620];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        return -1;
+    size_t len = strlen(data), done = 0;
+    while (done < len) {
+        ssize_t w = write(fd, data + done, len - done);
+        if (w <= 0) {
+            close(fd);
+            return -1;
+        }
+        done += (size_t)w;
+    }
+    if (write(fd, "\n", 1) != 1 || rename(tmp, path) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void submit_block(pk_node *n, pending_block *b);
+
+static void on_submitted(pk_node *n, json_t *result, const char *error, void *ud)
+{
+    pending_block *b = ud;
+    b->in_flight = 0;
+    if (error && strstr(error, "unreachable")) {
+        n->st.submit_retries++;
+        b->retry_at = uv_now(n->loop) + 2000;
+        pk_log(PK_LOG_WARN, "block %s not submitted (%s): kept in %s, retrying", b->hash, error, b->path);
+        return;
+    }
+    /* null: accepted; a string: the node's reason. */
+    const char *reason = error ? error : json_is_null(result) || !result ? NULL : json_string_value(result);
+    char done_path[620];
+    if (!reason) {
+        n->st.blocks_accepted++;
+        snprintf(n->st.last_result, sizeof n->st.last_result, "accepted");
+        pk_log(PK_LOG_INFO, "block %s accepted by the node (%llu so far)", b->hash,
+               (unsigned long long)n->st.blocks_accepted);
+        snprintf(done_path, sizeof done_path, "%s.accepted", b->path);
+    } else {
+        n->st.blocks_rejected++;
+        pk_log_clean(reason, n->st.last_result, sizeof n->st.last_result);
+        pk_log(PK_LOG_WARN, "block %s: the node says '%s'", b->hash, n->st.last_result);
+        snprintf(done_path, sizeof done_path, "%s.rejected", b->path);
+    }
+    rename(b->path, done_path);
+    for (pending_block **p = &n->blocks; *p; p = &(*p)->next) {
+        if (*p == b) {
+            *p = b->next;
+            break;
+        }
+    }
+    free(b->hex);
+    free(b);
+    if (!reason && n->o.max_blocks && n->st.blocks_accepted >= n->o.max_blocks && n->ev.done)
+        n->ev.done(n->ev.arg);
+}
+
+static void submit_block(pk_node *n, pending_block *b)
+{
+    b->in_flight = 1;
+    if (rpc(n, "submitblock", json_pack("[s]", b->hex), 60000, on_submitted, b)) {
+        b->in_flight = 0;
+        b->retry_at = uv_now(n->loop) + 2000;
+    }
+}
+
+static void handle_found(pk_node *n, const found *f)
+{
+    char *hex = NULL;
+    uint8_t header[80], hash[32], en2[PK_SOLO_EXTRANONCE];
+    int64_t height = -1;
+    pthread_mutex_lock(&n->mu);
+    slot *s = find_slot(n, f->seq);
+    if (s && pk_pool_work_header(&s->work, f->t, header) == PK_OK) {
+        header[76] = (uint8_t)f->nonce, header[77] = (uint8_t)(f->nonce >> 8);
+        header[78] = (uint8_t)(f->nonce >> 16), header[79] = (uint8_t)(f->nonce >> 24);
+        pk_pool_work_extranonce2(&s->work, f->t, en2);
+        height = s->gbt.height;
+        if (pk_solo_block_hex(&s->gbt, &s->job, header, en2, &hex))
+            hex = NULL;
+    }
+    pthread_mutex_unlock(&n->mu);
+    if (!hex) {
+        pk_log(PK_LOG_WARN, "a block was found on a template no longer held: dropped");
+        return;
+    }
+    n->st.blocks_found++;
+    pending_block *b = calloc(1, sizeof *b);
+    if (!b) {
+        free(hex);
+        return;
+    }
+    pk_sha256d(header, 80, hash);
+    pk_hash_to_hex(hash, b->hash);
+    b->hex = hex;
+    snprintf(b->path, sizeof b->path, "%s/%lld-%s.hex", n->blocks_dir, (long long)height, b->hash);
+    int fd = write_file(b->path, hex);
+    if (fd < 0)
+        pk_log(PK_LOG_ERROR, "cannot write %s (%s): submitting anyway", b->path, strerror(errno));
+    b->next = n->blocks;
+    n->blocks = b;
+    submit_block(n, b);
+    double ms = (pk_now() - f->at) * 1e3;
+    pk_log(PK_LOG_INFO, "BLOCK found at height %lld: %s, saved to %s and submitted", (long long)height, b->hash,
+           b->path);
+    if (fd >= 0) {
+        if (fsync(fd) != 0)
+            pk_log(PK_LOG_WARN, "fsync %s: %s", b->path, strerror(errno));
+        close(fd);
+    }
+    pthread_mutex_lock(&n->mu);
+    n->st.found_to_submit_ms = ms;
+    n->st.found_to_submit_sum_ms += ms;
+    if (ms > n->st.found_to_submit_max_ms)
+        n->st.found_to_submit_max_ms = ms;
+    pthread_mutex_unlock(&n->mu);
+}
+
+static void async_cb(uv_async_t *a)
+{
+    pk_node *n = a->data;
+    for (;;) {
+        pthread_mutex_lock(&n->mu);
+        found f;
+        int have = n->qn > 0;
+        if (have) {
+            f = n->q[0];
+            memmove(n->q, n->q + 1, (n->qn - 1) * sizeof *n->q);
+            n->qn--;
+        }
+        pthread_mutex_unlock(&n->mu);
+        if (!have)
+            return;
+        handle_found(n, &f);
+    }
+}
+
+static void timer_cb(uv_timer_t *t)
+{
+    pk_node *n = t->data;
+    uint64_t now = uv_now(n->loop);
+    if (!n->started && now >= n->next_gbt_retry) {
+        n->started = 1;
+        rpc(n, "getblockchaininfo", json_array(), 30000, on_chain, NULL);
+        return;
+    }
+    if (n->started && n->have_payout) {
+        if (n->next_gbt_retry && now >= n->next_gbt_retry) {
+            n->next_gbt_retry = 0;
+            request_template(n, 0);
+        } else if (n->o.refresh_s && n->next_refresh && now >= n->next_refresh) {
+            n->next_refresh = 0;
+            request_template(n, 0); /* new transactions since */
+        }
+    }
+    for (pending_block *b = n->blocks; b; b = b->next) {
+        if (!b->in_flight && b->retry_at && now >= b->retry_at) {
+            b->retry_at = 0;
+            submit_block(n, b);
+        }
+    }
+}
+
+/* ---- lifecycle ---- */
+
+static int read_cookie(pk_node *n, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "cannot read the node's cookie %s (give --rpc-cookie, or --rpc-user and --rpc-password)",
+                 path);
+        return -1;
+    }
+    char line[512] = "";
+    if (!fgets(line, sizeof line, f))
+        line[0] = 0;
+    fclose(f);
+    line[strcspn(line, "\r\n")] = 0;
+    if (!strchr(line, ':')) {
+        snprintf(err, errlen, "cookie %s is not user:password", path);
+        return -1;
+    }
+    snprintf(n->userpwd, sizeof n->userpwd, "%s", line);
+    return 0;
+}
+
+/* Bitcoin Core's data directory layout, chosen by the URL's port. */
+static void default_cookie(const char *url, char *out, size_t len)
+{
+    const char *home = getenv("HOME");
+    const char *sub = "";
+    if (strstr(url, ":18332"))
+        sub = "testnet3/";
+    else if (strstr(url, ":18443"))
+        sub = "regtest/";
+    else if (strstr(url, ":38332"))
+        sub = "signet/";
+    snprintf(out, len, "%s/.bitcoin/%s.cookie", home ? home : ".", sub);
+}
+
+int pk_node_new(uv_loop_t *loop, const pk_node_opts *o, const pk_node_events *ev, pk_node **out,
+                char *err, size_t errlen)
+{
+    *out = NULL;
+    if (!o->url || (strncmp(o->url, "http://", 7) != 0 && strncmp(o->url, "https://", 8) != 0)) {
+        snprintf(err, errlen, "--node wants http://host:port");
+        return PK_EINVAL;
+    }
+    if (!o->address == !o->payout_script_hex) {
+        snprintf(err, errlen, "solo mining needs exactly one of --address or --payout-script");
+        return PK_EINVAL;
+    }
+    pk_node *n = calloc(1, sizeof *n);
+    if (!n)
+        return PK_ENOMEM;
+    n->loop = loop;
+    n->o = *o;
+    if (ev)
+        n->ev = *ev;
+    snprintf(n->url, sizeof n->url, "%s", o->url);
+    snprintf(n->blocks_dir, sizeof n->blocks_dir, "%s", o->blocks_dir ? o->blocks_dir : "blocks");
+    if (!n->o.refresh_s)
+        n->o.refresh_s = 30;
+    if (!n->o.retry_min_ms)
+        n->o.retry_min_ms = 1000;
+    if (!n->o.retry_max_ms)
+        n->o.retry_max_ms = 30000;
+    if (o->payout_script_hex) {
+        size_t hl = strlen(o->payout_script_hex);
+        if (hl == 0 || hl % 2 || hl / 2 > sizeof n->payout ||
+            pk_hex_decode(o->payout_script_hex, n->payout, hl / 2)) {
+            snprintf(err, errlen, "--payout-script wants 1 to %zu bytes of hex", sizeof n->payout);
+            free(n);
+            return PK_EINVAL;
+        }
+        n->payout_len = hl / 2;
+        n->have_payout = 1;
+    }
+    if (o->user || o->pass) {
+        snprintf(n->userpwd, sizeof n->userpwd, "%s:%s", o->user ? o->user : "", o->pass ? o->pass : "");
+    } else {
+        char path[512];
+        if (o->cookie)
+            snprintf(path, sizeof path, "%s", o->cookie);
+        else
+            default_cookie(o->url, path, sizeof path);
+        if (read_cookie(n, path, err, errlen)) {
+            free(n);
+            return PK_EINVAL;
+        }
+    }
+    if (mkdir(n->blocks_dir, 0755) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create the blocks directory %s: %s", n->blocks_dir, strerror(errno));
+        free(n);
+        return PK_EIO;
+    }
+    n->http = pk_http_new(loop);
+    if (!n->http) {
+        snprintf(err, errlen, "libcurl initialisation failed");
+        free(n);
+        return PK_ENOMEM;
+    }
+    pthread_mutex_init(&n->mu, NULL);
+    n->src.next_template = src_next;
+    n->src.on_share = src_share;
+    n->st.height = -1;
+    uv_async_init(loop, &n->async, async_cb);
+    n->async.data = n;
+    uv_timer_init(loop, &n->timer);
+    n->timer.data = n;
+    *out = n;
+    return PK_OK;
+}
+
+pk_source *pk_node_source(pk_node *n) { return &n->src; }
+void pk_node_attach(pk_node *n, pk_dispatcher *d) { n->disp = d; }
+
+int pk_node_start(pk_node *n)
+{
+    uv_timer_start(&n->timer, timer_cb, 0, 50);
+    return PK_OK;
+}
+
+void pk_node_get_stats(pk_node *n, pk_node_stats *out)
+{
+    pthread_mutex_lock(&n->mu);
+    *out = n->st;
+    pthread_mutex_unlock(&n->mu);
+}
+
+double pk_node_template_time(pk_node *n, uint64_t seq)
+{
+    pthread_mutex_lock(&n->mu);
+    slot *s = find_slot(n, seq);
+    double t = s ? s->arrived : 0;
+    pthread_mutex_unlock(&n->mu);
+    return t;
+}
+
+static void part_closed(void *arg)
+{
+    pk_node *n = arg;
+    if (--n->open > 0)
+        return;
+    for (size_t i = 0; i < RING; i++) {
+        if (n->ring[i].seq) {
+            pk_gbt_free(&n->ring[i].gbt);
+            pk_pool_job_free(&n->ring[i].job);
+        }
+    }
+    while (n->blocks) {
+        pending_block *b = n->blocks;
+        n->blocks = b->next;
+        if (b->retry_at || b->in_flight)
+            pk_log(PK_LOG_WARN, "block %s was not confirmed by the node; it is kept in %s", b->hash, b->path);
+        free(b->hex);
+        free(b);
+    }
+    free(n->q);
+    pthread_mutex_destroy(&n->mu);
+    void (*cb)(void *) = n->closed;
+    void *a = n->closed_arg;
+    free(n);
+    if (cb)
+        cb(a);
+}
+
+static void handle_closed(uv_handle_t *h) { part_closed(h->data); }
+
+void pk_node_close(pk_node *n, void (*closed)(void *arg), void *arg)
+{
+    async_cb(&n->async); /* blocks found at the last moment still go to disk */
+    n->closing = 1;
+    n->closed = closed;
+    n->closed_arg = arg;
+    n->open = 3;
+    uv_timer_stop(&n->timer);
+    uv_close((uv_handle_t *)&n->timer, handle_closed);
+    uv_close((uv_handle_t *)&n->async, handle_closed);
+    pk_http_close(n->http, part_closed, n);
+}
