@@ -49,7 +49,7 @@ static void finish(req *r, long status, const char *error)
         }
     }
     curl_multi_remove_handle(h->multi, r->easy);
-    if (r->cb && !h->closing)
+    if (r->cb) /* also when closing (error "closed"): owners free their state */
         r->cb(r->ud, status, r->body ? r->body : "", r->len, error);
     curl_easy_cleanup(r->easy);
     curl_slist_free_all(r->headers);

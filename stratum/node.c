@@ -1,5 +1,6 @@
 /* Solo mining source (see include/powkit/node.h).  Device threads call
  * next_template and on_share under `mu`; everything else runs on the loop. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -619,8 +620,50 @@ int pk_node_new(uv_loop_t *loop, const pk_node_opts *o, const pk_node_events *ev
 pk_source *pk_node_source(pk_node *n) { return &n->src; }
 void pk_node_attach(pk_node *n, pk_dispatcher *d) { n->disp = d; }
 
+/* Blocks a previous run found but never heard back about: submit again. */
+static void resume_saved_blocks(pk_node *n)
+{
+    DIR *d = opendir(n->blocks_dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        if (l < 5 || strcmp(de->d_name + l - 4, ".hex") != 0 || l > 200)
+            continue;
+        pending_block *b = calloc(1, sizeof *b);
+        if (!b)
+            break;
+        snprintf(b->path, sizeof b->path, "%.380s/%.200s", n->blocks_dir, de->d_name);
+        FILE *f = fopen(b->path, "r");
+        long size = -1;
+        if (f && fseek(f, 0, SEEK_END) == 0)
+            size = ftell(f);
+        if (!f || size <= 0 || size > (64L << 20) || fseek(f, 0, SEEK_SET) != 0 ||
+            !(b->hex = malloc((size_t)size + 1)) || fread(b->hex, 1, (size_t)size, f) != (size_t)size) {
+            if (f)
+                fclose(f);
+            free(b->hex);
+            free(b);
+            continue;
+        }
+        fclose(f);
+        b->hex[size] = 0;
+        b->hex[strcspn(b->hex, "\r\n")] = 0;
+        const char *dash = strchr(de->d_name, '-');
+        snprintf(b->hash, sizeof b->hash, "%.64s", dash ? dash + 1 : de->d_name);
+        b->retry_at = uv_now(n->loop) + 1;
+        b->next = n->blocks;
+        n->blocks = b;
+        pk_log(PK_LOG_INFO, "found block %s from an earlier run was never confirmed: submitting it again",
+               b->path);
+    }
+    closedir(d);
+}
+
 int pk_node_start(pk_node *n)
 {
+    resume_saved_blocks(n);
     uv_timer_start(&n->timer, timer_cb, 0, 50);
     return PK_OK;
 }

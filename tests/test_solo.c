@@ -516,6 +516,33 @@ Test(bcoin, wrong_chain_address_and_bad_credentials_are_refused)
     node_stop(&np);
 }
 
+Test(bcoin, a_saved_block_from_an_earlier_run_is_submitted)
+{
+    node_proc np;
+    node_start(&np);
+    /* Mine one block into a directory, then make it look unconfirmed:
+     * a fresh node has never seen it. */
+    char dir[64];
+    cr_assert_eq(mine_blocks(&np, 1, NULL, dir), 1);
+    node_stop(&np);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "cd %s && for f in *.accepted; do mv \"$f\" \"${f%%.accepted}\"; done", dir);
+    cr_assert_eq(system(cmd), 0);
+    node_start(&np);
+    cr_assert_eq(height_of(&np), 0);
+    pk_miner_opts o = {.threads = 1, .quiet = 1, .duration_s = 3};
+    o.node = (pk_node_opts){.url = np.url, .user = "x", .pass = "powkit-test", .payout_script_hex = PAYOUT,
+                            .blocks_dir = dir, .max_blocks = 1, .retry_min_ms = 100};
+    run r = {0};
+    char err[300];
+    cr_assert_eq(pk_miner_new(&o, &r.m, err, sizeof err), 0, "%s", err);
+    pthread_create(&r.th, NULL, run_thread, &r);
+    pthread_join(r.th, NULL);
+    pk_miner_free(r.m);
+    cr_assert_geq(height_of(&np), 1, "the saved block reached the node");
+    node_stop(&np);
+}
+
 Test(bcoin, unreachable_node_is_retried_without_crash)
 {
     node_proc np = {0};

@@ -23,7 +23,8 @@ pk_http *pk_http_new(uv_loop_t *loop);
  * Responses over 32 MiB are cut off with an error.  Returns 0 or -1. */
 int pk_http_post(pk_http *h, const char *url, const char *userpwd, const char *body, long timeout_ms,
                  pk_http_cb cb, void *ud);
-/* Aborts transfers in flight (their callbacks are not called). */
+/* Aborts transfers in flight: their callbacks run now with status 0 and
+ * error "closed", so their owners can release what they hold. */
 void pk_http_close(pk_http *h, void (*closed)(void *arg), void *arg);
 
 #ifdef __cplusplus
