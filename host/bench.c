@@ -14,24 +14,14 @@ static void sleep_s(double s)
     }
 }
 
-int pk_bench_row_run(const pk_kernel *k, unsigned threads, double seconds, int affinity,
-                     pk_bench_row *row)
+int pk_bench_device_run(pk_device *dev, double seconds, pk_bench_row *row)
 {
-    memset(row, 0, sizeof *row);
-    row->kernel = k->name;
-    row->threads = threads;
     pk_offline_source src;
     pk_offline_source_init(&src, NULL, NULL);
     pk_dispatcher *d;
     int rc = pk_dispatcher_new(&d, &src.base);
     if (rc)
         return rc;
-    pk_cpu_device_opts o = {.kernel = k, .threads = threads, .affinity = affinity};
-    pk_device *dev = pk_cpu_device_new(&o, 0);
-    if (!dev) {
-        pk_dispatcher_free(d);
-        return PK_ENOMEM;
-    }
     double t0 = pk_now();
     rc = pk_device_start(dev, d);
     if (rc == PK_OK) {
@@ -46,7 +36,21 @@ int pk_bench_row_run(const pk_kernel *k, unsigned threads, double seconds, int a
     pk_dispatcher_get_stats(d, &st);
     row->shares = st.shares;
     row->invalid = st.invalid;
-    pk_device_destroy(dev);
     pk_dispatcher_free(d);
+    return rc;
+}
+
+int pk_bench_row_run(const pk_kernel *k, unsigned threads, double seconds, int affinity,
+                     pk_bench_row *row)
+{
+    memset(row, 0, sizeof *row);
+    row->kernel = k->name;
+    row->threads = threads;
+    pk_cpu_device_opts o = {.kernel = k, .threads = threads, .affinity = affinity};
+    pk_device *dev = pk_cpu_device_new(&o, 0);
+    if (!dev)
+        return PK_ENOMEM;
+    int rc = pk_bench_device_run(dev, seconds, row);
+    pk_device_destroy(dev);
     return rc;
 }

@@ -13,6 +13,7 @@
 #include "powkit/error.h"
 #include "powkit/log.h"
 #include "powkit/mine_cli.h"
+#include "powkit/opencl.h"
 #include "powkit/sha256.h"
 #include "commands.h"
 
@@ -32,6 +33,7 @@ static void usage(FILE *f)
             "  bench      mine the embedded offline job on every CPU kernel and report speeds\n"
             "  verify-block FILE [--json]       check a block (raw or hex): PoW, merkle, witness, ...\n"
             "  verify-headers FILE [--start-height H] [--json]  check a file of 80-byte headers\n"
+            "  devices [--json]                 the CPU's kernels and every OpenCL device\n"
             "  selftest   check every kernel against the reference and show the pick\n"
             "  version    print the version\n"
             "\n"
@@ -41,6 +43,7 @@ static void usage(FILE *f)
             "  --kernel NAME   only this kernel (ref, shani, avx2, avx512)\n"
             "  --cpu-affinity  pin thread i to CPU i\n"
             "  --json          one JSON object on stdout instead of the table\n"
+            "  --no-opencl     no rows for OpenCL devices (opencl:N)\n"
             "\n"
             "environment:\n"
             "  POWKIT_DISABLE=shani,avx2,...  switch kernels off (ref always stays)\n"
@@ -84,8 +87,9 @@ static int cmd_bench(int argc, char **argv)
     double seconds = 2.0;
     unsigned threads = pk_online_cpus();
     const char *only = NULL;
-    int json = 0, affinity = 0;
+    int json = 0, affinity = 0, no_opencl = 0;
     static const struct option opts[] = {
+        {"no-opencl", no_argument, 0, 'n'},
         {"seconds", required_argument, 0, 's'}, {"threads", required_argument, 0, 't'},
         {"kernel", required_argument, 0, 'k'},  {"cpu-affinity", no_argument, 0, 'a'},
         {"json", no_argument, 0, 'j'},          {"help", no_argument, 0, 'h'},
@@ -112,6 +116,7 @@ static int cmd_bench(int argc, char **argv)
             break;
         case 'k': only = optarg; break;
         case 'a': affinity = 1; break;
+        case 'n': no_opencl = 1; break;
         case 'j': json = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -133,7 +138,8 @@ static int cmd_bench(int argc, char **argv)
         }
     }
 
-    pk_bench_row rows[2 * PK_DISPATCH_MAX];
+    pk_bench_row rows[2 * PK_DISPATCH_MAX + 8];
+    char cl_names[8][16];
     size_t nrows = 0;
     uint64_t invalid = 0;
     for (size_t i = 0; i < disp.count; i++) {
@@ -167,6 +173,31 @@ static int cmd_bench(int argc, char **argv)
 
     if (!json && isatty(STDERR_FILENO))
         fprintf(stderr, "\r\033[K");
+    /* OpenCL devices: one row each, on the same offline job. */
+    if (!no_opencl && !only) {
+        pk_cl_info info[8];
+        char clerr[256];
+        size_t ncl = pk_cl_list(info, 8, clerr, sizeof clerr);
+        for (size_t i = 0; i < ncl; i++) {
+            pk_cl_opts co = {.index = info[i].index};
+            char derr[4096];
+            snprintf(cl_names[i], sizeof cl_names[i], "opencl:%u", info[i].index);
+            pk_device *dev = pk_cl_device_new(&co, 1, derr, sizeof derr);
+            pk_bench_row *row = &rows[nrows++];
+            memset(row, 0, sizeof *row);
+            row->kernel = cl_names[i];
+            row->threads = info[i].compute_units;
+            if (!dev) {
+                row->selftest = PK_SELFTEST_FAILED;
+                fprintf(stderr, "powkit bench: %s: %s\n", cl_names[i], derr);
+                continue;
+            }
+            pk_bench_device_run(dev, seconds, row);
+            row->selftest = PK_SELFTEST_OK;
+            invalid += row->invalid;
+            pk_device_destroy(dev);
+        }
+    }
     char feats[128];
     pk_cpu_feature_names(disp.cpu, feats, sizeof feats);
     if (json) {
@@ -269,6 +300,60 @@ static int cmd_mine(int argc, char **argv)
     return rc;
 }
 
+static int cmd_devices(int argc, char **argv)
+{
+    int json = argc > 1 && strcmp(argv[1], "--json") == 0;
+    pk_dispatch disp;
+    if (init_dispatch(&disp))
+        return 2;
+    char feats[128], clerr[256] = "";
+    pk_cpu_feature_names(disp.cpu, feats, sizeof feats);
+    pk_cl_info info[8];
+    size_t ncl = pk_cl_list(info, 8, clerr, sizeof clerr);
+    if (json) {
+        json_t *ks = json_array(), *cls = json_array();
+        for (size_t i = 0; i < disp.count; i++)
+            json_array_append_new(ks, json_pack("{s:s, s:s}", "name", disp.entries[i].kernel->name, "selftest",
+                                                pk_selftest_name(disp.entries[i].status)));
+        for (size_t i = 0; i < ncl; i++)
+            json_array_append_new(cls, json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:i, s:s}", "name",
+                                                 info[i].name, "platform", info[i].platform, "vendor",
+                                                 info[i].vendor, "driver", info[i].driver, "id", "",
+                                                 "compute_units", (int)info[i].compute_units, "global_mem",
+                                                 (json_int_t)info[i].global_mem, "preferred_vector_width",
+                                                 (int)info[i].pref_vector_width, "type",
+                                                 info[i].is_cpu ? "cpu" : "gpu/accelerator"));
+        for (size_t i = 0; i < ncl; i++) {
+            char id[16];
+            snprintf(id, sizeof id, "opencl:%u", info[i].index);
+            json_object_set_new(json_array_get(cls, i), "id", json_string(id));
+        }
+        json_t *root = json_pack("{s:{s:s, s:s, s:i, s:o, s:s}, s:o}", "cpu", "id", "cpu", "name", pk_cpu_brand(),
+                                 "cores", (int)pk_online_cpus(), "kernels", ks, "default_kernel", disp.best->name,
+                                 "opencl", cls);
+        json_object_set_new(json_object_get(root, "cpu"), "features", json_string(feats));
+        if (ncl == 0)
+            json_object_set_new(root, "opencl_error", json_string(clerr));
+        char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        puts(s);
+        free(s);
+        json_decref(root);
+        return 0;
+    }
+    printf("cpu        %s [%s], %u cores, default kernel %s\n", pk_cpu_brand(), feats, pk_online_cpus(),
+           disp.best->name);
+    for (size_t i = 0; i < disp.count; i++)
+        printf("  kernel %-7s %s\n", disp.entries[i].kernel->name, pk_selftest_name(disp.entries[i].status));
+    if (ncl == 0)
+        printf("opencl     none: %s\n", clerr);
+    for (size_t i = 0; i < ncl; i++)
+        printf("opencl:%-3u %s (%s, %s), driver %s, %u compute units, %llu MiB, int vector width %u%s\n",
+               info[i].index, info[i].name, info[i].platform, info[i].vendor, info[i].driver,
+               info[i].compute_units, (unsigned long long)(info[i].global_mem >> 20), info[i].pref_vector_width,
+               info[i].is_cpu ? " [CPU device: not used by `mine` unless asked for]" : "");
+    return 0;
+}
+
 static int cmd_selftest(void)
 {
     pk_dispatch disp;
@@ -298,6 +383,8 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[1];
+    if (strcmp(cmd, "devices") == 0)
+        return cmd_devices(argc - 1, argv + 1);
     if (strcmp(cmd, "verify-block") == 0)
         return pk_cmd_verify_block(argc - 1, argv + 1);
     if (strcmp(cmd, "verify-headers") == 0)

@@ -44,7 +44,8 @@ void pk_mine_usage(FILE *f)
             "  --cpu-affinity           pin thread i to CPU i\n"
             "  --normal-priority        hash at normal priority (default: idle priority, so\n"
             "                           the network thread and other programs go first)\n"
-            "  --devices LIST           cpu (OpenCL devices come later)\n"
+            "  --devices LIST           cpu,opencl:0,... (default: cpu and every OpenCL device\n"
+            "                           that is not a CPU; see powkit devices)\n"
             "operation:\n"
             "  -c, --config FILE        JSON with the long option names as keys, and\n"
             "                           \"pools\": [{\"url\":...,\"user\":...,\"pass\":...}]\n"
@@ -158,12 +159,23 @@ static int apply(pk_mine_cli *c, int opt, const char *name, const char *v, char 
     case O_KERNEL: o->kernel = v; return 0;
     case O_AFFINITY: o->affinity = 1; return 0;
     case O_NORMALPRIO: o->normal_priority = 1; return 0;
-    case O_DEVICES:
-        if (strcmp(v, "cpu") != 0) {
-            snprintf(err, errlen, "--devices: only 'cpu' is available in this build, got '%s'", v);
-            return -1;
+    case O_DEVICES: {
+        /* cpu and opencl:N, comma separated */
+        const char *p = v;
+        while (*p) {
+            const char *end = strchr(p, ',');
+            size_t len = end ? (size_t)(end - p) : strlen(p);
+            int ok = (len == 3 && strncmp(p, "cpu", 3) == 0) ||
+                     (len > 7 && strncmp(p, "opencl:", 7) == 0 && strspn(p + 7, "0123456789") == len - 7);
+            if (!ok) {
+                snprintf(err, errlen, "--devices wants cpu and opencl:N, comma separated; got '%s'", v);
+                return -1;
+            }
+            p += len + (end ? 1 : 0);
         }
+        o->devices = v;
         return 0;
+    }
     case O_LOGLEVEL: {
         pk_log_level lv;
         if (pk_log_parse_level(v, &lv)) {

@@ -14,6 +14,7 @@
 #include "powkit/log.h"
 #include "powkit/miner.h"
 #include "powkit/offline.h"
+#include "powkit/opencl.h"
 #include "powkit/util.h"
 
 #define SAMPLES 61
@@ -24,7 +25,9 @@ struct pk_miner {
     pk_dispatch disp;
     const pk_kernel *kernel;
     pk_dispatcher *d;
-    pk_device *dev;
+    pk_device *dev;        /* the CPU device, NULL when not asked for */
+    pk_device *devs[9];    /* every device: CPU first, then OpenCL */
+    size_t ndev;
     pk_pool_set *pools;
     pk_node *node;
     int exit_code;
@@ -43,7 +46,13 @@ struct pk_miner {
     int stopping;
 };
 
-static uint64_t device_hashes(pk_miner *m) { return pk_device_hashes(m->dev); }
+static uint64_t device_hashes(pk_miner *m)
+{
+    uint64_t sum = 0;
+    for (size_t i = 0; i < m->ndev; i++)
+        sum += pk_device_hashes(m->devs[i]);
+    return sum;
+}
 
 static double rate_over(pk_miner *m, unsigned secs)
 {
@@ -91,7 +100,7 @@ static void take_snapshot(pk_miner *m)
         s.accepted = atomic_load(&m->offline.shares);
     }
     snprintf(s.kernel, sizeof s.kernel, "%s", m->kernel->name);
-    s.threads = pk_cpu_device_threads(m->dev);
+    s.threads = m->dev ? pk_cpu_device_threads(m->dev) : 0;
     pthread_mutex_lock(&m->mu);
     m->snap = s;
     pthread_mutex_unlock(&m->mu);
@@ -146,7 +155,8 @@ static void stop_now(pk_miner *m)
     uv_signal_stop(&m->sigint);
     uv_signal_stop(&m->sigterm);
     pk_dispatcher_stop(m->d);
-    pk_device_stop(m->dev); /* joins: the threads finish their current slice */
+    for (size_t i = 0; i < m->ndev; i++)
+        pk_device_stop(m->devs[i]); /* joins: the threads finish their current slice */
     uv_close((uv_handle_t *)&m->sampler, NULL);
     uv_close((uv_handle_t *)&m->status, NULL);
     uv_close((uv_handle_t *)&m->deadline, NULL);
@@ -218,8 +228,9 @@ static int api_handler(void *ud, const char *path, char **body, const char **typ
                                  "stale", (json_int_t)s.stale, "dropped", (json_int_t)s.dropped,
                                  "invalid", (json_int_t)s.invalid);
         json_t *devs = json_array();
-        json_array_append_new(devs, json_pack("{s:s, s:s, s:i, s:f}", "name", m->dev->name, "kernel",
-                                              s.kernel, "threads", (int)s.threads, "mhs_5s", s.mhs_5s));
+        for (size_t i = 0; i < m->ndev; i++)
+            json_array_append_new(devs, json_pack("{s:s, s:I}", "name", m->devs[i]->name, "hashes",
+                                                  (json_int_t)pk_device_hashes(m->devs[i])));
         json_object_set_new(root, "devices", devs);
         json_t *pools = json_array();
         for (size_t i = 0; m->pools && i < pk_pool_set_count(m->pools); i++) {
@@ -328,12 +339,49 @@ int pk_miner_new(const pk_miner_opts *o, pk_miner **out, char *err, size_t errle
         pk_pool_set_attach(m->pools, m->d);
     if (m->node)
         pk_node_attach(m->node, m->d);
-    pk_cpu_device_opts co = {.kernel = m->kernel, .threads = o->threads, .affinity = o->affinity,
-                             .idle_priority = !o->normal_priority};
-    m->dev = pk_cpu_device_new(&co, 0);
-    if (!m->dev) {
-        snprintf(err, errlen, "CPU device: out of memory");
-        rc = PK_ENOMEM;
+    /* Devices: "cpu" and "opencl:N" from --devices; by default the CPU
+     * plus every OpenCL device that is not a CPU (PoCL's CPU device would
+     * share the cores the native kernels already use). */
+    const char *list = o->devices ? o->devices : "";
+    int want_cpu = !o->devices || strstr(list, "cpu") != NULL;
+    if (want_cpu) {
+        pk_cpu_device_opts co = {.kernel = m->kernel, .threads = o->threads, .affinity = o->affinity,
+                                 .idle_priority = !o->normal_priority};
+        m->dev = pk_cpu_device_new(&co, 0);
+        if (!m->dev) {
+            snprintf(err, errlen, "CPU device: out of memory");
+            rc = PK_ENOMEM;
+            goto fail;
+        }
+        m->devs[m->ndev++] = m->dev;
+    }
+    {
+        pk_cl_info info[8];
+        char clerr[256];
+        size_t ncl = pk_cl_list(info, 8, clerr, sizeof clerr);
+        for (size_t i = 0; i < ncl && m->ndev < 9; i++) {
+            char name[32];
+            snprintf(name, sizeof name, "opencl:%u", info[i].index);
+            int asked = o->devices && pk_name_in_list(list, name);
+            if (!(asked || (!o->devices && !info[i].is_cpu)))
+                continue;
+            pk_cl_opts clo = {.index = info[i].index};
+            char derr[4096];
+            pk_device *d = pk_cl_device_new(&clo, (unsigned)m->ndev, derr, sizeof derr);
+            if (!d) {
+                pk_log(PK_LOG_ERROR, "%s (%s): %s; the other devices mine on", name, info[i].name, derr);
+                continue;
+            }
+            pk_log(PK_LOG_INFO, "%s: %s, %u-wide vectors%s", name, info[i].name, pk_cl_device_vector_width(d),
+                   pk_cl_device_from_cache(d) ? ", cached binary" : "");
+            m->devs[m->ndev++] = d;
+        }
+        if (o->devices && ncl == 0 && strstr(list, "opencl"))
+            pk_log(PK_LOG_WARN, "OpenCL: %s", clerr);
+    }
+    if (m->ndev == 0) {
+        snprintf(err, errlen, "no device to mine with (--devices %s)", list);
+        rc = PK_EINVAL;
         goto fail;
     }
     if (o->api_listen) {
@@ -374,10 +422,12 @@ int pk_miner_run(pk_miner *m)
                "target 2^-24) with %s on %u thread(s); nothing is submitted anywhere",
                m->kernel->name, pk_cpu_device_threads(m->dev));
     }
-    int rc = pk_device_start(m->dev, m->d);
-    if (rc) {
-        pk_log(PK_LOG_ERROR, "CPU device: %s", pk_strerror(rc));
-        return 2;
+    for (size_t i = 0; i < m->ndev; i++) {
+        int rc = pk_device_start(m->devs[i], m->d);
+        if (rc) {
+            pk_log(PK_LOG_ERROR, "%s: %s", m->devs[i]->name, pk_strerror(rc));
+            return 2;
+        }
     }
     uv_timer_start(&m->sampler, sampler_cb, 0, 1000);
     if (!m->o.quiet)
@@ -423,7 +473,8 @@ void pk_miner_free(pk_miner *m)
     uv_walk(&m->loop, close_walk, NULL);
     uv_run(&m->loop, UV_RUN_DEFAULT);
     uv_loop_close(&m->loop);
-    pk_device_destroy(m->dev);
+    for (size_t i = 0; i < m->ndev; i++)
+        pk_device_destroy(m->devs[i]);
     pk_dispatcher_free(m->d);
     pthread_mutex_destroy(&m->mu);
     free(m);

@@ -269,7 +269,7 @@ Test(mine_cli, refusals)
     char *a1[] = {"mine", "-u", "w", NULL};
     char *a2[] = {"mine", "-o", "stratum+tcp://a:1", NULL};
     char *a3[] = {"mine", "-t", "0", NULL};
-    char *a4[] = {"mine", "--devices", "gpu", NULL};
+    char *a4[] = {"mine", "--devices", "gpu:0", NULL};
     char *a5[] = {"mine", "--bogus", NULL};
     char *a6[] = {"mine", "--config", "/nonexistent/powkit.json", NULL};
     char **cases[] = {a1, a2, a3, a4, a5, a6};

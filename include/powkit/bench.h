@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 
+#include "powkit/device.h"
 #include "powkit/dispatch.h"
 
 #ifdef __cplusplus
@@ -25,6 +26,10 @@ typedef struct pk_bench_row {
  * `seconds`.  Returns 0 or a PK_E* code. */
 int pk_bench_row_run(const pk_kernel *k, unsigned threads, double seconds, int affinity,
                      pk_bench_row *row);
+
+/* Mines the offline job on any device for about `seconds` (row->kernel
+ * and row->threads are the caller's to fill). */
+int pk_bench_device_run(pk_device *dev, double seconds, pk_bench_row *row);
 
 #ifdef __cplusplus
 }

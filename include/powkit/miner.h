@@ -18,6 +18,7 @@ typedef struct pk_miner_opts {
     pk_pool_set_opts pool;   /* npools 0 and no node: the offline job */
     pk_node_opts node;       /* node.url set: solo mining on that node */
     const char *kernel;      /* NULL: the measured pick */
+    const char *devices;     /* "cpu,opencl:0"; NULL: CPU and every non-CPU OpenCL device */
     unsigned threads;        /* 0: every CPU */
     int affinity;
     int normal_priority;     /* 0: device threads at SCHED_IDLE */
