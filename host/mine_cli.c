@@ -46,6 +46,9 @@ void pk_mine_usage(FILE *f)
             "                           the network thread and other programs go first)\n"
             "  --devices LIST           cpu,opencl:0,... (default: cpu and every OpenCL device\n"
             "                           that is not a CPU; see powkit devices)\n"
+            "  --cl-vector-width N      OpenCL nonces per work-item: 1,2,4,8,16 (default: device's)\n"
+            "  --cl-global N            OpenCL work-items per launch (default: tuned)\n"
+            "  --cl-launch-ms MS        time one launch is tuned to (default 20)\n"
             "operation:\n"
             "  -c, --config FILE        JSON with the long option names as keys, and\n"
             "                           \"pools\": [{\"url\":...,\"user\":...,\"pass\":...}]\n"
@@ -59,7 +62,7 @@ void pk_mine_usage(FILE *f)
 enum {
     O_CERT = 1000, O_INSECURE, O_NO_EN, O_NO_VR, O_SUGGEST, O_REDIRECT, O_NOWORK, O_MAXREJ,
     O_FAILBACK, O_KERNEL, O_AFFINITY, O_DEVICES, O_LOGLEVEL, O_API, O_DURATION, O_NORMALPRIO,
-    O_NODE, O_ADDRESS, O_PAYOUT, O_RPCUSER, O_RPCPASS, O_COOKIE, O_TAG, O_BLOCKS, O_BLOCKSDIR, O_REFRESH,
+    O_CLVW, O_CLGLOBAL, O_CLMS, O_NODE, O_ADDRESS, O_PAYOUT, O_RPCUSER, O_RPCPASS, O_COOKIE, O_TAG, O_BLOCKS, O_BLOCKSDIR, O_REFRESH,
 };
 
 static const struct option long_opts[] = {
@@ -77,7 +80,8 @@ static const struct option long_opts[] = {
     {"cpu-affinity", no_argument, 0, O_AFFINITY}, {"devices", required_argument, 0, O_DEVICES},
     {"log-level", required_argument, 0, O_LOGLEVEL}, {"api-listen", required_argument, 0, O_API},
     {"duration", required_argument, 0, O_DURATION}, {"normal-priority", no_argument, 0, O_NORMALPRIO},
-    {"node", required_argument, 0, O_NODE}, {"address", required_argument, 0, O_ADDRESS},
+    {"cl-vector-width", required_argument, 0, O_CLVW}, {"cl-global", required_argument, 0, O_CLGLOBAL},
+    {"cl-launch-ms", required_argument, 0, O_CLMS}, {"node", required_argument, 0, O_NODE}, {"address", required_argument, 0, O_ADDRESS},
     {"payout-script", required_argument, 0, O_PAYOUT}, {"rpc-user", required_argument, 0, O_RPCUSER},
     {"rpc-password", required_argument, 0, O_RPCPASS}, {"rpc-cookie", required_argument, 0, O_COOKIE},
     {"coinbase-tag", required_argument, 0, O_TAG}, {"blocks", required_argument, 0, O_BLOCKS},
@@ -186,6 +190,25 @@ static int apply(pk_mine_cli *c, int opt, const char *name, const char *v, char 
         return 0;
     }
     case O_API: o->api_listen = v; return 0;
+    case O_CLVW:
+        if (num(name, v, 1, 16, &d, err, errlen))
+            return -1;
+        if (d != 1 && d != 2 && d != 4 && d != 8 && d != 16) {
+            snprintf(err, errlen, "--cl-vector-width wants 1, 2, 4, 8 or 16, got '%s'", v);
+            return -1;
+        }
+        o->cl_vector_width = (unsigned)d;
+        return 0;
+    case O_CLGLOBAL:
+        if (num(name, v, 64, 1 << 26, &d, err, errlen))
+            return -1;
+        o->cl_global = (unsigned)d;
+        return 0;
+    case O_CLMS:
+        if (num(name, v, 1, 1000, &d, err, errlen))
+            return -1;
+        o->cl_launch_ms = (unsigned)d;
+        return 0;
     case O_NODE: o->node.url = v; return 0;
     case O_ADDRESS: o->node.address = v; return 0;
     case O_PAYOUT: o->node.payout_script_hex = v; return 0;

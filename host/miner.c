@@ -39,6 +39,7 @@ struct pk_miner {
     uv_async_t stop_async;
     double started;
     uint64_t samples[SAMPLES];
+    uint64_t dev_samples[9][SAMPLES]; /* per device, same clock */
     double sample_t[SAMPLES];
     unsigned nsamples, next_sample, ticks;
     pthread_mutex_t mu;
@@ -63,6 +64,18 @@ static double rate_over(pk_miner *m, unsigned secs)
     unsigned old = (newest + SAMPLES - back) % SAMPLES;
     double dt = m->sample_t[newest] - m->sample_t[old];
     return dt > 0 ? (double)(m->samples[newest] - m->samples[old]) / dt / 1e6 : 0;
+}
+
+/* One device's rate over the last secs seconds of samples. */
+static double dev_rate(pk_miner *m, size_t dev, unsigned secs)
+{
+    if (m->nsamples < 2)
+        return 0;
+    unsigned newest = (m->next_sample + SAMPLES - 1) % SAMPLES;
+    unsigned back = secs < m->nsamples - 1 ? secs : m->nsamples - 1;
+    unsigned old = (newest + SAMPLES - back) % SAMPLES;
+    double dt = m->sample_t[newest] - m->sample_t[old];
+    return dt > 0 ? (double)(m->dev_samples[dev][newest] - m->dev_samples[dev][old]) / dt / 1e6 : 0;
 }
 
 static void take_snapshot(pk_miner *m)
@@ -110,6 +123,8 @@ static void sampler_cb(uv_timer_t *t)
 {
     pk_miner *m = t->data;
     m->samples[m->next_sample] = device_hashes(m);
+    for (size_t i = 0; i < m->ndev; i++)
+        m->dev_samples[i][m->next_sample] = pk_device_hashes(m->devs[i]);
     m->sample_t[m->next_sample] = pk_now();
     m->next_sample = (m->next_sample + 1) % SAMPLES;
     if (m->nsamples < SAMPLES)
@@ -137,9 +152,18 @@ static void status_cb(uv_timer_t *t)
             diff = ps.difficulty;
         }
     }
+    char devs[300] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < m->ndev && used < sizeof devs; i++) {
+        int n = snprintf(devs + used, sizeof devs - used, "%s%s %.2f", i ? ", " : "", m->devs[i]->name,
+                         dev_rate(m, i, 5));
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
     pk_log(PK_LOG_INFO,
-           "%.2f MH/s (5s) %.2f (60s) %.2f (avg) | cpu:%s x%u | A:%llu R:%llu S:%llu | diff %g | %s",
-           s.mhs_5s, s.mhs_60s, s.mhs_avg, s.kernel, s.threads, (unsigned long long)s.accepted,
+           "%.2f MH/s (5s) %.2f (60s) %.2f (avg) | %s | A:%llu R:%llu S:%llu | diff %g | %s",
+           s.mhs_5s, s.mhs_60s, s.mhs_avg, devs, (unsigned long long)s.accepted,
            (unsigned long long)s.rejected, (unsigned long long)s.stale, diff, pool);
 }
 
@@ -229,8 +253,9 @@ static int api_handler(void *ud, const char *path, char **body, const char **typ
                                  "invalid", (json_int_t)s.invalid);
         json_t *devs = json_array();
         for (size_t i = 0; i < m->ndev; i++)
-            json_array_append_new(devs, json_pack("{s:s, s:I}", "name", m->devs[i]->name, "hashes",
-                                                  (json_int_t)pk_device_hashes(m->devs[i])));
+            json_array_append_new(devs, json_pack("{s:s, s:I, s:f}", "name", m->devs[i]->name, "hashes",
+                                                  (json_int_t)pk_device_hashes(m->devs[i]), "mhs_5s",
+                                                  dev_rate(m, i, 5)));
         json_object_set_new(root, "devices", devs);
         json_t *pools = json_array();
         for (size_t i = 0; m->pools && i < pk_pool_set_count(m->pools); i++) {
@@ -365,7 +390,8 @@ int pk_miner_new(const pk_miner_opts *o, pk_miner **out, char *err, size_t errle
             int asked = o->devices && pk_name_in_list(list, name);
             if (!(asked || (!o->devices && !info[i].is_cpu)))
                 continue;
-            pk_cl_opts clo = {.index = info[i].index};
+            pk_cl_opts clo = {.index = info[i].index, .vector_width = o->cl_vector_width,
+                              .global_size = o->cl_global, .target_ms = o->cl_launch_ms};
             char derr[4096];
             pk_device *d = pk_cl_device_new(&clo, (unsigned)m->ndev, derr, sizeof derr);
             if (!d) {

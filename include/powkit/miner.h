@@ -19,6 +19,7 @@ typedef struct pk_miner_opts {
     pk_node_opts node;       /* node.url set: solo mining on that node */
     const char *kernel;      /* NULL: the measured pick */
     const char *devices;     /* "cpu,opencl:0"; NULL: CPU and every non-CPU OpenCL device */
+    unsigned cl_vector_width, cl_global, cl_launch_ms; /* OpenCL overrides; 0: tuned */
     unsigned threads;        /* 0: every CPU */
     int affinity;
     int normal_priority;     /* 0: device threads at SCHED_IDLE */
