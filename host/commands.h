@@ -4,5 +4,6 @@
 
 int pk_cmd_verify_block(int argc, char **argv);
 int pk_cmd_verify_headers(int argc, char **argv);
+int pk_cmd_verify_sigs(int argc, char **argv);
 
 #endif

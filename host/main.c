@@ -33,6 +33,7 @@ static void usage(FILE *f)
             "  bench      mine the embedded offline job on every CPU kernel and report speeds\n"
             "  verify-block FILE [--json]       check a block (raw or hex): PoW, merkle, witness, ...\n"
             "  verify-headers FILE [--start-height H] [--json]  check a file of 80-byte headers\n"
+            "  verify-sigs [FILE|-] [--threads N] [--lax-der] [--low-s]  JSON lines of signature checks\n"
             "  devices [--json]                 the CPU's kernels and every OpenCL device\n"
             "  selftest   check every kernel against the reference and show the pick\n"
             "  version    print the version\n"
@@ -385,6 +386,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "devices") == 0)
         return cmd_devices(argc - 1, argv + 1);
+    if (strcmp(cmd, "verify-sigs") == 0)
+        return pk_cmd_verify_sigs(argc - 1, argv + 1);
     if (strcmp(cmd, "verify-block") == 0)
         return pk_cmd_verify_block(argc - 1, argv + 1);
     if (strcmp(cmd, "verify-headers") == 0)

@@ -1,0 +1,201 @@
+/* `powkit verify-sigs [FILE|-] [--threads N] [--lax-der] [--low-s]`:
+ * JSON lines in, one answer per line out, in input order, in batches of
+ * at most BATCH lines (bounded memory however long the stream). */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "powkit/util.h"
+#include "powkit/verify.h"
+
+#define BATCH 4096
+#define LINE_MAX_BYTES (64 * 1024)
+
+typedef struct item {
+    int error; /* the line itself was malformed */
+    char msg[96];
+} item;
+
+static int hex_field(const json_t *o, const char *key, uint8_t *out, size_t min, size_t max, size_t *len,
+                     char *msg, size_t msglen)
+{
+    const json_t *v = json_object_get(o, key);
+    if (!json_is_string(v)) {
+        snprintf(msg, msglen, "\"%s\" missing or not a string", key);
+        return -1;
+    }
+    size_t n = json_string_length(v);
+    if (n % 2 || n / 2 < min || n / 2 > max) {
+        snprintf(msg, msglen, "\"%s\" must be %zu to %zu bytes of hex", key, min, max);
+        return -1;
+    }
+    if (pk_hex_decode(json_string_value(v), out, n / 2)) {
+        snprintf(msg, msglen, "\"%s\" is not hex", key);
+        return -1;
+    }
+    *len = n / 2;
+    return 0;
+}
+
+static void parse_line(const char *line, size_t len, uint8_t flags, pk_sig_check *c, item *it)
+{
+    memset(c, 0, sizeof *c);
+    it->error = 1;
+    json_error_t je;
+    json_t *o = json_loadb(line, len, 0, &je);
+    if (!json_is_object(o)) {
+        snprintf(it->msg, sizeof it->msg, "not a JSON object");
+        json_decref(o);
+        return;
+    }
+    const char *type = json_string_value(json_object_get(o, "type"));
+    size_t pl, sl, ml;
+    if (type && strcmp(type, "ecdsa") == 0) {
+        c->type = PK_SIG_ECDSA;
+        c->flags = flags;
+        if (hex_field(o, "pubkey", c->pubkey, 33, 65, &pl, it->msg, sizeof it->msg) ||
+            hex_field(o, "msg32", c->msg, 32, 32, &ml, it->msg, sizeof it->msg) ||
+            hex_field(o, "sig", c->sig, 8, 73, &sl, it->msg, sizeof it->msg))
+            goto out;
+        if (pl != 33 && pl != 65) {
+            snprintf(it->msg, sizeof it->msg, "\"pubkey\" must be 33 or 65 bytes");
+            goto out;
+        }
+    } else if (type && strcmp(type, "schnorr") == 0) {
+        c->type = PK_SIG_SCHNORR;
+        if (hex_field(o, "pubkey", c->pubkey, 32, 32, &pl, it->msg, sizeof it->msg) ||
+            hex_field(o, "msg", c->msg, 0, PK_SIG_MSG_MAX, &ml, it->msg, sizeof it->msg) ||
+            hex_field(o, "sig", c->sig, 64, 64, &sl, it->msg, sizeof it->msg))
+            goto out;
+    } else {
+        snprintf(it->msg, sizeof it->msg, "\"type\" must be \"ecdsa\" or \"schnorr\"");
+        goto out;
+    }
+    c->pubkey_len = (uint8_t)pl;
+    c->sig_len = (uint8_t)sl;
+    c->msg_len = (uint16_t)ml;
+    it->error = 0;
+out:
+    json_decref(o);
+}
+
+int pk_cmd_verify_sigs(int argc, char **argv)
+{
+    unsigned threads = 0;
+    uint8_t flags = 0;
+    static const struct option opts[] = {{"threads", required_argument, 0, 't'}, {"lax-der", no_argument, 0, 'l'},
+                                         {"low-s", no_argument, 0, 's'}, {0, 0, 0, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "t:", opts, NULL)) != -1) {
+        if (c == 't') {
+            char *end;
+            long t = strtol(optarg, &end, 10);
+            if (*end || t < 1 || t > 1024) {
+                fprintf(stderr, "powkit verify-sigs: --threads wants 1 to 1024\n");
+                return 2;
+            }
+            threads = (unsigned)t;
+        } else if (c == 'l') {
+            flags |= PK_SIG_LAX_DER;
+        } else if (c == 's') {
+            flags |= PK_SIG_LOW_S;
+        } else {
+            return 2;
+        }
+    }
+    const char *path = optind < argc ? argv[optind] : "-";
+    FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (!in) {
+        fprintf(stderr, "powkit verify-sigs: cannot open %s\n", path);
+        return 2;
+    }
+    pk_verifier *v = pk_verifier_new(threads);
+    pk_sig_check *checks = malloc(BATCH * sizeof *checks);
+    item *items = malloc(BATCH * sizeof *items);
+    char *line = malloc(LINE_MAX_BYTES + 2);
+    if (!v || !checks || !items || !line) {
+        fprintf(stderr, "powkit verify-sigs: out of memory\n");
+        return 2;
+    }
+    uint64_t index = 0, n_valid = 0, n_invalid = 0, n_error = 0;
+    double t0 = pk_now(), t_verify = 0;
+    int eof = 0;
+    while (!eof) {
+        size_t n = 0;
+        while (n < BATCH) {
+            if (!fgets(line, LINE_MAX_BYTES + 2, in)) {
+                eof = 1;
+                break;
+            }
+            size_t len = strlen(line);
+            int too_long = len > LINE_MAX_BYTES && line[len - 1] != '\n';
+            if (too_long) { /* drop the rest of the line */
+                int ch;
+                while ((ch = fgetc(in)) != EOF && ch != '\n') {
+                }
+            }
+            while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+                len--;
+            if (len == 0 && !too_long)
+                continue; /* blank lines are not items */
+            if (too_long) {
+                memset(&checks[n], 0, sizeof checks[n]);
+                items[n].error = 1;
+                snprintf(items[n].msg, sizeof items[n].msg, "line longer than %d bytes", LINE_MAX_BYTES);
+            } else {
+                parse_line(line, len, flags, &checks[n], &items[n]);
+            }
+            n++;
+        }
+        /* Malformed lines are not verified: move them out of the way. */
+        size_t m = 0;
+        static pk_sig_check batch[BATCH];
+        static size_t where[BATCH];
+        for (size_t i = 0; i < n; i++) {
+            if (!items[i].error) {
+                batch[m] = checks[i];
+                where[m++] = i;
+            }
+        }
+        double tv = pk_now();
+        pk_verifier_run(v, batch, m, 0);
+        t_verify += pk_now() - tv;
+        for (size_t k = 0; k < m; k++)
+            checks[where[k]] = batch[k];
+        for (size_t i = 0; i < n; i++, index++) {
+            if (items[i].error) {
+                json_t *o = json_pack("{s:I, s:s}", "i", (json_int_t)index, "error", items[i].msg);
+                char *s = json_dumps(o, JSON_COMPACT);
+                puts(s);
+                free(s);
+                json_decref(o);
+                n_error++;
+            } else {
+                printf("{\"i\":%llu,\"valid\":%s}\n", (unsigned long long)index, checks[i].valid == 1 ? "true" : "false");
+                if (checks[i].valid == 1)
+                    n_valid++;
+                else
+                    n_invalid++;
+            }
+        }
+        fflush(stdout);
+    }
+    double secs = pk_now() - t0;
+    fprintf(stderr,
+            "verify-sigs: %llu lines: %llu valid, %llu invalid, %llu malformed; %u threads; %.3f s "
+            "(verification %.3f s, %.0f signatures/s)\n",
+            (unsigned long long)index, (unsigned long long)n_valid, (unsigned long long)n_invalid,
+            (unsigned long long)n_error, pk_verifier_threads(v), secs, t_verify,
+            t_verify > 0 ? (double)(n_valid + n_invalid) / t_verify : 0);
+    if (in != stdin)
+        fclose(in);
+    pk_verifier_free(v);
+    free(checks);
+    free(items);
+    free(line);
+    return 0;
+}

@@ -1,0 +1,55 @@
+/* powkit: batch signature verification with libsecp256k1.
+ *
+ * Checks are independent: a persistent pool of threads (the caller's among
+ * them) takes them in chunks from a shared counter, the way Bitcoin Core's
+ * check queue does, so any thread count gives the same answers.  ECDSA
+ * signatures are DER: strict (BIP66) by default, or lax for historical
+ * encodings; high S is accepted by normalising (consensus) unless low_s
+ * asks for Core's standardness rule.  Schnorr signatures follow BIP340. */
+#ifndef POWKIT_VERIFY_H
+#define POWKIT_VERIFY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum { PK_SIG_ECDSA = 1, PK_SIG_SCHNORR = 2 };
+enum { PK_SIG_LAX_DER = 1, PK_SIG_LOW_S = 2 };
+#define PK_SIG_MSG_MAX 256
+
+typedef struct pk_sig_check {
+    uint8_t type;  /* PK_SIG_ECDSA or PK_SIG_SCHNORR */
+    uint8_t flags; /* PK_SIG_LAX_DER, PK_SIG_LOW_S (ECDSA) */
+    uint8_t pubkey[65];
+    uint8_t pubkey_len; /* ECDSA 33 or 65; Schnorr 32 (x-only) */
+    uint8_t sig[73];
+    uint8_t sig_len;    /* ECDSA DER (up to 73); Schnorr 64 */
+    uint8_t msg[PK_SIG_MSG_MAX];
+    uint16_t msg_len;   /* ECDSA 32 */
+    /* results */
+    int8_t valid;       /* 1, 0, or -1 when not checked (stopped early) */
+    const char *reason; /* why not valid: "bad pubkey", "bad DER", "high S", "verify failed" */
+} pk_sig_check;
+
+typedef struct pk_verifier pk_verifier;
+
+/* threads 0: one per online CPU.  NULL when the context or threads
+ * cannot be made. */
+pk_verifier *pk_verifier_new(unsigned threads);
+void pk_verifier_free(pk_verifier *v);
+unsigned pk_verifier_threads(const pk_verifier *v);
+
+/* Verifies every check (or, with stop_at_failure, until a failure is seen:
+ * the rest keep valid = -1).  Returns how many were valid. */
+size_t pk_verifier_run(pk_verifier *v, pk_sig_check *checks, size_t n, int stop_at_failure);
+
+/* One check on the calling thread. */
+void pk_sig_check_one(pk_verifier *v, pk_sig_check *c);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

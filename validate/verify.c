@@ -1,0 +1,241 @@
+/* Batch signature verifier (see include/powkit/verify.h). */
+#include <pthread.h>
+#include <secp256k1.h>
+#include <secp256k1_extrakeys.h>
+#include <secp256k1_schnorrsig.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "powkit/verify.h"
+
+#define CHUNK 16
+
+struct pk_verifier {
+    secp256k1_context *ctx; /* verification only: read-only, shared by all threads */
+    unsigned nthreads;
+    pthread_t *th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv, done_cv;
+    /* the batch in progress */
+    pk_sig_check *checks;
+    size_t n;
+    _Atomic size_t next, valid;
+    _Atomic int failed;
+    int stop_at_failure;
+    uint64_t batch;  /* increments per batch: workers wait for a new one */
+    unsigned busy;   /* workers still on the batch */
+    int quit;
+};
+
+/* Lax DER: what early Bitcoin nodes accepted (any length bytes, padding),
+ * reduced to a 64-byte compact signature; overflowing R or S fail.  Written
+ * here from the DER rules, as the Debian package lacks libsecp256k1's
+ * contrib parser. */
+static int parse_der_lax(const secp256k1_context *ctx, secp256k1_ecdsa_signature *sig, const uint8_t *in,
+                         size_t len)
+{
+    size_t pos = 0;
+    uint8_t rs[64] = {0};
+    if (pos == len || in[pos++] != 0x30)
+        return 0;
+    if (pos == len)
+        return 0;
+    size_t lenbyte = in[pos++];
+    if (lenbyte & 0x80) {
+        lenbyte -= 0x80;
+        if (lenbyte > len - pos)
+            return 0;
+        pos += lenbyte; /* the sequence length is not trusted */
+    }
+    for (int part = 0; part < 2; part++) {
+        if (pos == len || in[pos++] != 0x02 || pos == len)
+            return 0;
+        size_t l = in[pos++];
+        if (l & 0x80) {
+            size_t nb = l - 0x80;
+            if (nb > len - pos)
+                return 0;
+            while (nb > 0 && in[pos] == 0)
+                pos++, nb--;
+            if (nb >= sizeof(size_t))
+                return 0;
+            l = 0;
+            while (nb-- > 0)
+                l = (l << 8) + in[pos++];
+        }
+        if (l > len - pos)
+            return 0;
+        const uint8_t *v = in + pos;
+        size_t vl = l;
+        pos += l;
+        while (vl > 0 && *v == 0)
+            v++, vl--;
+        if (vl > 32)
+            return 0; /* overflow: not a valid signature */
+        memcpy(rs + 32 * part + 32 - vl, v, vl);
+    }
+    if (!secp256k1_ecdsa_signature_parse_compact(ctx, sig, rs)) {
+        /* R or S at or above the order: reject as consensus does. */
+        return 0;
+    }
+    return 1;
+}
+
+void pk_sig_check_one(pk_verifier *v, pk_sig_check *c)
+{
+    c->valid = 0;
+    c->reason = NULL;
+    if (c->type == PK_SIG_SCHNORR) {
+        secp256k1_xonly_pubkey pk;
+        if (c->pubkey_len != 32 || !secp256k1_xonly_pubkey_parse(v->ctx, &pk, c->pubkey)) {
+            c->reason = "bad pubkey";
+            return;
+        }
+        if (c->sig_len != 64) {
+            c->reason = "bad signature length";
+            return;
+        }
+        c->valid = (int8_t)secp256k1_schnorrsig_verify(v->ctx, c->sig, c->msg, c->msg_len, &pk);
+        if (!c->valid)
+            c->reason = "verify failed";
+        return;
+    }
+    secp256k1_pubkey pk;
+    secp256k1_ecdsa_signature sig;
+    if (!secp256k1_ec_pubkey_parse(v->ctx, &pk, c->pubkey, c->pubkey_len)) {
+        c->reason = "bad pubkey";
+        return;
+    }
+    int parsed = (c->flags & PK_SIG_LAX_DER) ? parse_der_lax(v->ctx, &sig, c->sig, c->sig_len)
+                                             : secp256k1_ecdsa_signature_parse_der(v->ctx, &sig, c->sig, c->sig_len);
+    if (!parsed || c->msg_len != 32) {
+        c->reason = parsed ? "message is not 32 bytes" : "bad DER";
+        return;
+    }
+    if (secp256k1_ecdsa_signature_normalize(v->ctx, &sig, &sig) && (c->flags & PK_SIG_LOW_S)) {
+        c->reason = "high S";
+        return;
+    }
+    c->valid = (int8_t)secp256k1_ecdsa_verify(v->ctx, &sig, c->msg, &pk);
+    if (!c->valid)
+        c->reason = "verify failed";
+}
+
+/* Take chunks until the batch is done (or a failure stops it). */
+static void work(pk_verifier *v)
+{
+    for (;;) {
+        if (v->stop_at_failure && atomic_load(&v->failed))
+            return;
+        size_t i = atomic_fetch_add(&v->next, CHUNK);
+        if (i >= v->n)
+            return;
+        size_t end = i + CHUNK < v->n ? i + CHUNK : v->n;
+        for (; i < end; i++) {
+            pk_sig_check_one(v, &v->checks[i]);
+            if (v->checks[i].valid)
+                atomic_fetch_add(&v->valid, 1);
+            else
+                atomic_store(&v->failed, 1);
+        }
+    }
+}
+
+static void *worker(void *arg)
+{
+    pk_verifier *v = arg;
+    uint64_t seen = 0;
+    pthread_mutex_lock(&v->mu);
+    for (;;) {
+        while (!v->quit && v->batch == seen)
+            pthread_cond_wait(&v->cv, &v->mu);
+        if (v->quit)
+            break;
+        seen = v->batch;
+        pthread_mutex_unlock(&v->mu);
+        work(v);
+        pthread_mutex_lock(&v->mu);
+        if (--v->busy == 0)
+            pthread_cond_signal(&v->done_cv);
+    }
+    pthread_mutex_unlock(&v->mu);
+    return NULL;
+}
+
+pk_verifier *pk_verifier_new(unsigned threads)
+{
+    pk_verifier *v = calloc(1, sizeof *v);
+    if (!v)
+        return NULL;
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    v->nthreads = threads ? threads : (unsigned)(online > 0 ? online : 1);
+#ifdef SECP256K1_CONTEXT_NONE
+    v->ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
+#else
+    v->ctx = secp256k1_context_create(SECP256K1_CONTEXT_VERIFY);
+#endif
+    pthread_mutex_init(&v->mu, NULL);
+    pthread_cond_init(&v->cv, NULL);
+    pthread_cond_init(&v->done_cv, NULL);
+    v->th = calloc(v->nthreads, sizeof *v->th);
+    if (!v->ctx || !v->th) {
+        pk_verifier_free(v);
+        return NULL;
+    }
+    /* The caller is one of the threads: start nthreads - 1 helpers. */
+    for (unsigned i = 0; i + 1 < v->nthreads; i++) {
+        if (pthread_create(&v->th[i], NULL, worker, v) != 0) {
+            v->nthreads = i + 1;
+            break;
+        }
+    }
+    return v;
+}
+
+unsigned pk_verifier_threads(const pk_verifier *v) { return v->nthreads; }
+
+void pk_verifier_free(pk_verifier *v)
+{
+    if (!v)
+        return;
+    pthread_mutex_lock(&v->mu);
+    v->quit = 1;
+    pthread_cond_broadcast(&v->cv);
+    pthread_mutex_unlock(&v->mu);
+    for (unsigned i = 0; v->th && i + 1 < v->nthreads; i++)
+        pthread_join(v->th[i], NULL);
+    free(v->th);
+    if (v->ctx)
+        secp256k1_context_destroy(v->ctx);
+    pthread_mutex_destroy(&v->mu);
+    pthread_cond_destroy(&v->cv);
+    pthread_cond_destroy(&v->done_cv);
+    free(v);
+}
+
+size_t pk_verifier_run(pk_verifier *v, pk_sig_check *checks, size_t n, int stop_at_failure)
+{
+    for (size_t i = 0; i < n; i++) {
+        checks[i].valid = -1;
+        checks[i].reason = "not checked";
+    }
+    pthread_mutex_lock(&v->mu);
+    v->checks = checks;
+    v->n = n;
+    atomic_store(&v->next, 0);
+    atomic_store(&v->valid, 0);
+    atomic_store(&v->failed, 0);
+    v->stop_at_failure = stop_at_failure;
+    v->busy = v->nthreads - 1;
+    v->batch++;
+    pthread_cond_broadcast(&v->cv);
+    pthread_mutex_unlock(&v->mu);
+    work(v);
+    pthread_mutex_lock(&v->mu);
+    while (v->busy > 0)
+        pthread_cond_wait(&v->done_cv, &v->mu);
+    pthread_mutex_unlock(&v->mu);
+    return atomic_load(&v->valid);
+}
