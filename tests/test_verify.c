@@ -332,3 +332,60 @@ Test(block_sigs, sighash_single_without_output_is_one)
     pk_block_free(&b);
     free(d);
 }
+
+/* ---- BIP143's worked examples ---- */
+
+static void bip143_case(const char *tx_hex, size_t vin, const char *code_hex, uint64_t amount, uint32_t ht,
+                        const char *want_hex)
+{
+    size_t tl = strlen(tx_hex) / 2, cl = strlen(code_hex) / 2;
+    uint8_t *blk = calloc(1, 81 + tl), code[200], want[32], got[32];
+    blk[80] = 1; /* a block holding just this transaction */
+    cr_assert_eq(pk_hex_decode(tx_hex, blk + 81, tl), 0);
+    cr_assert_eq(pk_hex_decode(code_hex, code, cl), 0);
+    cr_assert_eq(pk_hex_decode(want_hex, want, 32), 0);
+    pk_block b;
+    pk_verror e;
+    cr_assert_eq(pk_block_parse(&b, blk, 81 + tl, &e), 0, "%s", e.msg);
+    pk_bip143_cache c;
+    pk_bip143_precompute(&b, &b.tx[0], &c);
+    pk_sighash_bip143(&b, &b.tx[0], &c, vin, code, cl, amount, ht, got);
+    char gh[65];
+    pk_hex_encode(got, 32, gh);
+    cr_assert_arr_eq(got, want, 32, "got %s, want %s", gh, want_hex);
+    pk_block_free(&b);
+    free(blk);
+}
+
+Test(bip143, native_p2wpkh)
+{
+    bip143_case("0100000002fff7f7881a8099afa6940d42d1e7f6362bec38171ea3edf433541db4e4ad969f0000000000eeffffffef51e1b804cc89d182d279655c3aa89e815b1b309fe287d9b2b55d57b90ec68a0100000000ffffffff02202cb206000000001976a9148280b37df378db99f66f85c95a783a76ac7a6d5988ac9093510d000000001976a9143bde42dbee7e4dbe6a21b2d50ce2f0167faa815988ac11000000",
+                1, "76a9141d0f172a0ecb48aee1be1f2687d2963ae33f71a188ac", 600000000, 1,
+                "c37af31116d1b27caf68aae9e3ac82f1477929014d5b917657d0eb49478cb670");
+}
+
+Test(bip143, p2sh_p2wpkh)
+{
+    bip143_case("0100000001db6b1b20aa0fd7b23880be2ecbd4a98130974cf4748fb66092ac4d3ceb1a54770100000000feffffff02b8b4eb0b000000001976a914a457b684d7f0d539a46a45bbc043f35b59d0d96388ac0008af2f000000001976a914fd270b1ee6abcaea97fea7ad0402e8bd8ad6d77c88ac92040000",
+                0, "76a91479091972186c449eb1ded22b78e40d009bdf008988ac", 1000000000, 1,
+                "64f3b0f4dd2bb3aa1ce8566d220cc74dda9df97d8490cc81d89d735c92e59fb6");
+}
+
+Test(bip143, native_p2wsh_single_with_codeseparators)
+{
+    const char *tx = "0100000002fe3dc9208094f3ffd12645477b3dc56f60ec4fa8e6f5d67c565d1c6b9216b36e0000000000ffffffff0815cf020f013ed6cf91d29f4202e8a58726b1ac6c79da47c23d1bee0a6925f80000000000ffffffff0100f2052a010000001976a914a30741f8145e5acadf23f751864167f32e0963f788ac00000000";
+    bip143_case(tx, 1, "21026dccc749adc2a9d0d89497ac511f760f45c47dc5ed9cf352a58ac706453880aeadab210255a9626aebf5e29c0e6538428ba0d1dcf6ca98ffdf086aa8ced5e0d0215ea465ac",
+                4900000000ULL, 3, "82dde6e4f1e94d02c2b7ad03d2115d691f48d064e9d52f58194a6637e4194391");
+    bip143_case(tx, 1, "210255a9626aebf5e29c0e6538428ba0d1dcf6ca98ffdf086aa8ced5e0d0215ea465ac", 4900000000ULL, 3,
+                "fef7bd749cce710c5c052bd796df1af0d935e59cea63736268bcbe2d2134fc47");
+}
+
+Test(bip143, single_anyonecanpay)
+{
+    const char *tx = "0100000002e9b542c5176808107ff1df906f46bb1f2583b16112b95ee5380665ba7fcfc0010000000000ffffffff80e68831516392fcd100d186b3c2c7b95c80b53c77e77c35ba03a66b429a2a1b0000000000ffffffff0280969800000000001976a914de4b231626ef508c9a74a8517e6783c0546d6b2888ac80969800000000001976a9146648a8cd4531e1ec47f35916de8e259237294d1e88ac00000000";
+    bip143_case(tx, 0, "0063ab68210392972e2eb617b2388771abe27235fd5ac44af8e61693261550447a4c3e39da98ac", 16777215, 0x83,
+                "e9071e75e25b8a1e298a72f0d2e9f4f95a0f5cdf86a533cda597eb402ed13b3a");
+    /* The second input (its own outpoint and output), the code after its executed separator. */
+    bip143_case(tx, 1, "68210392972e2eb617b2388771abe27235fd5ac44af8e61693261550447a4c3e39da98ac", 16777215, 0x83,
+                "cd72f1f1a433ee9df816857fad88d8ebd97e09a75cd481583eb841c330275e54");
+}

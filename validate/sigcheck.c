@@ -142,6 +142,75 @@ void pk_sighash_legacy(const pk_block *b, const pk_tx *t, size_t vin, const uint
     free(ins);
 }
 
+void pk_bip143_precompute(const pk_block *b, const pk_tx *t, pk_bip143_cache *c)
+{
+    const uint8_t *d = b->data;
+    txin *ins = malloc(t->n_in * sizeof *ins);
+    size_t outs_at;
+    walk_inputs(b, t, ins, &outs_at);
+    buf p = {0}, q = {0};
+    for (uint32_t i = 0; i < t->n_in; i++) {
+        put(&p, d + ins[i].prevout, 36);
+        put(&q, d + ins[i].sequence, 4);
+    }
+    pk_sha256d(p.p, p.n, c->prevouts);
+    pk_sha256d(q.p, q.n, c->sequences);
+    size_t pos = outs_at;
+    rd_compact(d, &pos); /* the outputs without their count */
+    pk_sha256d(d + pos, t->lock_offset - pos, c->outputs);
+    free(p.p);
+    free(q.p);
+    free(ins);
+}
+
+void pk_sighash_bip143(const pk_block *b, const pk_tx *t, const pk_bip143_cache *c, size_t vin,
+                       const uint8_t *code, size_t code_len, uint64_t amount, uint32_t hash_type,
+                       uint8_t out[32])
+{
+    const uint8_t *d = b->data;
+    uint32_t base = hash_type & 0x1f;
+    int anyone = (hash_type & 0x80) != 0;
+    static const uint8_t zero[32] = {0};
+    txin *ins = malloc(t->n_in * sizeof *ins);
+    size_t outs_at;
+    walk_inputs(b, t, ins, &outs_at);
+    buf s = {0};
+    uint8_t tmp[16], single[32];
+    put(&s, d + t->offset, 4);
+    put(&s, anyone ? zero : c->prevouts, 32);
+    put(&s, (anyone || base == 2 || base == 3) ? zero : c->sequences, 32);
+    put(&s, d + ins[vin].prevout, 36);
+    put(&s, tmp, wr_compact(tmp, code_len));
+    put(&s, code, code_len);
+    for (int i = 0; i < 8; i++)
+        tmp[i] = (uint8_t)(amount >> (8 * i));
+    put(&s, tmp, 8);
+    put(&s, d + ins[vin].sequence, 4);
+    if (base != 2 && base != 3) {
+        put(&s, c->outputs, 32);
+    } else if (base == 3 && vin < t->n_out) {
+        size_t pos = outs_at, start = 0;
+        rd_compact(d, &pos);
+        for (size_t o = 0; o <= vin; o++) {
+            start = pos;
+            pos += 8;
+            uint64_t l = rd_compact(d, &pos);
+            pos += (size_t)l;
+        }
+        pk_sha256d(d + start, pos - start, single);
+        put(&s, single, 32);
+    } else {
+        put(&s, zero, 32);
+    }
+    put(&s, d + t->lock_offset, 4);
+    uint8_t ht[4] = {(uint8_t)hash_type, (uint8_t)(hash_type >> 8), (uint8_t)(hash_type >> 16),
+                     (uint8_t)(hash_type >> 24)};
+    put(&s, ht, 4);
+    pk_sha256d(s.p, s.n, out);
+    free(s.p);
+    free(ins);
+}
+
 /* Pushes of a script that holds only pushes; -1 if anything else. */
 static int pushes(const uint8_t *sc, size_t len, const uint8_t **item, size_t *ilen, int max)
 {

@@ -42,6 +42,16 @@ typedef struct pk_sig_report {
 void pk_sighash_legacy(const pk_block *b, const pk_tx *t, size_t vin, const uint8_t *script_code,
                        size_t code_len, uint32_t hash_type, uint8_t out[32]);
 
+/* BIP143 (segwit v0): the per-transaction hashes, computed once. */
+typedef struct pk_bip143_cache {
+    uint8_t prevouts[32], sequences[32], outputs[32];
+} pk_bip143_cache;
+void pk_bip143_precompute(const pk_block *b, const pk_tx *t, pk_bip143_cache *c);
+/* script_code without its length prefix; amount in satoshis. */
+void pk_sighash_bip143(const pk_block *b, const pk_tx *t, const pk_bip143_cache *c, size_t vin,
+                       const uint8_t *script_code, size_t code_len, uint64_t amount, uint32_t hash_type,
+                       uint8_t out[32]);
+
 /* Extracts and verifies every check of a parsed, hashed block (txids are
  * needed for the failure report).  Returns 0 when every recognised input
  * is valid. */
