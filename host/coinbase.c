@@ -291,21 +291,6 @@ int pk_solo_job(const pk_gbt *t, const uint8_t *payout, size_t payout_len, const
     return 0;
 }
 
-static size_t put_compact(uint8_t *p, uint64_t v)
-{
-    if (v < 0xfd) {
-        p[0] = (uint8_t)v;
-        return 1;
-    }
-    if (v <= 0xffff) {
-        p[0] = 0xfd, p[1] = (uint8_t)v, p[2] = (uint8_t)(v >> 8);
-        return 3;
-    }
-    p[0] = 0xfe;
-    store_le32(p + 1, (uint32_t)v);
-    return 5;
-}
-
 int pk_solo_block_hex(const pk_gbt *t, const pk_pool_job *job, const uint8_t header[80],
                       const uint8_t *en2, char **hex)
 {
@@ -321,7 +306,7 @@ int pk_solo_block_hex(const pk_gbt *t, const pk_pool_job *job, const uint8_t hea
     }
     size_t n = 0;
     memcpy(b, header, 80), n = 80;
-    n += put_compact(b + n, t->ntx + 1);
+    n += pk_compact_put(b + n, t->ntx + 1);
     /* Coinbase: with segwit, marker and flag after the version and the
      * reserved value as its witness before the locktime. */
     memcpy(b + n, job->coinb1, 4), n += 4;

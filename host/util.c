@@ -64,6 +64,19 @@ void pk_hash_to_hex(const uint8_t hash[32], char out[65])
     pk_hex_encode(rev, 32, out);
 }
 
+size_t pk_compact_put(uint8_t *p, uint64_t v)
+{
+    size_t n = v < 0xfd ? 0 : v <= 0xffff ? 2 : v <= 0xffffffffu ? 4 : 8;
+    if (n == 0) {
+        p[0] = (uint8_t)v;
+        return 1;
+    }
+    p[0] = n == 2 ? 0xfd : n == 4 ? 0xfe : 0xff;
+    for (size_t i = 0; i < n; i++)
+        p[1 + i] = (uint8_t)(v >> (8 * i));
+    return n + 1;
+}
+
 double pk_now(void)
 {
     struct timespec ts;

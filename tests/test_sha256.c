@@ -305,3 +305,18 @@ Test(sha256_many, disabled_paths_fall_back)
     pk_sha256d(in, 64, want);
     cr_assert_arr_eq(out, want, 32);
 }
+
+Test(util, compact_size_boundaries)
+{
+    struct { uint64_t v; const char *hex; } c[] = {
+        {0, "00"}, {0xfc, "fc"}, {0xfd, "fdfd00"}, {0xffff, "fdffff"}, {0x10000, "fe00000100"},
+        {0xffffffffull, "feffffffff"}, {0x100000000ull, "ff0000000001000000"},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        uint8_t b[9];
+        char hex[19];
+        size_t n = pk_compact_put(b, c[i].v);
+        pk_hex_encode(b, n, hex);
+        cr_assert_str_eq(hex, c[i].hex, "%llu", (unsigned long long)c[i].v);
+    }
+}

@@ -22,22 +22,6 @@ static uint64_t rd_compact(const uint8_t *d, size_t *pos)
     return v;
 }
 
-static size_t wr_compact(uint8_t *p, uint64_t v)
-{
-    if (v < 0xfd) {
-        p[0] = (uint8_t)v;
-        return 1;
-    }
-    if (v <= 0xffff) {
-        p[0] = 0xfd, p[1] = (uint8_t)v, p[2] = (uint8_t)(v >> 8);
-        return 3;
-    }
-    p[0] = 0xfe;
-    for (int i = 0; i < 4; i++)
-        p[1 + i] = (uint8_t)(v >> (8 * i));
-    return 5;
-}
-
 typedef struct txin {
     size_t prevout, script, script_len, sequence; /* offsets in the block */
 } txin;
@@ -58,6 +42,22 @@ static size_t walk_inputs(const pk_block *b, const pk_tx *t, txin *ins, size_t *
     }
     *outs_at = pos;
     return t->n_in;
+}
+
+/* Where output `index` starts and ends, from the output count at outs_at. */
+static void output_span(const uint8_t *d, size_t outs_at, size_t index, size_t *start, size_t *end)
+{
+    size_t pos = outs_at;
+    rd_compact(d, &pos);
+    for (size_t o = 0;; o++) {
+        *start = pos;
+        pos += 8;
+        uint64_t l = rd_compact(d, &pos);
+        pos += (size_t)l;
+        if (o == index)
+            break;
+    }
+    *end = pos;
 }
 
 typedef struct buf {
@@ -98,38 +98,30 @@ void pk_sighash_legacy(const pk_block *b, const pk_tx *t, size_t vin, const uint
     buf s = {0};
     uint8_t tmp[16];
     put(&s, d + t->offset, 4);
-    put(&s, tmp, wr_compact(tmp, anyone ? 1 : t->n_in));
+    put(&s, tmp, pk_compact_put(tmp, anyone ? 1 : t->n_in));
     for (uint32_t i = 0; i < t->n_in; i++) {
         if (anyone && i != vin)
             continue;
         put(&s, d + ins[i].prevout, 36);
         if (i == vin) {
-            put(&s, tmp, wr_compact(tmp, code_len));
+            put(&s, tmp, pk_compact_put(tmp, code_len));
             put(&s, code, code_len);
         } else {
-            put(&s, tmp, wr_compact(tmp, 0));
+            put(&s, tmp, pk_compact_put(tmp, 0));
         }
         static const uint8_t zero4[4] = {0};
         put(&s, (i != vin && (base == 2 || base == 3)) ? zero4 : d + ins[i].sequence, 4);
     }
     if (base == 2) { /* NONE */
-        put(&s, tmp, wr_compact(tmp, 0));
+        put(&s, tmp, pk_compact_put(tmp, 0));
     } else if (base == 3) { /* SINGLE: blanked outputs up to vin, then the matching one */
-        put(&s, tmp, wr_compact(tmp, vin + 1));
-        size_t pos = outs_at;
-        rd_compact(d, &pos);
-        for (size_t o = 0; o <= vin; o++) {
-            size_t start = pos;
-            pos += 8;
-            uint64_t l = rd_compact(d, &pos);
-            pos += (size_t)l;
-            if (o < vin) {
-                static const uint8_t blank[9] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00};
-                put(&s, blank, 9);
-            } else {
-                put(&s, d + start, pos - start);
-            }
-        }
+        put(&s, tmp, pk_compact_put(tmp, vin + 1));
+        static const uint8_t blank[9] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00};
+        for (size_t o = 0; o < vin; o++)
+            put(&s, blank, 9); /* value -1, empty script */
+        size_t start, end;
+        output_span(d, outs_at, vin, &start, &end);
+        put(&s, d + start, end - start);
     } else {
         put(&s, d + outs_at, t->lock_offset - outs_at);
     }
@@ -180,7 +172,7 @@ void pk_sighash_bip143(const pk_block *b, const pk_tx *t, const pk_bip143_cache 
     put(&s, anyone ? zero : c->prevouts, 32);
     put(&s, (anyone || base == 2 || base == 3) ? zero : c->sequences, 32);
     put(&s, d + ins[vin].prevout, 36);
-    put(&s, tmp, wr_compact(tmp, code_len));
+    put(&s, tmp, pk_compact_put(tmp, code_len));
     put(&s, code, code_len);
     for (int i = 0; i < 8; i++)
         tmp[i] = (uint8_t)(amount >> (8 * i));
@@ -189,15 +181,9 @@ void pk_sighash_bip143(const pk_block *b, const pk_tx *t, const pk_bip143_cache 
     if (base != 2 && base != 3) {
         put(&s, c->outputs, 32);
     } else if (base == 3 && vin < t->n_out) {
-        size_t pos = outs_at, start = 0;
-        rd_compact(d, &pos);
-        for (size_t o = 0; o <= vin; o++) {
-            start = pos;
-            pos += 8;
-            uint64_t l = rd_compact(d, &pos);
-            pos += (size_t)l;
-        }
-        pk_sha256d(d + start, pos - start, single);
+        size_t start, end;
+        output_span(d, outs_at, vin, &start, &end);
+        pk_sha256d(d + start, end - start, single);
         put(&s, single, 32);
     } else {
         put(&s, zero, 32);

@@ -17,6 +17,9 @@ int pk_hex_decode(const char *hex, uint8_t *out, size_t len);
 /* Bitcoin shows hashes byte-reversed: 32 bytes to 64 hex digits. */
 void pk_hash_to_hex(const uint8_t hash[32], char out[65]);
 
+/* Bitcoin's CompactSize: writes v (1, 3, 5 or 9 bytes) and returns the length. */
+size_t pk_compact_put(uint8_t *p, uint64_t v);
+
 /* Monotonic seconds. */
 double pk_now(void);
 
