@@ -81,6 +81,18 @@ static void put(buf *b, const void *d, size_t n)
     b->n += n;
 }
 
+/* Both sighash serialisations end alike: locktime, the 4-byte hash type,
+ * then the double hash of it all. */
+static void finish_sighash(buf *s, const uint8_t *d, const pk_tx *t, uint32_t hash_type, uint8_t out[32])
+{
+    put(s, d + t->lock_offset, 4);
+    uint8_t ht[4] = {(uint8_t)hash_type, (uint8_t)(hash_type >> 8), (uint8_t)(hash_type >> 16),
+                     (uint8_t)(hash_type >> 24)};
+    put(s, ht, 4);
+    pk_sha256d(s->p, s->n, out);
+    free(s->p);
+}
+
 void pk_sighash_legacy(const pk_block *b, const pk_tx *t, size_t vin, const uint8_t *code, size_t code_len,
                        uint32_t hash_type, uint8_t out[32])
 {
@@ -125,12 +137,7 @@ void pk_sighash_legacy(const pk_block *b, const pk_tx *t, size_t vin, const uint
     } else {
         put(&s, d + outs_at, t->lock_offset - outs_at);
     }
-    put(&s, d + t->lock_offset, 4);
-    uint8_t ht[4] = {(uint8_t)hash_type, (uint8_t)(hash_type >> 8), (uint8_t)(hash_type >> 16),
-                     (uint8_t)(hash_type >> 24)};
-    put(&s, ht, 4);
-    pk_sha256d(s.p, s.n, out);
-    free(s.p);
+    finish_sighash(&s, d, t, hash_type, out);
     free(ins);
 }
 
@@ -188,12 +195,7 @@ void pk_sighash_bip143(const pk_block *b, const pk_tx *t, const pk_bip143_cache 
     } else {
         put(&s, zero, 32);
     }
-    put(&s, d + t->lock_offset, 4);
-    uint8_t ht[4] = {(uint8_t)hash_type, (uint8_t)(hash_type >> 8), (uint8_t)(hash_type >> 16),
-                     (uint8_t)(hash_type >> 24)};
-    put(&s, ht, 4);
-    pk_sha256d(s.p, s.n, out);
-    free(s.p);
+    finish_sighash(&s, d, t, hash_type, out);
     free(ins);
 }
 
