@@ -12,9 +12,8 @@
 #include "powkit/validate.h"
 #include "powkit/verify.h"
 
-/* Whole file; hex text (whitespace allowed) is decoded, anything else is
- * taken as raw bytes.  Returns NULL with a message on stderr. */
-static uint8_t *read_input(const char *cmd, const char *path, size_t *len)
+/* Whole file, NUL-terminated.  Returns NULL with a message on stderr. */
+static uint8_t *read_raw(const char *cmd, const char *path, size_t *len)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
     if (!f) {
@@ -47,6 +46,19 @@ static uint8_t *read_input(const char *cmd, const char *path, size_t *len)
         fprintf(stderr, "powkit %s: cannot read %s\n", cmd, path);
         return NULL;
     }
+    buf[n] = 0; /* n < cap: the loop grows the buffer when it fills */
+    *len = n;
+    return buf;
+}
+
+/* Whole file; hex text (whitespace allowed) is decoded, anything else is
+ * taken as raw bytes.  Returns NULL with a message on stderr. */
+static uint8_t *read_input(const char *cmd, const char *path, size_t *len)
+{
+    size_t n;
+    uint8_t *buf = read_raw(cmd, path, &n);
+    if (!buf)
+        return NULL;
     size_t digits = 0, i;
     for (i = 0; i < n; i++) {
         if (isxdigit(buf[i]))
@@ -93,11 +105,15 @@ int pk_cmd_verify_block(int argc, char **argv)
 {
     int json = 0, sigs = 0;
     unsigned threads = 0;
+    long long height = -1;
+    const char *prevouts_path = NULL;
     pk_chain chain = PK_CHAIN_MAIN;
     static const struct option opts[] = {{"json", no_argument, 0, 'j'},
                                          {"chain", required_argument, 0, 'c'},
                                          {"sigs", no_argument, 0, 's'},
                                          {"threads", required_argument, 0, 't'},
+                                         {"prevouts", required_argument, 0, 'p'},
+                                         {"height", required_argument, 0, 'H'},
                                          {0, 0, 0, 0}};
     int c;
     optind = 1;
@@ -114,6 +130,16 @@ int pk_cmd_verify_block(int argc, char **argv)
                 return 2;
             }
             threads = (unsigned)t;
+        } else if (c == 'p') {
+            prevouts_path = optarg;
+            sigs = 1;
+        } else if (c == 'H') {
+            char *end;
+            height = strtoll(optarg, &end, 10);
+            if (*end || height < 0 || height > 100000000) {
+                fprintf(stderr, "powkit verify-block: --height wants a block height, got '%s'\n", optarg);
+                return 2;
+            }
         } else if (c == 'c') {
             if (parse_chain(optarg, &chain))
                 return 2;
@@ -122,7 +148,8 @@ int pk_cmd_verify_block(int argc, char **argv)
         }
     }
     if (optind != argc - 1) {
-        fprintf(stderr, "usage: powkit verify-block FILE [--json] [--chain main|test|regtest] [--sigs [--threads N]]\n");
+        fprintf(stderr, "usage: powkit verify-block FILE [--json] [--chain main|test|regtest] "
+                        "[--sigs [--prevouts FILE] [--height N] [--threads N]]\n");
         return 2;
     }
     size_t len;
@@ -143,11 +170,28 @@ int pk_cmd_verify_block(int argc, char **argv)
     memset(&sr, 0, sizeof sr);
     int sig_rc = 0, parsed = b.ntx > 0;
     pk_verifier *verifier = NULL;
+    pk_prevouts prev;
+    memset(&prev, 0, sizeof prev);
     if (sigs && parsed) {
         if (!b.hashed)
             pk_block_hash_txs(&b);
+        if (prevouts_path) {
+            size_t pl;
+            char *text = (char *)read_raw("verify-block", prevouts_path, &pl);
+            char err[256];
+            if (!text || pk_prevouts_from_json(&prev, &b, text, pl, err, sizeof err)) {
+                if (text)
+                    fprintf(stderr, "powkit verify-block: %s: %s\n", prevouts_path, err);
+                free(text);
+                pk_block_free(&b);
+                free(data);
+                return 2;
+            }
+            free(text);
+        }
+        pk_sigcheck_opts so = {prevouts_path ? &prev : NULL, height, chain == PK_CHAIN_MAIN};
         verifier = pk_verifier_new(threads);
-        sig_rc = verifier ? pk_block_verify_sigs(&b, verifier, &sr) : -1;
+        sig_rc = verifier ? pk_block_verify_sigs(&b, &so, verifier, &sr) : -1;
     }
     if (json) {
         json_t *o = json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "hash", hash, "valid",
@@ -172,16 +216,30 @@ int pk_cmd_verify_block(int argc, char **argv)
                 snprintf(where, sizeof where, "%s:%zu", id, sr.failures[i].vin);
                 json_array_append_new(fails, json_pack("{s:s, s:s}", "input", where, "reason", sr.failures[i].reason));
             }
+            json_t *by = json_object(), *nc = json_object();
+            for (int k = 0; k < PK_SPEND_COUNT; k++)
+                json_object_set_new(by, pk_spend_name((pk_spend)k), json_integer((json_int_t)sr.by_spend[k]));
+            for (int k = 0; k < PK_UNCHECKED_COUNT; k++)
+                json_object_set_new(nc, pk_unchecked_name((pk_unchecked)k),
+                                    json_integer((json_int_t)sr.not_checked_by[k]));
             json_t *so = json_pack(
                 "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:f, s:f, s:i}", "inputs",
-                (json_int_t)sr.inputs, "p2pkh", (json_int_t)sr.p2pkh, "p2pkh_compressed",
+                (json_int_t)sr.inputs, "p2pkh", (json_int_t)sr.by_spend[PK_SPEND_P2PKH], "p2pkh_compressed",
                 (json_int_t)sr.p2pkh_compressed, "p2pkh_uncompressed", (json_int_t)sr.p2pkh_uncompressed,
-                "p2sh_multisig", (json_int_t)sr.multisig, "multisig_2of3", (json_int_t)sr.multisig_by_mn[2][3],
+                "p2sh_multisig", (json_int_t)sr.by_spend[PK_SPEND_P2SH_MULTISIG], "multisig_2of3", (json_int_t)sr.multisig_by_mn[2][3],
                 "multisig_2of2", (json_int_t)sr.multisig_by_mn[2][2], "signatures", (json_int_t)sr.signatures,
                 "checks_run", (json_int_t)sr.candidates, "not_checked", (json_int_t)sr.not_checked,
                 "valid_inputs", (json_int_t)sr.valid_inputs, "failed_inputs", (json_int_t)sr.failed_inputs,
                 "failures", fails, "ms_extract", sr.ms_extract, "ms_verify", sr.ms_verify, "threads",
                 verifier ? (int)pk_verifier_threads(verifier) : 0);
+            json_object_set_new(so, "by_type", by);
+            json_object_set_new(so, "not_checked_by", nc);
+            json_object_set_new(so, "ecdsa", json_integer((json_int_t)sr.ecdsa));
+            json_object_set_new(so, "schnorr", json_integer((json_int_t)sr.schnorr));
+            json_object_set_new(so, "height", json_integer((json_int_t)sr.height));
+            json_object_set_new(so, "ms_classify", json_real(sr.ms_classify));
+            json_object_set_new(so, "ms_sighash", json_real(sr.ms_sighash));
+            json_object_set_new(so, "prevouts", json_boolean(prevouts_path != NULL));
             json_object_set_new(o, "signatures", so);
         }
         char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -202,16 +260,27 @@ int pk_cmd_verify_block(int argc, char **argv)
         printf("  time          parse %.3f ms, txids %.3f ms, merkle %.3f ms, checks %.3f ms\n",
                rep.ms_parse, rep.ms_hash, rep.ms_merkle, rep.ms_checks);
         if (sigs && parsed) {
-            printf("  signatures    %llu in %llu inputs: %llu P2PKH (%llu compressed, %llu uncompressed), "
-                   "%llu P2SH multisig (%llu 2-of-3, %llu 2-of-2); %llu not checked\n",
-                   (unsigned long long)sr.signatures, (unsigned long long)sr.inputs, (unsigned long long)sr.p2pkh,
-                   (unsigned long long)sr.p2pkh_compressed, (unsigned long long)sr.p2pkh_uncompressed,
-                   (unsigned long long)sr.multisig, (unsigned long long)sr.multisig_by_mn[2][3],
-                   (unsigned long long)sr.multisig_by_mn[2][2], (unsigned long long)sr.not_checked);
-            printf("                %llu checks run on %u threads: extract+sighash %.1f ms, verify %.1f ms; "
-                   "%llu inputs valid, %llu failed\n",
+            printf("  signatures    %llu (%llu ECDSA, %llu Schnorr) in %llu inputs, rules of height %lld%s\n",
+                   (unsigned long long)sr.signatures, (unsigned long long)sr.ecdsa, (unsigned long long)sr.schnorr,
+                   (unsigned long long)sr.inputs, (long long)sr.height, prevouts_path ? ", with prevouts" : "");
+            printf("                %llu P2PKH (%llu compressed, %llu uncompressed), %llu P2SH multisig "
+                   "(%llu 2-of-3, %llu 2-of-2)\n",
+                   (unsigned long long)sr.by_spend[PK_SPEND_P2PKH], (unsigned long long)sr.p2pkh_compressed,
+                   (unsigned long long)sr.p2pkh_uncompressed, (unsigned long long)sr.by_spend[PK_SPEND_P2SH_MULTISIG],
+                   (unsigned long long)sr.multisig_by_mn[2][3], (unsigned long long)sr.multisig_by_mn[2][2]);
+            printf("                by type:");
+            for (int k = 0; k < PK_SPEND_COUNT; k++)
+                if (sr.by_spend[k])
+                    printf(" %s %llu", pk_spend_name((pk_spend)k), (unsigned long long)sr.by_spend[k]);
+            printf("\n                %llu not checked", (unsigned long long)sr.not_checked);
+            for (int k = 0; k < PK_UNCHECKED_COUNT; k++)
+                if (sr.not_checked_by[k])
+                    printf(" (%s %llu)", pk_unchecked_name((pk_unchecked)k), (unsigned long long)sr.not_checked_by[k]);
+            printf("\n");
+            printf("                %llu checks run on %u threads: extract+sighash %.1f ms (recognise %.1f, "
+                   "sighash %.1f), verify %.1f ms; %llu inputs valid, %llu failed\n",
                    (unsigned long long)sr.candidates, verifier ? pk_verifier_threads(verifier) : 0, sr.ms_extract,
-                   sr.ms_verify, (unsigned long long)sr.valid_inputs, (unsigned long long)sr.failed_inputs);
+                   sr.ms_classify, sr.ms_sighash, sr.ms_verify, (unsigned long long)sr.valid_inputs, (unsigned long long)sr.failed_inputs);
             for (size_t i = 0; i < sr.failed_inputs; i++) {
                 char id[65];
                 pk_hash_to_hex(sr.failures[i].txid, id);
@@ -224,6 +293,7 @@ int pk_cmd_verify_block(int argc, char **argv)
             printf("result: valid\n");
     }
     pk_sig_report_free(&sr);
+    pk_prevouts_free(&prev);
     pk_verifier_free(verifier);
     pk_block_free(&b);
     free(data);

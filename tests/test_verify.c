@@ -265,12 +265,12 @@ Test(block_sigs, every_signature_of_block_413567, .timeout = 300)
     pk_block_hash_txs(&b);
     pk_verifier *v1 = pk_verifier_new(1), *v2 = pk_verifier_new(2);
     pk_sig_report r;
-    pk_block_verify_sigs(&b, v2, &r);
+    pk_block_verify_sigs(&b, NULL, v2, &r);
     cr_assert_eq(r.signatures, 5815);
-    cr_assert_eq(r.p2pkh, 3957);
+    cr_assert_eq(r.by_spend[PK_SPEND_P2PKH], 3957);
     cr_assert_eq(r.p2pkh_compressed, 3661);
     cr_assert_eq(r.p2pkh_uncompressed, 296);
-    cr_assert_eq(r.multisig, 929);
+    cr_assert_eq(r.by_spend[PK_SPEND_P2SH_MULTISIG], 929);
     cr_assert_eq(r.multisig_by_mn[2][3], 824);
     cr_assert_eq(r.multisig_by_mn[2][2], 105);
     cr_assert_eq(r.multisig_sigs, 1858);
@@ -294,12 +294,12 @@ Test(block_sigs, every_signature_of_block_413567, .timeout = 300)
     cr_assert_neq(ms, 0);
     d[p2pkh + 1 + 10] ^= 0x01; /* inside R of the signature push */
     d[ms + 2 + 10] ^= 0x01;    /* inside R of the first multisig signature */
-    pk_block_verify_sigs(&b, v2, &r);
+    pk_block_verify_sigs(&b, NULL, v2, &r);
     cr_assert_eq(r.failed_inputs, 3);
     cr_assert(failed_at(&r, 100, 0));
     cr_assert(failed_at(&r, ms_tx, ms_vin));
     pk_sig_report r1;
-    pk_block_verify_sigs(&b, v1, &r1);
+    pk_block_verify_sigs(&b, NULL, v1, &r1);
     cr_assert_eq(r1.failed_inputs, 3);
     for (size_t i = 0; i < 3; i++)
         cr_assert(failed_at(&r1, r.failures[i].tx, r.failures[i].vin));

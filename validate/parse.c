@@ -313,3 +313,45 @@ void pk_block_hash_txs(pk_block *b)
     free(msgs), free(lens), free(out), free(strip);
     b->hashed = 1;
 }
+
+uint64_t pk_compact_get(const uint8_t *d, size_t *pos)
+{
+    uint8_t b = d[(*pos)++];
+    if (b < 0xfd)
+        return b;
+    size_t n = b == 0xfd ? 2 : b == 0xfe ? 4 : 8;
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++)
+        v |= (uint64_t)d[*pos + i] << (8 * i);
+    *pos += n;
+    return v;
+}
+
+size_t pk_tx_inputs(const pk_block *b, const pk_tx *t, pk_txin_ref *ins)
+{
+    const uint8_t *d = b->data;
+    size_t pos = t->first_in_offset;
+    for (uint32_t i = 0; i < t->n_in; i++) {
+        ins[i].prevout = pos;
+        pos += 36;
+        ins[i].script_len = (size_t)pk_compact_get(d, &pos);
+        ins[i].script = pos;
+        pos += ins[i].script_len;
+        ins[i].sequence = pos;
+        pos += 4;
+        ins[i].witness = 0;
+    }
+    size_t outs_at = pos;
+    if (t->wit_size) {
+        size_t w = t->wit_offset;
+        for (uint32_t i = 0; i < t->n_in; i++) {
+            ins[i].witness = w;
+            uint64_t items = pk_compact_get(d, &w);
+            for (uint64_t k = 0; k < items; k++) {
+                uint64_t l = pk_compact_get(d, &w);
+                w += (size_t)l;
+            }
+        }
+    }
+    return outs_at;
+}

@@ -1,5 +1,6 @@
 /* Signature checks of a block's inputs (see include/powkit/sigcheck.h). */
 #include <openssl/evp.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,52 +8,38 @@
 #include "powkit/sigcheck.h"
 #include "powkit/util.h"
 
+/* Mainnet heights from which a rule is consensus. */
 #define BIP66_HEIGHT 363725
+#define SEGWIT_HEIGHT 481824
+#define TAPROOT_HEIGHT 709632
 
-static uint64_t rd_compact(const uint8_t *d, size_t *pos)
+#define MAX_ITEMS 24 /* stack items looked at: 20-of-20 multisig fits */
+
+const char *pk_spend_name(pk_spend s)
 {
-    uint8_t b = d[(*pos)++];
-    if (b < 0xfd)
-        return b;
-    size_t n = b == 0xfd ? 2 : b == 0xfe ? 4 : 8;
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++)
-        v |= (uint64_t)d[*pos + i] << (8 * i);
-    *pos += n;
-    return v;
+    static const char *n[PK_SPEND_COUNT] = {
+        "p2pk",           "p2pkh",           "multisig",           "p2sh_p2pk",       "p2sh_p2pkh",
+        "p2sh_multisig",  "p2wsh_p2pk",      "p2wsh_p2pkh",        "p2wsh_multisig",  "p2sh_p2wsh_p2pk",
+        "p2sh_p2wsh_p2pkh", "p2sh_p2wsh_multisig", "p2wpkh",        "p2sh_p2wpkh",     "p2tr_key"};
+    return (unsigned)s < PK_SPEND_COUNT ? n[s] : "unknown";
 }
 
-typedef struct txin {
-    size_t prevout, script, script_len, sequence; /* offsets in the block */
-} txin;
-
-/* Offsets of every input of t, and of the output count. */
-static size_t walk_inputs(const pk_block *b, const pk_tx *t, txin *ins, size_t *outs_at)
+const char *pk_unchecked_name(pk_unchecked u)
 {
-    const uint8_t *d = b->data;
-    size_t pos = t->first_in_offset;
-    for (uint32_t i = 0; i < t->n_in; i++) {
-        ins[i].prevout = pos;
-        pos += 36;
-        ins[i].script_len = (size_t)rd_compact(d, &pos);
-        ins[i].script = pos;
-        pos += ins[i].script_len;
-        ins[i].sequence = pos;
-        pos += 4;
-    }
-    *outs_at = pos;
-    return t->n_in;
+    static const char *n[PK_UNCHECKED_COUNT] = {"needs_prevouts", "other_script", "taproot_script_path",
+                                                "not_yet_active"};
+    return (unsigned)u < PK_UNCHECKED_COUNT ? n[u] : "unknown";
 }
 
 /* Where output `index` starts and ends, from the output count at outs_at. */
 static void output_span(const uint8_t *d, size_t outs_at, size_t index, size_t *start, size_t *end)
 {
     size_t pos = outs_at;
-    rd_compact(d, &pos);
+    pk_compact_get(d, &pos);
     for (size_t o = 0;; o++) {
         *start = pos;
         pos += 8;
-        uint64_t l = rd_compact(d, &pos);
+        uint64_t l = pk_compact_get(d, &pos);
         pos += (size_t)l;
         if (o == index)
             break;
@@ -60,13 +47,20 @@ static void output_span(const uint8_t *d, size_t outs_at, size_t index, size_t *
     *end = pos;
 }
 
+/* Bytes of a serialisation: kept, or with h set fed straight to SHA-256
+ * (the legacy sighash hashes the whole transaction per input). */
 typedef struct buf {
     uint8_t *p;
     size_t n, cap;
+    pk_sha256_ctx *h;
 } buf;
 
 static void put(buf *b, const void *d, size_t n)
 {
+    if (b->h) {
+        pk_sha256_update(b->h, d, n);
+        return;
+    }
     if (b->n + n > b->cap) {
         size_t cap = b->cap ? b->cap : 1024;
         while (cap < b->n + n)
@@ -81,16 +75,88 @@ static void put(buf *b, const void *d, size_t n)
     b->n += n;
 }
 
-/* Both sighash serialisations end alike: locktime, the 4-byte hash type,
- * then the double hash of it all. */
+static void put_compact(buf *b, uint64_t v)
+{
+    uint8_t tmp[9];
+    size_t n = pk_compact_put(tmp, v); /* 1 to 9 bytes */
+    put(b, tmp, n <= sizeof tmp ? n : sizeof tmp);
+}
+
+static void put_le(buf *b, uint64_t v, int bytes)
+{
+    uint8_t tmp[8];
+    for (int i = 0; i < bytes; i++)
+        tmp[i] = (uint8_t)(v >> (8 * i));
+    put(b, tmp, (size_t)bytes);
+}
+
+static pk_txin_ref *tx_inputs(const pk_block *b, const pk_tx *t, size_t *outs_at)
+{
+    pk_txin_ref *ins = malloc(t->n_in * sizeof *ins);
+    if (!ins)
+        abort();
+    *outs_at = pk_tx_inputs(b, t, ins);
+    return ins;
+}
+
+/* One opcode as Bitcoin Core's GetScriptOp reads it: 0 at the end or at a
+ * push running past the end (pos then left where Core leaves it). */
+static int get_op(const uint8_t *s, size_t len, size_t *pos, uint8_t *op)
+{
+    if (*pos >= len)
+        return 0;
+    *op = s[(*pos)++];
+    if (*op > 0x4e)
+        return 1;
+    size_t n = *op, w = *op == 0x4c ? 1 : *op == 0x4d ? 2 : *op == 0x4e ? 4 : 0;
+    if (w) {
+        if (len - *pos < w)
+            return 0;
+        n = 0;
+        for (size_t i = 0; i < w; i++)
+            n |= (size_t)s[*pos + i] << (8 * i);
+        *pos += w;
+    }
+    if (len - *pos < n)
+        return 0;
+    *pos += n;
+    return 1;
+}
+
+/* The script code as the legacy serialisation writes it: its length less
+ * the OP_CODESEPARATORs, then the bytes between them. */
+static void put_script_code(buf *s, const uint8_t *code, size_t len)
+{
+    size_t pos = 0, seps = 0, begin = 0;
+    uint8_t op;
+    while (get_op(code, len, &pos, &op))
+        seps += op == 0xab;
+    put_compact(s, len - seps);
+    pos = 0;
+    while (get_op(code, len, &pos, &op)) {
+        if (op == 0xab) {
+            put(s, code + begin, pos - begin - 1);
+            begin = pos;
+        }
+    }
+    if (begin != len)
+        put(s, code + begin, pos - begin);
+}
+
+/* The signature hashes end alike: locktime, the 4-byte hash type, then the
+ * double hash of it all. */
 static void finish_sighash(buf *s, const uint8_t *d, const pk_tx *t, uint32_t hash_type, uint8_t out[32])
 {
     put(s, d + t->lock_offset, 4);
-    uint8_t ht[4] = {(uint8_t)hash_type, (uint8_t)(hash_type >> 8), (uint8_t)(hash_type >> 16),
-                     (uint8_t)(hash_type >> 24)};
-    put(s, ht, 4);
-    pk_sha256d(s->p, s->n, out);
-    free(s->p);
+    put_le(s, hash_type, 4);
+    if (s->h) {
+        uint8_t once[32];
+        pk_sha256_final(s->h, once);
+        pk_sha256(once, 32, out);
+    } else {
+        pk_sha256d(s->p, s->n, out);
+        free(s->p);
+    }
 }
 
 void pk_sighash_legacy(const pk_block *b, const pk_tx *t, size_t vin, const uint8_t *code, size_t code_len,
@@ -104,30 +170,26 @@ void pk_sighash_legacy(const pk_block *b, const pk_tx *t, size_t vin, const uint
         out[0] = 1;
         return;
     }
-    txin *ins = malloc(t->n_in * sizeof *ins);
     size_t outs_at;
-    walk_inputs(b, t, ins, &outs_at);
+    pk_txin_ref *ins = tx_inputs(b, t, &outs_at);
     buf s = {0};
-    uint8_t tmp[16];
     put(&s, d + t->offset, 4);
-    put(&s, tmp, pk_compact_put(tmp, anyone ? 1 : t->n_in));
+    put_compact(&s, anyone ? 1 : t->n_in);
     for (uint32_t i = 0; i < t->n_in; i++) {
         if (anyone && i != vin)
             continue;
         put(&s, d + ins[i].prevout, 36);
-        if (i == vin) {
-            put(&s, tmp, pk_compact_put(tmp, code_len));
-            put(&s, code, code_len);
-        } else {
-            put(&s, tmp, pk_compact_put(tmp, 0));
-        }
+        if (i == vin)
+            put_script_code(&s, code, code_len);
+        else
+            put_compact(&s, 0);
         static const uint8_t zero4[4] = {0};
         put(&s, (i != vin && (base == 2 || base == 3)) ? zero4 : d + ins[i].sequence, 4);
     }
     if (base == 2) { /* NONE */
-        put(&s, tmp, pk_compact_put(tmp, 0));
+        put_compact(&s, 0);
     } else if (base == 3) { /* SINGLE: blanked outputs up to vin, then the matching one */
-        put(&s, tmp, pk_compact_put(tmp, vin + 1));
+        put_compact(&s, vin + 1);
         static const uint8_t blank[9] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00};
         for (size_t o = 0; o < vin; o++)
             put(&s, blank, 9); /* value -1, empty script */
@@ -141,12 +203,18 @@ void pk_sighash_legacy(const pk_block *b, const pk_tx *t, size_t vin, const uint
     free(ins);
 }
 
+/* The outputs without their count, for the segwit sighashes. */
+static size_t outputs_start(const uint8_t *d, size_t outs_at)
+{
+    pk_compact_get(d, &outs_at);
+    return outs_at;
+}
+
 void pk_bip143_precompute(const pk_block *b, const pk_tx *t, pk_bip143_cache *c)
 {
     const uint8_t *d = b->data;
-    txin *ins = malloc(t->n_in * sizeof *ins);
     size_t outs_at;
-    walk_inputs(b, t, ins, &outs_at);
+    pk_txin_ref *ins = tx_inputs(b, t, &outs_at);
     buf p = {0}, q = {0};
     for (uint32_t i = 0; i < t->n_in; i++) {
         put(&p, d + ins[i].prevout, 36);
@@ -154,8 +222,7 @@ void pk_bip143_precompute(const pk_block *b, const pk_tx *t, pk_bip143_cache *c)
     }
     pk_sha256d(p.p, p.n, c->prevouts);
     pk_sha256d(q.p, q.n, c->sequences);
-    size_t pos = outs_at;
-    rd_compact(d, &pos); /* the outputs without their count */
+    size_t pos = outputs_start(d, outs_at);
     pk_sha256d(d + pos, t->lock_offset - pos, c->outputs);
     free(p.p);
     free(q.p);
@@ -170,20 +237,17 @@ void pk_sighash_bip143(const pk_block *b, const pk_tx *t, const pk_bip143_cache 
     uint32_t base = hash_type & 0x1f;
     int anyone = (hash_type & 0x80) != 0;
     static const uint8_t zero[32] = {0};
-    txin *ins = malloc(t->n_in * sizeof *ins);
     size_t outs_at;
-    walk_inputs(b, t, ins, &outs_at);
+    pk_txin_ref *ins = tx_inputs(b, t, &outs_at);
     buf s = {0};
-    uint8_t tmp[16], single[32];
+    uint8_t single[32];
     put(&s, d + t->offset, 4);
     put(&s, anyone ? zero : c->prevouts, 32);
     put(&s, (anyone || base == 2 || base == 3) ? zero : c->sequences, 32);
     put(&s, d + ins[vin].prevout, 36);
-    put(&s, tmp, pk_compact_put(tmp, code_len));
+    put_compact(&s, code_len); /* segwit keeps separators and signatures in the code */
     put(&s, code, code_len);
-    for (int i = 0; i < 8; i++)
-        tmp[i] = (uint8_t)(amount >> (8 * i));
-    put(&s, tmp, 8);
+    put_le(&s, amount, 8);
     put(&s, d + ins[vin].sequence, 4);
     if (base != 2 && base != 3) {
         put(&s, c->outputs, 32);
@@ -199,38 +263,163 @@ void pk_sighash_bip143(const pk_block *b, const pk_tx *t, const pk_bip143_cache 
     free(ins);
 }
 
-/* Pushes of a script that holds only pushes; -1 if anything else. */
-static int pushes(const uint8_t *sc, size_t len, const uint8_t **item, size_t *ilen, int max)
+void pk_bip341_precompute(const pk_block *b, const pk_tx *t, const pk_prevout *spent, pk_bip341_cache *c)
 {
-    size_t pos = 0;
-    int n = 0;
-    while (pos < len) {
-        uint8_t op = sc[pos++];
-        size_t l;
-        if (op == 0x00) {
-            l = 0;
-        } else if (op <= 0x4b) {
-            l = op;
-        } else if (op == 0x4c && pos + 1 <= len) {
-            l = sc[pos++];
-        } else if (op == 0x4d && pos + 2 <= len) {
-            l = sc[pos] | (size_t)sc[pos + 1] << 8;
-            pos += 2;
-        } else {
-            return -1;
-        }
-        if (l > len - pos || n == max)
-            return -1;
-        item[n] = sc + pos;
-        ilen[n++] = l;
-        pos += l;
+    const uint8_t *d = b->data;
+    size_t outs_at;
+    pk_txin_ref *ins = tx_inputs(b, t, &outs_at);
+    pk_sha256_ctx po, am, sc, sq;
+    pk_sha256_init(&po), pk_sha256_init(&am), pk_sha256_init(&sc), pk_sha256_init(&sq);
+    for (uint32_t i = 0; i < t->n_in; i++) {
+        uint8_t tmp[9];
+        pk_sha256_update(&po, d + ins[i].prevout, 36);
+        for (int k = 0; k < 8; k++)
+            tmp[k] = (uint8_t)(spent[i].value >> (8 * k));
+        pk_sha256_update(&am, tmp, 8);
+        pk_sha256_update(&sc, tmp, pk_compact_put(tmp, spent[i].script_len));
+        pk_sha256_update(&sc, spent[i].script, spent[i].script_len);
+        pk_sha256_update(&sq, d + ins[i].sequence, 4);
     }
+    pk_sha256_final(&po, c->prevouts), pk_sha256_final(&am, c->amounts);
+    pk_sha256_final(&sc, c->scripts), pk_sha256_final(&sq, c->sequences);
+    size_t pos = outputs_start(d, outs_at);
+    pk_sha256(d + pos, t->lock_offset - pos, c->outputs);
+    free(ins);
+}
+
+size_t pk_bip341_sigmsg(const pk_block *b, const pk_tx *t, const pk_bip341_cache *c, const pk_prevout *spent,
+                        size_t vin, uint8_t hash_type, const uint8_t *annex, size_t annex_len, uint8_t *msg,
+                        size_t cap)
+{
+    uint8_t base = hash_type & 0x03;
+    int anyone = (hash_type & 0x80) != 0;
+    if (!(hash_type <= 0x03 || (hash_type >= 0x81 && hash_type <= 0x83)) || (base == 3 && vin >= t->n_out))
+        return 0;
+    const uint8_t *d = b->data;
+    size_t outs_at;
+    pk_txin_ref *ins = tx_inputs(b, t, &outs_at);
+    buf s = {0};
+    uint8_t epoch_type[2] = {0x00, hash_type};
+    put(&s, epoch_type, 2);
+    put(&s, d + t->offset, 4);
+    put(&s, d + t->lock_offset, 4);
+    if (!anyone) {
+        put(&s, c->prevouts, 32);
+        put(&s, c->amounts, 32);
+        put(&s, c->scripts, 32);
+        put(&s, c->sequences, 32);
+    }
+    if (base != 2 && base != 3)
+        put(&s, c->outputs, 32);
+    uint8_t spend_type = annex ? 1 : 0; /* key path: no extension */
+    put(&s, &spend_type, 1);
+    if (anyone) {
+        put(&s, d + ins[vin].prevout, 36);
+        put_le(&s, spent[vin].value, 8);
+        put_compact(&s, spent[vin].script_len);
+        put(&s, spent[vin].script, spent[vin].script_len);
+        put(&s, d + ins[vin].sequence, 4);
+    } else {
+        put_le(&s, vin, 4);
+    }
+    if (annex) {
+        pk_sha256_ctx a;
+        uint8_t tmp[9], h[32];
+        pk_sha256_init(&a);
+        pk_sha256_update(&a, tmp, pk_compact_put(tmp, annex_len));
+        pk_sha256_update(&a, annex, annex_len);
+        pk_sha256_final(&a, h);
+        put(&s, h, 32);
+    }
+    if (base == 3) {
+        size_t start, end;
+        uint8_t h[32];
+        output_span(d, outs_at, vin, &start, &end);
+        pk_sha256(d + start, end - start, h);
+        put(&s, h, 32);
+    }
+    size_t n = s.n;
+    if (n <= cap)
+        memcpy(msg, s.p, n);
+    free(s.p);
+    free(ins);
     return n;
+}
+
+int pk_sighash_bip341(const pk_block *b, const pk_tx *t, const pk_bip341_cache *c, const pk_prevout *spent,
+                      size_t vin, uint8_t hash_type, const uint8_t *annex, size_t annex_len, uint8_t out[32])
+{
+    uint8_t msg[512];
+    size_t n = pk_bip341_sigmsg(b, t, c, spent, vin, hash_type, annex, annex_len, msg, sizeof msg);
+    if (n == 0 || n > sizeof msg)
+        return -1;
+    /* Tagged hash: SHA256(SHA256(tag) || SHA256(tag) || msg). */
+    static const char tag[] = "TapSighash";
+    uint8_t th[32];
+    pk_sha256(tag, sizeof tag - 1, th);
+    pk_sha256_ctx h;
+    pk_sha256_init(&h);
+    pk_sha256_update(&h, th, 32);
+    pk_sha256_update(&h, th, 32);
+    pk_sha256_update(&h, msg, n);
+    pk_sha256_final(&h, out);
+    return 0;
+}
+
+/* ---- scripts ---- */
+
+typedef struct items {
+    const uint8_t *p[MAX_ITEMS];
+    size_t l[MAX_ITEMS];
+    int n;
+} items;
+
+/* The stack a push-only script leaves: -1 if it holds anything else, -2
+ * if more than MAX_ITEMS. */
+static int pushes(const uint8_t *sc, size_t len, items *it)
+{
+    static const uint8_t small[17] = {0x81, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+    size_t pos = 0;
+    it->n = 0;
+    while (pos < len) {
+        size_t start = pos;
+        uint8_t op;
+        if (!get_op(sc, len, &pos, &op) || op > 0x60 || op == 0x50)
+            return -1;
+        if (it->n == MAX_ITEMS)
+            return -2;
+        if (op >= 0x4f) { /* OP_1NEGATE, OP_1..OP_16 */
+            it->p[it->n] = &small[op == 0x4f ? 0 : op - 0x50];
+            it->l[it->n++] = 1;
+            continue;
+        }
+        size_t hdr = op < 0x4c ? 1 : op == 0x4c ? 2 : op == 0x4d ? 3 : 5;
+        it->p[it->n] = sc + start + hdr;
+        it->l[it->n++] = pos - start - hdr;
+    }
+    return it->n;
+}
+
+static int witness_items(const uint8_t *d, size_t at, items *w)
+{
+    w->n = 0;
+    if (!at)
+        return 0;
+    uint64_t n = pk_compact_get(d, &at);
+    if (n > MAX_ITEMS)
+        return -2;
+    for (uint64_t i = 0; i < n; i++) {
+        w->l[i] = (size_t)pk_compact_get(d, &at);
+        w->p[i] = d + at;
+        at += w->l[i];
+    }
+    w->n = (int)n;
+    return w->n;
 }
 
 static int is_pubkey(const uint8_t *k, size_t l)
 {
-    return (l == 33 && (k[0] == 2 || k[0] == 3)) || (l == 65 && k[0] == 4);
+    return (l == 33 && (k[0] == 2 || k[0] == 3)) || (l == 65 && (k[0] == 4 || k[0] == 6 || k[0] == 7));
 }
 
 static void hash160(const uint8_t *d, size_t n, uint8_t out[20])
@@ -241,12 +430,580 @@ static void hash160(const uint8_t *d, size_t n, uint8_t out[20])
     EVP_Digest(sha, 32, out, &ol, EVP_ripemd160(), NULL);
 }
 
-/* The coinbase's BIP34 height (first push of its scriptSig), or -1. */
+enum { T_P2PK, T_P2PKH, T_MULTISIG };
+
+typedef struct tmpl {
+    int kind, m, n;
+    const uint8_t *key[16];
+    size_t kl[16];
+    const uint8_t *hash; /* P2PKH */
+} tmpl;
+
+/* <key> CHECKSIG, DUP HASH160 <20> EQUALVERIFY CHECKSIG, or OP_m <keys>
+ * OP_n CHECKMULTISIG with 33- or 65-byte key pushes. */
+static int parse_template(const uint8_t *s, size_t l, tmpl *t)
+{
+    if ((l == 35 && s[0] == 33 && s[34] == 0xac) || (l == 67 && s[0] == 65 && s[66] == 0xac)) {
+        t->kind = T_P2PK;
+        t->key[0] = s + 1;
+        t->kl[0] = s[0];
+        return 1;
+    }
+    if (l == 25 && s[0] == 0x76 && s[1] == 0xa9 && s[2] == 20 && s[23] == 0x88 && s[24] == 0xac) {
+        t->kind = T_P2PKH;
+        t->hash = s + 3;
+        return 1;
+    }
+    if (l < 37 || s[l - 1] != 0xae || s[0] < 0x51 || s[0] > 0x60 || s[l - 2] < 0x51 || s[l - 2] > 0x60)
+        return 0;
+    t->kind = T_MULTISIG;
+    t->m = s[0] - 0x50;
+    t->n = 0;
+    size_t pos = 1;
+    while (pos < l - 2 && t->n < 16) {
+        size_t kl = s[pos];
+        if ((kl != 33 && kl != 65) || pos + 1 + kl > l - 2)
+            return 0;
+        t->key[t->n] = s + pos + 1;
+        t->kl[t->n++] = kl;
+        pos += 1 + kl;
+    }
+    return pos == l - 2 && s[l - 2] - 0x50 == t->n && t->m <= t->n;
+}
+
+static int is_p2sh(const uint8_t *s, size_t l)
+{
+    return l == 23 && s[0] == 0xa9 && s[1] == 20 && s[22] == 0x87;
+}
+
+/* Witness program version (0-16) and program, or -1. */
+static int witness_program(const uint8_t *s, size_t l, const uint8_t **prog, size_t *plen)
+{
+    if (l < 4 || l > 42 || (s[0] != 0 && (s[0] < 0x51 || s[0] > 0x60)) || s[1] + 2u != l)
+        return -1;
+    *prog = s + 2;
+    *plen = s[1];
+    return s[0] ? s[0] - 0x50 : 0;
+}
+
+/* ---- extraction ---- */
+
+typedef struct input_plan {
+    size_t tx, vin;
+    int spend;          /* pk_spend, or -1 */
+    int multisig, m, n; /* for resolving */
+    size_t first;       /* its first check */
+    const char *fail;   /* failed before any signature check */
+} input_plan;
+
+/* The legacy SIGHASH_ALL serialisation of a transaction with every
+ * scriptSig empty, made once: an input's hash is its bytes with the script
+ * code put in at that input. */
+typedef struct legacy_all {
+    uint8_t *data;
+    size_t len;
+    size_t *at; /* per input: offset of its (empty) script length byte */
+} legacy_all;
+
+static void legacy_all_make(const pk_block *b, const pk_tx *t, const pk_txin_ref *ins, size_t outs_at,
+                            legacy_all *a)
+{
+    const uint8_t *d = b->data;
+    buf s = {0};
+    a->at = malloc(t->n_in * sizeof *a->at);
+    if (!a->at)
+        abort();
+    put(&s, d + t->offset, 4);
+    put_compact(&s, t->n_in);
+    for (uint32_t i = 0; i < t->n_in; i++) {
+        put(&s, d + ins[i].prevout, 36);
+        a->at[i] = s.n;
+        put_compact(&s, 0);
+        put(&s, d + ins[i].sequence, 4);
+    }
+    put(&s, d + outs_at, t->lock_offset + 4 - outs_at); /* outputs and locktime */
+    a->data = s.p;
+    a->len = s.n;
+}
+
+static void legacy_all_hash(const legacy_all *a, size_t vin, const uint8_t *code, size_t cl, uint32_t hash_type,
+                            uint8_t out[32])
+{
+    pk_sha256_ctx h;
+    pk_sha256_init(&h);
+    buf s = {.h = &h};
+    put(&s, a->data, a->at[vin]);
+    put_script_code(&s, code, cl);
+    put(&s, a->data + a->at[vin] + 1, a->len - a->at[vin] - 1);
+    put_le(&s, hash_type, 4);
+    uint8_t once[32];
+    pk_sha256_final(&h, once);
+    pk_sha256(once, 32, out);
+}
+
+/* A signature hash to compute, on the pool, for the checks that need it. */
+typedef struct sighash_job {
+    const pk_tx *t;
+    size_t vin;
+    int segwit;                /* BIP143, else legacy */
+    size_t c143;               /* index of the transaction's BIP143 hashes */
+    size_t all;                /* index of its legacy_all, or SIZE_MAX */
+    uint32_t hash_type;
+    const uint8_t *code;       /* into the block, the prevouts, inl or owned */
+    size_t code_len;
+    uint8_t inl[25];           /* a P2PKH script code made here */
+    uint8_t *owned;            /* a legacy code that lost signature pushes */
+    uint64_t amount;
+    uint8_t out[32];
+} sighash_job;
+
+typedef struct ctx {
+    const pk_block *b;
+    pk_sig_report *rep;
+    uint8_t flags;              /* lax DER before BIP66 */
+    int segwit_on, taproot_on;  /* NULLDUMMY comes with segwit */
+    pk_sig_check *checks;
+    size_t *check_job; /* the job whose hash a check takes, or SIZE_MAX */
+    size_t nc, cap;
+    sighash_job *jobs;
+    size_t nj, jcap;
+    pk_bip143_cache *c143; /* one per transaction that needs them */
+    size_t n143, cap143;
+    legacy_all *all;       /* one per transaction with legacy SIGHASH_ALL inputs */
+    size_t nall, capall;
+    input_plan *plan;
+    size_t np, pcap;
+    /* the transaction at hand */
+    const pk_tx *t;
+    size_t ti, outs_at;
+    pk_txin_ref *ins;
+    const pk_prevout *spent; /* NULL without prevouts */
+    int have143, have341;
+    size_t i143; /* this transaction's entry in c143 */
+    size_t iall; /* its entry in all, SIZE_MAX before one is made */
+    pk_bip341_cache c341;
+} ctx;
+
+static void *grow(void *p, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap)
+        return p;
+    *cap = *cap ? *cap * 2 : 1024;
+    p = realloc(p, *cap * size);
+    if (!p)
+        abort();
+    return p;
+}
+
+static pk_sig_check *new_check(ctx *c, size_t job)
+{
+    size_t cap = c->cap;
+    c->checks = grow(c->checks, &c->cap, c->nc, sizeof *c->checks);
+    c->check_job = grow(c->check_job, &cap, c->nc, sizeof *c->check_job);
+    c->check_job[c->nc] = job;
+    pk_sig_check *x = &c->checks[c->nc++];
+    memset(x, 0, sizeof *x);
+    return x;
+}
+
+static size_t new_job(ctx *c, size_t vin, int segwit, uint32_t hash_type, const uint8_t *code, size_t cl,
+                      uint8_t *owned, uint64_t amount)
+{
+    c->jobs = grow(c->jobs, &c->jcap, c->nj, sizeof *c->jobs);
+    sighash_job *j = &c->jobs[c->nj];
+    memset(j, 0, sizeof *j);
+    j->t = c->t;
+    j->vin = vin;
+    j->segwit = segwit;
+    j->c143 = c->i143;
+    j->hash_type = hash_type;
+    j->owned = owned;
+    j->code = owned ? owned : code;
+    j->code_len = cl;
+    if (cl == sizeof j->inl && !owned && (code < c->b->data || code >= c->b->data + c->b->size)) {
+        memcpy(j->inl, code, cl); /* made on the stack here: keep a copy */
+        j->code = NULL;
+    }
+    j->amount = amount;
+    j->all = SIZE_MAX;
+    if (!segwit && hash_type == 1) {
+        if (c->iall == SIZE_MAX) {
+            c->all = grow(c->all, &c->capall, c->nall, sizeof *c->all);
+            c->iall = c->nall++;
+            legacy_all_make(c->b, c->t, c->ins, c->outs_at, &c->all[c->iall]);
+        }
+        j->all = c->iall;
+    }
+    return c->nj++;
+}
+
+static void job_run(void *arg, size_t i)
+{
+    ctx *c = arg;
+    sighash_job *j = &c->jobs[i];
+    const uint8_t *code = j->code ? j->code : j->inl;
+    if (j->all != SIZE_MAX)
+        legacy_all_hash(&c->all[j->all], j->vin, code, j->code_len, j->hash_type, j->out);
+    else if (j->segwit)
+        pk_sighash_bip143(c->b, j->t, &c->c143[j->c143], j->vin, code, j->code_len, j->amount, j->hash_type,
+                          j->out);
+    else
+        pk_sighash_legacy(c->b, j->t, j->vin, code, j->code_len, j->hash_type, j->out);
+}
+
+/* An ECDSA check; sig with its hash type byte.  Keys and signatures that
+ * cannot fit are left empty, so the verifier rejects them. */
+static void add_ecdsa(ctx *c, const uint8_t *key, size_t kl, const uint8_t *sig, size_t sl, size_t job)
+{
+    pk_sig_check *x = new_check(c, job);
+    x->type = PK_SIG_ECDSA;
+    x->flags = c->flags;
+    if (kl <= sizeof x->pubkey) {
+        memcpy(x->pubkey, key, kl);
+        x->pubkey_len = (uint8_t)kl;
+    }
+    if (sl >= 1 && sl - 1 <= sizeof x->sig) {
+        memcpy(x->sig, sig, sl - 1);
+        x->sig_len = (uint8_t)(sl - 1);
+    }
+    x->msg_len = 32;
+}
+
+/* The legacy script code: the script less every push of one of the
+ * signatures (Core's FindAndDelete of each). */
+static size_t find_and_delete(const uint8_t *s, size_t l, const items *sigs, int first, int count, uint8_t *out)
+{
+    size_t pos = 0, n = 0;
+    uint8_t op;
+    for (;;) {
+        size_t start = pos;
+        if (!get_op(s, l, &pos, &op)) {
+            memcpy(out + n, s + start, l - start);
+            return n + l - start;
+        }
+        int drop = 0;
+        for (int i = first; i < first + count && !drop; i++) {
+            size_t sl = sigs->l[i];
+            uint8_t hdr[5];
+            size_t hl = sl < 0x4c ? (hdr[0] = (uint8_t)sl, 1)
+                        : sl < 0x100 ? (hdr[0] = 0x4c, hdr[1] = (uint8_t)sl, 2)
+                                     : (hdr[0] = 0x4d, hdr[1] = (uint8_t)sl, hdr[2] = (uint8_t)(sl >> 8), 3);
+            drop = pos - start == hl + sl && memcmp(s + start, hdr, hl) == 0 && memcmp(s + start + hl, sigs->p[i], sl) == 0;
+        }
+        if (!drop) {
+            memcpy(out + n, s + start, pos - start);
+            n += pos - start;
+        }
+    }
+}
+
+enum { WRAP_BARE, WRAP_P2SH, WRAP_P2WSH, WRAP_P2SH_P2WSH };
+
+static void unchecked(ctx *c, input_plan *p, pk_unchecked why)
+{
+    p->spend = -1;
+    p->fail = NULL;
+    c->rep->not_checked_by[why]++;
+}
+
+
+/* Checks for a template script run on a stack (bottom first): legacy
+ * sighash for bare and P2SH, BIP143 for the witness wrappings. */
+static void run_template(ctx *c, input_plan *p, const tmpl *tp, const uint8_t *script, size_t sl, const items *st,
+                         int wrap)
+{
+    int segwit = wrap >= WRAP_P2WSH;
+    int need = tp->kind == T_P2PK ? 1 : tp->kind == T_P2PKH ? 2 : tp->m + 1;
+    p->spend = wrap * 3 + tp->kind;
+    if (st->n < need || (segwit && st->n != need)) {
+        p->fail = st->n < need ? "too few stack items for the script" : "extra stack items (witness clean stack)";
+        return;
+    }
+    int top = st->n - 1, nsig = tp->kind == T_MULTISIG ? tp->m : 1;
+    int sig0 = tp->kind == T_P2PKH ? top - 1 : top - nsig + 1; /* the first signature's item */
+    for (int i = sig0; i < sig0 + nsig; i++) {
+        if (st->l[i] > 74 && (c->flags & PK_SIG_LAX_DER)) { /* historical padding: longer than a check holds */
+            unchecked(c, p, PK_UNCHECKED_SCRIPT);
+            return;
+        }
+    }
+    const uint8_t *keys[16];
+    size_t kls[16];
+    int nkeys = tp->kind == T_MULTISIG ? tp->n : 1;
+    if (tp->kind == T_P2PKH) {
+        uint8_t h[20];
+        hash160(st->p[top], st->l[top], h);
+        if (memcmp(h, tp->hash, 20) != 0) {
+            p->fail = "public key does not match the P2PKH hash";
+            return;
+        }
+        keys[0] = st->p[top], kls[0] = st->l[top];
+    } else {
+        memcpy(keys, tp->key, sizeof keys);
+        memcpy(kls, tp->kl, sizeof kls);
+    }
+    if (tp->kind == T_MULTISIG && c->segwit_on && st->l[sig0 - 1] != 0) {
+        p->fail = "CHECKMULTISIG dummy is not empty (BIP147)";
+        return;
+    }
+    /* Legacy: the signatures leave the script code (a copy only when one
+     * was there); segwit: the code is the script. */
+    uint8_t *owned = NULL;
+    size_t cl = sl;
+    if (!segwit) {
+        owned = malloc(sl ? sl : 1);
+        if (!owned)
+            abort();
+        cl = find_and_delete(script, sl, st, sig0, nsig, owned);
+        if (cl == sl) {
+            free(owned);
+            owned = NULL;
+        }
+    } else if (!c->have143) {
+        c->c143 = grow(c->c143, &c->cap143, c->n143, sizeof *c->c143);
+        c->i143 = c->n143++;
+        pk_bip143_precompute(c->b, c->t, &c->c143[c->i143]);
+        c->have143 = 1;
+    }
+    uint64_t amount = c->spent ? c->spent[p->vin].value : 0;
+    p->first = c->nc;
+    p->multisig = tp->kind == T_MULTISIG;
+    p->m = nsig;
+    p->n = nkeys;
+    size_t job = SIZE_MAX, first_job = SIZE_MAX;
+    for (int si = 0; si < nsig; si++) {
+        const uint8_t *sig = st->p[sig0 + si];
+        size_t l = st->l[sig0 + si];
+        /* One hash per hash type: signatures of one input mostly share it. */
+        if (l >= 1 && (job == SIZE_MAX || c->jobs[job].hash_type != sig[l - 1])) {
+            job = new_job(c, p->vin, segwit, sig[l - 1], script, cl, first_job == SIZE_MAX ? owned : NULL, amount);
+            if (first_job == SIZE_MAX)
+                first_job = job;
+            else if (owned)
+                c->jobs[job].code = owned; /* the first job owns it */
+        }
+        /* Signature si may only match keys si .. n - m + si. */
+        for (int kj = si; kj <= nkeys - nsig + si; kj++)
+            add_ecdsa(c, keys[kj], kls[kj], sig, l, l >= 1 ? job : SIZE_MAX);
+    }
+    if (owned && first_job == SIZE_MAX)
+        free(owned);
+    c->rep->signatures += (uint64_t)nsig;
+    c->rep->ecdsa += (uint64_t)nsig;
+    if (tp->kind == T_MULTISIG) {
+        c->rep->multisig_sigs += (uint64_t)nsig;
+        if (tp->m <= 3 && tp->n <= 3)
+            c->rep->multisig_by_mn[tp->m][tp->n]++;
+    }
+    if (p->spend == PK_SPEND_P2PKH) {
+        if (kls[0] == 33)
+            c->rep->p2pkh_compressed++;
+        else
+            c->rep->p2pkh_uncompressed++;
+    }
+}
+
+/* A template inside a script whose hash the output committed to. */
+static void run_script(ctx *c, input_plan *p, const uint8_t *script, size_t sl, const items *st, int wrap)
+{
+    tmpl tp;
+    if (parse_template(script, sl, &tp) && !(tp.kind == T_MULTISIG && tp.m == 0))
+        run_template(c, p, &tp, script, sl, st, wrap);
+    else
+        unchecked(c, p, PK_UNCHECKED_SCRIPT);
+}
+
+static void witness_v0(ctx *c, input_plan *p, const uint8_t *prog, size_t plen, int wrapped)
+{
+    items w;
+    if (witness_items(c->b->data, c->ins[p->vin].witness, &w) < 0) {
+        unchecked(c, p, PK_UNCHECKED_SCRIPT);
+        return;
+    }
+    if (plen == 20) {
+        p->spend = wrapped ? PK_SPEND_P2SH_P2WPKH : PK_SPEND_P2WPKH;
+        if (w.n != 2) {
+            p->fail = "P2WPKH witness is not two items";
+            return;
+        }
+        uint8_t code[25] = {0x76, 0xa9, 0x14};
+        memcpy(code + 3, prog, 20);
+        code[23] = 0x88, code[24] = 0xac;
+        tmpl tp = {.kind = T_P2PKH, .hash = prog};
+        run_template(c, p, &tp, code, 25, &w, WRAP_P2WSH); /* the same checks as P2PKH, BIP143 hashed */
+        if (p->spend >= 0)
+            p->spend = wrapped ? PK_SPEND_P2SH_P2WPKH : PK_SPEND_P2WPKH;
+        return;
+    }
+    if (plen != 32) {
+        p->spend = wrapped ? PK_SPEND_P2SH_P2WPKH : PK_SPEND_P2WPKH;
+        p->fail = "witness v0 program is neither 20 nor 32 bytes";
+        return;
+    }
+    if (w.n < 1) {
+        p->spend = wrapped ? PK_SPEND_P2SH_P2WSH_P2PK : PK_SPEND_P2WSH_P2PK;
+        p->fail = "empty P2WSH witness";
+        return;
+    }
+    const uint8_t *ws = w.p[w.n - 1];
+    size_t wl = w.l[w.n - 1];
+    uint8_t h[32];
+    pk_sha256(ws, wl, h);
+    w.n--;
+    if (memcmp(h, prog, 32) != 0) {
+        p->spend = wrapped ? PK_SPEND_P2SH_P2WSH_P2PK : PK_SPEND_P2WSH_P2PK;
+        p->fail = "witness script does not match the P2WSH hash";
+        return;
+    }
+    run_script(c, p, ws, wl, &w, wrapped ? WRAP_P2SH_P2WSH : WRAP_P2WSH);
+}
+
+static void taproot_key(ctx *c, input_plan *p, const uint8_t *prog)
+{
+    items w;
+    if (witness_items(c->b->data, c->ins[p->vin].witness, &w) < 0) {
+        unchecked(c, p, PK_UNCHECKED_TAPSCRIPT);
+        return;
+    }
+    const uint8_t *annex = NULL;
+    size_t al = 0;
+    if (w.n >= 2 && w.l[w.n - 1] >= 1 && w.p[w.n - 1][0] == 0x50) {
+        annex = w.p[w.n - 1], al = w.l[w.n - 1];
+        w.n--;
+    }
+    if (w.n >= 2) {
+        unchecked(c, p, PK_UNCHECKED_TAPSCRIPT);
+        return;
+    }
+    p->spend = PK_SPEND_P2TR_KEY;
+    if (w.n == 0) {
+        p->fail = "empty taproot witness";
+        return;
+    }
+    size_t sl = w.l[0];
+    if (sl != 64 && !(sl == 65 && w.p[0][64] != 0)) {
+        p->fail = sl == 65 ? "taproot signature with an explicit default hash type" : "taproot signature is not 64 or 65 bytes";
+        return;
+    }
+    if (!c->have341) {
+        pk_bip341_precompute(c->b, c->t, c->spent, &c->c341);
+        c->have341 = 1;
+    }
+    uint8_t h[32];
+    if (pk_sighash_bip341(c->b, c->t, &c->c341, c->spent, p->vin, sl == 65 ? w.p[0][64] : 0, annex, al, h)) {
+        p->fail = "taproot hash type undefined, or SINGLE without its output";
+        return;
+    }
+    p->first = c->nc;
+    pk_sig_check *x = new_check(c, SIZE_MAX);
+    x->type = PK_SIG_SCHNORR;
+    memcpy(x->pubkey, prog, 32);
+    x->pubkey_len = 32;
+    memcpy(x->sig, w.p[0], 64);
+    x->sig_len = 64;
+    memcpy(x->msg, h, 32);
+    x->msg_len = 32;
+    c->rep->signatures++;
+    c->rep->schnorr++;
+}
+
+/* With the spent output: what it demands of the scriptSig and witness. */
+static void by_prevout(ctx *c, input_plan *p, const pk_prevout *po, const items *ss, int k)
+{
+    const uint8_t *prog;
+    size_t plen;
+    if (is_p2sh(po->script, po->script_len)) {
+        if (k == -2) {
+            unchecked(c, p, PK_UNCHECKED_SCRIPT);
+            return;
+        }
+        p->spend = PK_SPEND_P2SH_P2PK;
+        if (k < 1) {
+            p->fail = k < 0 ? "P2SH scriptSig is not push-only" : "empty P2SH scriptSig";
+            return;
+        }
+        const uint8_t *rs = ss->p[k - 1];
+        size_t rl = ss->l[k - 1];
+        uint8_t h[20];
+        hash160(rs, rl, h);
+        if (memcmp(h, po->script + 2, 20) != 0) {
+            p->fail = "redeem script does not match the P2SH hash";
+            return;
+        }
+        int v = witness_program(rs, rl, &prog, &plen);
+        if (v == 0 && c->segwit_on) {
+            if (k != 1) {
+                p->spend = plen == 20 ? PK_SPEND_P2SH_P2WPKH : PK_SPEND_P2SH_P2WSH_P2PK;
+                p->fail = "P2SH-wrapped witness spend with more than the redeem script in its scriptSig";
+                return;
+            }
+            witness_v0(c, p, prog, plen, 1);
+            return;
+        }
+        if (v > 0 && c->segwit_on) {
+            unchecked(c, p, PK_UNCHECKED_SCRIPT); /* no rules for it yet: anyone can spend */
+            return;
+        }
+        items st = *ss;
+        st.n--;
+        run_script(c, p, rs, rl, &st, WRAP_P2SH);
+        return;
+    }
+    int v = witness_program(po->script, po->script_len, &prog, &plen);
+    if (v >= 0) {
+        if (!c->segwit_on || (v == 1 && plen == 32 && !c->taproot_on)) {
+            unchecked(c, p, PK_UNCHECKED_INACTIVE);
+            return;
+        }
+        if (v > 1 || (v == 1 && plen != 32)) {
+            unchecked(c, p, PK_UNCHECKED_SCRIPT);
+            return;
+        }
+        if (c->ins[p->vin].script_len != 0) {
+            p->spend = v == 1 ? PK_SPEND_P2TR_KEY : plen == 20 ? PK_SPEND_P2WPKH : PK_SPEND_P2WSH_P2PK;
+            p->fail = "witness spend with a non-empty scriptSig";
+            return;
+        }
+        if (v == 0)
+            witness_v0(c, p, prog, plen, 0);
+        else
+            taproot_key(c, p, prog);
+        return;
+    }
+    if (k < 0) {
+        unchecked(c, p, PK_UNCHECKED_SCRIPT);
+        return;
+    }
+    run_script(c, p, po->script, po->script_len, ss, WRAP_BARE);
+}
+
+/* Without it: the legacy spends that carry their key or redeem script. */
+static void by_scriptsig(ctx *c, input_plan *p, const items *ss, int k)
+{
+    tmpl tp;
+    if (k == 2 && ss->l[0] >= 9 && ss->l[0] <= 74 && is_pubkey(ss->p[1], ss->l[1])) {
+        uint8_t code[25] = {0x76, 0xa9, 0x14};
+        hash160(ss->p[1], ss->l[1], code + 3);
+        code[23] = 0x88, code[24] = 0xac;
+        parse_template(code, 25, &tp);
+        run_template(c, p, &tp, code, 25, ss, WRAP_BARE);
+    } else if (k >= 2 && parse_template(ss->p[k - 1], ss->l[k - 1], &tp) && !(tp.kind == T_MULTISIG && tp.m == 0)) {
+        items st = *ss;
+        st.n--;
+        run_template(c, p, &tp, ss->p[k - 1], ss->l[k - 1], &st, WRAP_P2SH);
+    } else {
+        unchecked(c, p, PK_UNCHECKED_NEEDS_PREVOUTS);
+    }
+}
+
 static int64_t block_height(const pk_block *b)
 {
+    /* BIP34 puts it first in the coinbase of version 2 and later blocks. */
+    if (b->size < 80 || pk_header_version(b->data) < 2)
+        return -1;
     const pk_tx *cb = &b->tx[0];
     size_t pos = cb->first_in_offset + 36;
-    uint64_t l = rd_compact(b->data, &pos);
+    uint64_t l = pk_compact_get(b->data, &pos);
     const uint8_t *sc = b->data + pos;
     if (l < 1)
         return -1;
@@ -260,176 +1017,113 @@ static int64_t block_height(const pk_block *b)
     return h;
 }
 
-typedef struct input_plan {
-    size_t tx, vin;
-    int kind; /* 1 P2PKH, 2 multisig */
-    int m, n;
-    size_t first; /* index of its first check */
-} input_plan;
-
-static void add_check(pk_sig_check **c, size_t *nc, size_t *cap, const uint8_t *key, size_t klen,
-                      const uint8_t *sig, size_t slen, const uint8_t hash[32], uint8_t flags)
+/* Consensus CHECKMULTISIG over the candidate results: signatures in
+ * order, each against the keys left, in order. */
+static int resolve_multisig(const pk_sig_check *ch, int m, int n)
 {
-    if (*nc == *cap) {
-        *cap = *cap ? *cap * 2 : 4096;
-        *c = realloc(*c, *cap * sizeof **c);
-        if (!*c)
-            abort();
+    int isig = 0, ikey = 0;
+    while (isig < m) {
+        if (m - isig > n - ikey)
+            return 0;
+        /* the pair (isig, ikey) sits at isig*(n-m+1) + (ikey-isig) */
+        if (ch[(size_t)isig * (size_t)(n - m + 1) + (size_t)(ikey - isig)].valid == 1)
+            isig++;
+        ikey++;
     }
-    pk_sig_check *x = &(*c)[(*nc)++];
-    memset(x, 0, sizeof *x);
-    x->type = PK_SIG_ECDSA;
-    x->flags = flags;
-    memcpy(x->pubkey, key, klen);
-    x->pubkey_len = (uint8_t)klen;
-    size_t dl = slen - 1 > 73 ? 73 : slen - 1; /* without the hash type byte */
-    memcpy(x->sig, sig, dl);
-    x->sig_len = (uint8_t)dl;
-    memcpy(x->msg, hash, 32);
-    x->msg_len = 32;
+    return 1;
 }
 
-int pk_block_verify_sigs(const pk_block *b, pk_verifier *v, pk_sig_report *rep)
+int pk_block_verify_sigs(const pk_block *b, const pk_sigcheck_opts *opts, pk_verifier *v, pk_sig_report *rep)
 {
+    static const pk_sigcheck_opts defaults = {NULL, -1, 1};
+    if (!opts)
+        opts = &defaults;
     memset(rep, 0, sizeof *rep);
     double t0 = pk_now();
-    int64_t height = block_height(b);
-    uint8_t flags = (height >= 0 && height < BIP66_HEIGHT) ? PK_SIG_LAX_DER : 0;
-    pk_sig_check *checks = NULL;
-    size_t nc = 0, cap = 0, np = 0, pcap = 0;
-    input_plan *plan = NULL;
+    ctx c = {.b = b, .rep = rep};
+    int64_t h = opts->height >= 0 ? opts->height : block_height(b);
+    rep->height = h;
+    int main_rules = opts->mainnet && h >= 0;
+    c.flags = main_rules && h < BIP66_HEIGHT ? PK_SIG_LAX_DER : 0;
+    c.segwit_on = !main_rules || h >= SEGWIT_HEIGHT;
+    c.taproot_on = !main_rules || h >= TAPROOT_HEIGHT;
     for (size_t ti = 1; ti < b->ntx; ti++) {
-        const pk_tx *t = &b->tx[ti];
-        txin *ins = malloc(t->n_in * sizeof *ins);
-        size_t outs_at;
-        walk_inputs(b, t, ins, &outs_at);
-        for (uint32_t vi = 0; vi < t->n_in; vi++) {
+        c.t = &b->tx[ti];
+        c.ti = ti;
+        c.ins = tx_inputs(b, c.t, &c.outs_at);
+        c.spent = opts->prevouts ? pk_prevouts_of(opts->prevouts, ti) : NULL;
+        c.have143 = c.have341 = 0;
+        c.iall = SIZE_MAX;
+        for (uint32_t vi = 0; vi < c.t->n_in; vi++) {
             rep->inputs++;
-            const uint8_t *it[24];
-            size_t il[24];
-            int k = pushes(b->data + ins[vi].script, ins[vi].script_len, it, il, 24);
-            input_plan p = {ti, vi, 0, 0, 0, nc};
-            if (k == 2 && il[0] >= 9 && il[0] <= 74 && is_pubkey(it[1], il[1])) {
-                /* P2PKH: the previous script is DUP HASH160 <hash> EQUALVERIFY CHECKSIG. */
-                uint8_t code[25] = {0x76, 0xa9, 0x14};
-                hash160(it[1], il[1], code + 3);
-                code[23] = 0x88, code[24] = 0xac;
-                uint8_t h[32];
-                pk_sighash_legacy(b, t, vi, code, 25, it[0][il[0] - 1], h);
-                add_check(&checks, &nc, &cap, it[1], il[1], it[0], il[0], h, flags);
-                p.kind = 1;
-                rep->p2pkh++;
-                if (il[1] == 33)
-                    rep->p2pkh_compressed++;
-                else
-                    rep->p2pkh_uncompressed++;
-                rep->signatures++;
-            } else if (k >= 3 && il[0] == 0) {
-                /* P2SH multisig: OP_0 <sigs> <OP_m keys OP_n CHECKMULTISIG>. */
-                const uint8_t *rs = it[k - 1];
-                size_t rl = il[k - 1];
-                const uint8_t *keys[20];
-                size_t kl[20];
-                int m = rl > 3 ? rs[0] - 0x50 : 0, n = 0;
-                int ok = rl > 3 && m >= 1 && m <= 16 && rs[rl - 1] == 0xae;
-                size_t pos = 1;
-                while (ok && pos < rl - 2 && n < 20) {
-                    size_t l = rs[pos];
-                    if (!(l == 33 || l == 65) || pos + 1 + l > rl - 2 || !is_pubkey(rs + pos + 1, l)) {
-                        ok = 0;
-                        break;
-                    }
-                    keys[n] = rs + pos + 1;
-                    kl[n++] = l;
-                    pos += 1 + l;
-                }
-                ok = ok && pos == rl - 2 && rs[rl - 2] == 0x50 + n && m <= n && k - 2 == m;
-                if (ok) {
-                    for (int si = 0; si < m; si++) {
-                        if (il[1 + si] < 9 || il[1 + si] > 74) {
-                            ok = 0;
-                            break;
-                        }
-                    }
-                }
-                if (ok) {
-                    p.kind = 2;
-                    p.m = m;
-                    p.n = n;
-                    rep->multisig++;
-                    rep->multisig_sigs += (uint64_t)m;
-                    rep->signatures += (uint64_t)m;
-                    if (m <= 3 && n <= 3)
-                        rep->multisig_by_mn[m][n]++;
-                    /* Candidate pairs: signature i may only match key j with
-                     * i <= j <= n - m + i. */
-                    for (int si = 0; si < m; si++) {
-                        uint8_t h[32];
-                        const uint8_t *sig = it[1 + si];
-                        pk_sighash_legacy(b, t, vi, rs, rl, sig[il[1 + si] - 1], h);
-                        for (int kj = si; kj <= n - m + si; kj++)
-                            add_check(&checks, &nc, &cap, keys[kj], kl[kj], sig, il[1 + si], h, flags);
-                    }
-                }
-            }
-            if (!p.kind) {
-                rep->not_checked++;
+            items ss;
+            int k = pushes(b->data + c.ins[vi].script, c.ins[vi].script_len, &ss);
+            input_plan p = {ti, vi, -1, 0, 0, 0, c.nc, NULL};
+            if (c.spent)
+                by_prevout(&c, &p, &c.spent[vi], &ss, k);
+            else
+                by_scriptsig(&c, &p, &ss, k);
+            if (p.spend < 0)
                 continue;
-            }
-            if (np == pcap) {
-                pcap = pcap ? pcap * 2 : 4096;
-                plan = realloc(plan, pcap * sizeof *plan);
-                if (!plan)
+            rep->by_spend[p.spend]++;
+            if (c.np == c.pcap) {
+                c.pcap = c.pcap ? c.pcap * 2 : 4096;
+                c.plan = realloc(c.plan, c.pcap * sizeof *c.plan);
+                if (!c.plan)
                     abort();
             }
-            plan[np++] = p;
+            c.plan[c.np++] = p;
         }
-        free(ins);
+        free(c.ins);
     }
+    for (int u = 0; u < PK_UNCHECKED_COUNT; u++)
+        rep->not_checked += rep->not_checked_by[u];
+    double tj = pk_now();
+    /* The signature hashes on the pool, then into their checks. */
+    pk_verifier_for(v, c.nj, 8, job_run, &c);
+    for (size_t i = 0; i < c.nc; i++)
+        if (c.check_job[i] != SIZE_MAX)
+            memcpy(c.checks[i].msg, c.jobs[c.check_job[i]].out, 32);
+    for (size_t i = 0; i < c.nj; i++)
+        free(c.jobs[i].owned);
     double t1 = pk_now();
     rep->ms_extract = (t1 - t0) * 1e3;
-    rep->candidates = nc;
-    if (nc)
-        pk_verifier_run(v, checks, nc, 0);
+    rep->ms_classify = (tj - t0) * 1e3;
+    rep->ms_sighash = (t1 - tj) * 1e3;
+    rep->candidates = c.nc;
+    if (c.nc)
+        pk_verifier_run(v, c.checks, c.nc, 0);
     rep->ms_verify = (pk_now() - t1) * 1e3;
-    /* Resolve: P2PKH is its one check; multisig walks keys in order. */
-    for (size_t i = 0; i < np; i++) {
-        input_plan *p = &plan[i];
-        int ok;
-        if (p->kind == 1) {
-            ok = checks[p->first].valid == 1;
-        } else {
-            int isig = 0, ikey = 0, m = p->m, n = p->n;
-            ok = 1;
-            while (isig < m) {
-                if (m - isig > n - ikey) {
-                    ok = 0;
-                    break;
-                }
-                /* the pair (isig, ikey) sits at offset isig*(n-m+1) + (ikey-isig) */
-                if (ikey - isig > n - m) {
-                    ok = 0;
-                    break;
-                }
-                if (checks[p->first + (size_t)isig * (size_t)(n - m + 1) + (size_t)(ikey - isig)].valid == 1)
-                    isig++;
-                ikey++;
-            }
-        }
-        if (ok) {
+    for (size_t i = 0; i < c.np; i++) {
+        input_plan *p = &c.plan[i];
+        const pk_sig_check *ch = c.checks + p->first;
+        const char *why = p->fail;
+        if (!why && p->multisig && !resolve_multisig(ch, p->m, p->n))
+            why = "CHECKMULTISIG: signatures do not match the keys in order";
+        if (!why && !p->multisig && ch->valid != 1)
+            why = ch->reason ? ch->reason : "verify failed";
+        if (!why) {
             rep->valid_inputs++;
-        } else {
-            rep->failures = realloc(rep->failures, (rep->failed_inputs + 1) * sizeof *rep->failures);
-            pk_sig_failure *f = &rep->failures[rep->failed_inputs++];
-            f->tx = p->tx;
-            f->vin = p->vin;
-            memcpy(f->txid, b->tx[p->tx].txid, 32);
-            f->reason = p->kind == 1 ? (checks[p->first].reason ? checks[p->first].reason : "verify failed")
-                                     : "CHECKMULTISIG: signatures do not match the keys in order";
+            continue;
         }
+        pk_sig_failure *nf = realloc(rep->failures, (rep->failed_inputs + 1) * sizeof *rep->failures);
+        if (!nf)
+            abort();
+        rep->failures = nf;
+        pk_sig_failure *f = &rep->failures[rep->failed_inputs++];
+        f->tx = p->tx;
+        f->vin = p->vin;
+        memcpy(f->txid, b->tx[p->tx].txid, 32);
+        f->reason = why;
     }
-    free(checks);
-    free(plan);
+    free(c.checks);
+    free(c.check_job);
+    free(c.jobs);
+    free(c.c143);
+    for (size_t i = 0; i < c.nall; i++)
+        free(c.all[i].data), free(c.all[i].at);
+    free(c.all);
+    free(c.plan);
     return rep->failed_inputs ? -1 : 0;
 }
 

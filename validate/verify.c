@@ -24,6 +24,9 @@ struct pk_verifier {
     _Atomic size_t next, valid;
     _Atomic int failed;
     int stop_at_failure;
+    void (*fn)(void *arg, size_t i); /* a parallel loop instead of checks */
+    void *arg;
+    size_t chunk;
     uint64_t batch;  /* increments per batch: workers wait for a new one */
     unsigned busy;   /* workers still on the batch */
     int quit;
@@ -129,10 +132,15 @@ static void work(pk_verifier *v)
     for (;;) {
         if (v->stop_at_failure && atomic_load(&v->failed))
             return;
-        size_t i = atomic_fetch_add(&v->next, CHUNK);
+        size_t i = atomic_fetch_add(&v->next, v->chunk);
         if (i >= v->n)
             return;
-        size_t end = i + CHUNK < v->n ? i + CHUNK : v->n;
+        size_t end = i + v->chunk < v->n ? i + v->chunk : v->n;
+        if (v->fn) {
+            for (; i < end; i++)
+                v->fn(v->arg, i);
+            continue;
+        }
         for (; i < end; i++) {
             pk_sig_check_one(v, &v->checks[i]);
             if (v->checks[i].valid)
@@ -215,19 +223,14 @@ void pk_verifier_free(pk_verifier *v)
     free(v);
 }
 
-size_t pk_verifier_run(pk_verifier *v, pk_sig_check *checks, size_t n, int stop_at_failure)
+/* Hands the batch set up in v to the helpers, works on it too, and
+ * returns when every thread is done with it. */
+static void run_batch(pk_verifier *v)
 {
-    for (size_t i = 0; i < n; i++) {
-        checks[i].valid = -1;
-        checks[i].reason = "not checked";
-    }
     pthread_mutex_lock(&v->mu);
-    v->checks = checks;
-    v->n = n;
     atomic_store(&v->next, 0);
     atomic_store(&v->valid, 0);
     atomic_store(&v->failed, 0);
-    v->stop_at_failure = stop_at_failure;
     v->busy = v->nthreads - 1;
     v->batch++;
     pthread_cond_broadcast(&v->cv);
@@ -237,5 +240,29 @@ size_t pk_verifier_run(pk_verifier *v, pk_sig_check *checks, size_t n, int stop_
     while (v->busy > 0)
         pthread_cond_wait(&v->done_cv, &v->mu);
     pthread_mutex_unlock(&v->mu);
+}
+
+void pk_verifier_for(pk_verifier *v, size_t n, size_t chunk, void (*fn)(void *arg, size_t i), void *arg)
+{
+    v->fn = fn;
+    v->arg = arg;
+    v->n = n;
+    v->chunk = chunk ? chunk : 1;
+    v->stop_at_failure = 0;
+    run_batch(v);
+    v->fn = NULL;
+}
+
+size_t pk_verifier_run(pk_verifier *v, pk_sig_check *checks, size_t n, int stop_at_failure)
+{
+    for (size_t i = 0; i < n; i++) {
+        checks[i].valid = -1;
+        checks[i].reason = "not checked";
+    }
+    v->checks = checks;
+    v->n = n;
+    v->chunk = CHUNK;
+    v->stop_at_failure = stop_at_failure;
+    run_batch(v);
     return atomic_load(&v->valid);
 }

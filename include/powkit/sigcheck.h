@@ -1,24 +1,63 @@
 /* powkit: the signature checks of a block's inputs, for the batch
- * verifier.  Recognised without the UTXO set (the key or redeem script is
- * in the scriptSig): P2PKH, and P2SH multisig (OP_m <keys> OP_n
- * OP_CHECKMULTISIG), with legacy sighashes (ALL, NONE, SINGLE with its
- * out-of-range rule, ANYONECANPAY; the signature removed from the script
- * code).  CHECKMULTISIG is matched as consensus does: signatures in order
- * against keys in order; every candidate pair is verified in the batch,
- * then the matching is resolved.  Other inputs are counted as not
- * checked, never as valid. */
+ * verifier, and the three signature hashes they need.
+ *
+ * Spends recognised (the script templates P2PK, P2PKH and m-of-n
+ * CHECKMULTISIG, bare or inside P2SH, P2WSH or P2SH-P2WSH; P2WPKH and
+ * P2SH-P2WPKH; the taproot key path):
+ *  - without the spent outputs, the legacy ones whose key or redeem script
+ *    is in the scriptSig (P2PKH, P2SH with a template inside);
+ *  - with them (pk_prevouts: getblock HASH 3), all of the above, the
+ *    scriptPubKey checked against the scriptSig and witness (hashes of
+ *    keys and scripts) as consensus does.
+ * CHECKMULTISIG is matched as consensus does: signatures in order against
+ * keys in order; every candidate pair is verified in the batch, then the
+ * matching is resolved.  Anything else is counted as not checked, never as
+ * valid.  ECDSA follows the consensus rules of the block's height: lax DER
+ * before BIP66 (363,725 on mainnet), strict from it; high S accepted;
+ * hybrid keys accepted (libsecp256k1 parses them as consensus does). */
 #ifndef POWKIT_SIGCHECK_H
 #define POWKIT_SIGCHECK_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "powkit/prevouts.h"
 #include "powkit/validate.h"
 #include "powkit/verify.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+typedef enum pk_spend {
+    PK_SPEND_P2PK,
+    PK_SPEND_P2PKH,
+    PK_SPEND_MULTISIG,
+    PK_SPEND_P2SH_P2PK,
+    PK_SPEND_P2SH_P2PKH,
+    PK_SPEND_P2SH_MULTISIG,
+    PK_SPEND_P2WSH_P2PK,
+    PK_SPEND_P2WSH_P2PKH,
+    PK_SPEND_P2WSH_MULTISIG,
+    PK_SPEND_P2SH_P2WSH_P2PK,
+    PK_SPEND_P2SH_P2WSH_P2PKH,
+    PK_SPEND_P2SH_P2WSH_MULTISIG,
+    PK_SPEND_P2WPKH,
+    PK_SPEND_P2SH_P2WPKH,
+    PK_SPEND_P2TR_KEY,
+    PK_SPEND_COUNT
+} pk_spend;
+/* "p2pkh", "p2sh_multisig", "p2sh_p2wsh_multisig", "p2tr_key", ... */
+const char *pk_spend_name(pk_spend s);
+
+typedef enum pk_unchecked {
+    PK_UNCHECKED_NEEDS_PREVOUTS, /* a segwit or P2SH-wrapped spend, or a bare script, without --prevouts */
+    PK_UNCHECKED_SCRIPT,         /* a script that is none of the templates */
+    PK_UNCHECKED_TAPSCRIPT,      /* a taproot script-path spend */
+    PK_UNCHECKED_INACTIVE,       /* segwit or taproot before its activation height */
+    PK_UNCHECKED_COUNT
+} pk_unchecked;
+const char *pk_unchecked_name(pk_unchecked u);
 
 typedef struct pk_sig_failure {
     size_t tx, vin;
@@ -27,18 +66,32 @@ typedef struct pk_sig_failure {
 } pk_sig_failure;
 
 typedef struct pk_sig_report {
-    uint64_t inputs, p2pkh, p2pkh_compressed, p2pkh_uncompressed;
-    uint64_t multisig, multisig_sigs, multisig_by_mn[4][4]; /* [m][n] for m,n <= 3 */
-    uint64_t not_checked;   /* inputs of other kinds */
-    uint64_t signatures;    /* signatures to verify */
-    uint64_t candidates;    /* signature checks run (multisig tries pairs) */
+    uint64_t inputs;                   /* inputs other than the coinbase's */
+    uint64_t by_spend[PK_SPEND_COUNT]; /* recognised inputs by kind */
+    uint64_t p2pkh_compressed, p2pkh_uncompressed; /* P2PKH inputs by key size */
+    uint64_t multisig_sigs, multisig_by_mn[4][4];   /* P2SH multisig: signatures; [m][n] for m,n <= 3 */
+    uint64_t not_checked, not_checked_by[PK_UNCHECKED_COUNT];
+    uint64_t signatures;         /* signatures to verify */
+    uint64_t ecdsa, schnorr;     /* of them */
+    uint64_t candidates;         /* checks run (multisig tries pairs) */
     uint64_t valid_inputs, failed_inputs;
     pk_sig_failure *failures; /* failed_inputs of them (malloc'd) */
-    double ms_extract, ms_verify;
+    int64_t height;           /* the height the rules were taken for, -1 unknown */
+    double ms_extract;              /* ms_classify + ms_sighash */
+    double ms_classify, ms_sighash; /* recognising spends (one thread); signature hashes (the pool) */
+    double ms_verify;
 } pk_sig_report;
 
+typedef struct pk_sigcheck_opts {
+    const pk_prevouts *prevouts; /* NULL: legacy spends only */
+    int64_t height;              /* -1: from the coinbase (BIP34) */
+    int mainnet;                 /* activation heights of BIP66, segwit, taproot apply */
+} pk_sigcheck_opts;
+
 /* Legacy signature hash of input `vin` of transaction t in block b for
- * script_code and hash_type (the 4-byte type). */
+ * script_code and hash_type (the 4-byte type).  OP_CODESEPARATORs are left
+ * out of the serialised script code, as consensus does; removing the
+ * signature from it (FindAndDelete) is the caller's part. */
 void pk_sighash_legacy(const pk_block *b, const pk_tx *t, size_t vin, const uint8_t *script_code,
                        size_t code_len, uint32_t hash_type, uint8_t out[32]);
 
@@ -52,10 +105,28 @@ void pk_sighash_bip143(const pk_block *b, const pk_tx *t, const pk_bip143_cache 
                        const uint8_t *script_code, size_t code_len, uint64_t amount, uint32_t hash_type,
                        uint8_t out[32]);
 
+/* BIP341 (taproot): the per-transaction single SHA-256 hashes of every
+ * outpoint, spent amount, spent scriptPubKey, sequence and output. */
+typedef struct pk_bip341_cache {
+    uint8_t prevouts[32], amounts[32], scripts[32], sequences[32], outputs[32];
+} pk_bip341_cache;
+void pk_bip341_precompute(const pk_block *b, const pk_tx *t, const pk_prevout *spent, pk_bip341_cache *c);
+/* The key-path signature message, epoch byte first, for hash_type (0x00
+ * default, 0x01-0x03, 0x81-0x83) and an optional annex (with its 0x50).
+ * Writes it to msg when it fits in cap; returns its length, or 0 when the
+ * hash type is not defined or SINGLE has no output at vin (the spend is
+ * invalid then). */
+size_t pk_bip341_sigmsg(const pk_block *b, const pk_tx *t, const pk_bip341_cache *c, const pk_prevout *spent,
+                        size_t vin, uint8_t hash_type, const uint8_t *annex, size_t annex_len, uint8_t *msg,
+                        size_t cap);
+/* TapSighash tagged hash of that message; -1 when it is not defined. */
+int pk_sighash_bip341(const pk_block *b, const pk_tx *t, const pk_bip341_cache *c, const pk_prevout *spent,
+                      size_t vin, uint8_t hash_type, const uint8_t *annex, size_t annex_len, uint8_t out[32]);
+
 /* Extracts and verifies every check of a parsed, hashed block (txids are
- * needed for the failure report).  Returns 0 when every recognised input
- * is valid. */
-int pk_block_verify_sigs(const pk_block *b, pk_verifier *v, pk_sig_report *rep);
+ * needed for the failure report).  opts NULL: no prevouts, height from the
+ * coinbase, mainnet rules.  Returns 0 when every recognised input is valid. */
+int pk_block_verify_sigs(const pk_block *b, const pk_sigcheck_opts *opts, pk_verifier *v, pk_sig_report *rep);
 void pk_sig_report_free(pk_sig_report *rep);
 
 #ifdef __cplusplus

@@ -84,6 +84,18 @@ void pk_block_free(pk_block *b);
 /* Fills txid and wtxid of every transaction (many at a time). */
 void pk_block_hash_txs(pk_block *b);
 
+/* Where each input of a parsed transaction is: offsets into the block's
+ * data of the outpoint, the scriptSig (and its length), the sequence, and
+ * the input's witness stack (its item count; 0 when the transaction has
+ * no witnesses). */
+typedef struct pk_txin_ref {
+    size_t prevout, script, script_len, sequence, witness;
+} pk_txin_ref;
+/* Fills ins (n_in entries); returns the offset of the output count. */
+size_t pk_tx_inputs(const pk_block *b, const pk_tx *t, pk_txin_ref *ins);
+/* A CompactSize at *pos of data already parsed (no bounds checks). */
+uint64_t pk_compact_get(const uint8_t *d, size_t *pos);
+
 /* Header helpers. */
 void pk_header_hash(const uint8_t header[80], uint8_t out[32]);
 uint32_t pk_header_version(const uint8_t h[80]);

@@ -46,6 +46,11 @@ unsigned pk_verifier_threads(const pk_verifier *v);
  * the rest keep valid = -1).  Returns how many were valid. */
 size_t pk_verifier_run(pk_verifier *v, pk_sig_check *checks, size_t n, int stop_at_failure);
 
+/* Runs fn(arg, i) for i in [0, n) on the pool, chunk indices at a time,
+ * and returns when all are done: other work that parallelises like the
+ * checks (signature hashes of a block). */
+void pk_verifier_for(pk_verifier *v, size_t n, size_t chunk, void (*fn)(void *arg, size_t i), void *arg);
+
 /* One check on the calling thread. */
 void pk_sig_check_one(pk_verifier *v, pk_sig_check *c);
 
