@@ -389,3 +389,119 @@ Test(bip143, single_anyonecanpay)
     bip143_case(tx, 1, "68210392972e2eb617b2388771abe27235fd5ac44af8e61693261550447a4c3e39da98ac", 16777215, 0x83,
                 "cd72f1f1a433ee9df816857fad88d8ebd97e09a75cd481583eb841c330275e54");
 }
+
+/* ---- hybrid keys, bad input through verify-sigs ---- */
+
+/* 0x06/0x07 and X, Y: the hybrid encoding early nodes accepted; consensus
+ * still does (libsecp256k1 parses it, checking the parity byte). */
+static void to_hybrid(pk_sig_check *c, int wrong_parity)
+{
+    cr_assert_eq(c->pubkey_len, 65);
+    int odd = c->pubkey[64] & 1;
+    c->pubkey[0] = (uint8_t)(0x06 | (wrong_parity ? !odd : odd));
+}
+
+Test(verify, hybrid_keys)
+{
+    tu_rng r = {77};
+    pk_verifier *v = pk_verifier_new(1);
+    for (int i = 0; i < 8; i++) {
+        pk_sig_check c;
+        make_ecdsa(&r, &c, 0);
+        to_hybrid(&c, 0);
+        pk_sig_check_one(v, &c);
+        cr_assert_eq(c.valid, 1, "hybrid key %d: %s", i, c.reason ? c.reason : "");
+        to_hybrid(&c, 1);
+        pk_sig_check_one(v, &c);
+        cr_assert_eq(c.valid, 0);
+        cr_assert_str_eq(c.reason, "bad pubkey");
+    }
+    pk_verifier_free(v);
+}
+
+Test(verify_sigs, cli_bad_input)
+{
+    tu_rng r = {78};
+    pk_sig_check c;
+    make_ecdsa(&r, &c, 1);
+    char pk[131], msg[65], sig[147], hyb[131];
+    pk_hex_encode(c.pubkey, c.pubkey_len, pk);
+    pk_hex_encode(c.msg, 32, msg);
+    pk_hex_encode(c.sig, c.sig_len, sig);
+    pk_sig_check h;
+    make_ecdsa(&r, &h, 0);
+    to_hybrid(&h, 0);
+    char hmsg[65], hsig[147];
+    pk_hex_encode(h.pubkey, 65, hyb);
+    pk_hex_encode(h.msg, 32, hmsg);
+    pk_hex_encode(h.sig, h.sig_len, hsig);
+    char path[] = "/tmp/pk-badsigs-XXXXXX";
+    int fd = mkstemp(path);
+    FILE *f = fdopen(fd, "w");
+    const char *line = "{\"type\":\"ecdsa\",\"pubkey\":\"%s\",\"msg32\":\"%s\",\"sig\":\"%s\"}\n";
+    fprintf(f, line, pk, msg, sig);                     /* 0 valid */
+    char trunc[147];
+    snprintf(trunc, sizeof trunc, "%.*s", (int)strlen(sig) - 4, sig);
+    fprintf(f, line, pk, msg, trunc);                   /* 1 truncated DER: invalid */
+    char longsig[300];
+    snprintf(longsig, sizeof longsig, "%s%s", sig, "0000000000000000000000");
+    fprintf(f, line, pk, msg, longsig);                 /* 2 longer than 73 bytes: error */
+    char badpk[131];
+    snprintf(badpk, sizeof badpk, "05%s", pk + 2);
+    fprintf(f, line, badpk, msg, sig);                  /* 3 not a key: invalid */
+    fprintf(f, line, "02abcd", msg, sig);               /* 4 wrong length: error */
+    char nothex[147];
+    snprintf(nothex, sizeof nothex, "%s", sig);
+    nothex[10] = 'g';
+    fprintf(f, line, pk, msg, nothex);                  /* 5 non-hex: error */
+    fprintf(f, line, pk, "00ff", sig);                  /* 6 msg32 not 32 bytes: error */
+    fprintf(f, line, hyb, hmsg, hsig);                  /* 7 hybrid key: valid */
+    fprintf(f, "{\"type\":\"schnorr\",\"pubkey\":\"%s\",\"msg\":\"\",\"sig\":\"00\"}\n", pk + 2); /* 8 sig not 64: error */
+    fputc('{', f);
+    for (int i = 0; i < 70000; i++)
+        fputc(' ', f);
+    fputs("}\n", f);                                    /* 9 a line over 64 KiB: error, and the stream goes on */
+    fprintf(f, line, pk, msg, sig);                     /* 10 valid */
+    fclose(f);
+    static const char *want[] = {"\"valid\":true",  "\"valid\":false", "\"error\"", "\"valid\":false",
+                                 "\"error\"",       "\"error\"",       "\"error\"", "\"valid\":true",
+                                 "\"error\"",       "\"error\"",       "\"valid\":true"};
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "'%s' verify-sigs '%s' 2>/dev/null", POWKIT_CLI, path);
+    FILE *p = popen(cmd, "r");
+    char out[512];
+    size_t i = 0;
+    while (fgets(out, sizeof out, p)) {
+        cr_assert_lt(i, sizeof want / sizeof want[0]);
+        cr_assert(strstr(out, want[i]), "line %zu: %s", i, out);
+        i++;
+    }
+    cr_assert_eq(WEXITSTATUS(pclose(p)), 0);
+    cr_assert_eq(i, sizeof want / sizeof want[0]);
+    unlink(path);
+}
+
+/* Legacy script codes lose their OP_CODESEPARATORs when serialised, and
+ * only the opcodes: a push holding the byte 0xab keeps it. */
+Test(block_sigs, legacy_codeseparators_left_out)
+{
+    size_t len;
+    uint8_t *d = tu_read_data("block413567.raw", &len);
+    pk_block b;
+    pk_verror e;
+    cr_assert_eq(pk_block_parse(&b, d, len, &e), 0);
+    const pk_tx *t = &b.tx[1];
+    static const uint8_t with[] = {0x51, 0xab, 0x52, 0xab, 0xab, 0x87}, without[] = {0x51, 0x52, 0x87};
+    static const uint8_t push_ab[] = {0x01, 0xab, 0x87}, push_only[] = {0x87};
+    uint8_t h1[32], h2[32], h3[32], h4[32];
+    for (uint32_t ht = 1; ht <= 3; ht++) {
+        pk_sighash_legacy(&b, t, 0, with, sizeof with, ht, h1);
+        pk_sighash_legacy(&b, t, 0, without, sizeof without, ht, h2);
+        cr_assert_arr_eq(h1, h2, 32);
+        pk_sighash_legacy(&b, t, 0, push_ab, sizeof push_ab, ht, h3);
+        pk_sighash_legacy(&b, t, 0, push_only, sizeof push_only, ht, h4);
+        cr_assert_neq(memcmp(h3, h4, 32), 0);
+    }
+    pk_block_free(&b);
+    free(d);
+}

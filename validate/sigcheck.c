@@ -99,6 +99,12 @@ static pk_txin_ref *tx_inputs(const pk_block *b, const pk_tx *t, size_t *outs_at
     return ins;
 }
 
+/* Where the outputs end: at the witnesses if there are any. */
+static size_t outputs_end(const pk_tx *t)
+{
+    return t->wit_size ? t->wit_offset : t->lock_offset;
+}
+
 /* One opcode as Bitcoin Core's GetScriptOp reads it: 0 at the end or at a
  * push running past the end (pos then left where Core leaves it). */
 static int get_op(const uint8_t *s, size_t len, size_t *pos, uint8_t *op)
@@ -197,7 +203,7 @@ void pk_sighash_legacy(const pk_block *b, const pk_tx *t, size_t vin, const uint
         output_span(d, outs_at, vin, &start, &end);
         put(&s, d + start, end - start);
     } else {
-        put(&s, d + outs_at, t->lock_offset - outs_at);
+        put(&s, d + outs_at, outputs_end(t) - outs_at);
     }
     finish_sighash(&s, d, t, hash_type, out);
     free(ins);
@@ -223,7 +229,7 @@ void pk_bip143_precompute(const pk_block *b, const pk_tx *t, pk_bip143_cache *c)
     pk_sha256d(p.p, p.n, c->prevouts);
     pk_sha256d(q.p, q.n, c->sequences);
     size_t pos = outputs_start(d, outs_at);
-    pk_sha256d(d + pos, t->lock_offset - pos, c->outputs);
+    pk_sha256d(d + pos, outputs_end(t) - pos, c->outputs);
     free(p.p);
     free(q.p);
     free(ins);
@@ -283,7 +289,7 @@ void pk_bip341_precompute(const pk_block *b, const pk_tx *t, const pk_prevout *s
     pk_sha256_final(&po, c->prevouts), pk_sha256_final(&am, c->amounts);
     pk_sha256_final(&sc, c->scripts), pk_sha256_final(&sq, c->sequences);
     size_t pos = outputs_start(d, outs_at);
-    pk_sha256(d + pos, t->lock_offset - pos, c->outputs);
+    pk_sha256(d + pos, outputs_end(t) - pos, c->outputs);
     free(ins);
 }
 
@@ -521,7 +527,8 @@ static void legacy_all_make(const pk_block *b, const pk_tx *t, const pk_txin_ref
         put_compact(&s, 0);
         put(&s, d + ins[i].sequence, 4);
     }
-    put(&s, d + outs_at, t->lock_offset + 4 - outs_at); /* outputs and locktime */
+    put(&s, d + outs_at, outputs_end(t) - outs_at);
+    put(&s, d + t->lock_offset, 4);
     a->data = s.p;
     a->len = s.n;
 }
