@@ -263,8 +263,8 @@ int pk_cmd_verify_block(int argc, char **argv)
             printf("  signatures    %llu (%llu ECDSA, %llu Schnorr) in %llu inputs, rules of height %lld%s\n",
                    (unsigned long long)sr.signatures, (unsigned long long)sr.ecdsa, (unsigned long long)sr.schnorr,
                    (unsigned long long)sr.inputs, (long long)sr.height, prevouts_path ? ", with prevouts" : "");
-            printf("                %llu P2PKH (%llu compressed, %llu uncompressed), %llu P2SH multisig "
-                   "(%llu 2-of-3, %llu 2-of-2)\n",
+            printf("                %llu P2PKH (%llu compressed, %llu uncompressed), %llu P2SH multisig; "
+                   "multisig of all kinds: %llu 2-of-3, %llu 2-of-2\n",
                    (unsigned long long)sr.by_spend[PK_SPEND_P2PKH], (unsigned long long)sr.p2pkh_compressed,
                    (unsigned long long)sr.p2pkh_uncompressed, (unsigned long long)sr.by_spend[PK_SPEND_P2SH_MULTISIG],
                    (unsigned long long)sr.multisig_by_mn[2][3], (unsigned long long)sr.multisig_by_mn[2][2]);

@@ -352,15 +352,21 @@ static void free_vblock(vblock *vb)
     free(vb->prevouts);
 }
 
-static int sigs_of(vblock *vb, const char *prevouts, int64_t height, pk_verifier *v, pk_sig_report *r)
+/* Mainnet's activation heights unless mainnet is 0 (regtest blocks). */
+static int sigs_on(vblock *vb, const char *prevouts, int64_t height, int mainnet, pk_verifier *v, pk_sig_report *r)
 {
     pk_prevouts p;
     char err[256];
     cr_assert_eq(pk_prevouts_from_json(&p, &vb->b, prevouts, strlen(prevouts), err, sizeof err), 0, "%s", err);
-    pk_sigcheck_opts o = {&p, height, 1};
+    pk_sigcheck_opts o = {&p, height, mainnet};
     int rc = pk_block_verify_sigs(&vb->b, &o, v, r);
     pk_prevouts_free(&p);
     return rc;
+}
+
+static int sigs_of(vblock *vb, const char *prevouts, int64_t height, pk_verifier *v, pk_sig_report *r)
+{
+    return sigs_on(vb, prevouts, height, 1, v, r);
 }
 
 static int failed_at(const pk_sig_report *r, size_t tx, size_t vin)
@@ -616,4 +622,107 @@ Test(verify_block_cli, prevouts_json_and_exit_status)
     snprintf(rm, sizeof rm, "rm -rf '%s'", dir);
     cr_assert_eq(system(rm), 0);
     free_vblock(&vb);
+}
+
+/* ---- every template kind, signed and validated by another implementation ---- */
+
+/* tests/node/spends.js: bcoin signs one input of each kind with the hash
+ * types in turn and accepts the block with its full script validation. */
+static json_t *bcoin_block(void)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cd '%s/tests/node' && node spends.js", POWKIT_SOURCE_DIR);
+    FILE *p = popen(cmd, "r");
+    cr_assert(p);
+    static char line[1 << 20];
+    size_t n = fread(line, 1, sizeof line - 1, p);
+    line[n] = 0;
+    int st = pclose(p);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+              "tests/node/spends.js failed (Node.js and `npm install` in tests/node are needed)");
+    json_error_t je;
+    json_t *o = json_loads(line, 0, &je);
+    cr_assert(o, "spends.js printed no JSON: %s", je.text);
+    return o;
+}
+
+/* The first signature-looking push (0x30, DER length) of an input: in its
+ * scriptSig, else in its witness.  Returns its offset in the block. */
+static size_t first_sig(const pk_block *b, const pk_txin_ref *in)
+{
+    const uint8_t *d = b->data;
+    for (size_t pos = in->script; pos < in->script + in->script_len;) {
+        uint8_t op = d[pos];
+        if (op >= 9 && op <= 0x4b && d[pos + 1] == 0x30 && d[pos + 2] + 3u == op)
+            return pos + 1;
+        pos += 1 + (op <= 0x4b ? op : 0);
+    }
+    size_t w = in->witness;
+    cr_assert(w, "no signature found");
+    size_t items = d[w++];
+    for (size_t i = 0; i < items; i++) {
+        size_t l = d[w++];
+        if (l >= 9 && d[w] == 0x30 && d[w + 1] + 3u == l)
+            return w;
+        w += l;
+    }
+    cr_assert_fail("no signature found");
+    return 0;
+}
+
+Test(block_sigs, every_template_kind_signed_by_bcoin, .timeout = 120)
+{
+    json_t *o = bcoin_block();
+    const char *hex = json_string_value(json_object_get(o, "block"));
+    size_t len = strlen(hex) / 2;
+    uint8_t *d = malloc(len);
+    cr_assert_eq(pk_hex_decode(hex, d, len), 0);
+    char *prevouts = json_dumps(json_object_get(o, "prevouts"), JSON_COMPACT);
+    vblock vb = {.data = {d, len}, .prevouts = prevouts};
+    pk_verror e;
+    cr_assert_eq(pk_block_parse(&vb.b, d, len, &e), 0, "%s", e.msg);
+    pk_block_hash_txs(&vb.b);
+    pk_verifier *v1 = pk_verifier_new(1), *v2 = pk_verifier_new(2);
+    pk_sig_report r;
+    cr_assert_eq(sigs_on(&vb, prevouts, -1, 0, v2, &r), 0, "first failure: %s",
+                 r.failed_inputs ? r.failures[0].reason : "");
+    cr_assert_eq(r.height, json_integer_value(json_object_get(o, "height")));
+    static const struct {
+        pk_spend kind;
+        uint64_t n;
+    } want[] = {{PK_SPEND_P2PK, 2},          {PK_SPEND_P2PKH, 2},          {PK_SPEND_MULTISIG, 2},
+                {PK_SPEND_P2SH_P2PK, 1},     {PK_SPEND_P2SH_P2PKH, 1},     {PK_SPEND_P2SH_MULTISIG, 1},
+                {PK_SPEND_P2WSH_P2PK, 1},    {PK_SPEND_P2WSH_P2PKH, 1},    {PK_SPEND_P2WSH_MULTISIG, 1},
+                {PK_SPEND_P2SH_P2WSH_P2PK, 1}, {PK_SPEND_P2SH_P2WSH_P2PKH, 1}, {PK_SPEND_P2SH_P2WSH_MULTISIG, 1},
+                {PK_SPEND_P2WPKH, 1},        {PK_SPEND_P2SH_P2WPKH, 1},    {PK_SPEND_P2TR_KEY, 0}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        cr_assert_eq(r.by_spend[want[i].kind], want[i].n, "%s: %llu", pk_spend_name(want[i].kind),
+                     (unsigned long long)r.by_spend[want[i].kind]);
+    cr_assert_eq(r.p2pkh_compressed, 1);
+    cr_assert_eq(r.p2pkh_uncompressed, 1);
+    cr_assert_eq(r.multisig_by_mn[1][2], 1);
+    cr_assert_eq(r.multisig_by_mn[2][3], 4);
+    cr_assert_eq(r.signatures, 21, "14 single-key inputs, a 1-of-2 and four 2-of-3");
+    cr_assert_eq(r.not_checked, 0);
+    cr_assert_eq(r.valid_inputs, 17);
+    pk_sig_report_free(&r);
+
+    /* Each input in turn with a changed byte in a signature: exactly it fails. */
+    const pk_tx *t = &vb.b.tx[1];
+    pk_txin_ref ins[32];
+    cr_assert_eq(t->n_in, 17);
+    pk_tx_inputs(&vb.b, t, ins);
+    for (uint32_t i = 0; i < t->n_in; i++) {
+        size_t at = first_sig(&vb.b, &ins[i]) + 8;
+        d[at] ^= 0x10;
+        cr_assert_eq(sigs_on(&vb, prevouts, -1, 0, i % 2 ? v1 : v2, &r), -1);
+        cr_assert_eq(r.failed_inputs, 1, "input %u", i);
+        cr_assert(failed_at(&r, 1, i), "input %u", i);
+        pk_sig_report_free(&r);
+        d[at] ^= 0x10;
+    }
+    pk_verifier_free(v1);
+    pk_verifier_free(v2);
+    free_vblock(&vb);
+    json_decref(o);
 }
