@@ -505,3 +505,35 @@ Test(block_sigs, legacy_codeseparators_left_out)
     pk_block_free(&b);
     free(d);
 }
+
+/* The once-per-transaction serialisation hashes as the general one does,
+ * for every input of the block's transactions and hash types that keep
+ * all inputs and outputs. */
+Test(block_sigs, legacy_all_equals_legacy)
+{
+    size_t len;
+    uint8_t *d = tu_read_data("block413567.raw", &len);
+    pk_block b;
+    pk_verror e;
+    cr_assert_eq(pk_block_parse(&b, d, len, &e), 0);
+    static const uint8_t code[] = {0x76, 0xa9, 0x14, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 0xab, 0x88, 0xac};
+    size_t checked = 0;
+    for (size_t ti = 1; ti < b.ntx; ti += 7) {
+        pk_legacy_all a;
+        pk_legacy_all_init(&a, &b, &b.tx[ti]);
+        for (uint32_t vin = 0; vin < b.tx[ti].n_in; vin++) {
+            static const uint32_t types[] = {0x01, 0x00, 0x41, 0x04};
+            for (size_t k = 0; k < 4; k++) {
+                uint8_t h1[32], h2[32];
+                pk_sighash_legacy(&b, &b.tx[ti], vin, code, sizeof code, types[k], h1);
+                pk_sighash_legacy_all(&a, vin, code, sizeof code, types[k], h2);
+                cr_assert_arr_eq(h1, h2, 32, "tx %zu input %u type %u", ti, vin, types[k]);
+                checked++;
+            }
+        }
+        pk_legacy_all_free(&a);
+    }
+    cr_assert_gt(checked, 1000);
+    pk_block_free(&b);
+    free(d);
+}

@@ -31,347 +31,6 @@ const char *pk_unchecked_name(pk_unchecked u)
     return (unsigned)u < PK_UNCHECKED_COUNT ? n[u] : "unknown";
 }
 
-/* Where output `index` starts and ends, from the output count at outs_at. */
-static void output_span(const uint8_t *d, size_t outs_at, size_t index, size_t *start, size_t *end)
-{
-    size_t pos = outs_at;
-    pk_compact_get(d, &pos);
-    for (size_t o = 0;; o++) {
-        *start = pos;
-        pos += 8;
-        uint64_t l = pk_compact_get(d, &pos);
-        pos += (size_t)l;
-        if (o == index)
-            break;
-    }
-    *end = pos;
-}
-
-/* Bytes of a serialisation: kept, or with h set fed straight to SHA-256
- * (the legacy sighash hashes the whole transaction per input). */
-typedef struct buf {
-    uint8_t *p;
-    size_t n, cap;
-    pk_sha256_ctx *h;
-} buf;
-
-static void put(buf *b, const void *d, size_t n)
-{
-    if (b->h) {
-        pk_sha256_update(b->h, d, n);
-        return;
-    }
-    if (b->n + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->n + n)
-            cap *= 2;
-        uint8_t *np = realloc(b->p, cap);
-        if (!np)
-            abort();
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, d, n);
-    b->n += n;
-}
-
-static void put_compact(buf *b, uint64_t v)
-{
-    uint8_t tmp[9];
-    size_t n = pk_compact_put(tmp, v); /* 1 to 9 bytes */
-    put(b, tmp, n <= sizeof tmp ? n : sizeof tmp);
-}
-
-static void put_le(buf *b, uint64_t v, int bytes)
-{
-    uint8_t tmp[8];
-    for (int i = 0; i < bytes; i++)
-        tmp[i] = (uint8_t)(v >> (8 * i));
-    put(b, tmp, (size_t)bytes);
-}
-
-static pk_txin_ref *tx_inputs(const pk_block *b, const pk_tx *t, size_t *outs_at)
-{
-    pk_txin_ref *ins = malloc(t->n_in * sizeof *ins);
-    if (!ins)
-        abort();
-    *outs_at = pk_tx_inputs(b, t, ins);
-    return ins;
-}
-
-/* Where the outputs end: at the witnesses if there are any. */
-static size_t outputs_end(const pk_tx *t)
-{
-    return t->wit_size ? t->wit_offset : t->lock_offset;
-}
-
-/* One opcode as Bitcoin Core's GetScriptOp reads it: 0 at the end or at a
- * push running past the end (pos then left where Core leaves it). */
-static int get_op(const uint8_t *s, size_t len, size_t *pos, uint8_t *op)
-{
-    if (*pos >= len)
-        return 0;
-    *op = s[(*pos)++];
-    if (*op > 0x4e)
-        return 1;
-    size_t n = *op, w = *op == 0x4c ? 1 : *op == 0x4d ? 2 : *op == 0x4e ? 4 : 0;
-    if (w) {
-        if (len - *pos < w)
-            return 0;
-        n = 0;
-        for (size_t i = 0; i < w; i++)
-            n |= (size_t)s[*pos + i] << (8 * i);
-        *pos += w;
-    }
-    if (len - *pos < n)
-        return 0;
-    *pos += n;
-    return 1;
-}
-
-/* The script code as the legacy serialisation writes it: its length less
- * the OP_CODESEPARATORs, then the bytes between them. */
-static void put_script_code(buf *s, const uint8_t *code, size_t len)
-{
-    size_t pos = 0, seps = 0, begin = 0;
-    uint8_t op;
-    while (get_op(code, len, &pos, &op))
-        seps += op == 0xab;
-    put_compact(s, len - seps);
-    pos = 0;
-    while (get_op(code, len, &pos, &op)) {
-        if (op == 0xab) {
-            put(s, code + begin, pos - begin - 1);
-            begin = pos;
-        }
-    }
-    if (begin != len)
-        put(s, code + begin, pos - begin);
-}
-
-/* The signature hashes end alike: locktime, the 4-byte hash type, then the
- * double hash of it all. */
-static void finish_sighash(buf *s, const uint8_t *d, const pk_tx *t, uint32_t hash_type, uint8_t out[32])
-{
-    put(s, d + t->lock_offset, 4);
-    put_le(s, hash_type, 4);
-    if (s->h) {
-        uint8_t once[32];
-        pk_sha256_final(s->h, once);
-        pk_sha256(once, 32, out);
-    } else {
-        pk_sha256d(s->p, s->n, out);
-        free(s->p);
-    }
-}
-
-void pk_sighash_legacy(const pk_block *b, const pk_tx *t, size_t vin, const uint8_t *code, size_t code_len,
-                       uint32_t hash_type, uint8_t out[32])
-{
-    const uint8_t *d = b->data;
-    uint32_t base = hash_type & 0x1f;
-    int anyone = (hash_type & 0x80) != 0;
-    if (base == 3 && vin >= t->n_out) { /* SINGLE without a matching output: the famous 1 */
-        memset(out, 0, 32);
-        out[0] = 1;
-        return;
-    }
-    size_t outs_at;
-    pk_txin_ref *ins = tx_inputs(b, t, &outs_at);
-    buf s = {0};
-    put(&s, d + t->offset, 4);
-    put_compact(&s, anyone ? 1 : t->n_in);
-    for (uint32_t i = 0; i < t->n_in; i++) {
-        if (anyone && i != vin)
-            continue;
-        put(&s, d + ins[i].prevout, 36);
-        if (i == vin)
-            put_script_code(&s, code, code_len);
-        else
-            put_compact(&s, 0);
-        static const uint8_t zero4[4] = {0};
-        put(&s, (i != vin && (base == 2 || base == 3)) ? zero4 : d + ins[i].sequence, 4);
-    }
-    if (base == 2) { /* NONE */
-        put_compact(&s, 0);
-    } else if (base == 3) { /* SINGLE: blanked outputs up to vin, then the matching one */
-        put_compact(&s, vin + 1);
-        static const uint8_t blank[9] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00};
-        for (size_t o = 0; o < vin; o++)
-            put(&s, blank, 9); /* value -1, empty script */
-        size_t start, end;
-        output_span(d, outs_at, vin, &start, &end);
-        put(&s, d + start, end - start);
-    } else {
-        put(&s, d + outs_at, outputs_end(t) - outs_at);
-    }
-    finish_sighash(&s, d, t, hash_type, out);
-    free(ins);
-}
-
-/* The outputs without their count, for the segwit sighashes. */
-static size_t outputs_start(const uint8_t *d, size_t outs_at)
-{
-    pk_compact_get(d, &outs_at);
-    return outs_at;
-}
-
-void pk_bip143_precompute(const pk_block *b, const pk_tx *t, pk_bip143_cache *c)
-{
-    const uint8_t *d = b->data;
-    size_t outs_at;
-    pk_txin_ref *ins = tx_inputs(b, t, &outs_at);
-    buf p = {0}, q = {0};
-    for (uint32_t i = 0; i < t->n_in; i++) {
-        put(&p, d + ins[i].prevout, 36);
-        put(&q, d + ins[i].sequence, 4);
-    }
-    pk_sha256d(p.p, p.n, c->prevouts);
-    pk_sha256d(q.p, q.n, c->sequences);
-    size_t pos = outputs_start(d, outs_at);
-    pk_sha256d(d + pos, outputs_end(t) - pos, c->outputs);
-    free(p.p);
-    free(q.p);
-    free(ins);
-}
-
-void pk_sighash_bip143(const pk_block *b, const pk_tx *t, const pk_bip143_cache *c, size_t vin,
-                       const uint8_t *code, size_t code_len, uint64_t amount, uint32_t hash_type,
-                       uint8_t out[32])
-{
-    const uint8_t *d = b->data;
-    uint32_t base = hash_type & 0x1f;
-    int anyone = (hash_type & 0x80) != 0;
-    static const uint8_t zero[32] = {0};
-    size_t outs_at;
-    pk_txin_ref *ins = tx_inputs(b, t, &outs_at);
-    buf s = {0};
-    uint8_t single[32];
-    put(&s, d + t->offset, 4);
-    put(&s, anyone ? zero : c->prevouts, 32);
-    put(&s, (anyone || base == 2 || base == 3) ? zero : c->sequences, 32);
-    put(&s, d + ins[vin].prevout, 36);
-    put_compact(&s, code_len); /* segwit keeps separators and signatures in the code */
-    put(&s, code, code_len);
-    put_le(&s, amount, 8);
-    put(&s, d + ins[vin].sequence, 4);
-    if (base != 2 && base != 3) {
-        put(&s, c->outputs, 32);
-    } else if (base == 3 && vin < t->n_out) {
-        size_t start, end;
-        output_span(d, outs_at, vin, &start, &end);
-        pk_sha256d(d + start, end - start, single);
-        put(&s, single, 32);
-    } else {
-        put(&s, zero, 32);
-    }
-    finish_sighash(&s, d, t, hash_type, out);
-    free(ins);
-}
-
-void pk_bip341_precompute(const pk_block *b, const pk_tx *t, const pk_prevout *spent, pk_bip341_cache *c)
-{
-    const uint8_t *d = b->data;
-    size_t outs_at;
-    pk_txin_ref *ins = tx_inputs(b, t, &outs_at);
-    pk_sha256_ctx po, am, sc, sq;
-    pk_sha256_init(&po), pk_sha256_init(&am), pk_sha256_init(&sc), pk_sha256_init(&sq);
-    for (uint32_t i = 0; i < t->n_in; i++) {
-        uint8_t tmp[9];
-        pk_sha256_update(&po, d + ins[i].prevout, 36);
-        for (int k = 0; k < 8; k++)
-            tmp[k] = (uint8_t)(spent[i].value >> (8 * k));
-        pk_sha256_update(&am, tmp, 8);
-        pk_sha256_update(&sc, tmp, pk_compact_put(tmp, spent[i].script_len));
-        pk_sha256_update(&sc, spent[i].script, spent[i].script_len);
-        pk_sha256_update(&sq, d + ins[i].sequence, 4);
-    }
-    pk_sha256_final(&po, c->prevouts), pk_sha256_final(&am, c->amounts);
-    pk_sha256_final(&sc, c->scripts), pk_sha256_final(&sq, c->sequences);
-    size_t pos = outputs_start(d, outs_at);
-    pk_sha256(d + pos, outputs_end(t) - pos, c->outputs);
-    free(ins);
-}
-
-size_t pk_bip341_sigmsg(const pk_block *b, const pk_tx *t, const pk_bip341_cache *c, const pk_prevout *spent,
-                        size_t vin, uint8_t hash_type, const uint8_t *annex, size_t annex_len, uint8_t *msg,
-                        size_t cap)
-{
-    uint8_t base = hash_type & 0x03;
-    int anyone = (hash_type & 0x80) != 0;
-    if (!(hash_type <= 0x03 || (hash_type >= 0x81 && hash_type <= 0x83)) || (base == 3 && vin >= t->n_out))
-        return 0;
-    const uint8_t *d = b->data;
-    size_t outs_at;
-    pk_txin_ref *ins = tx_inputs(b, t, &outs_at);
-    buf s = {0};
-    uint8_t epoch_type[2] = {0x00, hash_type};
-    put(&s, epoch_type, 2);
-    put(&s, d + t->offset, 4);
-    put(&s, d + t->lock_offset, 4);
-    if (!anyone) {
-        put(&s, c->prevouts, 32);
-        put(&s, c->amounts, 32);
-        put(&s, c->scripts, 32);
-        put(&s, c->sequences, 32);
-    }
-    if (base != 2 && base != 3)
-        put(&s, c->outputs, 32);
-    uint8_t spend_type = annex ? 1 : 0; /* key path: no extension */
-    put(&s, &spend_type, 1);
-    if (anyone) {
-        put(&s, d + ins[vin].prevout, 36);
-        put_le(&s, spent[vin].value, 8);
-        put_compact(&s, spent[vin].script_len);
-        put(&s, spent[vin].script, spent[vin].script_len);
-        put(&s, d + ins[vin].sequence, 4);
-    } else {
-        put_le(&s, vin, 4);
-    }
-    if (annex) {
-        pk_sha256_ctx a;
-        uint8_t tmp[9], h[32];
-        pk_sha256_init(&a);
-        pk_sha256_update(&a, tmp, pk_compact_put(tmp, annex_len));
-        pk_sha256_update(&a, annex, annex_len);
-        pk_sha256_final(&a, h);
-        put(&s, h, 32);
-    }
-    if (base == 3) {
-        size_t start, end;
-        uint8_t h[32];
-        output_span(d, outs_at, vin, &start, &end);
-        pk_sha256(d + start, end - start, h);
-        put(&s, h, 32);
-    }
-    size_t n = s.n;
-    if (n <= cap)
-        memcpy(msg, s.p, n);
-    free(s.p);
-    free(ins);
-    return n;
-}
-
-int pk_sighash_bip341(const pk_block *b, const pk_tx *t, const pk_bip341_cache *c, const pk_prevout *spent,
-                      size_t vin, uint8_t hash_type, const uint8_t *annex, size_t annex_len, uint8_t out[32])
-{
-    uint8_t msg[512];
-    size_t n = pk_bip341_sigmsg(b, t, c, spent, vin, hash_type, annex, annex_len, msg, sizeof msg);
-    if (n == 0 || n > sizeof msg)
-        return -1;
-    /* Tagged hash: SHA256(SHA256(tag) || SHA256(tag) || msg). */
-    static const char tag[] = "TapSighash";
-    uint8_t th[32];
-    pk_sha256(tag, sizeof tag - 1, th);
-    pk_sha256_ctx h;
-    pk_sha256_init(&h);
-    pk_sha256_update(&h, th, 32);
-    pk_sha256_update(&h, th, 32);
-    pk_sha256_update(&h, msg, n);
-    pk_sha256_final(&h, out);
-    return 0;
-}
-
 /* ---- scripts ---- */
 
 typedef struct items {
@@ -390,7 +49,7 @@ static int pushes(const uint8_t *sc, size_t len, items *it)
     while (pos < len) {
         size_t start = pos;
         uint8_t op;
-        if (!get_op(sc, len, &pos, &op) || op > 0x60 || op == 0x50)
+        if (!pk_script_op(sc, len, &pos, &op) || op > 0x60 || op == 0x50)
             return -1;
         if (it->n == MAX_ITEMS)
             return -2;
@@ -502,52 +161,6 @@ typedef struct input_plan {
     const char *fail;   /* failed before any signature check */
 } input_plan;
 
-/* The legacy SIGHASH_ALL serialisation of a transaction with every
- * scriptSig empty, made once: an input's hash is its bytes with the script
- * code put in at that input. */
-typedef struct legacy_all {
-    uint8_t *data;
-    size_t len;
-    size_t *at; /* per input: offset of its (empty) script length byte */
-} legacy_all;
-
-static void legacy_all_make(const pk_block *b, const pk_tx *t, const pk_txin_ref *ins, size_t outs_at,
-                            legacy_all *a)
-{
-    const uint8_t *d = b->data;
-    buf s = {0};
-    a->at = malloc(t->n_in * sizeof *a->at);
-    if (!a->at)
-        abort();
-    put(&s, d + t->offset, 4);
-    put_compact(&s, t->n_in);
-    for (uint32_t i = 0; i < t->n_in; i++) {
-        put(&s, d + ins[i].prevout, 36);
-        a->at[i] = s.n;
-        put_compact(&s, 0);
-        put(&s, d + ins[i].sequence, 4);
-    }
-    put(&s, d + outs_at, outputs_end(t) - outs_at);
-    put(&s, d + t->lock_offset, 4);
-    a->data = s.p;
-    a->len = s.n;
-}
-
-static void legacy_all_hash(const legacy_all *a, size_t vin, const uint8_t *code, size_t cl, uint32_t hash_type,
-                            uint8_t out[32])
-{
-    pk_sha256_ctx h;
-    pk_sha256_init(&h);
-    buf s = {.h = &h};
-    put(&s, a->data, a->at[vin]);
-    put_script_code(&s, code, cl);
-    put(&s, a->data + a->at[vin] + 1, a->len - a->at[vin] - 1);
-    put_le(&s, hash_type, 4);
-    uint8_t once[32];
-    pk_sha256_final(&h, once);
-    pk_sha256(once, 32, out);
-}
-
 /* A signature hash to compute, on the pool, for the checks that need it. */
 typedef struct sighash_job {
     const pk_tx *t;
@@ -576,13 +189,13 @@ typedef struct ctx {
     size_t nj, jcap;
     pk_bip143_cache *c143; /* one per transaction that needs them */
     size_t n143, cap143;
-    legacy_all *all;       /* one per transaction with legacy SIGHASH_ALL inputs */
+    pk_legacy_all *all;       /* one per transaction with legacy SIGHASH_ALL inputs */
     size_t nall, capall;
     input_plan *plan;
     size_t np, pcap;
     /* the transaction at hand */
     const pk_tx *t;
-    size_t ti, outs_at;
+    size_t ti;
     pk_txin_ref *ins;
     const pk_prevout *spent; /* NULL without prevouts */
     int have143, have341;
@@ -633,11 +246,11 @@ static size_t new_job(ctx *c, size_t vin, int segwit, uint32_t hash_type, const 
     }
     j->amount = amount;
     j->all = SIZE_MAX;
-    if (!segwit && hash_type == 1) {
+    if (!segwit && (hash_type & 0x1f) != 2 && (hash_type & 0x1f) != 3 && !(hash_type & 0x80)) {
         if (c->iall == SIZE_MAX) {
             c->all = grow(c->all, &c->capall, c->nall, sizeof *c->all);
             c->iall = c->nall++;
-            legacy_all_make(c->b, c->t, c->ins, c->outs_at, &c->all[c->iall]);
+            pk_legacy_all_init(&c->all[c->iall], c->b, c->t);
         }
         j->all = c->iall;
     }
@@ -650,7 +263,7 @@ static void job_run(void *arg, size_t i)
     sighash_job *j = &c->jobs[i];
     const uint8_t *code = j->code ? j->code : j->inl;
     if (j->all != SIZE_MAX)
-        legacy_all_hash(&c->all[j->all], j->vin, code, j->code_len, j->hash_type, j->out);
+        pk_sighash_legacy_all(&c->all[j->all], j->vin, code, j->code_len, j->hash_type, j->out);
     else if (j->segwit)
         pk_sighash_bip143(c->b, j->t, &c->c143[j->c143], j->vin, code, j->code_len, j->amount, j->hash_type,
                           j->out);
@@ -684,7 +297,7 @@ static size_t find_and_delete(const uint8_t *s, size_t l, const items *sigs, int
     uint8_t op;
     for (;;) {
         size_t start = pos;
-        if (!get_op(s, l, &pos, &op)) {
+        if (!pk_script_op(s, l, &pos, &op)) {
             memcpy(out + n, s + start, l - start);
             return n + l - start;
         }
@@ -1057,7 +670,10 @@ int pk_block_verify_sigs(const pk_block *b, const pk_sigcheck_opts *opts, pk_ver
     for (size_t ti = 1; ti < b->ntx; ti++) {
         c.t = &b->tx[ti];
         c.ti = ti;
-        c.ins = tx_inputs(b, c.t, &c.outs_at);
+        c.ins = malloc(c.t->n_in * sizeof *c.ins);
+        if (!c.ins)
+            abort();
+        pk_tx_inputs(b, c.t, c.ins);
         c.spent = opts->prevouts ? pk_prevouts_of(opts->prevouts, ti) : NULL;
         c.have143 = c.have341 = 0;
         c.iall = SIZE_MAX;
@@ -1128,7 +744,7 @@ int pk_block_verify_sigs(const pk_block *b, const pk_sigcheck_opts *opts, pk_ver
     free(c.jobs);
     free(c.c143);
     for (size_t i = 0; i < c.nall; i++)
-        free(c.all[i].data), free(c.all[i].at);
+        pk_legacy_all_free(&c.all[i]);
     free(c.all);
     free(c.plan);
     return rep->failed_inputs ? -1 : 0;

@@ -1,5 +1,5 @@
 /* powkit: the signature checks of a block's inputs, for the batch
- * verifier, and the three signature hashes they need.
+ * verifier (the hashes they sign are in sighash.h).
  *
  * Spends recognised (the script templates P2PK, P2PKH and m-of-n
  * CHECKMULTISIG, bare or inside P2SH, P2WSH or P2SH-P2WSH; P2WPKH and
@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "powkit/prevouts.h"
+#include "powkit/sighash.h"
 #include "powkit/validate.h"
 #include "powkit/verify.h"
 
@@ -87,41 +88,6 @@ typedef struct pk_sigcheck_opts {
     int64_t height;              /* -1: from the coinbase (BIP34) */
     int mainnet;                 /* activation heights of BIP66, segwit, taproot apply */
 } pk_sigcheck_opts;
-
-/* Legacy signature hash of input `vin` of transaction t in block b for
- * script_code and hash_type (the 4-byte type).  OP_CODESEPARATORs are left
- * out of the serialised script code, as consensus does; removing the
- * signature from it (FindAndDelete) is the caller's part. */
-void pk_sighash_legacy(const pk_block *b, const pk_tx *t, size_t vin, const uint8_t *script_code,
-                       size_t code_len, uint32_t hash_type, uint8_t out[32]);
-
-/* BIP143 (segwit v0): the per-transaction hashes, computed once. */
-typedef struct pk_bip143_cache {
-    uint8_t prevouts[32], sequences[32], outputs[32];
-} pk_bip143_cache;
-void pk_bip143_precompute(const pk_block *b, const pk_tx *t, pk_bip143_cache *c);
-/* script_code without its length prefix; amount in satoshis. */
-void pk_sighash_bip143(const pk_block *b, const pk_tx *t, const pk_bip143_cache *c, size_t vin,
-                       const uint8_t *script_code, size_t code_len, uint64_t amount, uint32_t hash_type,
-                       uint8_t out[32]);
-
-/* BIP341 (taproot): the per-transaction single SHA-256 hashes of every
- * outpoint, spent amount, spent scriptPubKey, sequence and output. */
-typedef struct pk_bip341_cache {
-    uint8_t prevouts[32], amounts[32], scripts[32], sequences[32], outputs[32];
-} pk_bip341_cache;
-void pk_bip341_precompute(const pk_block *b, const pk_tx *t, const pk_prevout *spent, pk_bip341_cache *c);
-/* The key-path signature message, epoch byte first, for hash_type (0x00
- * default, 0x01-0x03, 0x81-0x83) and an optional annex (with its 0x50).
- * Writes it to msg when it fits in cap; returns its length, or 0 when the
- * hash type is not defined or SINGLE has no output at vin (the spend is
- * invalid then). */
-size_t pk_bip341_sigmsg(const pk_block *b, const pk_tx *t, const pk_bip341_cache *c, const pk_prevout *spent,
-                        size_t vin, uint8_t hash_type, const uint8_t *annex, size_t annex_len, uint8_t *msg,
-                        size_t cap);
-/* TapSighash tagged hash of that message; -1 when it is not defined. */
-int pk_sighash_bip341(const pk_block *b, const pk_tx *t, const pk_bip341_cache *c, const pk_prevout *spent,
-                      size_t vin, uint8_t hash_type, const uint8_t *annex, size_t annex_len, uint8_t out[32]);
 
 /* Extracts and verifies every check of a parsed, hashed block (txids are
  * needed for the failure report).  opts NULL: no prevouts, height from the
