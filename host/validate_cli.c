@@ -232,6 +232,15 @@ int pk_cmd_verify_block(int argc, char **argv)
                 "valid_inputs", (json_int_t)sr.valid_inputs, "failed_inputs", (json_int_t)sr.failed_inputs,
                 "failures", fails, "ms_extract", sr.ms_extract, "ms_verify", sr.ms_verify, "threads",
                 verifier ? (int)pk_verifier_threads(verifier) : 0);
+            json_t *ul = json_array();
+            for (size_t i = 0; i < sr.not_checked; i++) {
+                char id[65], where[120];
+                pk_hash_to_hex(b.tx[sr.unchecked[i].tx].txid, id);
+                snprintf(where, sizeof where, "%s:%zu", id, sr.unchecked[i].vin);
+                json_array_append_new(ul, json_pack("{s:s, s:s}", "input", where, "reason",
+                                                    pk_unchecked_name(sr.unchecked[i].why)));
+            }
+            json_object_set_new(so, "not_checked_inputs", ul);
             json_object_set_new(so, "by_type", by);
             json_object_set_new(so, "not_checked_by", nc);
             json_object_set_new(so, "ecdsa", json_integer((json_int_t)sr.ecdsa));

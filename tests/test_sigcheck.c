@@ -590,6 +590,17 @@ Test(verify_block_cli, prevouts_json_and_exit_status)
     cr_assert_eq(json_integer_value(json_object_get(s, "ecdsa")), 12);
     cr_assert_eq(json_integer_value(json_object_get(s, "not_checked")), 2);
     cr_assert_eq(json_integer_value(json_object_get(json_object_get(s, "not_checked_by"), "other_script")), 2);
+    /* ... and which: the code-separator P2WSH (tx 3 input 1) and the no-FindAndDelete one (tx 5 input 0). */
+    const json_t *nci = json_object_get(s, "not_checked_inputs");
+    cr_assert_eq(json_array_size(nci), 2);
+    char nid[65], nwant[80];
+    rpc_hash(vb.b.tx[TX_CODESEP].txid, nid);
+    snprintf(nwant, sizeof nwant, "%s:1", nid);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(nci, 0), "input")), nwant);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(nci, 0), "reason")), "other_script");
+    rpc_hash(vb.b.tx[TX_NOFAD].txid, nid);
+    snprintf(nwant, sizeof nwant, "%s:0", nid);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(nci, 1), "input")), nwant);
     cr_assert_eq(json_integer_value(json_object_get(s, "failed_inputs")), 0);
     cr_assert(json_is_true(json_object_get(s, "prevouts")));
     json_decref(o);

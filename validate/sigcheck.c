@@ -323,7 +323,15 @@ static void unchecked(ctx *c, input_plan *p, pk_unchecked why)
 {
     p->spend = -1;
     p->fail = NULL;
-    c->rep->not_checked_by[why]++;
+    pk_sig_report *r = c->rep;
+    r->not_checked_by[why]++;
+    size_t n = (size_t)r->not_checked++;
+    if ((n & (n - 1)) == 0) { /* grown at powers of two */
+        r->unchecked = realloc(r->unchecked, (n ? 2 * n : 16) * sizeof *r->unchecked);
+        if (!r->unchecked)
+            abort();
+    }
+    r->unchecked[n] = (pk_sig_unchecked){p->tx, p->vin, why};
 }
 
 
@@ -699,8 +707,6 @@ int pk_block_verify_sigs(const pk_block *b, const pk_sigcheck_opts *opts, pk_ver
         }
         free(c.ins);
     }
-    for (int u = 0; u < PK_UNCHECKED_COUNT; u++)
-        rep->not_checked += rep->not_checked_by[u];
     double tj = pk_now();
     /* The signature hashes on the pool, then into their checks. */
     pk_verifier_for(v, c.nj, 8, job_run, &c);
@@ -753,5 +759,7 @@ int pk_block_verify_sigs(const pk_block *b, const pk_sigcheck_opts *opts, pk_ver
 void pk_sig_report_free(pk_sig_report *rep)
 {
     free(rep->failures);
+    free(rep->unchecked);
     rep->failures = NULL;
+    rep->unchecked = NULL;
 }

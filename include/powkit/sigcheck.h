@@ -66,12 +66,18 @@ typedef struct pk_sig_failure {
     const char *reason;
 } pk_sig_failure;
 
+typedef struct pk_sig_unchecked {
+    size_t tx, vin;
+    pk_unchecked why;
+} pk_sig_unchecked;
+
 typedef struct pk_sig_report {
     uint64_t inputs;                   /* inputs other than the coinbase's */
     uint64_t by_spend[PK_SPEND_COUNT]; /* recognised inputs by kind */
     uint64_t p2pkh_compressed, p2pkh_uncompressed; /* P2PKH inputs by key size */
     uint64_t multisig_sigs, multisig_by_mn[4][4];   /* P2SH multisig: signatures; [m][n] for m,n <= 3 */
     uint64_t not_checked, not_checked_by[PK_UNCHECKED_COUNT];
+    pk_sig_unchecked *unchecked; /* not_checked of them, in block order (malloc'd) */
     uint64_t signatures;         /* signatures to verify */
     uint64_t ecdsa, schnorr;     /* of them */
     uint64_t candidates;         /* checks run (multisig tries pairs) */
