@@ -481,24 +481,21 @@ Test(block_sigs, prevouts_that_do_not_match)
     expect_error(&vb, "[1,2]", "no \"tx\" array");
     expect_error(&vb, "{\"tx\":[]}", "0 transactions, the block has 7");
     expect_error(&vb, "{\"tx\":[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\"]}", "verbosity 1");
-    char *bad = replace(vb.prevouts, "\"vout\":0", "\"vout\":7");
-    expect_error(&vb, bad, "outpoint is not the block's");
-    free(bad);
-    bad = replace(vb.prevouts, "\"hex\":\"00141d0f", "\"hex\":\"zz141d0f");
-    expect_error(&vb, bad, "not hex");
-    free(bad);
-    bad = replace(vb.prevouts, "\"value\":6.00000000", "\"value\":\"6\"");
-    expect_error(&vb, bad, "not an amount");
-    free(bad);
-    bad = replace(vb.prevouts, "\"value\":6.00000000", "\"value\":-1");
-    expect_error(&vb, bad, "not an amount");
-    free(bad);
-    bad = replace(vb.prevouts, "\"prevout\":{", "\"prevoutX\":{");
-    expect_error(&vb, bad, "no prevout");
-    free(bad);
-    bad = replace(vb.prevouts, "{\"txid\":\"", "{\"txid\":\"00");
-    expect_error(&vb, bad, "not in the block");
-    free(bad);
+    static const struct {
+        const char *from, *to, *words;
+    } edits[] = {
+        {"\"vout\":0", "\"vout\":7", "outpoint is not the block's"},
+        {"\"hex\":\"00141d0f", "\"hex\":\"zz141d0f", "not hex"},
+        {"\"value\":6.00000000", "\"value\":\"6\"", "not an amount"},
+        {"\"value\":6.00000000", "\"value\":-1", "not an amount"},
+        {"\"prevout\":{", "\"prevoutX\":{", "no prevout"},
+        {"{\"txid\":\"", "{\"txid\":\"00", "not in the block"},
+    };
+    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+        char *bad = replace(vb.prevouts, edits[i].from, edits[i].to);
+        expect_error(&vb, bad, edits[i].words);
+        free(bad);
+    }
     expect_error(&vb, "{\"result\":null}", "no \"tx\" array");
 
     /* The RPC envelope is accepted as well. */
@@ -514,7 +511,7 @@ Test(block_sigs, prevouts_that_do_not_match)
     /* A wrong amount under a P2WPKH: its signature fails; a wrong P2SH hash: that input fails. */
     pk_verifier *v = pk_verifier_new(2);
     pk_sig_report r;
-    bad = replace(vb.prevouts, "\"value\":6.00000000", "\"value\":6.00000001");
+    char *bad = replace(vb.prevouts, "\"value\":6.00000000", "\"value\":6.00000001");
     cr_assert_eq(sigs_of(&vb, bad, -1, v, &r), -1);
     cr_assert_eq(r.failed_inputs, 1);
     cr_assert(failed_at(&r, TX_P2WPKH, 1));

@@ -255,13 +255,20 @@ static size_t script_at(const pk_block *b, size_t tx, size_t vin)
     }
 }
 
-Test(block_sigs, every_signature_of_block_413567, .timeout = 300)
+/* Block 413,567 from tests/data, parsed (d is the caller's to free). */
+static uint8_t *load_413567(pk_block *b)
 {
     size_t len;
     uint8_t *d = tu_read_data("block413567.raw", &len);
-    pk_block b;
     pk_verror e;
-    cr_assert_eq(pk_block_parse(&b, d, len, &e), 0);
+    cr_assert_eq(pk_block_parse(b, d, len, &e), 0, "%s", e.msg);
+    return d;
+}
+
+Test(block_sigs, every_signature_of_block_413567, .timeout = 300)
+{
+    pk_block b;
+    uint8_t *d = load_413567(&b);
     pk_block_hash_txs(&b);
     pk_verifier *v1 = pk_verifier_new(1), *v2 = pk_verifier_new(2);
     pk_sig_report r;
@@ -313,11 +320,8 @@ Test(block_sigs, every_signature_of_block_413567, .timeout = 300)
 
 Test(block_sigs, sighash_single_without_output_is_one)
 {
-    size_t len;
-    uint8_t *d = tu_read_data("block413567.raw", &len);
     pk_block b;
-    pk_verror e;
-    cr_assert_eq(pk_block_parse(&b, d, len, &e), 0);
+    uint8_t *d = load_413567(&b);
     for (size_t t = 1; t < b.ntx; t++) {
         if (b.tx[t].n_in > b.tx[t].n_out) {
             uint8_t h[32], one[32] = {1};
@@ -485,11 +489,8 @@ Test(verify_sigs, cli_bad_input)
  * only the opcodes: a push holding the byte 0xab keeps it. */
 Test(block_sigs, legacy_codeseparators_left_out)
 {
-    size_t len;
-    uint8_t *d = tu_read_data("block413567.raw", &len);
     pk_block b;
-    pk_verror e;
-    cr_assert_eq(pk_block_parse(&b, d, len, &e), 0);
+    uint8_t *d = load_413567(&b);
     const pk_tx *t = &b.tx[1];
     static const uint8_t with[] = {0x51, 0xab, 0x52, 0xab, 0xab, 0x87}, without[] = {0x51, 0x52, 0x87};
     static const uint8_t push_ab[] = {0x01, 0xab, 0x87}, push_only[] = {0x87};
@@ -511,11 +512,8 @@ Test(block_sigs, legacy_codeseparators_left_out)
  * all inputs and outputs. */
 Test(block_sigs, legacy_all_equals_legacy)
 {
-    size_t len;
-    uint8_t *d = tu_read_data("block413567.raw", &len);
     pk_block b;
-    pk_verror e;
-    cr_assert_eq(pk_block_parse(&b, d, len, &e), 0);
+    uint8_t *d = load_413567(&b);
     static const uint8_t code[] = {0x76, 0xa9, 0x14, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 0xab, 0x88, 0xac};
     size_t checked = 0;
     for (size_t ti = 1; ti < b.ntx; ti += 7) {
