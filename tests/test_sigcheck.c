@@ -522,6 +522,17 @@ Test(block_sigs, prevouts_that_do_not_match)
     cr_assert_eq(r.failed_inputs, 1);
     cr_assert(failed_at(&r, TX_P2SH_P2WPKH, 0));
     cr_assert(strstr(r.failures[0].reason, "P2SH hash"), "%s", r.failures[0].reason);
+    cr_assert_eq(r.by_spend[PK_SPEND_P2SH_P2WPKH], 0, "a failure before its kind is known counts in no kind");
+    pk_sig_report_free(&r);
+    free(bad);
+    /* A P2WSH hash that is not the witness script's fails, template or not. */
+    bad = replace(vb.prevouts, "00205d1b56b63d714eebe542309525f484b7e9d6f686b3781b6f61ef925d66d6f6a0",
+                  "00205d1b56b63d714eebe542309525f484b7e9d6f686b3781b6f61ef925d66d6f6a1");
+    cr_assert_eq(sigs_of(&vb, bad, -1, v, &r), -1);
+    cr_assert_eq(r.failed_inputs, 1);
+    cr_assert(failed_at(&r, TX_CODESEP, 1));
+    cr_assert(strstr(r.failures[0].reason, "P2WSH hash"), "%s", r.failures[0].reason);
+    cr_assert_eq(r.not_checked, 1);
     pk_sig_report_free(&r);
     free(bad);
     /* A taproot input's amount is in every key-path hash of its transaction

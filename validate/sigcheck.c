@@ -13,6 +13,10 @@
 #define SEGWIT_HEIGHT 481824
 #define TAPROOT_HEIGHT 709632
 
+/* A spend that failed before its kind was known (a hash that does not
+ * match, a malformed wrapping): a failure, in no kind's count. */
+#define SPEND_UNKNOWN PK_SPEND_COUNT
+
 #define MAX_ITEMS 24 /* stack items looked at: 20-of-20 multisig fits */
 
 const char *pk_spend_name(pk_spend s)
@@ -226,8 +230,11 @@ static pk_sig_check *new_check(ctx *c, size_t job)
     return x;
 }
 
+/* code points into the block or the prevouts, or with code_is_temp at a
+ * P2PKH code made on the stack (kept in the job); owned, when not NULL,
+ * replaces it and belongs to the job. */
 static size_t new_job(ctx *c, size_t vin, int segwit, uint32_t hash_type, const uint8_t *code, size_t cl,
-                      uint8_t *owned, uint64_t amount)
+                      uint8_t *owned, uint64_t amount, int code_is_temp)
 {
     c->jobs = grow(c->jobs, &c->jcap, c->nj, sizeof *c->jobs);
     sighash_job *j = &c->jobs[c->nj];
@@ -240,8 +247,8 @@ static size_t new_job(ctx *c, size_t vin, int segwit, uint32_t hash_type, const 
     j->owned = owned;
     j->code = owned ? owned : code;
     j->code_len = cl;
-    if (cl == sizeof j->inl && !owned && (code < c->b->data || code >= c->b->data + c->b->size)) {
-        memcpy(j->inl, code, cl); /* made on the stack here: keep a copy */
+    if (code_is_temp && !owned) {
+        memcpy(j->inl, code, cl < sizeof j->inl ? cl : sizeof j->inl);
         j->code = NULL;
     }
     j->amount = amount;
@@ -338,7 +345,7 @@ static void unchecked(ctx *c, input_plan *p, pk_unchecked why)
 /* Checks for a template script run on a stack (bottom first): legacy
  * sighash for bare and P2SH, BIP143 for the witness wrappings. */
 static void run_template(ctx *c, input_plan *p, const tmpl *tp, const uint8_t *script, size_t sl, const items *st,
-                         int wrap)
+                         int wrap, int script_is_temp)
 {
     int segwit = wrap >= WRAP_P2WSH;
     int need = tp->kind == T_P2PK ? 1 : tp->kind == T_P2PKH ? 2 : tp->m + 1;
@@ -404,7 +411,8 @@ static void run_template(ctx *c, input_plan *p, const tmpl *tp, const uint8_t *s
         size_t l = st->l[sig0 + si];
         /* One hash per hash type: signatures of one input mostly share it. */
         if (l >= 1 && (job == SIZE_MAX || c->jobs[job].hash_type != sig[l - 1])) {
-            job = new_job(c, p->vin, segwit, sig[l - 1], script, cl, first_job == SIZE_MAX ? owned : NULL, amount);
+            job = new_job(c, p->vin, segwit, sig[l - 1], script, cl, first_job == SIZE_MAX ? owned : NULL, amount,
+                          script_is_temp);
             if (first_job == SIZE_MAX)
                 first_job = job;
             else if (owned)
@@ -436,7 +444,7 @@ static void run_script(ctx *c, input_plan *p, const uint8_t *script, size_t sl, 
 {
     tmpl tp;
     if (parse_template(script, sl, &tp) && !(tp.kind == T_MULTISIG && tp.m == 0))
-        run_template(c, p, &tp, script, sl, st, wrap);
+        run_template(c, p, &tp, script, sl, st, wrap, 0);
     else
         unchecked(c, p, PK_UNCHECKED_SCRIPT);
 }
@@ -458,18 +466,18 @@ static void witness_v0(ctx *c, input_plan *p, const uint8_t *prog, size_t plen, 
         memcpy(code + 3, prog, 20);
         code[23] = 0x88, code[24] = 0xac;
         tmpl tp = {.kind = T_P2PKH, .hash = prog};
-        run_template(c, p, &tp, code, 25, &w, WRAP_P2WSH); /* the same checks as P2PKH, BIP143 hashed */
+        run_template(c, p, &tp, code, 25, &w, WRAP_P2WSH, 1); /* the same checks as P2PKH, BIP143 hashed */
         if (p->spend >= 0)
             p->spend = wrapped ? PK_SPEND_P2SH_P2WPKH : PK_SPEND_P2WPKH;
         return;
     }
     if (plen != 32) {
-        p->spend = wrapped ? PK_SPEND_P2SH_P2WPKH : PK_SPEND_P2WPKH;
+        p->spend = SPEND_UNKNOWN;
         p->fail = "witness v0 program is neither 20 nor 32 bytes";
         return;
     }
     if (w.n < 1) {
-        p->spend = wrapped ? PK_SPEND_P2SH_P2WSH_P2PK : PK_SPEND_P2WSH_P2PK;
+        p->spend = SPEND_UNKNOWN;
         p->fail = "empty P2WSH witness";
         return;
     }
@@ -479,7 +487,7 @@ static void witness_v0(ctx *c, input_plan *p, const uint8_t *prog, size_t plen, 
     pk_sha256(ws, wl, h);
     w.n--;
     if (memcmp(h, prog, 32) != 0) {
-        p->spend = wrapped ? PK_SPEND_P2SH_P2WSH_P2PK : PK_SPEND_P2WSH_P2PK;
+        p->spend = SPEND_UNKNOWN;
         p->fail = "witness script does not match the P2WSH hash";
         return;
     }
@@ -545,7 +553,7 @@ static void by_prevout(ctx *c, input_plan *p, const pk_prevout *po, const items 
             unchecked(c, p, PK_UNCHECKED_SCRIPT);
             return;
         }
-        p->spend = PK_SPEND_P2SH_P2PK;
+        p->spend = SPEND_UNKNOWN; /* until the redeem script says */
         if (k < 1) {
             p->fail = k < 0 ? "P2SH scriptSig is not push-only" : "empty P2SH scriptSig";
             return;
@@ -561,7 +569,6 @@ static void by_prevout(ctx *c, input_plan *p, const pk_prevout *po, const items 
         int v = witness_program(rs, rl, &prog, &plen);
         if (v == 0 && c->segwit_on) {
             if (k != 1) {
-                p->spend = plen == 20 ? PK_SPEND_P2SH_P2WPKH : PK_SPEND_P2SH_P2WSH_P2PK;
                 p->fail = "P2SH-wrapped witness spend with more than the redeem script in its scriptSig";
                 return;
             }
@@ -588,7 +595,7 @@ static void by_prevout(ctx *c, input_plan *p, const pk_prevout *po, const items 
             return;
         }
         if (c->ins[p->vin].script_len != 0) {
-            p->spend = v == 1 ? PK_SPEND_P2TR_KEY : plen == 20 ? PK_SPEND_P2WPKH : PK_SPEND_P2WSH_P2PK;
+            p->spend = SPEND_UNKNOWN;
             p->fail = "witness spend with a non-empty scriptSig";
             return;
         }
@@ -614,11 +621,11 @@ static void by_scriptsig(ctx *c, input_plan *p, const items *ss, int k)
         hash160(ss->p[1], ss->l[1], code + 3);
         code[23] = 0x88, code[24] = 0xac;
         parse_template(code, 25, &tp);
-        run_template(c, p, &tp, code, 25, ss, WRAP_BARE);
+        run_template(c, p, &tp, code, 25, ss, WRAP_BARE, 1);
     } else if (k >= 2 && parse_template(ss->p[k - 1], ss->l[k - 1], &tp) && !(tp.kind == T_MULTISIG && tp.m == 0)) {
         items st = *ss;
         st.n--;
-        run_template(c, p, &tp, ss->p[k - 1], ss->l[k - 1], &st, WRAP_P2SH);
+        run_template(c, p, &tp, ss->p[k - 1], ss->l[k - 1], &st, WRAP_P2SH, 0);
     } else {
         unchecked(c, p, PK_UNCHECKED_NEEDS_PREVOUTS);
     }
@@ -696,7 +703,8 @@ int pk_block_verify_sigs(const pk_block *b, const pk_sigcheck_opts *opts, pk_ver
                 by_scriptsig(&c, &p, &ss, k);
             if (p.spend < 0)
                 continue;
-            rep->by_spend[p.spend]++;
+            if (p.spend != SPEND_UNKNOWN)
+                rep->by_spend[p.spend]++;
             if (c.np == c.pcap) {
                 c.pcap = c.pcap ? c.pcap * 2 : 4096;
                 c.plan = realloc(c.plan, c.pcap * sizeof *c.plan);
