@@ -32,6 +32,10 @@ typedef __m256i V;
 #define MULTI_FN pk_sha256_compress_avx2_multi
 #define MULTI_GROUP compress_group_avx2
 
+#define D64_FN pk_sha256d64_avx2
+#define D64_BATCH d64_batch_avx2
+#define D64_GROUPS 1
+
 #include "lanes_impl.h"
 
 const pk_kernel pk_kernel_avx2 = {"avx2", LANES, PK_CPU_AVX2, scan_avx2};

@@ -76,6 +76,25 @@ static inline __attribute__((always_inline)) void gather_block_words(V *w, const
     } while (0)
 #define MULTI_GROUP compress_group_avx512
 
+/* 64-byte messages side by side: word i of lane l at (16 l + i) * 4, in
+ * with one gather per word; digests out with one scatter per word. */
+#define D64_LOAD(w, in)                                                                            \
+    do {                                                                                           \
+        __m512i idx_ = _mm512_mullo_epi32(LANE_INDEX(), SET1(16));                                 \
+        for (int i_ = 0; i_ < 16; i_++)                                                            \
+            (w)[i_] = BSWAP(_mm512_i32gather_epi32(_mm512_add_epi32(idx_, SET1(i_)), (const void *)(in), 4)); \
+    } while (0)
+#define D64_STORE(out, a, b, c, d, e, f, g, h)                                                     \
+    do {                                                                                           \
+        __m512i idx_ = _mm512_mullo_epi32(LANE_INDEX(), SET1(8));                                  \
+        const V v_[8] = {a, b, c, d, e, f, g, h};                                                  \
+        for (int j_ = 0; j_ < 8; j_++)                                                             \
+            _mm512_i32scatter_epi32((void *)(out), _mm512_add_epi32(idx_, SET1(j_)), BSWAP(v_[j_]), 4); \
+    } while (0)
+#define D64_FN pk_sha256d64_avx512
+#define D64_BATCH d64_batch_avx512
+#define D64_GROUPS 2
+
 #include "lanes_impl.h"
 
 const pk_kernel pk_kernel_avx512 = {"avx512", LANES, PK_CPU_AVX512, scan_avx512};

@@ -301,3 +301,110 @@ void MULTI_FN(uint32_t (*states)[8], const uint8_t *const *blocks, size_t n)
     MULTI_GROUP(states, blocks, n);
 }
 #endif
+
+/* ---- Double SHA-256 of 64-byte messages (merkle nodes): LANES x
+ * D64_GROUPS of them per batch.  The second block of a 64-byte message is
+ * all padding, so its schedule is one constant table (kp: K plus words);
+ * the outer hash's message is 32 bytes, so words 8-15 are constants too
+ * (kp3) and sched2 folds them into its schedule.  Groups interleave for
+ * the ports, as in the mining kernel. ---- */
+#ifdef D64_FN
+#undef GROUPS
+#define GROUPS D64_GROUPS
+#define KWV(i, g) ADD(w[g][i], SET1(pk_sha256_k[i]))
+#define KWP(i, g) SET1(kp[i])
+#define KW3(i, g) ((i) >= 8 && (i) < 16 ? SET1(kp3[i]) : ADD(w[g][i], SET1(pk_sha256_k[i])))
+#define RNDS64(KW)                                                                   \
+    RNDS8(0, KW) RNDS8(8, KW) RNDS8(16, KW) RNDS8(24, KW)                            \
+    RNDS8(32, KW) RNDS8(40, KW) RNDS8(48, KW) RNDS8(56, KW)
+
+static void D64_BATCH(uint8_t *out, const uint8_t *in, const uint32_t kp[64], const uint32_t kp3[16])
+{
+    V w[GROUPS][64];
+    V sa[GROUPS], sb[GROUPS], sc[GROUPS], sd[GROUPS], se[GROUPS], sf[GROUPS], sg[GROUPS], sh[GROUPS];
+    V mid[GROUPS][8];
+    uint32_t t[16][LANES] __attribute__((aligned(64)));
+    for (int g = 0; g < GROUPS; g++) {
+#ifdef D64_LOAD
+        D64_LOAD(w[g], in + 64 * g * LANES);
+#else
+        /* Transpose in: word i of message l to lane l. */
+        for (size_t l = 0; l < LANES; l++)
+            for (int i = 0; i < 16; i++)
+                t[i][l] = pk_load_be32(in + 64 * (g * LANES + l) + 4 * i);
+        for (int i = 0; i < 16; i++)
+            w[g][i] = LOADA(t[i]);
+#endif
+        for (int i = 16; i < 64; i++)
+            w[g][i] = ADD(ADD(SSIG1(w[g][i - 2]), w[g][i - 7]), ADD(SSIG0(w[g][i - 15]), w[g][i - 16]));
+        sa[g] = SET1(pk_sha256_iv[0]), sb[g] = SET1(pk_sha256_iv[1]), sc[g] = SET1(pk_sha256_iv[2]);
+        sd[g] = SET1(pk_sha256_iv[3]), se[g] = SET1(pk_sha256_iv[4]), sf[g] = SET1(pk_sha256_iv[5]);
+        sg[g] = SET1(pk_sha256_iv[6]), sh[g] = SET1(pk_sha256_iv[7]);
+    }
+    RNDS64(KWV)
+    FOR_GROUPS {
+        mid[g][0] = sa[g] = ADD(sa[g], SET1(pk_sha256_iv[0]));
+        mid[g][1] = sb[g] = ADD(sb[g], SET1(pk_sha256_iv[1]));
+        mid[g][2] = sc[g] = ADD(sc[g], SET1(pk_sha256_iv[2]));
+        mid[g][3] = sd[g] = ADD(sd[g], SET1(pk_sha256_iv[3]));
+        mid[g][4] = se[g] = ADD(se[g], SET1(pk_sha256_iv[4]));
+        mid[g][5] = sf[g] = ADD(sf[g], SET1(pk_sha256_iv[5]));
+        mid[g][6] = sg[g] = ADD(sg[g], SET1(pk_sha256_iv[6]));
+        mid[g][7] = sh[g] = ADD(sh[g], SET1(pk_sha256_iv[7]));
+    }
+    RNDS64(KWP)
+    for (int g = 0; g < GROUPS; g++) {
+        /* The first hash is the outer hash's message. */
+        w[g][0] = ADD(sa[g], mid[g][0]), w[g][1] = ADD(sb[g], mid[g][1]);
+        w[g][2] = ADD(sc[g], mid[g][2]), w[g][3] = ADD(sd[g], mid[g][3]);
+        w[g][4] = ADD(se[g], mid[g][4]), w[g][5] = ADD(sf[g], mid[g][5]);
+        w[g][6] = ADD(sg[g], mid[g][6]), w[g][7] = ADD(sh[g], mid[g][7]);
+        for (int i = 16; i < 64; i++)
+            w[g][i] = sched2(w[g], i);
+        sa[g] = SET1(pk_sha256_iv[0]), sb[g] = SET1(pk_sha256_iv[1]), sc[g] = SET1(pk_sha256_iv[2]);
+        sd[g] = SET1(pk_sha256_iv[3]), se[g] = SET1(pk_sha256_iv[4]), sf[g] = SET1(pk_sha256_iv[5]);
+        sg[g] = SET1(pk_sha256_iv[6]), sh[g] = SET1(pk_sha256_iv[7]);
+    }
+    RNDS64(KW3)
+    for (int g = 0; g < GROUPS; g++) {
+#ifdef D64_STORE
+        D64_STORE(out + 32 * g * LANES, ADD(sa[g], SET1(pk_sha256_iv[0])), ADD(sb[g], SET1(pk_sha256_iv[1])),
+                  ADD(sc[g], SET1(pk_sha256_iv[2])), ADD(sd[g], SET1(pk_sha256_iv[3])),
+                  ADD(se[g], SET1(pk_sha256_iv[4])), ADD(sf[g], SET1(pk_sha256_iv[5])),
+                  ADD(sg[g], SET1(pk_sha256_iv[6])), ADD(sh[g], SET1(pk_sha256_iv[7])));
+        continue;
+#endif
+        STOREA(t[0], ADD(sa[g], SET1(pk_sha256_iv[0])));
+        STOREA(t[1], ADD(sb[g], SET1(pk_sha256_iv[1])));
+        STOREA(t[2], ADD(sc[g], SET1(pk_sha256_iv[2])));
+        STOREA(t[3], ADD(sd[g], SET1(pk_sha256_iv[3])));
+        STOREA(t[4], ADD(se[g], SET1(pk_sha256_iv[4])));
+        STOREA(t[5], ADD(sf[g], SET1(pk_sha256_iv[5])));
+        STOREA(t[6], ADD(sg[g], SET1(pk_sha256_iv[6])));
+        STOREA(t[7], ADD(sh[g], SET1(pk_sha256_iv[7])));
+        for (size_t l = 0; l < LANES; l++)
+            for (int j = 0; j < 8; j++)
+                pk_store_be32(out + 32 * (g * LANES + l) + 4 * j, t[j][l]);
+    }
+}
+
+size_t D64_FN(uint8_t *out, const uint8_t *in, size_t n)
+{
+    /* K plus the schedule of the padding block of a 64-byte message, and
+     * of the padding words of a 32-byte one. */
+    uint32_t wp[64] = {0x80000000u}, kp[64], kp3[16] = {0};
+    wp[15] = 512;
+    for (int i = 16; i < 64; i++)
+        wp[i] = pk_ssig1(wp[i - 2]) + wp[i - 7] + pk_ssig0(wp[i - 15]) + wp[i - 16];
+    for (int i = 0; i < 64; i++)
+        kp[i] = pk_sha256_k[i] + wp[i];
+    kp3[8] = pk_sha256_k[8] + 0x80000000u;
+    for (int i = 9; i < 15; i++)
+        kp3[i] = pk_sha256_k[i];
+    kp3[15] = pk_sha256_k[15] + 256;
+    size_t per = (size_t)LANES * GROUPS, done = 0;
+    for (; n - done >= per; done += per)
+        D64_BATCH(out + 32 * done, in + 64 * done, kp, kp3);
+    return done;
+}
+#endif
