@@ -33,7 +33,7 @@ typedef __m256i V;
 #define MULTI_GROUP compress_group_avx2
 
 #define D64_FN pk_sha256d64_avx2
-#define D64_BATCH d64_batch_avx2
+#define D80_FN pk_sha256d80_avx2
 #define D64_GROUPS 1
 
 #include "lanes_impl.h"

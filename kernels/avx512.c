@@ -76,23 +76,23 @@ static inline __attribute__((always_inline)) void gather_block_words(V *w, const
     } while (0)
 #define MULTI_GROUP compress_group_avx512
 
-/* 64-byte messages side by side: word i of lane l at (16 l + i) * 4, in
- * with one gather per word; digests out with one scatter per word. */
-#define D64_LOAD(w, in)                                                                            \
+/* Messages side by side, len bytes apart: words first.. of every lane
+ * in with one gather per word; digests out with one scatter per word. */
+#define D64_LOAD(w, in, len, first, count)                                                         \
     do {                                                                                           \
-        __m512i idx_ = _mm512_mullo_epi32(LANE_INDEX(), SET1(16));                                 \
-        for (int i_ = 0; i_ < 16; i_++)                                                            \
-            (w)[i_] = BSWAP(_mm512_i32gather_epi32(_mm512_add_epi32(idx_, SET1(i_)), (const void *)(in), 4)); \
+        __m512i idx_ = _mm512_mullo_epi32(LANE_INDEX(), SET1((len) / 4));                          \
+        for (int i_ = 0; i_ < (count); i_++)                                                       \
+            (w)[(first) + i_] = BSWAP(_mm512_i32gather_epi32(_mm512_add_epi32(idx_, SET1((first) + i_)), \
+                                                            (const void *)(in), 4));               \
     } while (0)
-#define D64_STORE(out, a, b, c, d, e, f, g, h)                                                     \
+#define D64_STORE(out, h)                                                                          \
     do {                                                                                           \
         __m512i idx_ = _mm512_mullo_epi32(LANE_INDEX(), SET1(8));                                  \
-        const V v_[8] = {a, b, c, d, e, f, g, h};                                                  \
         for (int j_ = 0; j_ < 8; j_++)                                                             \
-            _mm512_i32scatter_epi32((void *)(out), _mm512_add_epi32(idx_, SET1(j_)), BSWAP(v_[j_]), 4); \
+            _mm512_i32scatter_epi32((void *)(out), _mm512_add_epi32(idx_, SET1(j_)), BSWAP((h)[j_]), 4); \
     } while (0)
 #define D64_FN pk_sha256d64_avx512
-#define D64_BATCH d64_batch_avx512
+#define D80_FN pk_sha256d80_avx512
 #define D64_GROUPS 2
 
 #include "lanes_impl.h"

@@ -302,12 +302,14 @@ void MULTI_FN(uint32_t (*states)[8], const uint8_t *const *blocks, size_t n)
 }
 #endif
 
-/* ---- Double SHA-256 of 64-byte messages (merkle nodes): LANES x
- * D64_GROUPS of them per batch.  The second block of a 64-byte message is
- * all padding, so its schedule is one constant table (kp: K plus words);
- * the outer hash's message is 32 bytes, so words 8-15 are constants too
- * (kp3) and sched2 folds them into its schedule.  Groups interleave for
- * the ports, as in the mining kernel. ---- */
+/* ---- Double SHA-256 of fixed-length messages laid side by side: 64
+ * bytes (merkle nodes) and 80 (headers), LANES x D64_GROUPS per batch.
+ * The second block of a 64-byte message is all padding, so its schedule
+ * is one constant table (kp: K plus words); an 80-byte message's second
+ * block has 4 data words and 12 constant ones.  The outer hash's message
+ * is 32 bytes, so its words 8-15 are constants too (kp3) and sched2 folds
+ * them into its schedule.  Groups interleave for the ports, as in the
+ * mining kernel. ---- */
 #ifdef D64_FN
 #undef GROUPS
 #define GROUPS D64_GROUPS
@@ -317,29 +319,44 @@ void MULTI_FN(uint32_t (*states)[8], const uint8_t *const *blocks, size_t n)
 #define RNDS64(KW)                                                                   \
     RNDS8(0, KW) RNDS8(8, KW) RNDS8(16, KW) RNDS8(24, KW)                            \
     RNDS8(32, KW) RNDS8(40, KW) RNDS8(48, KW) RNDS8(56, KW)
+#define SET_IV(g)                                                                    \
+    (sa[g] = SET1(pk_sha256_iv[0]), sb[g] = SET1(pk_sha256_iv[1]), sc[g] = SET1(pk_sha256_iv[2]), \
+     sd[g] = SET1(pk_sha256_iv[3]), se[g] = SET1(pk_sha256_iv[4]), sf[g] = SET1(pk_sha256_iv[5]), \
+     sg[g] = SET1(pk_sha256_iv[6]), sh[g] = SET1(pk_sha256_iv[7]))
 
-static void D64_BATCH(uint8_t *out, const uint8_t *in, const uint32_t kp[64], const uint32_t kp3[16])
+/* Words first..first+count-1 of each of the group's messages (len bytes
+ * apart) into w[first..]. */
+static inline __attribute__((always_inline)) void fixed_load(V *w, const uint8_t *in, size_t len, int first,
+                                                             int count)
+{
+#ifdef D64_LOAD
+    D64_LOAD(w, in, len, first, count);
+#else
+    uint32_t t[16][LANES] __attribute__((aligned(64)));
+    for (size_t l = 0; l < LANES; l++)
+        for (int i = 0; i < count; i++)
+            t[i][l] = pk_load_be32(in + len * l + 4 * (size_t)(first + i));
+    for (int i = 0; i < count; i++)
+        w[first + i] = LOADA(t[i]);
+#endif
+}
+
+static inline __attribute__((always_inline)) void schedule(V *w)
+{
+    for (int i = 16; i < 64; i++)
+        w[i] = ADD(ADD(SSIG1(w[i - 2]), w[i - 7]), ADD(SSIG0(w[i - 15]), w[i - 16]));
+}
+
+static inline __attribute__((always_inline)) void fixed_batch(uint8_t *out, const uint8_t *in, const size_t len,
+                                                              const uint32_t kp[64], const uint32_t kp3[16])
 {
     V w[GROUPS][64];
     V sa[GROUPS], sb[GROUPS], sc[GROUPS], sd[GROUPS], se[GROUPS], sf[GROUPS], sg[GROUPS], sh[GROUPS];
     V mid[GROUPS][8];
-    uint32_t t[16][LANES] __attribute__((aligned(64)));
     for (int g = 0; g < GROUPS; g++) {
-#ifdef D64_LOAD
-        D64_LOAD(w[g], in + 64 * g * LANES);
-#else
-        /* Transpose in: word i of message l to lane l. */
-        for (size_t l = 0; l < LANES; l++)
-            for (int i = 0; i < 16; i++)
-                t[i][l] = pk_load_be32(in + 64 * (g * LANES + l) + 4 * i);
-        for (int i = 0; i < 16; i++)
-            w[g][i] = LOADA(t[i]);
-#endif
-        for (int i = 16; i < 64; i++)
-            w[g][i] = ADD(ADD(SSIG1(w[g][i - 2]), w[g][i - 7]), ADD(SSIG0(w[g][i - 15]), w[g][i - 16]));
-        sa[g] = SET1(pk_sha256_iv[0]), sb[g] = SET1(pk_sha256_iv[1]), sc[g] = SET1(pk_sha256_iv[2]);
-        sd[g] = SET1(pk_sha256_iv[3]), se[g] = SET1(pk_sha256_iv[4]), sf[g] = SET1(pk_sha256_iv[5]);
-        sg[g] = SET1(pk_sha256_iv[6]), sh[g] = SET1(pk_sha256_iv[7]);
+        fixed_load(w[g], in + len * LANES * (size_t)g, len, 0, 16);
+        schedule(w[g]);
+        SET_IV(g);
     }
     RNDS64(KWV)
     FOR_GROUPS {
@@ -352,7 +369,19 @@ static void D64_BATCH(uint8_t *out, const uint8_t *in, const uint32_t kp[64], co
         mid[g][6] = sg[g] = ADD(sg[g], SET1(pk_sha256_iv[6]));
         mid[g][7] = sh[g] = ADD(sh[g], SET1(pk_sha256_iv[7]));
     }
-    RNDS64(KWP)
+    if (len == 64) {
+        RNDS64(KWP)
+    } else { /* 80: four data words, then the padding of 640 bits */
+        for (int g = 0; g < GROUPS; g++) {
+            fixed_load(w[g], in + len * LANES * (size_t)g + 64, len, 0, 4);
+            w[g][4] = SET1(0x80000000u);
+            for (int i = 5; i < 15; i++)
+                w[g][i] = SET1(0);
+            w[g][15] = SET1(640);
+            schedule(w[g]);
+        }
+        RNDS64(KWV)
+    }
     for (int g = 0; g < GROUPS; g++) {
         /* The first hash is the outer hash's message. */
         w[g][0] = ADD(sa[g], mid[g][0]), w[g][1] = ADD(sb[g], mid[g][1]);
@@ -361,50 +390,58 @@ static void D64_BATCH(uint8_t *out, const uint8_t *in, const uint32_t kp[64], co
         w[g][6] = ADD(sg[g], mid[g][6]), w[g][7] = ADD(sh[g], mid[g][7]);
         for (int i = 16; i < 64; i++)
             w[g][i] = sched2(w[g], i);
-        sa[g] = SET1(pk_sha256_iv[0]), sb[g] = SET1(pk_sha256_iv[1]), sc[g] = SET1(pk_sha256_iv[2]);
-        sd[g] = SET1(pk_sha256_iv[3]), se[g] = SET1(pk_sha256_iv[4]), sf[g] = SET1(pk_sha256_iv[5]);
-        sg[g] = SET1(pk_sha256_iv[6]), sh[g] = SET1(pk_sha256_iv[7]);
+        SET_IV(g);
     }
     RNDS64(KW3)
     for (int g = 0; g < GROUPS; g++) {
-#ifdef D64_STORE
-        D64_STORE(out + 32 * g * LANES, ADD(sa[g], SET1(pk_sha256_iv[0])), ADD(sb[g], SET1(pk_sha256_iv[1])),
+        V h[8] = {ADD(sa[g], SET1(pk_sha256_iv[0])), ADD(sb[g], SET1(pk_sha256_iv[1])),
                   ADD(sc[g], SET1(pk_sha256_iv[2])), ADD(sd[g], SET1(pk_sha256_iv[3])),
                   ADD(se[g], SET1(pk_sha256_iv[4])), ADD(sf[g], SET1(pk_sha256_iv[5])),
-                  ADD(sg[g], SET1(pk_sha256_iv[6])), ADD(sh[g], SET1(pk_sha256_iv[7])));
-        continue;
-#endif
-        STOREA(t[0], ADD(sa[g], SET1(pk_sha256_iv[0])));
-        STOREA(t[1], ADD(sb[g], SET1(pk_sha256_iv[1])));
-        STOREA(t[2], ADD(sc[g], SET1(pk_sha256_iv[2])));
-        STOREA(t[3], ADD(sd[g], SET1(pk_sha256_iv[3])));
-        STOREA(t[4], ADD(se[g], SET1(pk_sha256_iv[4])));
-        STOREA(t[5], ADD(sf[g], SET1(pk_sha256_iv[5])));
-        STOREA(t[6], ADD(sg[g], SET1(pk_sha256_iv[6])));
-        STOREA(t[7], ADD(sh[g], SET1(pk_sha256_iv[7])));
+                  ADD(sg[g], SET1(pk_sha256_iv[6])), ADD(sh[g], SET1(pk_sha256_iv[7]))};
+        uint8_t *o = out + 32 * LANES * (size_t)g;
+#ifdef D64_STORE
+        D64_STORE(o, h);
+#else
+        uint32_t t[8][LANES] __attribute__((aligned(64)));
+        for (int j = 0; j < 8; j++)
+            STOREA(t[j], h[j]);
         for (size_t l = 0; l < LANES; l++)
             for (int j = 0; j < 8; j++)
-                pk_store_be32(out + 32 * (g * LANES + l) + 4 * j, t[j][l]);
+                pk_store_be32(o + 32 * l + 4 * j, t[j][l]);
+#endif
     }
 }
 
-size_t D64_FN(uint8_t *out, const uint8_t *in, size_t n)
+/* K plus the schedule of the padding block of a 64-byte message, and K
+ * plus the padding words of a 32-byte one. */
+static void fixed_tables(uint32_t kp[64], uint32_t kp3[16])
 {
-    /* K plus the schedule of the padding block of a 64-byte message, and
-     * of the padding words of a 32-byte one. */
-    uint32_t wp[64] = {0x80000000u}, kp[64], kp3[16] = {0};
+    uint32_t wp[64] = {0x80000000u};
     wp[15] = 512;
     for (int i = 16; i < 64; i++)
         wp[i] = pk_ssig1(wp[i - 2]) + wp[i - 7] + pk_ssig0(wp[i - 15]) + wp[i - 16];
     for (int i = 0; i < 64; i++)
         kp[i] = pk_sha256_k[i] + wp[i];
-    kp3[8] = pk_sha256_k[8] + 0x80000000u;
-    for (int i = 9; i < 15; i++)
+    for (int i = 0; i < 16; i++)
         kp3[i] = pk_sha256_k[i];
-    kp3[15] = pk_sha256_k[15] + 256;
+    kp3[8] += 0x80000000u;
+    kp3[15] += 256;
+}
+
+static size_t fixed_many(uint8_t *out, const uint8_t *in, size_t n, size_t len)
+{
+    uint32_t kp[64], kp3[16];
+    fixed_tables(kp, kp3);
     size_t per = (size_t)LANES * GROUPS, done = 0;
-    for (; n - done >= per; done += per)
-        D64_BATCH(out + 32 * done, in + 64 * done, kp, kp3);
+    for (; n - done >= per; done += per) {
+        if (len == 64)
+            fixed_batch(out + 32 * done, in + 64 * done, 64, kp, kp3);
+        else
+            fixed_batch(out + 32 * done, in + 80 * done, 80, kp, kp3);
+    }
     return done;
 }
+
+size_t D64_FN(uint8_t *out, const uint8_t *in, size_t n) { return fixed_many(out, in, n, 64); }
+size_t D80_FN(uint8_t *out, const uint8_t *in, size_t n) { return fixed_many(out, in, n, 80); }
 #endif

@@ -59,13 +59,17 @@ void pk_sha256_compress_avx512_multi(uint32_t (*states)[8], const uint8_t *const
 /* Portable: one after another. */
 void pk_sha256_compress_ref_multi(uint32_t (*states)[8], const uint8_t *const *blocks, size_t n);
 
-/* Double SHA-256 of 64-byte messages, whole batches only: returns how
- * many of the n it hashed (the rest go through the general path). */
+/* Double SHA-256 of 64- or 80-byte messages laid side by side, whole
+ * batches only: returns how many of the n it hashed (the rest go through
+ * the general path). */
 size_t pk_sha256d64_avx512(uint8_t *out, const uint8_t *in, size_t n);
 size_t pk_sha256d64_avx2(uint8_t *out, const uint8_t *in, size_t n);
+size_t pk_sha256d80_avx512(uint8_t *out, const uint8_t *in, size_t n);
+size_t pk_sha256d80_avx2(uint8_t *out, const uint8_t *in, size_t n);
 
 /* A multi-buffer compression path: `lanes` messages at a time, and
- * optionally its own 64-byte double hash (merkle nodes). */
+ * optionally its own double hashes of 64-byte (merkle nodes) and 80-byte
+ * (headers) messages. */
 typedef void (*pk_multi_fn)(uint32_t (*states)[8], const uint8_t *const *blocks, size_t n);
 typedef size_t (*pk_d64_fn)(uint8_t *out, const uint8_t *in, size_t n);
 typedef struct pk_multi_path {
@@ -73,13 +77,14 @@ typedef struct pk_multi_path {
     unsigned cpu;
     size_t lanes;
     pk_multi_fn fn;
-    pk_d64_fn d64; /* NULL: the general path */
+    pk_d64_fn d64, d80; /* NULL: the general path */
 } pk_multi_path;
 /* Every path, widest first (ref last); for tests and benchmarks. */
 const pk_multi_path *pk_sha256_multi_paths(size_t *n);
 void pk_sha256d_many_using(const pk_multi_path *p, const uint8_t *const *msgs, const size_t *lens,
                            size_t n, uint8_t (*out)[32]);
-void pk_sha256d64_many_using(const pk_multi_path *p, const uint8_t *in, size_t n, uint8_t *out);
+/* len 64 or 80. */
+void pk_sha256d_fixed_many_using(const pk_multi_path *p, const uint8_t *in, size_t len, size_t n, uint8_t *out);
 
 /* Compares a double SHA-256 given as its final state words (H0..H7 before
  * serialisation) against a job's target.  Used by every kernel for the

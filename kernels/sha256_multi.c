@@ -17,10 +17,10 @@
 #define MAX_LANES 16
 
 static const pk_multi_path g_paths[] = {
-    {"avx512", PK_CPU_AVX512, 16, pk_sha256_compress_avx512_multi, pk_sha256d64_avx512},
-    {"shani", PK_CPU_SHA, 4, pk_sha256_compress_shani_multi, NULL},
-    {"avx2", PK_CPU_AVX2, 8, pk_sha256_compress_avx2_multi, pk_sha256d64_avx2},
-    {"ref", 0, 1, pk_sha256_compress_ref_multi, NULL},
+    {"avx512", PK_CPU_AVX512, 16, pk_sha256_compress_avx512_multi, pk_sha256d64_avx512, pk_sha256d80_avx512},
+    {"shani", PK_CPU_SHA, 4, pk_sha256_compress_shani_multi, NULL, NULL},
+    {"avx2", PK_CPU_AVX2, 8, pk_sha256_compress_avx2_multi, pk_sha256d64_avx2, pk_sha256d80_avx2},
+    {"ref", 0, 1, pk_sha256_compress_ref_multi, NULL, NULL},
 };
 static const pk_multi_path *g_pick = &g_paths[3];
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
@@ -132,17 +132,19 @@ static int multi_selftest(const pk_multi_path *p)
     pk_sha256d_many_using(p, msgs, lens, 5, b);
     if (memcmp(a, b, sizeof a) != 0)
         return 0;
-    /* The 64-byte path on a whole batch and a tail. */
+    /* The fixed-length paths on whole batches and a tail. */
     enum { N = 2 * 16 + 3 };
-    uint8_t in[64 * N], got[32 * N];
+    uint8_t in[80 * N], got[32 * N];
     uint8_t want[32];
     for (size_t i = 0; i < sizeof in; i++)
         in[i] = (uint8_t)(i * 13 + 5);
-    pk_sha256d64_many_using(p, in, N, got);
-    for (size_t i = 0; i < N; i++) {
-        pk_sha256d(in + 64 * i, 64, want);
-        if (memcmp(want, got + 32 * i, 32) != 0)
-            return 0;
+    for (size_t len = 64; len <= 80; len += 16) {
+        pk_sha256d_fixed_many_using(p, in, len, N, got);
+        for (size_t i = 0; i < N; i++) {
+            pk_sha256d(in + len * i, len, want);
+            if (memcmp(want, got + 32 * i, 32) != 0)
+                return 0;
+        }
     }
     return 1;
 }
@@ -175,18 +177,19 @@ void pk_sha256d_many(const uint8_t *const *msgs, const size_t *lens, size_t n, u
     pk_sha256d_many_using(g_pick, msgs, lens, n, out);
 }
 
-void pk_sha256d64_many_using(const pk_multi_path *p, const uint8_t *in, size_t n, uint8_t *out)
+void pk_sha256d_fixed_many_using(const pk_multi_path *p, const uint8_t *in, size_t len, size_t n, uint8_t *out)
 {
-    size_t done = p->d64 ? p->d64(out, in, n) : 0;
+    pk_d64_fn own = len == 64 ? p->d64 : len == 80 ? p->d80 : NULL;
+    size_t done = own ? own(out, in, n) : 0;
     enum { CHUNK = 256 };
     const uint8_t *msgs[CHUNK];
     size_t lens[CHUNK];
     for (size_t i = 0; i < CHUNK; i++)
-        lens[i] = 64;
+        lens[i] = len;
     for (; done < n; done += CHUNK) {
         size_t k = n - done < CHUNK ? n - done : CHUNK;
         for (size_t i = 0; i < k; i++)
-            msgs[i] = in + 64 * (done + i);
+            msgs[i] = in + len * (done + i);
         pk_sha256d_many_using(p, msgs, lens, k, (uint8_t(*)[32])(out + 32 * done));
     }
 }
@@ -194,5 +197,11 @@ void pk_sha256d64_many_using(const pk_multi_path *p, const uint8_t *in, size_t n
 void pk_sha256d64_many(const uint8_t *in, size_t n, uint8_t *out)
 {
     pthread_once(&g_once, choose);
-    pk_sha256d64_many_using(g_pick, in, n, out);
+    pk_sha256d_fixed_many_using(g_pick, in, 64, n, out);
+}
+
+void pk_sha256d80_many(const uint8_t *in, size_t n, uint8_t *out)
+{
+    pthread_once(&g_once, choose);
+    pk_sha256d_fixed_many_using(g_pick, in, 80, n, out);
 }

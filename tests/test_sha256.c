@@ -296,27 +296,31 @@ Test(sha256_many, d64_matches_scalar)
     free(out);
 }
 
-/* Every path's 64-byte double hash (its own batches, then the general
- * path for the tail), for counts around the batch sizes, unaligned input. */
-Test(sha256_many, d64_every_path_matches_scalar)
+/* Every path's 64- and 80-byte double hashes (its own batches, then the
+ * general path for the tail), for counts around the batch sizes, unaligned
+ * input. */
+Test(sha256_many, fixed_length_every_path_matches_scalar)
 {
     size_t npaths;
     const pk_multi_path *paths = pk_sha256_multi_paths(&npaths);
     unsigned cpu = pk_cpu_features();
     enum { N = 200 };
     tu_rng r = {7};
-    uint8_t *buf = malloc(N * 64 + 1), *in = buf + 1, *out = malloc(N * 32), want[32];
-    tu_fill(&r, buf, N * 64 + 1);
+    uint8_t *buf = malloc(N * 80 + 1), *in = buf + 1, *out = malloc(N * 32), want[32];
+    tu_fill(&r, buf, N * 80 + 1);
     static const size_t counts[] = {0, 1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 200};
     for (size_t p = 0; p < npaths; p++) {
         if ((paths[p].cpu & cpu) != paths[p].cpu)
             continue;
-        for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
-            memset(out, 0, N * 32);
-            pk_sha256d64_many_using(&paths[p], in, counts[c], out);
-            for (size_t i = 0; i < counts[c]; i++) {
-                pk_sha256d(in + 64 * i, 64, want);
-                cr_assert_arr_eq(out + 32 * i, want, 32, "%s: %zu of %zu", paths[p].name, i, counts[c]);
+        for (size_t len = 64; len <= 80; len += 16) {
+            for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+                memset(out, 0, N * 32);
+                pk_sha256d_fixed_many_using(&paths[p], in, len, counts[c], out);
+                for (size_t i = 0; i < counts[c]; i++) {
+                    pk_sha256d(in + len * i, len, want);
+                    cr_assert_arr_eq(out + 32 * i, want, 32, "%s, %zu bytes: %zu of %zu", paths[p].name, len, i,
+                                     counts[c]);
+                }
             }
         }
     }

@@ -131,8 +131,6 @@ int pk_headers_verify(const uint8_t *h, size_t n, int64_t start, const pk_chain_
     uint8_t prev_hash[32];
     /* Every header's hash once, many at a time in SIMD lanes. */
     static _Thread_local uint8_t hashes[HASH_BATCH][32];
-    const uint8_t *msgs[HASH_BATCH];
-    size_t lens[HASH_BATCH];
     size_t batch_start = 0, batch_n = 0;
     uint32_t limit_bits = pk_target_to_bits(p->pow_limit);
     int rc = 0;
@@ -185,11 +183,7 @@ int pk_headers_verify(const uint8_t *h, size_t n, int64_t start, const pk_chain_
         if (i >= batch_start + batch_n) {
             batch_start = i;
             batch_n = n - i < HASH_BATCH ? n - i : HASH_BATCH;
-            for (size_t k = 0; k < batch_n; k++) {
-                msgs[k] = h + 80 * (i + k);
-                lens[k] = 80;
-            }
-            pk_sha256d_many(msgs, lens, batch_n, hashes);
+            pk_sha256d80_many(h + 80 * i, batch_n, (uint8_t *)hashes);
         }
         const uint8_t *hash = hashes[i - batch_start];
         if (check_pow_hashed(hd, hash, p, e)) {

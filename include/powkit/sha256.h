@@ -42,6 +42,8 @@ void pk_sha256_midstate(const uint8_t block[PK_SHA256_BLOCK], uint32_t out[8]);
 void pk_sha256d_many(const uint8_t *const *msgs, const size_t *lens, size_t n, uint8_t (*out)[32]);
 /* Double SHA-256 of n 64-byte inputs (merkle node pairs) into n*32 bytes. */
 void pk_sha256d64_many(const uint8_t *in, size_t n, uint8_t *out);
+/* The same for 80-byte messages (block headers) laid side by side. */
+void pk_sha256d80_many(const uint8_t *in, size_t n, uint8_t *out);
 /* The path the two above use: "avx512", "shani", "avx2" or "ref". */
 const char *pk_sha256_multi_implementation(void);
 
