@@ -740,6 +740,26 @@ Test(block_sigs, every_template_kind_signed_by_bcoin, .timeout = 120)
         pk_sig_report_free(&r);
         d[at] ^= 0x10;
     }
+
+    /* A witness item put on the P2PK input (it takes none): that input,
+     * and only it, fails; the txids and so the prevouts stay the same. */
+    size_t w = ins[0].witness;
+    cr_assert_eq(d[w], 0);
+    uint8_t *d2 = malloc(len + 2);
+    memcpy(d2, d, w);
+    memcpy(d2 + w, "\x01\x01\xaa", 3);
+    memcpy(d2 + w + 3, d + w + 1, len - w - 1);
+    vblock vw = {.data = {d2, len + 2}, .prevouts = NULL};
+    cr_assert_eq(pk_block_parse(&vw.b, d2, len + 2, &e), 0, "%s", e.msg);
+    pk_block_hash_txs(&vw.b);
+    cr_assert_eq(sigs_on(&vw, prevouts, -1, 0, v2, &r), -1);
+    cr_assert_eq(r.failed_inputs, 1);
+    cr_assert(failed_at(&r, 1, 0));
+    cr_assert_str_eq(r.failures[0].reason, "witness data on a spend that takes none");
+    cr_assert_eq(r.valid_inputs, 16);
+    pk_sig_report_free(&r);
+    free_vblock(&vw);
+
     pk_verifier_free(v1);
     pk_verifier_free(v2);
     free_vblock(&vb);

@@ -543,6 +543,18 @@ static void taproot_key(ctx *c, input_plan *p, const uint8_t *prog)
     c->rep->schnorr++;
 }
 
+/* Once segwit is active, a spend that is not a witness program's must
+ * carry no witness (Core's WITNESS_UNEXPECTED). */
+static int witness_unexpected(ctx *c, input_plan *p)
+{
+    size_t w = c->ins[p->vin].witness;
+    if (!c->segwit_on || !w || c->b->data[w] == 0)
+        return 0;
+    p->spend = SPEND_UNKNOWN;
+    p->fail = "witness data on a spend that takes none";
+    return 1;
+}
+
 /* With the spent output: what it demands of the scriptSig and witness. */
 static void by_prevout(ctx *c, input_plan *p, const pk_prevout *po, const items *ss, int k)
 {
@@ -579,6 +591,8 @@ static void by_prevout(ctx *c, input_plan *p, const pk_prevout *po, const items 
             unchecked(c, p, PK_UNCHECKED_SCRIPT); /* no rules for it yet: anyone can spend */
             return;
         }
+        if (witness_unexpected(c, p))
+            return;
         items st = *ss;
         st.n--;
         run_script(c, p, rs, rl, &st, WRAP_P2SH);
@@ -605,6 +619,8 @@ static void by_prevout(ctx *c, input_plan *p, const pk_prevout *po, const items 
             taproot_key(c, p, prog);
         return;
     }
+    if (witness_unexpected(c, p))
+        return;
     if (k < 0) {
         unchecked(c, p, PK_UNCHECKED_SCRIPT);
         return;
