@@ -66,6 +66,8 @@ size_t pk_sha256d64_avx512(uint8_t *out, const uint8_t *in, size_t n);
 size_t pk_sha256d64_avx2(uint8_t *out, const uint8_t *in, size_t n);
 size_t pk_sha256d80_avx512(uint8_t *out, const uint8_t *in, size_t n);
 size_t pk_sha256d80_avx2(uint8_t *out, const uint8_t *in, size_t n);
+size_t pk_sha256d64_shani(uint8_t *out, const uint8_t *in, size_t n);
+size_t pk_sha256d80_shani(uint8_t *out, const uint8_t *in, size_t n);
 
 /* A multi-buffer compression path: `lanes` messages at a time, and
  * optionally its own double hashes of 64-byte (merkle nodes) and 80-byte

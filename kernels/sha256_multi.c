@@ -18,7 +18,7 @@
 
 static const pk_multi_path g_paths[] = {
     {"avx512", PK_CPU_AVX512, 16, pk_sha256_compress_avx512_multi, pk_sha256d64_avx512, pk_sha256d80_avx512},
-    {"shani", PK_CPU_SHA, 4, pk_sha256_compress_shani_multi, NULL, NULL},
+    {"shani", PK_CPU_SHA, 4, pk_sha256_compress_shani_multi, pk_sha256d64_shani, pk_sha256d80_shani},
     {"avx2", PK_CPU_AVX2, 8, pk_sha256_compress_avx2_multi, pk_sha256d64_avx2, pk_sha256d80_avx2},
     {"ref", 0, 1, pk_sha256_compress_ref_multi, NULL, NULL},
 };

@@ -127,6 +127,110 @@ void pk_sha256_compress_shani_multi(uint32_t (*states)[8], const uint8_t *const 
     }
 }
 
+/* ---- Double SHA-256 of 64- or 80-byte messages side by side (merkle
+ * nodes, headers), NF streams interleaved.  A 64-byte message's second
+ * block is all padding: its words plus K are one constant table, so those
+ * rounds need no schedule; the outer hash's words 8-15 are constants.  No
+ * lane scheduling: every stream has the same three blocks. ---- */
+#define NF 4
+
+/* 64 rounds on every stream; kw: K plus words for constant blocks, else
+ * the schedule is run on m. */
+static inline __attribute__((always_inline)) void ni_rounds(__m128i *abef, __m128i *cdgh, __m128i (*m)[NF],
+                                                            const uint32_t *kw)
+{
+#pragma GCC unroll 16
+    for (int q = 0; q < 16; q++) {
+        __m128i wk[NF];
+#pragma GCC unroll 8
+        for (int s = 0; s < NF; s++) {
+            if (kw) {
+                wk[s] = _mm_loadu_si128((const __m128i *)&kw[4 * q]);
+            } else {
+                if (q >= 4)
+                    m[q & 3][s] = schedule(m[q & 3][s], m[(q + 1) & 3][s], m[(q + 2) & 3][s], m[(q + 3) & 3][s]);
+                wk[s] = _mm_add_epi32(m[q & 3][s], kq(q));
+            }
+            cdgh[s] = _mm_sha256rnds2_epu32(cdgh[s], abef[s], wk[s]);
+        }
+#pragma GCC unroll 8
+        for (int s = 0; s < NF; s++)
+            abef[s] = _mm_sha256rnds2_epu32(abef[s], cdgh[s], _mm_shuffle_epi32(wk[s], 0x0E));
+    }
+}
+
+static inline __attribute__((always_inline)) void ni_fixed(uint8_t *out, const uint8_t *in, const size_t len,
+                                                           const uint32_t kp[64])
+{
+    const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
+    /* The IV in the instruction's layout: {a,b,e,f} and {c,d,g,h}. */
+    const __m128i iv_abef = _mm_set_epi32((int)pk_sha256_iv[0], (int)pk_sha256_iv[1], (int)pk_sha256_iv[4],
+                                          (int)pk_sha256_iv[5]);
+    const __m128i iv_cdgh = _mm_set_epi32((int)pk_sha256_iv[2], (int)pk_sha256_iv[3], (int)pk_sha256_iv[6],
+                                          (int)pk_sha256_iv[7]);
+    __m128i abef[NF], cdgh[NF], mid_abef[NF], mid_cdgh[NF], m[4][NF];
+    for (int s = 0; s < NF; s++) {
+        abef[s] = iv_abef, cdgh[s] = iv_cdgh;
+        for (int i = 0; i < 4; i++)
+            m[i][s] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(in + len * (size_t)s + 16 * i)), bswap);
+    }
+    ni_rounds(abef, cdgh, m, NULL);
+    for (int s = 0; s < NF; s++) {
+        mid_abef[s] = abef[s] = _mm_add_epi32(abef[s], iv_abef);
+        mid_cdgh[s] = cdgh[s] = _mm_add_epi32(cdgh[s], iv_cdgh);
+    }
+    if (len == 64) {
+        ni_rounds(abef, cdgh, m, kp);
+    } else { /* 80: four data words, then the padding of 640 bits */
+        for (int s = 0; s < NF; s++) {
+            m[0][s] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(in + len * (size_t)s + 64)), bswap);
+            m[1][s] = _mm_set_epi32(0, 0, 0, (int)0x80000000u);
+            m[2][s] = _mm_setzero_si128();
+            m[3][s] = _mm_set_epi32(640, 0, 0, 0);
+        }
+        ni_rounds(abef, cdgh, m, NULL);
+    }
+    for (int s = 0; s < NF; s++) {
+        /* The first digest as the outer hash's words 0-7, then its padding. */
+        __m128i t = _mm_shuffle_epi32(_mm_add_epi32(abef[s], mid_abef[s]), 0x1B);
+        __m128i c = _mm_shuffle_epi32(_mm_add_epi32(cdgh[s], mid_cdgh[s]), 0xB1);
+        m[0][s] = _mm_blend_epi16(t, c, 0xF0);
+        m[1][s] = _mm_alignr_epi8(c, t, 8);
+        m[2][s] = _mm_set_epi32(0, 0, 0, (int)0x80000000u);
+        m[3][s] = _mm_set_epi32(256, 0, 0, 0);
+        abef[s] = iv_abef, cdgh[s] = iv_cdgh;
+    }
+    ni_rounds(abef, cdgh, m, NULL);
+    for (int s = 0; s < NF; s++) {
+        __m128i t = _mm_shuffle_epi32(_mm_add_epi32(abef[s], iv_abef), 0x1B);
+        __m128i c = _mm_shuffle_epi32(_mm_add_epi32(cdgh[s], iv_cdgh), 0xB1);
+        _mm_storeu_si128((__m128i *)(out + 32 * s), _mm_shuffle_epi8(_mm_blend_epi16(t, c, 0xF0), bswap));
+        _mm_storeu_si128((__m128i *)(out + 32 * s + 16), _mm_shuffle_epi8(_mm_alignr_epi8(c, t, 8), bswap));
+    }
+}
+
+static size_t ni_fixed_many(uint8_t *out, const uint8_t *in, size_t n, size_t len)
+{
+    /* K plus the words of a 64-byte message's padding block. */
+    uint32_t w[64] = {0x80000000u}, kp[64];
+    w[15] = 512;
+    for (int i = 16; i < 64; i++)
+        w[i] = pk_ssig1(w[i - 2]) + w[i - 7] + pk_ssig0(w[i - 15]) + w[i - 16];
+    for (int i = 0; i < 64; i++)
+        kp[i] = pk_sha256_k[i] + w[i];
+    size_t done = 0;
+    for (; n - done >= NF; done += NF) {
+        if (len == 64)
+            ni_fixed(out + 32 * done, in + 64 * done, 64, kp);
+        else
+            ni_fixed(out + 32 * done, in + 80 * done, 80, kp);
+    }
+    return done;
+}
+
+size_t pk_sha256d64_shani(uint8_t *out, const uint8_t *in, size_t n) { return ni_fixed_many(out, in, n, 64); }
+size_t pk_sha256d80_shani(uint8_t *out, const uint8_t *in, size_t n) { return ni_fixed_many(out, in, n, 80); }
+
 /* One group of S nonces from n; returns a mask of streams whose H7 passes
  * the early reject. */
 static inline __attribute__((always_inline)) unsigned ni_group(const pk_job *job, uint32_t n,
