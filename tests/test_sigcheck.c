@@ -424,6 +424,15 @@ Test(block_sigs, every_kind_with_prevouts)
     cr_assert_eq(r.valid_inputs, 3, "P2PK x2, P2PKH; the P2SH-wrapped ones are P2SH spends of no template");
     pk_sig_report_free(&r);
 
+    /* A version 1 block has no BIP34 height: the rules before BIP66 and segwit. */
+    vb.data.p[0] = 1, vb.data.p[3] = 0;
+    cr_assert_eq(sigs_of(&vb, vb.prevouts, -1, v2, &r), 0);
+    cr_assert_eq(r.height, -1);
+    cr_assert_eq(r.valid_inputs, 3, "P2PK x2, P2PKH");
+    cr_assert_eq(r.failed_inputs, 0);
+    pk_sig_report_free(&r);
+    vb.data.p[0] = 0, vb.data.p[3] = 0x20;
+
     /* A changed byte in one signature of each kind: exactly those inputs fail, on 1 and 2 threads. */
     pk_txin_ref ins[16];
     uint8_t *d = vb.data.p;

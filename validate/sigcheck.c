@@ -694,7 +694,9 @@ int pk_block_verify_sigs(const pk_block *b, const pk_sigcheck_opts *opts, pk_ver
     ctx c = {.b = b, .rep = rep};
     int64_t h = opts->height >= 0 ? opts->height : block_height(b);
     rep->height = h;
-    int main_rules = opts->mainnet && h >= 0;
+    /* Mainnet without a height: a version 1 block, before BIP34 and so
+     * before BIP66 and segwit too. */
+    int main_rules = opts->mainnet;
     c.flags = main_rules && h < BIP66_HEIGHT ? PK_SIG_LAX_DER : 0;
     c.segwit_on = !main_rules || h >= SEGWIT_HEIGHT;
     c.taproot_on = !main_rules || h >= TAPROOT_HEIGHT;

@@ -91,7 +91,8 @@ typedef struct pk_sig_report {
 
 typedef struct pk_sigcheck_opts {
     const pk_prevouts *prevouts; /* NULL: legacy spends only */
-    int64_t height;              /* -1: from the coinbase (BIP34) */
+    int64_t height;              /* -1: from the coinbase (BIP34); none there (version 1
+                                    blocks): the rules before BIP66 and segwit */
     int mainnet;                 /* activation heights of BIP66, segwit, taproot apply */
 } pk_sigcheck_opts;
 
