@@ -160,6 +160,7 @@ Test(bip341, key_path_sighashes_and_signatures)
     pk_sighash_bip341(&b, &b.tx[0], &c, prev, 1, 0, NULL, 0, h0);
     pk_sighash_bip341(&b, &b.tx[0], &c, prev, 1, 0, annex, 3, h1);
     cr_assert_neq(memcmp(h0, h1, 32), 0);
+    pk_bip341_cache_free(&c);
     pk_verifier_free(ver);
     pk_block_free(&b);
     free(blk);

@@ -354,6 +354,7 @@ static void bip143_case(const char *tx_hex, size_t vin, const char *code_hex, ui
     pk_bip143_cache c;
     pk_bip143_precompute(&b, &b.tx[0], &c);
     pk_sighash_bip143(&b, &b.tx[0], &c, vin, code, cl, amount, ht, got);
+    pk_bip143_cache_free(&c);
     char gh[65];
     pk_hex_encode(got, 32, gh);
     cr_assert_arr_eq(got, want, 32, "got %s, want %s", gh, want_hex);

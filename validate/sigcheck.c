@@ -723,15 +723,12 @@ int pk_block_verify_sigs(const pk_block *b, const pk_sigcheck_opts *opts, pk_ver
                 continue;
             if (p.spend != SPEND_UNKNOWN)
                 rep->by_spend[p.spend]++;
-            if (c.np == c.pcap) {
-                c.pcap = c.pcap ? c.pcap * 2 : 4096;
-                c.plan = realloc(c.plan, c.pcap * sizeof *c.plan);
-                if (!c.plan)
-                    abort();
-            }
+            c.plan = grow(c.plan, &c.pcap, c.np, sizeof *c.plan);
             c.plan[c.np++] = p;
         }
         free(c.ins);
+        if (c.have341)
+            pk_bip341_cache_free(&c.c341);
     }
     double tj = pk_now();
     /* The signature hashes on the pool, then into their checks. */
@@ -774,6 +771,8 @@ int pk_block_verify_sigs(const pk_block *b, const pk_sigcheck_opts *opts, pk_ver
     free(c.checks);
     free(c.check_job);
     free(c.jobs);
+    for (size_t i = 0; i < c.n143; i++)
+        pk_bip143_cache_free(&c.c143[i]);
     free(c.c143);
     for (size_t i = 0; i < c.nall; i++)
         pk_legacy_all_free(&c.all[i]);

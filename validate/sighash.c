@@ -194,8 +194,8 @@ static size_t outputs_start(const uint8_t *d, size_t outs_at)
 void pk_bip143_precompute(const pk_block *b, const pk_tx *t, pk_bip143_cache *c)
 {
     const uint8_t *d = b->data;
-    size_t outs_at;
-    pk_txin_ref *ins = tx_inputs(b, t, &outs_at);
+    pk_txin_ref *ins = c->ins = tx_inputs(b, t, &c->outs_at);
+    size_t outs_at = c->outs_at;
     buf p = {0}, q = {0};
     for (uint32_t i = 0; i < t->n_in; i++) {
         put(&p, d + ins[i].prevout, 36);
@@ -207,7 +207,12 @@ void pk_bip143_precompute(const pk_block *b, const pk_tx *t, pk_bip143_cache *c)
     pk_sha256d(d + pos, outputs_end(t) - pos, c->outputs);
     free(p.p);
     free(q.p);
-    free(ins);
+}
+
+void pk_bip143_cache_free(pk_bip143_cache *c)
+{
+    free(c->ins);
+    c->ins = NULL;
 }
 
 void pk_sighash_bip143(const pk_block *b, const pk_tx *t, const pk_bip143_cache *c, size_t vin,
@@ -218,8 +223,7 @@ void pk_sighash_bip143(const pk_block *b, const pk_tx *t, const pk_bip143_cache 
     uint32_t base = hash_type & 0x1f;
     int anyone = (hash_type & 0x80) != 0;
     static const uint8_t zero[32] = {0};
-    size_t outs_at;
-    pk_txin_ref *ins = tx_inputs(b, t, &outs_at);
+    const pk_txin_ref *ins = c->ins;
     buf s = {0};
     uint8_t single[32];
     put(&s, d + t->offset, 4);
@@ -234,21 +238,19 @@ void pk_sighash_bip143(const pk_block *b, const pk_tx *t, const pk_bip143_cache 
         put(&s, c->outputs, 32);
     } else if (base == 3 && vin < t->n_out) {
         size_t start, end;
-        output_span(d, outs_at, vin, &start, &end);
+        output_span(d, c->outs_at, vin, &start, &end);
         pk_sha256d(d + start, end - start, single);
         put(&s, single, 32);
     } else {
         put(&s, zero, 32);
     }
     finish_sighash(&s, d, t, hash_type, out);
-    free(ins);
 }
 
 void pk_bip341_precompute(const pk_block *b, const pk_tx *t, const pk_prevout *spent, pk_bip341_cache *c)
 {
     const uint8_t *d = b->data;
-    size_t outs_at;
-    pk_txin_ref *ins = tx_inputs(b, t, &outs_at);
+    pk_txin_ref *ins = c->ins = tx_inputs(b, t, &c->outs_at);
     pk_sha256_ctx po, am, sc, sq;
     pk_sha256_init(&po), pk_sha256_init(&am), pk_sha256_init(&sc), pk_sha256_init(&sq);
     for (uint32_t i = 0; i < t->n_in; i++) {
@@ -263,9 +265,14 @@ void pk_bip341_precompute(const pk_block *b, const pk_tx *t, const pk_prevout *s
     }
     pk_sha256_final(&po, c->prevouts), pk_sha256_final(&am, c->amounts);
     pk_sha256_final(&sc, c->scripts), pk_sha256_final(&sq, c->sequences);
-    size_t pos = outputs_start(d, outs_at);
+    size_t pos = outputs_start(d, c->outs_at);
     pk_sha256(d + pos, outputs_end(t) - pos, c->outputs);
-    free(ins);
+}
+
+void pk_bip341_cache_free(pk_bip341_cache *c)
+{
+    free(c->ins);
+    c->ins = NULL;
 }
 
 size_t pk_bip341_sigmsg(const pk_block *b, const pk_tx *t, const pk_bip341_cache *c, const pk_prevout *spent,
@@ -277,8 +284,7 @@ size_t pk_bip341_sigmsg(const pk_block *b, const pk_tx *t, const pk_bip341_cache
     if (!(hash_type <= 0x03 || (hash_type >= 0x81 && hash_type <= 0x83)) || (base == 3 && vin >= t->n_out))
         return 0;
     const uint8_t *d = b->data;
-    size_t outs_at;
-    pk_txin_ref *ins = tx_inputs(b, t, &outs_at);
+    const pk_txin_ref *ins = c->ins;
     buf s = {0};
     uint8_t epoch_type[2] = {0x00, hash_type};
     put(&s, epoch_type, 2);
@@ -315,7 +321,7 @@ size_t pk_bip341_sigmsg(const pk_block *b, const pk_tx *t, const pk_bip341_cache
     if (base == 3) {
         size_t start, end;
         uint8_t h[32];
-        output_span(d, outs_at, vin, &start, &end);
+        output_span(d, c->outs_at, vin, &start, &end);
         pk_sha256(d + start, end - start, h);
         put(&s, h, 32);
     }
@@ -323,7 +329,6 @@ size_t pk_bip341_sigmsg(const pk_block *b, const pk_tx *t, const pk_bip341_cache
     if (n <= cap)
         memcpy(msg, s.p, n);
     free(s.p);
-    free(ins);
     return n;
 }
 

@@ -31,11 +31,15 @@ int pk_script_op(const uint8_t *s, size_t len, size_t *pos, uint8_t *op);
 void pk_sighash_legacy(const pk_block *b, const pk_tx *t, size_t vin, const uint8_t *script_code,
                        size_t code_len, uint32_t hash_type, uint8_t out[32]);
 
-/* BIP143 (segwit v0): the per-transaction hashes, computed once. */
+/* BIP143 (segwit v0): the per-transaction hashes, computed once, and
+ * where the inputs are, so each input's hash is constant work. */
 typedef struct pk_bip143_cache {
     uint8_t prevouts[32], sequences[32], outputs[32];
+    pk_txin_ref *ins; /* the transaction's inputs (malloc'd) */
+    size_t outs_at;
 } pk_bip143_cache;
 void pk_bip143_precompute(const pk_block *b, const pk_tx *t, pk_bip143_cache *c);
+void pk_bip143_cache_free(pk_bip143_cache *c);
 /* script_code without its length prefix; amount in satoshis. */
 void pk_sighash_bip143(const pk_block *b, const pk_tx *t, const pk_bip143_cache *c, size_t vin,
                        const uint8_t *script_code, size_t code_len, uint64_t amount, uint32_t hash_type,
@@ -45,8 +49,11 @@ void pk_sighash_bip143(const pk_block *b, const pk_tx *t, const pk_bip143_cache 
  * outpoint, spent amount, spent scriptPubKey, sequence and output. */
 typedef struct pk_bip341_cache {
     uint8_t prevouts[32], amounts[32], scripts[32], sequences[32], outputs[32];
+    pk_txin_ref *ins; /* the transaction's inputs (malloc'd) */
+    size_t outs_at;
 } pk_bip341_cache;
 void pk_bip341_precompute(const pk_block *b, const pk_tx *t, const pk_prevout *spent, pk_bip341_cache *c);
+void pk_bip341_cache_free(pk_bip341_cache *c);
 /* The key-path signature message, epoch byte first, for hash_type (0x00
  * default, 0x01-0x03, 0x81-0x83) and an optional annex (with its 0x50).
  * Writes it to msg when it fits in cap; returns its length, or 0 when the
