@@ -33,55 +33,6 @@ void pk_gbt_free(pk_gbt *t)
     memset(t, 0, sizeof *t);
 }
 
-/* The stripped (txid) serialization of a segwit transaction's bytes, or
- * NULL when it has no witness (then the txid is over the bytes as they are). */
-static uint8_t *strip_witness(const uint8_t *d, size_t n, size_t *out_len)
-{
-    if (n < 10 || d[4] != 0x00 || d[5] != 0x01)
-        return NULL;
-    /* Walk the inputs and outputs to find where the witness starts. */
-    size_t pos = 6;
-#define CS(v)                                                                                   \
-    do {                                                                                        \
-        if (pos >= n) return NULL;                                                              \
-        uint8_t b_ = d[pos++];                                                                  \
-        size_t k_ = b_ < 0xfd ? 0 : b_ == 0xfd ? 2 : b_ == 0xfe ? 4 : 8;                        \
-        if (pos + k_ > n) return NULL;                                                          \
-        v = b_;                                                                                 \
-        if (k_) { v = 0; for (size_t i_ = 0; i_ < k_; i_++) v |= (uint64_t)d[pos + i_] << (8 * i_); } \
-        pos += k_;                                                                              \
-    } while (0)
-    uint64_t nin, nout, l;
-    CS(nin);
-    for (uint64_t i = 0; i < nin; i++) {
-        pos += 36;
-        CS(l);
-        pos += l + 4;
-        if (pos > n)
-            return NULL;
-    }
-    CS(nout);
-    for (uint64_t i = 0; i < nout; i++) {
-        pos += 8;
-        CS(l);
-        pos += l;
-        if (pos > n)
-            return NULL;
-    }
-#undef CS
-    if (pos + 4 > n)
-        return NULL;
-    size_t io = pos - 6;
-    uint8_t *s = malloc(8 + io);
-    if (!s)
-        return NULL;
-    memcpy(s, d, 4);
-    memcpy(s + 4, d + 6, io);
-    memcpy(s + 4 + io, d + n - 4, 4);
-    *out_len = 8 + io;
-    return s;
-}
-
 int pk_gbt_parse(const json_t *r, pk_gbt *t, char *err, size_t errlen)
 {
     memset(t, 0, sizeof *t);
@@ -97,6 +48,22 @@ int pk_gbt_parse(const json_t *r, pk_gbt *t, char *err, size_t errlen)
         hex32_reversed(json_object_get(r, "previousblockhash"), t->prevhash)) {
         snprintf(err, errlen, "template is missing a field or has one of the wrong type/hex "
                               "(height, version, bits, curtime, coinbasevalue, previousblockhash, transactions)");
+        return -1;
+    }
+    /* What no real node sends: refused before anything is built on it. */
+    if (json_integer_value(h) > PK_GBT_MAX_HEIGHT) {
+        snprintf(err, errlen, "template height %lld is not a block height (at most %d)",
+                 (long long)json_integer_value(h), PK_GBT_MAX_HEIGHT);
+        return -1;
+    }
+    if (json_integer_value(cv) > PK_MAX_MONEY) {
+        snprintf(err, errlen, "template coinbasevalue %lld satoshis is more than 21,000,000 BTC: refused",
+                 (long long)json_integer_value(cv));
+        return -1;
+    }
+    if (json_integer_value(v) < 0 || json_integer_value(v) > 0xffffffffll || json_integer_value(ct) < 0 ||
+        json_integer_value(ct) > 0xffffffffll) {
+        snprintf(err, errlen, "template version or curtime is not a 32-bit unsigned number");
         return -1;
     }
     t->height = json_integer_value(h);
@@ -141,15 +108,18 @@ int pk_gbt_parse(const json_t *r, pk_gbt *t, char *err, size_t errlen)
         }
         t->len[i] = n / 2;
         t->data_total += n / 2;
-        pk_sha256d(t->data[i], t->len[i], t->wtxid[i]);
-        size_t sl;
-        uint8_t *s = strip_witness(t->data[i], t->len[i], &sl);
-        if (s) {
-            pk_sha256d(s, sl, t->txid[i]);
-            free(s);
-        } else {
-            memcpy(t->txid[i], t->wtxid[i], 32);
+        /* Every length in it is read by the strict parser: a template
+         * transaction that does not parse is refused, never walked. */
+        pk_tx parsed;
+        pk_verror ve;
+        if (pk_tx_parse(&parsed, t->data[i], t->len[i], &ve)) {
+            snprintf(err, errlen, "template transaction %zu is malformed: %s", i, ve.msg);
+            pk_gbt_free(t);
+            return -1;
         }
+        pk_tx_hash(t->data[i], &parsed);
+        memcpy(t->txid[i], parsed.txid, 32);
+        memcpy(t->wtxid[i], parsed.wtxid, 32);
         uint8_t said[32];
         if (json_object_get(tx, "txid") && (hex32_reversed(json_object_get(tx, "txid"), said) ||
                                             memcmp(said, t->txid[i], 32) != 0)) {

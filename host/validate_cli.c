@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "powkit/util.h"
 #include "powkit/sigcheck.h"
+#include "powkit/sigops.h"
 #include "powkit/validate.h"
 #include "powkit/verify.h"
 
@@ -192,6 +193,14 @@ int pk_cmd_verify_block(int argc, char **argv)
         pk_sigcheck_opts so = {prevouts_path ? &prev : NULL, height, chain == PK_CHAIN_MAIN};
         verifier = pk_verifier_new(threads);
         sig_rc = verifier ? pk_block_verify_sigs(&b, &so, verifier, &sr) : -1;
+        if (sig_rc == -2) {
+            fprintf(stderr, "powkit verify-block: %s\n", sr.error);
+            pk_verifier_free(verifier);
+            pk_prevouts_free(&prev);
+            pk_block_free(&b);
+            free(data);
+            return 2;
+        }
     }
     if (json) {
         json_t *o = json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "hash", hash, "valid",
@@ -249,6 +258,9 @@ int pk_cmd_verify_block(int argc, char **argv)
             json_object_set_new(so, "ms_classify", json_real(sr.ms_classify));
             json_object_set_new(so, "ms_sighash", json_real(sr.ms_sighash));
             json_object_set_new(so, "prevouts", json_boolean(prevouts_path != NULL));
+            json_object_set_new(so, "sigop_cost", json_integer((json_int_t)sr.sigop_cost));
+            json_object_set_new(so, "sigop_cost_complete", json_boolean(sr.sigop_cost_complete));
+            json_object_set_new(so, "sigops_ok", json_boolean(!sr.sigops_exceeded));
             json_object_set_new(o, "signatures", so);
         }
         char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -290,11 +302,16 @@ int pk_cmd_verify_block(int argc, char **argv)
                    "sighash %.1f), verify %.1f ms; %llu inputs valid, %llu failed\n",
                    (unsigned long long)sr.candidates, verifier ? pk_verifier_threads(verifier) : 0, sr.ms_extract,
                    sr.ms_classify, sr.ms_sighash, sr.ms_verify, (unsigned long long)sr.valid_inputs, (unsigned long long)sr.failed_inputs);
+            printf("                signature operation cost %llu of %u%s\n", (unsigned long long)sr.sigop_cost,
+                   PK_MAX_BLOCK_SIGOPS_COST, sr.sigop_cost_complete ? "" : " (legacy only: P2SH and witness need --prevouts)");
             for (size_t i = 0; i < sr.failed_inputs; i++) {
                 char id[65];
                 pk_hash_to_hex(sr.failures[i].txid, id);
                 printf("  FAILED        %s:%zu: %s\n", id, sr.failures[i].vin, sr.failures[i].reason);
             }
+            if (sr.sigops_exceeded)
+                printf("  FAILED        block: signature operation cost over %u (bad-blk-sigops)\n",
+                       PK_MAX_BLOCK_SIGOPS_COST);
         }
         if (rc)
             printf("result: INVALID: %s (%s)%s\n", e.msg, e.reason ? e.reason : pk_vcode_name(e.code), "");

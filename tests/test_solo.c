@@ -275,6 +275,53 @@ Test(coinbase, bad_templates_are_refused)
     }
 }
 
+/* A template from a hostile or broken node: each refused with its reason,
+ * nothing read past the transaction's bytes (ASan watches the run). */
+static void expect_refused(const char *field, json_t *value, const char *words)
+{
+    json_t *j = template_json(1, NULL);
+    json_object_set_new(j, field, value);
+    pk_gbt g;
+    char err[256] = "";
+    cr_assert_eq(pk_gbt_parse(j, &g, err, sizeof err), -1, "%s accepted", words);
+    cr_assert(strstr(err, words), "'%s' lacks '%s'", err, words);
+    json_decref(j);
+}
+
+static json_t *one_tx(const char *hex) { return json_pack("[{s:s}]", "data", hex); }
+
+Test(coinbase, hostile_templates_are_refused)
+{
+    /* Segwit marker, one input, the null outpoint, then a script length
+     * of 0xffffffffffffffc8: it used to wrap the walk and overrun the heap. */
+    char crash[200];
+    snprintf(crash, sizeof crash, "00000000000101%072d%s", 0, "ffc8ffffffffffffff");
+    expect_refused("transactions", one_tx(crash), "template transaction 0 is malformed");
+    /* The same length as a legacy transaction, a truncated one, a count
+     * that cannot fit, a non-canonical CompactSize, trailing bytes. */
+    expect_refused("transactions", one_tx("0100000001"), "malformed");
+    expect_refused("transactions", one_tx("01000000fd0100"), "malformed");
+    expect_refused("transactions", one_tx("01000000ff0000000000000001"), "malformed");
+    char trailing[300];
+    snprintf(trailing, sizeof trailing, "0100000001%072d00ffffffff0000000000" "00", 0);
+    expect_refused("transactions", one_tx(trailing), "after the transaction");
+    /* Money that cannot exist, and heights BIP34 cannot write. */
+    expect_refused("coinbasevalue", json_integer(2100000000000001ll), "more than 21,000,000 BTC");
+    expect_refused("coinbasevalue", json_integer(INT64_MAX), "more than 21,000,000 BTC");
+    expect_refused("coinbasevalue", json_integer(-1), "coinbasevalue");
+    expect_refused("height", json_integer(0x80000000ll), "not a block height");
+    expect_refused("version", json_integer(-5), "32-bit");
+    expect_refused("curtime", json_integer(1ll << 40), "32-bit");
+    /* The largest real value is taken. */
+    json_t *j = template_json(1, NULL);
+    json_object_set_new(j, "coinbasevalue", json_integer(2100000000000000ll));
+    pk_gbt g;
+    char err[256];
+    cr_assert_eq(pk_gbt_parse(j, &g, err, sizeof err), 0, "%s", err);
+    pk_gbt_free(&g);
+    json_decref(j);
+}
+
 /* ---- against a real bcoin regtest node ---- */
 
 typedef struct run {

@@ -7,6 +7,7 @@
 
 #include "powkit/kernel.h"
 #include "powkit/sha256.h"
+#include "powkit/sigops.h"
 #include "powkit/util.h"
 #include "powkit/validate.h"
 
@@ -190,11 +191,13 @@ int pk_block_verify(pk_block *b, const uint8_t *data, size_t len, const pk_chain
     if (e)
         memset(e, 0, sizeof *e);
     double t0 = pk_now();
+    /* The header names the block even when what follows it is broken. */
+    if (len >= 80)
+        pk_header_hash(data, rep->hash);
     if (pk_block_parse(b, data, len, e))
         return -1;
     double t1 = pk_now();
     rep->ms_parse = (t1 - t0) * 1e3;
-    pk_header_hash(data, rep->hash);
 
     pk_block_hash_txs(b);
     double t2 = pk_now();
@@ -265,6 +268,15 @@ int pk_block_verify(pk_block *b, const uint8_t *data, size_t len, const pk_chain
             rc = verr(e, PK_V_DUPLICATE_TX, "bad-txns-duplicate", "two transactions share a txid");
             goto out;
         }
+    }
+    /* Signature operations countable from the block alone (Core's
+     * CheckBlock); P2SH and witness ones need the spent outputs. */
+    rep->legacy_sigops = pk_block_legacy_sigops(b);
+    if (rep->legacy_sigops * PK_WITNESS_SCALE > PK_MAX_BLOCK_SIGOPS_COST) {
+        rc = verr(e, PK_V_SIGOPS, "bad-blk-sigops", "%llu legacy signature operations: cost %llu is over %u",
+                  (unsigned long long)rep->legacy_sigops, (unsigned long long)rep->legacy_sigops * PK_WITNESS_SCALE,
+                  PK_MAX_BLOCK_SIGOPS_COST);
+        goto out;
     }
     rep->structure_ok = 1;
 

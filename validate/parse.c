@@ -18,7 +18,8 @@ const char *pk_vcode_name(pk_vcode c)
     static const char *n[] = {"ok", "truncated", "oversize", "non-canonical", "trailing-bytes",
                               "bad-witness", "bad-bits", "high-hash", "bad-merkle", "mutated",
                               "bad-witness-commitment", "bad-coinbase", "bad-weight",
-                              "duplicate-tx", "bad-prev", "bad-retarget", "time-too-old", "empty", "io"};
+                              "duplicate-tx", "bad-prev", "bad-retarget", "time-too-old", "empty", "io",
+                              "bad-sigops"};
     return (unsigned)c < sizeof n / sizeof n[0] ? n[c] : "unknown";
 }
 
@@ -197,6 +198,36 @@ static int parse_tx(rd *r, pk_tx *t, size_t index)
     return 0;
 }
 
+int pk_tx_parse(pk_tx *t, const uint8_t *data, size_t len, pk_verror *e)
+{
+    if (e)
+        memset(e, 0, sizeof *e);
+    rd r = {data, len, 0, e, "transaction"};
+    if (parse_tx(&r, t, 0))
+        return -1;
+    if (r.pos != len)
+        return fail(&r, PK_V_TRAILING, "trailing-data", "at byte %zu: %zu bytes after the transaction", r.pos,
+                    len - r.pos);
+    return 0;
+}
+
+void pk_tx_hash(const uint8_t *data, pk_tx *t)
+{
+    pk_sha256d(data + t->offset, t->size, t->wtxid);
+    if (!t->has_witness) {
+        memcpy(t->txid, t->wtxid, 32);
+        return;
+    }
+    uint8_t *tmp = malloc(t->base_size);
+    if (!tmp)
+        abort(); /* cannot even hash one transaction */
+    memcpy(tmp, data + t->offset, 4);
+    memcpy(tmp + 4, data + t->io_offset, t->io_size);
+    memcpy(tmp + 4 + t->io_size, data + t->lock_offset, 4);
+    pk_sha256d(tmp, t->base_size, t->txid);
+    free(tmp);
+}
+
 int pk_block_parse(pk_block *b, const uint8_t *data, size_t len, pk_verror *e)
 {
     memset(b, 0, sizeof *b);
@@ -265,22 +296,8 @@ void pk_block_hash_txs(pk_block *b)
     uint8_t *strip = malloc(scratch ? scratch : 1);
     if (!msgs || !lens || !out || !strip) {
         /* No memory: the same answers one at a time. */
-        for (size_t i = 0; i < n; i++) {
-            pk_tx *t = &b->tx[i];
-            pk_sha256d(b->data + t->offset, t->size, t->wtxid);
-            if (!t->has_witness) {
-                memcpy(t->txid, t->wtxid, 32);
-            } else {
-                uint8_t *tmp = malloc(t->base_size);
-                if (!tmp)
-                    abort(); /* cannot even hash one transaction */
-                memcpy(tmp, b->data + t->offset, 4);
-                memcpy(tmp + 4, b->data + t->io_offset, t->io_size);
-                memcpy(tmp + 4 + t->io_size, b->data + t->lock_offset, 4);
-                pk_sha256d(tmp, t->base_size, t->txid);
-                free(tmp);
-            }
-        }
+        for (size_t i = 0; i < n; i++)
+            pk_tx_hash(b->data, &b->tx[i]);
         free(msgs), free(lens), free(out), free(strip);
         b->hashed = 1;
         return;

@@ -6,6 +6,7 @@
 
 #include "powkit/sha256.h"
 #include "powkit/sigcheck.h"
+#include "powkit/sigops.h"
 #include "powkit/util.h"
 
 /* Mainnet heights from which a rule is consensus. */
@@ -18,6 +19,8 @@
 #define SPEND_UNKNOWN PK_SPEND_COUNT
 
 #define MAX_ITEMS 24 /* stack items looked at: 20-of-20 multisig fits */
+#define MAX_SCRIPT_SIZE 10000        /* Core's MAX_SCRIPT_SIZE */
+#define MAX_SCRIPT_ELEMENT_SIZE 520  /* Core's MAX_SCRIPT_ELEMENT_SIZE */
 
 const char *pk_spend_name(pk_spend s)
 {
@@ -67,6 +70,46 @@ static int pushes(const uint8_t *sc, size_t len, items *it)
         it->l[it->n++] = pos - start - hdr;
     }
     return it->n;
+}
+
+/* What makes any script fail wherever it runs (Core's EvalScript): over
+ * 10,000 bytes, a push over 520 bytes (checked even in a branch not
+ * taken), a push that runs past the end.  The words name the script. */
+typedef struct limit_words {
+    const char *size, *truncated, *push;
+} limit_words;
+static const limit_words SCRIPTSIG_LIMITS = {"scriptSig over 10,000 bytes (SCRIPT_SIZE)",
+                                             "scriptSig ends inside a push (BAD_OPCODE)",
+                                             "scriptSig pushes more than 520 bytes (PUSH_SIZE)"};
+static const limit_words WITNESS_SCRIPT_LIMITS = {"witness script over 10,000 bytes (SCRIPT_SIZE)",
+                                                  "witness script ends inside a push (BAD_OPCODE)",
+                                                  "witness script pushes more than 520 bytes (PUSH_SIZE)"};
+
+static const char *script_limits(const uint8_t *s, size_t len, const limit_words *words)
+{
+    if (len > MAX_SCRIPT_SIZE)
+        return words->size;
+    size_t pos = 0;
+    uint8_t op;
+    while (pos < len) {
+        size_t start = pos;
+        if (!pk_script_op(s, len, &pos, &op))
+            return words->truncated;
+        size_t hdr = op < 0x4c ? 1 : op == 0x4c ? 2 : op == 0x4d ? 3 : 5;
+        if (op <= 0x4e && pos - start - hdr > MAX_SCRIPT_ELEMENT_SIZE)
+            return words->push;
+    }
+    return NULL;
+}
+
+/* Witness v0 runs its stack through the same element limit (Core's
+ * ExecuteWitnessScript): no item over 520 bytes. */
+static int items_within_limit(const items *w)
+{
+    for (int i = 0; i < w->n; i++)
+        if (w->l[i] > MAX_SCRIPT_ELEMENT_SIZE)
+            return 0;
+    return 1;
 }
 
 static int witness_items(const uint8_t *d, size_t at, items *w)
@@ -462,6 +505,10 @@ static void witness_v0(ctx *c, input_plan *p, const uint8_t *prog, size_t plen, 
             p->fail = "P2WPKH witness is not two items";
             return;
         }
+        if (!items_within_limit(&w)) {
+            p->fail = "witness item over 520 bytes (PUSH_SIZE)";
+            return;
+        }
         uint8_t code[25] = {0x76, 0xa9, 0x14};
         memcpy(code + 3, prog, 20);
         code[23] = 0x88, code[24] = 0xac;
@@ -489,6 +536,12 @@ static void witness_v0(ctx *c, input_plan *p, const uint8_t *prog, size_t plen, 
     if (memcmp(h, prog, 32) != 0) {
         p->spend = SPEND_UNKNOWN;
         p->fail = "witness script does not match the P2WSH hash";
+        return;
+    }
+    if (!items_within_limit(&w) || (p->fail = script_limits(ws, wl, &WITNESS_SCRIPT_LIMITS))) {
+        p->spend = SPEND_UNKNOWN;
+        if (!p->fail)
+            p->fail = "witness item over 520 bytes (PUSH_SIZE)";
         return;
     }
     run_script(c, p, ws, wl, &w, wrapped ? WRAP_P2SH_P2WSH : WRAP_P2WSH);
@@ -580,8 +633,12 @@ static void by_prevout(ctx *c, input_plan *p, const pk_prevout *po, const items 
         }
         int v = witness_program(rs, rl, &prog, &plen);
         if (v == 0 && c->segwit_on) {
-            if (k != 1) {
-                p->fail = "P2SH-wrapped witness spend with more than the redeem script in its scriptSig";
+            /* Exactly the one canonical push of the program (Core's
+             * WITNESS_MALLEATED_P2SH): no PUSHDATA1 form, nothing else. */
+            const uint8_t *sig = c->b->data + c->ins[p->vin].script;
+            if (k != 1 || c->ins[p->vin].script_len != 1 + rl || sig[0] != rl) {
+                p->fail = k != 1 ? "P2SH-wrapped witness spend with more than the redeem script in its scriptSig"
+                                 : "P2SH-wrapped witness program not pushed canonically (WITNESS_MALLEATED_P2SH)";
                 return;
             }
             witness_v0(c, p, prog, plen, 1);
@@ -647,9 +704,13 @@ static void by_scriptsig(ctx *c, input_plan *p, const items *ss, int k)
     }
 }
 
+/* The BIP34 height: the coinbase's scriptSig starts with CScript() <<
+ * height, i.e. OP_1..OP_16 for 1 to 16, else a push of 1 to 4 bytes of a
+ * minimal, non-negative script number.  -1 for a version 1 block (before
+ * BIP34: no height by design), -2 when a later block does not start its
+ * coinbase that way (then the height is not known, not guessed). */
 static int64_t block_height(const pk_block *b)
 {
-    /* BIP34 puts it first in the coinbase of version 2 and later blocks. */
     if (b->size < 80 || pk_header_version(b->data) < 2)
         return -1;
     const pk_tx *cb = &b->tx[0];
@@ -657,15 +718,57 @@ static int64_t block_height(const pk_block *b)
     uint64_t l = pk_compact_get(b->data, &pos);
     const uint8_t *sc = b->data + pos;
     if (l < 1)
-        return -1;
+        return -2;
     if (sc[0] >= 0x51 && sc[0] <= 0x60)
         return sc[0] - 0x50;
-    if (sc[0] < 1 || sc[0] > 8 || sc[0] + 1u > l)
-        return -1;
-    int64_t h = 0;
-    for (int i = 0; i < sc[0]; i++)
-        h |= (int64_t)sc[1 + i] << (8 * i);
+    size_t n = sc[0];
+    if (n < 1 || n > 4 || n + 1 > l)
+        return -2;
+    const uint8_t *num = sc + 1;
+    if (num[n - 1] & 0x80)
+        return -2; /* negative */
+    if ((num[n - 1] & 0x7f) == 0 && (n == 1 || !(num[n - 2] & 0x80)))
+        return -2; /* not minimal */
+    uint32_t h = 0;
+    for (size_t i = 0; i < n; i++)
+        h |= (uint32_t)num[i] << (8 * i);
+    if (h <= 16)
+        return -2; /* CScript writes these as OP_0..OP_16 */
     return h;
+}
+
+/* An input's P2SH and witness signature operation cost (Core's
+ * GetP2SHSigOpCount x 4 + CountWitnessSigOps), from its spent output. */
+static uint64_t input_sigop_cost(const ctx *c, size_t vin, const pk_prevout *po)
+{
+    const uint8_t *ss = c->b->data + c->ins[vin].script, *last, *prog;
+    size_t sl = c->ins[vin].script_len, ll, plen;
+    int push_only = pk_script_last_push(ss, sl, &last, &ll) == 0, p2sh = is_p2sh(po->script, po->script_len);
+    uint64_t cost = 0;
+    if (p2sh && push_only)
+        cost += PK_WITNESS_SCALE * pk_script_sigops(last, ll, 1);
+    if (!c->segwit_on)
+        return cost;
+    int v = witness_program(po->script, po->script_len, &prog, &plen);
+    if (v < 0 && p2sh && push_only)
+        v = witness_program(last, ll, &prog, &plen);
+    if (v != 0)
+        return cost;
+    if (plen == 20)
+        return cost + 1;
+    size_t w = c->ins[vin].witness;
+    if (plen != 32 || !w)
+        return cost;
+    const uint8_t *d = c->b->data;
+    uint64_t n = pk_compact_get(d, &w);
+    if (n == 0)
+        return cost;
+    for (uint64_t i = 0; i + 1 < n; i++) {
+        uint64_t l = pk_compact_get(d, &w);
+        w += (size_t)l;
+    }
+    uint64_t l = pk_compact_get(d, &w);
+    return cost + pk_script_sigops(d + w, (size_t)l, 1);
 }
 
 /* Consensus CHECKMULTISIG over the candidate results: signatures in
@@ -693,6 +796,16 @@ int pk_block_verify_sigs(const pk_block *b, const pk_sigcheck_opts *opts, pk_ver
     double t0 = pk_now();
     ctx c = {.b = b, .rep = rep};
     int64_t h = opts->height >= 0 ? opts->height : block_height(b);
+    if (h == -2) {
+        rep->height = -1;
+        if (opts->mainnet) {
+            /* Which rules apply depends on the height: refuse to guess. */
+            rep->error = "the coinbase does not start with a BIP34 height: give the block's height (--height) "
+                         "to choose the consensus rules";
+            return -2;
+        }
+        h = -1;
+    }
     rep->height = h;
     /* Mainnet without a height: a version 1 block, before BIP34 and so
      * before BIP66 and segwit too. */
@@ -700,6 +813,7 @@ int pk_block_verify_sigs(const pk_block *b, const pk_sigcheck_opts *opts, pk_ver
     c.flags = main_rules && h < BIP66_HEIGHT ? PK_SIG_LAX_DER : 0;
     c.segwit_on = !main_rules || h >= SEGWIT_HEIGHT;
     c.taproot_on = !main_rules || h >= TAPROOT_HEIGHT;
+    uint64_t sigop_cost = PK_WITNESS_SCALE * pk_block_legacy_sigops(b);
     for (size_t ti = 1; ti < b->ntx; ti++) {
         c.t = &b->tx[ti];
         c.ti = ti;
@@ -713,9 +827,14 @@ int pk_block_verify_sigs(const pk_block *b, const pk_sigcheck_opts *opts, pk_ver
         for (uint32_t vi = 0; vi < c.t->n_in; vi++) {
             rep->inputs++;
             items ss;
-            int k = pushes(b->data + c.ins[vi].script, c.ins[vi].script_len, &ss);
+            const uint8_t *sig_script = b->data + c.ins[vi].script;
+            int k = pushes(sig_script, c.ins[vi].script_len, &ss);
             input_plan p = {ti, vi, -1, 0, 0, 0, c.nc, NULL};
             if (c.spent)
+                sigop_cost += input_sigop_cost(&c, vi, &c.spent[vi]);
+            if ((p.fail = script_limits(sig_script, c.ins[vi].script_len, &SCRIPTSIG_LIMITS)))
+                p.spend = SPEND_UNKNOWN; /* fails whatever it spends */
+            else if (c.spent)
                 by_prevout(&c, &p, &c.spent[vi], &ss, k);
             else
                 by_scriptsig(&c, &p, &ss, k);
@@ -730,6 +849,9 @@ int pk_block_verify_sigs(const pk_block *b, const pk_sigcheck_opts *opts, pk_ver
         if (c.have341)
             pk_bip341_cache_free(&c.c341);
     }
+    rep->sigop_cost = sigop_cost;
+    rep->sigop_cost_complete = opts->prevouts != NULL;
+    rep->sigops_exceeded = sigop_cost > PK_MAX_BLOCK_SIGOPS_COST;
     double tj = pk_now();
     /* The signature hashes on the pool, then into their checks. */
     pk_verifier_for(v, c.nj, 8, job_run, &c);
@@ -778,7 +900,7 @@ int pk_block_verify_sigs(const pk_block *b, const pk_sigcheck_opts *opts, pk_ver
         pk_legacy_all_free(&c.all[i]);
     free(c.all);
     free(c.plan);
-    return rep->failed_inputs ? -1 : 0;
+    return rep->failed_inputs || rep->sigops_exceeded ? -1 : 0;
 }
 
 void pk_sig_report_free(pk_sig_report *rep)

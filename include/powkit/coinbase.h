@@ -21,6 +21,10 @@ extern "C" {
 #endif
 
 #define PK_SOLO_EXTRANONCE 8
+/* 21,000,000 BTC in satoshis: a coinbasevalue above it is refused. */
+#define PK_MAX_MONEY 2100000000000000ll
+/* BIP34 heights are pushed in at most 4 bytes. */
+#define PK_GBT_MAX_HEIGHT 0x7fffffff
 
 typedef struct pk_gbt {
     int64_t height;
@@ -40,8 +44,10 @@ typedef struct pk_gbt {
     char longpollid[256];
 } pk_gbt;
 
-/* Parses a getblocktemplate result.  Every transaction's txid and wtxid
- * are computed here from its data (and must match what the node says).
+/* Parses a getblocktemplate result.  Every transaction is parsed with the
+ * block parser's bounds and its txid and wtxid computed here from its data
+ * (and must match what the node says); a coinbasevalue outside 0 to 21
+ * million BTC, or a height that is none, refuses the template.
  * Returns 0 or -1 with err. */
 int pk_gbt_parse(const json_t *result, pk_gbt *t, char *err, size_t errlen);
 void pk_gbt_free(pk_gbt *t);

@@ -84,6 +84,12 @@ typedef struct pk_sig_report {
     uint64_t valid_inputs, failed_inputs;
     pk_sig_failure *failures; /* failed_inputs of them (malloc'd) */
     int64_t height;           /* the height the rules were taken for, -1 unknown */
+    const char *error;        /* why nothing was checked (return -2), else NULL */
+    /* Signature operation cost (BIP141): legacy always; P2SH and witness
+     * with the prevouts (sigop_cost_complete).  Over 80,000 fails the block. */
+    uint64_t sigop_cost;
+    int sigop_cost_complete;
+    int sigops_exceeded;
     double ms_extract;              /* ms_classify + ms_sighash */
     double ms_classify, ms_sighash; /* recognising spends (one thread); signature hashes (the pool) */
     double ms_verify;
@@ -98,7 +104,10 @@ typedef struct pk_sigcheck_opts {
 
 /* Extracts and verifies every check of a parsed, hashed block (txids are
  * needed for the failure report).  opts NULL: no prevouts, height from the
- * coinbase, mainnet rules.  Returns 0 when every recognised input is valid. */
+ * coinbase, mainnet rules.  Returns 0 when every recognised input is valid
+ * and the signature operations are within the limit, -1 when not, -2 when
+ * the rules cannot be chosen (mainnet, no height given, none readable
+ * from the coinbase: rep->error says so; nothing is checked). */
 int pk_block_verify_sigs(const pk_block *b, const pk_sigcheck_opts *opts, pk_verifier *v, pk_sig_report *rep);
 void pk_sig_report_free(pk_sig_report *rep);
 

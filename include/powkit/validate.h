@@ -41,6 +41,7 @@ typedef enum pk_vcode {
     PK_V_TIME,           /* timestamp not above the median of the last 11 */
     PK_V_EMPTY,
     PK_V_IO,
+    PK_V_SIGOPS,         /* signature operation cost over the limit */
 } pk_vcode;
 
 typedef struct pk_verror {
@@ -83,6 +84,12 @@ int pk_block_parse(pk_block *b, const uint8_t *data, size_t len, pk_verror *e);
 void pk_block_free(pk_block *b);
 /* Fills txid and wtxid of every transaction (many at a time). */
 void pk_block_hash_txs(pk_block *b);
+
+/* Parses exactly one transaction (the whole of data, strict bounds as in
+ * a block; its offsets are into data).  Returns 0 or -1 with e set. */
+int pk_tx_parse(pk_tx *t, const uint8_t *data, size_t len, pk_verror *e);
+/* Fills t's txid and wtxid (one transaction; data as parsed). */
+void pk_tx_hash(const uint8_t *data, pk_tx *t);
 
 /* Where each input of a parsed transaction is: offsets into the block's
  * data of the outpoint, the scriptSig (and its length), the sequence, and
@@ -127,6 +134,7 @@ typedef struct pk_block_report {
     uint8_t hash[32];
     int pow_ok, merkle_ok, witness_ok, structure_ok;
     int has_commitment;
+    uint64_t legacy_sigops; /* counted once the structure is checked */
     double ms_parse, ms_hash, ms_merkle, ms_checks;
 } pk_block_report;
 
