@@ -176,16 +176,19 @@ static void stop_now(pk_miner *m)
     uv_timer_stop(&m->sampler);
     uv_timer_stop(&m->status);
     uv_timer_stop(&m->deadline);
-    uv_signal_stop(&m->sigint);
-    uv_signal_stop(&m->sigterm);
+    /* The signal handles stay on (unreferenced, so the loop can end):
+     * stopping them would give SIGINT its default action back, and a
+     * second one (timeout -s INT sends two) would kill powkit before queued
+     * shares and found blocks are handled and the summary printed.
+     * pk_miner_free closes them. */
+    uv_unref((uv_handle_t *)&m->sigint);
+    uv_unref((uv_handle_t *)&m->sigterm);
     pk_dispatcher_stop(m->d);
     for (size_t i = 0; i < m->ndev; i++)
         pk_device_stop(m->devs[i]); /* joins: the threads finish their current slice */
     uv_close((uv_handle_t *)&m->sampler, NULL);
     uv_close((uv_handle_t *)&m->status, NULL);
     uv_close((uv_handle_t *)&m->deadline, NULL);
-    uv_close((uv_handle_t *)&m->sigint, NULL);
-    uv_close((uv_handle_t *)&m->sigterm, NULL);
     uv_close((uv_handle_t *)&m->stop_async, NULL);
     if (m->api)
         pk_api_close(m->api);
@@ -198,8 +201,14 @@ static void stop_now(pk_miner *m)
 
 static void signal_cb(uv_signal_t *s, int signum)
 {
-    pk_log(PK_LOG_INFO, "%s: shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
-    stop_now(s->data);
+    pk_miner *m = s->data;
+    const char *name = signum == SIGINT ? "SIGINT" : "SIGTERM";
+    if (m->stopping) {
+        pk_log(PK_LOG_INFO, "%s again: already shutting down (shares and blocks are being saved)", name);
+        return;
+    }
+    pk_log(PK_LOG_INFO, "%s: shutting down", name);
+    stop_now(m);
 }
 
 static void deadline_cb(uv_timer_t *t) { stop_now(t->data); }

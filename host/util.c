@@ -1,5 +1,7 @@
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "powkit/error.h"
 #include "powkit/util.h"
@@ -82,4 +84,30 @@ double pk_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+uint64_t pk_random_seed(void)
+{
+    uint64_t v = 0;
+    /* The kernel's CSPRNG; the clock and pid only if it cannot answer. */
+    if (getrandom(&v, sizeof v, GRND_NONBLOCK) != (ssize_t)sizeof v) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        v = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)ts.tv_sec ^ (uint64_t)getpid() << 32;
+    }
+    return v;
+}
+
+uint64_t pk_rng_next(uint64_t *state)
+{
+    /* splitmix64: any seed, every output well mixed */
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+uint64_t pk_jitter_ms(uint64_t *state, uint64_t base_ms)
+{
+    return base_ms * (750 + pk_rng_next(state) % 501) / 1000;
 }

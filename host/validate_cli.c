@@ -330,10 +330,12 @@ int pk_cmd_verify_headers(int argc, char **argv)
 {
     int json = 0;
     long long start = 0;
+    uint32_t start_bits = 0;
     pk_chain chain = PK_CHAIN_MAIN;
     static const struct option opts[] = {{"json", no_argument, 0, 'j'},
                                          {"start-height", required_argument, 0, 's'},
                                          {"chain", required_argument, 0, 'c'},
+                                         {"start-bits", required_argument, 0, 'b'},
                                          {0, 0, 0, 0}};
     int c;
     optind = 1;
@@ -350,12 +352,20 @@ int pk_cmd_verify_headers(int argc, char **argv)
         } else if (c == 'c') {
             if (parse_chain(optarg, &chain))
                 return 2;
+        } else if (c == 'b') {
+            uint8_t b4[4];
+            if (strlen(optarg) != 8 || pk_hex_decode(optarg, b4, 4)) {
+                fprintf(stderr, "powkit verify-headers: --start-bits wants 8 hex digits (as getblockheader's \"bits\"), "
+                                "got '%s'\n", optarg);
+                return 2;
+            }
+            start_bits = (uint32_t)b4[0] << 24 | (uint32_t)b4[1] << 16 | (uint32_t)b4[2] << 8 | b4[3];
         } else {
             return 2;
         }
     }
     if (optind != argc - 1) {
-        fprintf(stderr, "usage: powkit verify-headers FILE [--start-height H] [--json] [--chain ...]\n");
+        fprintf(stderr, "usage: powkit verify-headers FILE [--start-height H] [--start-bits HEX] [--json] [--chain ...]\n");
         return 2;
     }
     size_t len;
@@ -372,7 +382,8 @@ int pk_cmd_verify_headers(int argc, char **argv)
     pk_chain_params_init(&p, chain);
     pk_headers_report rep;
     pk_verror e;
-    int rc = pk_headers_verify(data, len / 80, start, &p, &rep, &e);
+    pk_headers_opts ho = {start, start_bits};
+    int rc = pk_headers_verify_opts(data, len / 80, &ho, &p, &rep, &e);
     double rate = rep.seconds > 0 ? rep.verified / rep.seconds : 0;
     if (json) {
         json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:b, s:f, s:f}", "count", (json_int_t)rep.count,
@@ -380,6 +391,8 @@ int pk_cmd_verify_headers(int argc, char **argv)
                               "retargets_checked", (json_int_t)rep.retargets_checked, "mtp_checked",
                               (json_int_t)rep.mtp_checked, "valid", rc == 0, "seconds", rep.seconds,
                               "headers_per_second", rate);
+        json_object_set_new(o, "undecided", json_integer((json_int_t)rep.undecided));
+        json_object_set_new(o, "first_undecided_height", json_integer((json_int_t)rep.first_undecided));
         if (rc)
             json_object_set_new(o, "first_failure", error_json(&e));
         char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -391,6 +404,11 @@ int pk_cmd_verify_headers(int argc, char **argv)
                (unsigned long long)rep.count, start, (unsigned long long)rep.verified,
                (unsigned long long)rep.retargets_checked, (unsigned long long)rep.mtp_checked);
         printf("  %.3f ms, %.2f M headers/s\n", rep.seconds * 1e3, rate / 1e6);
+        if (rep.undecided)
+            printf("  %llu header(s) whose bits the file cannot decide, the first at height %lld: the rule needs "
+                   "blocks before the file (a retarget's period start; on testnet the last block not at the minimum "
+                   "difficulty: give its bits with --start-bits)\n",
+                   (unsigned long long)rep.undecided, (long long)rep.first_undecided);
         if (rc)
             printf("first failure: height %lld: %s (%s)\n", (long long)e.height, e.msg,
                    e.reason ? e.reason : pk_vcode_name(e.code));

@@ -14,6 +14,33 @@
 #define BATCH 4096
 #define LINE_MAX_BYTES (64 * 1024)
 
+/* One line, whatever bytes it holds (NULs included): at most
+ * LINE_MAX_BYTES kept, the rest of a longer one read and dropped, so each
+ * input line is exactly one item.  The newline and a CR before it are not
+ * kept.  Returns -1 at the end of the input with nothing read. */
+static int read_line(FILE *in, char *line, size_t *len, int *too_long)
+{
+    size_t n = 0;
+    int ch, any = 0;
+    *too_long = 0;
+    while ((ch = getc(in)) != EOF) {
+        any = 1;
+        if (ch == '\n')
+            break;
+        if (n < LINE_MAX_BYTES)
+            line[n++] = (char)ch;
+        else
+            *too_long = 1;
+    }
+    if (!any)
+        return -1;
+    if (!*too_long && n && line[n - 1] == '\r')
+        n--;
+    line[n] = 0;
+    *len = n;
+    return 0;
+}
+
 typedef struct item {
     int error; /* the line itself was malformed */
     char msg[96];
@@ -121,27 +148,23 @@ int pk_cmd_verify_sigs(int argc, char **argv)
         fprintf(stderr, "powkit verify-sigs: out of memory\n");
         return 2;
     }
-    uint64_t index = 0, n_valid = 0, n_invalid = 0, n_error = 0;
+    uint64_t index = 0, line_no = 0, n_valid = 0, n_invalid = 0, n_error = 0;
+    static uint64_t where_line[BATCH]; /* each item's line number: its "i" */
     double t0 = pk_now(), t_verify = 0;
     int eof = 0;
     while (!eof) {
         size_t n = 0;
         while (n < BATCH) {
-            if (!fgets(line, LINE_MAX_BYTES + 2, in)) {
+            int too_long;
+            size_t len;
+            if (read_line(in, line, &len, &too_long)) {
                 eof = 1;
                 break;
             }
-            size_t len = strlen(line);
-            int too_long = len > LINE_MAX_BYTES && line[len - 1] != '\n';
-            if (too_long) { /* drop the rest of the line */
-                int ch;
-                while ((ch = fgetc(in)) != EOF && ch != '\n') {
-                }
-            }
-            while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-                len--;
+            uint64_t at = line_no++;
             if (len == 0 && !too_long)
                 continue; /* blank lines are not items */
+            where_line[n] = at;
             if (too_long) {
                 memset(&checks[n], 0, sizeof checks[n]);
                 items[n].error = 1;
@@ -168,14 +191,15 @@ int pk_cmd_verify_sigs(int argc, char **argv)
             checks[where[k]] = batch[k];
         for (size_t i = 0; i < n; i++, index++) {
             if (items[i].error) {
-                json_t *o = json_pack("{s:I, s:s}", "i", (json_int_t)index, "error", items[i].msg);
+                json_t *o = json_pack("{s:I, s:s}", "i", (json_int_t)where_line[i], "error", items[i].msg);
                 char *s = json_dumps(o, JSON_COMPACT);
                 puts(s);
                 free(s);
                 json_decref(o);
                 n_error++;
             } else {
-                printf("{\"i\":%llu,\"valid\":%s}\n", (unsigned long long)index, checks[i].valid == 1 ? "true" : "false");
+                printf("{\"i\":%llu,\"valid\":%s}\n", (unsigned long long)where_line[i],
+                       checks[i].valid == 1 ? "true" : "false");
                 if (checks[i].valid == 1)
                     n_valid++;
                 else

@@ -107,7 +107,7 @@ static inline __attribute__((always_inline)) V sched2(const V *w, int i)
 #define KW1(i, g) ((i) < 18 ? SET1(kc.c1[(i) < 18 ? (i) : 0])                        \
                             : (w[g][i] = sched1(w[g], (i), &kc), ADD(w[g][i], SET1(pk_sha256_k[i]))))
 #define KW2(i, g) ((i) >= 8 && (i) < 16 ? SET1(kc.c2[(i) & 15])                      \
-                   : ((i) >= 16 ? (w[g][i] = sched2(w[g], (i))) : (void)0,              \
+                   : ((i) >= 16 ? (void)(w[g][i] = sched2(w[g], (i))) : (void)0,              \
                       ADD(w[g][i], SET1(pk_sha256_k[i]))))
 
 static size_t SCAN_FN(const pk_job *job, uint32_t start, uint64_t count, uint32_t *found,

@@ -69,6 +69,7 @@ struct pk_node {
     uv_timer_t timer; /* retries, refresh */
     int started, closing, fatal_done, lp_active;
     unsigned backoff_ms;
+    uint64_t rng; /* retry jitter */
     uint64_t next_refresh, next_gbt_retry;
     pending_block *blocks;
     pk_node_stats st;
@@ -216,8 +217,9 @@ static void retry_later(pk_node *n, const char *why)
     if (b > n->o.retry_max_ms)
         b = n->o.retry_max_ms;
     n->backoff_ms = b;
-    n->next_gbt_retry = uv_now(n->loop) + b;
-    pk_log(PK_LOG_WARN, "%s; retrying in %.1f s", why, b / 1000.0);
+    uint64_t delay = pk_jitter_ms(&n->rng, b);
+    n->next_gbt_retry = uv_now(n->loop) + delay;
+    pk_log(PK_LOG_WARN, "%s; retrying in %.1f s", why, delay / 1000.0);
 }
 
 static void use_template(pk_node *n, pk_gbt *g, double arrived)
@@ -606,6 +608,7 @@ int pk_node_new(uv_loop_t *loop, const pk_node_opts *o, const pk_node_events *ev
         return PK_ENOMEM;
     }
     pthread_mutex_init(&n->mu, NULL);
+    n->rng = pk_random_seed();
     n->src.next_template = src_next;
     n->src.on_share = src_share;
     n->st.height = -1;

@@ -67,6 +67,7 @@ struct pk_pool_set {
 
     qshare *offline;
     size_t noffline;
+    uint64_t rng; /* back-off jitter */
 
     uv_async_t async;
     uv_timer_t tick;
@@ -160,7 +161,8 @@ static void submit_one(pk_pool_set *ps, const qshare *s)
     int block = 0;
     pthread_mutex_lock(&ps->mu);
     job_slot *j = find_slot(ps, s->seq);
-    int valid = j && j->valid;
+    /* A share goes only to the session whose job it solves. */
+    int valid = j && j->valid && j->job.session == pk_stratum_session(ps->pools[s->pool].s);
     if (valid) {
         pk_pool_work_submit_fields(&j->work, s->t, s->nonce, &f);
         memcpy(job_id, j->job.id, sizeof job_id);
@@ -290,14 +292,22 @@ static void on_ready(pk_stratum *s, void *ud)
     e->ever_failed = 0;
     e->rejects_in_row = 0;
     if (!pk_stratum_resumed(s)) {
-        /* A new session: the old extranonce1 is gone with every job on it. */
+        /* A new session: the old extranonce1 is gone with every job on it.
+         * Jobs of this session (sent before the subscribe answer) stay. */
         size_t dropped = 0, k = 0;
+        uint64_t session = pk_stratum_session(s);
+        int current_gone = 0;
         pthread_mutex_lock(&ps->mu);
         for (size_t i = 0; i < JOB_RING; i++) {
-            if (ps->jobs[i].seq && ps->jobs[i].pool == e->index && ps->jobs[i].seq != e->latest_seq)
-                ps->jobs[i].valid = 0;
+            job_slot *j = &ps->jobs[i];
+            if (j->seq && j->pool == e->index && j->job.session != session && j->valid) {
+                j->valid = 0;
+                current_gone |= j->seq == ps->current_seq;
+            }
         }
         pthread_mutex_unlock(&ps->mu);
+        if (current_gone && ps->disp)
+            pk_dispatcher_new_job(ps->disp); /* stop hashing work no session will take */
         for (size_t i = 0; i < ps->noffline; i++) {
             if (ps->offline[i].pool == e->index) {
                 dropped++;
@@ -332,8 +342,9 @@ static void on_down(pk_stratum *s, const char *reason, void *ud)
         if (b > ps->o.backoff_max_ms)
             b = ps->o.backoff_max_ms;
         e->backoff_ms = b;
-        /* Jitter: 75%..125%, so many miners do not come back in step. */
-        uint64_t delay = (uint64_t)b * (750 + (uint64_t)(rand() % 501)) / 1000;
+        /* Jitter: 75%..125% from a generator seeded from the kernel, so
+         * miners started together do not come back in step. */
+        uint64_t delay = pk_jitter_ms(&ps->rng, b);
         e->retry_at = now + delay;
         pk_log(PK_LOG_INFO, "pool %d: next attempt in %.1f s", e->index, delay / 1000.0);
     }
@@ -459,6 +470,7 @@ int pk_pool_set_new(uv_loop_t *loop, const pk_pool_set_opts *o, pk_pool_set **ou
 #undef DEF
     ps->offline = calloc(ps->o.offline_max, sizeof *ps->offline);
     ps->active = -1;
+    ps->rng = pk_random_seed();
     ps->src.next_template = src_next;
     ps->src.on_share = src_share;
     pthread_mutex_init(&ps->mu, NULL);

@@ -26,6 +26,7 @@ typedef struct pending {
 } pending;
 
 #define MAX_PENDING 256
+#define PK_STRATUM_HELD_MAX 8
 
 /* One connection attempt; freed once its TCP handle is closed, so late
  * callbacks of a dead attempt find it detached (c->s == NULL). */
@@ -68,6 +69,13 @@ struct pk_stratum {
     long reconnect_hint_ms;
     pk_pool_job last_job;
     int have_last_job;
+    /* Sessions: a number that changes whenever a subscribe is answered with
+     * a session that is not the previous one resumed.  Jobs carry it. */
+    uint64_t session;
+    /* Jobs that came before the subscribe answer (some pools send notify
+     * first): held until the session's extranonce is known. */
+    pk_pool_job *held[PK_STRATUM_HELD_MAX];
+    size_t nheld;
 
     void (*closed_cb)(pk_stratum *s, void *ud);
     int closing;
@@ -264,11 +272,21 @@ static void drop_conn(pk_stratum *s)
     uv_timer_stop(&s->timer);
 }
 
+static void drop_held(pk_stratum *s)
+{
+    for (size_t i = 0; i < s->nheld; i++) {
+        pk_pool_job_free(s->held[i]);
+        free(s->held[i]);
+    }
+    s->nheld = 0;
+}
+
 static void reset_session(pk_stratum *s)
 {
     s->line_len = 0;
     s->npend = 0;
     s->subscribed = s->authorized = s->configured = 0;
+    drop_held(s);
 }
 
 static void fail(pk_stratum *s, const char *fmt, ...)
@@ -302,6 +320,7 @@ static void timer_closed(uv_handle_t *h)
     pk_stratum *s = h->data;
     if (s->have_last_job)
         pk_pool_job_free(&s->last_job);
+    drop_held(s);
     free(s->line);
     void (*cb)(pk_stratum *, void *) = s->closed_cb;
     void *ud = s->cb.ud;
@@ -384,6 +403,7 @@ static void emit_job(pk_stratum *s, pk_pool_job *job)
     job->extranonce2_size = s->en2_size;
     job->difficulty = s->difficulty;
     job->version_mask = s->version_mask;
+    job->session = s->session;
     if (s->have_last_job)
         pk_pool_job_free(&s->last_job);
     s->have_last_job = pk_pool_job_copy(&s->last_job, job) == PK_OK;
@@ -437,6 +457,12 @@ static void on_subscribe(pk_stratum *s, const json_t *result, const json_t *erro
     }
     s->resumed = s->session_id[0] && s->prev_en1_len == en1_len &&
                  memcmp(s->prev_en1, en1, en1_len) == 0;
+    if (!s->resumed || !s->session) {
+        s->session++; /* the jobs of any earlier session are not this one's */
+        if (s->have_last_job)
+            pk_pool_job_free(&s->last_job);
+        s->have_last_job = 0;
+    }
     memcpy(s->en1, en1, en1_len);
     s->en1_len = en1_len;
     memcpy(s->prev_en1, en1, en1_len);
@@ -458,6 +484,11 @@ static void on_subscribe(pk_stratum *s, const json_t *result, const json_t *erro
         json_string_length(json_array_get(subs, 1)) < sizeof s->session_id)
         snprintf(s->session_id, sizeof s->session_id, "%s", json_string_value(json_array_get(subs, 1)));
     s->subscribed = 1;
+    /* Jobs sent before this answer belong to this session: stamped now. */
+    size_t nheld = s->nheld;
+    s->nheld = 0;
+    for (size_t k = 0; k < nheld; k++)
+        emit_job(s, s->held[k]);
     maybe_ready(s);
 }
 
@@ -542,7 +573,8 @@ static void on_reconnect(pk_stratum *s, const json_t *params)
         wait = 0;
     char shown[256];
     pk_log_clean(host, shown, sizeof shown);
-    if (strcmp(host, s->host) != 0 && !s->o.allow_redirect) {
+    /* A redirect is anything but this very host and port. */
+    if ((strcmp(host, s->host) != 0 || strcmp(port, s->port) != 0) && !s->o.allow_redirect) {
         pk_log(PK_LOG_WARN, "pool %s asked to move to %s:%s; staying (use --allow-redirect to follow)",
                s->host, shown, port);
     } else {
@@ -563,6 +595,21 @@ static void handle_method(pk_stratum *s, const char *method, json_t *id, const j
         if (pk_pool_job_parse(job, params, err, sizeof err)) {
             pk_log(PK_LOG_WARN, "pool %s: job ignored: %s", s->host, err);
             free(job);
+            return;
+        }
+        if (!s->subscribed) {
+            /* No extranonce1 yet: a job stamped now would make shares the
+             * pool cannot take.  Hold it (a clean job drops older ones). */
+            if (job->clean)
+                drop_held(s);
+            if (s->nheld == PK_STRATUM_HELD_MAX) {
+                pk_pool_job_free(s->held[0]);
+                free(s->held[0]);
+                memmove(s->held, s->held + 1, (PK_STRATUM_HELD_MAX - 1) * sizeof *s->held);
+                s->nheld--;
+            }
+            s->held[s->nheld++] = job;
+            pk_log(PK_LOG_DEBUG, "pool %s: job before the subscribe answer: held", s->host);
             return;
         }
         emit_job(s, job);
@@ -920,6 +967,7 @@ const char *pk_stratum_url(const pk_stratum *s) { return s->url; }
 double pk_stratum_difficulty(const pk_stratum *s) { return s->difficulty; }
 uint32_t pk_stratum_version_mask(const pk_stratum *s) { return s->version_mask; }
 int pk_stratum_resumed(const pk_stratum *s) { return s->resumed; }
+uint64_t pk_stratum_session(const pk_stratum *s) { return s->session; }
 long pk_stratum_reconnect_hint(const pk_stratum *s) { return s->reconnect_hint_ms; }
 
 const char *pk_stratum_host(const pk_stratum *s)

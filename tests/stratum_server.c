@@ -300,7 +300,10 @@ static void on_submit(srv *s, json_t *id, json_t *p)
             uint8_t cb[256], h[32], pair[64], hdr[80];
             size_t cl = 0;
             memcpy(cb + cl, j->coinb1, j->c1), cl += j->c1;
-            memcpy(cb + cl, j->en1, j->en1_len), cl += j->en1_len;
+            if (s->cfg.jobs_outlive_sessions) /* the session's extranonce1, not the job's */
+                memcpy(cb + cl, s->en1, s->en1_len), cl += s->en1_len;
+            else
+                memcpy(cb + cl, j->en1, j->en1_len), cl += j->en1_len;
             memcpy(cb + cl, e2, j->en2_size), cl += j->en2_size;
             memcpy(cb + cl, j->coinb2, j->c2), cl += j->c2;
             sha256d(cb, cl, h);
@@ -386,18 +389,23 @@ static void on_line(srv *s, char *line)
         const char *ua = json_string_value(json_array_get(p, 0));
         snprintf(s->st.user_agent, sizeof s->st.user_agent, "%s", ua ? ua : "");
         const char *sess = json_string_value(json_array_get(p, 1));
-        int resume = sess && strcmp(sess, s->session) == 0;
+        int resume = sess && strcmp(sess, s->session) == 0 && !s->cfg.no_resume;
         s->st.resumed_subscribes += resume;
         pthread_mutex_unlock(&s->mu);
         s->resumed = resume;
         if (!resume) { /* a new session: new extranonce1, old jobs void */
             snprintf(s->session, sizeof s->session, "sess%u", rnd(s) % 100000);
             s->en1[0] ^= 0x55;
-            for (int i = 0; i < MAX_JOBS; i++)
+            s->en1[s->en1_len - 1]++; /* never the same twice */
+            for (int i = 0; i < MAX_JOBS && !s->cfg.jobs_outlive_sessions; i++)
                 s->jobs[i].valid = 0;
         }
         if (s->cfg.no_subscribe_answer)
             goto done;
+        if (s->cfg.notify_before_subscribe_answer) {
+            send_difficulty(s);
+            send_notify(s, 1);
+        }
         char e1[65];
         hex(s->en1, s->en1_len, e1);
         reply(s, id,
@@ -409,8 +417,12 @@ static void on_line(srv *s, char *line)
         s->st.authorizes++;
         pthread_mutex_unlock(&s->mu);
         reply(s, id, json_true(), NULL);
-        send_difficulty(s);
-        send_notify(s, !s->resumed); /* a resumed session keeps its jobs */
+        int quiet = s->cfg.notify_before_subscribe_answer ||
+                    (s->cfg.quiet_after_reconnect && s->st.connections > 1);
+        if (!quiet) {
+            send_difficulty(s);
+            send_notify(s, !s->resumed); /* a resumed session keeps its jobs */
+        }
     } else if (strcmp(method, "mining.extranonce.subscribe") == 0) {
         pthread_mutex_lock(&s->mu);
         s->st.extranonce_subscribes++;

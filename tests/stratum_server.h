@@ -20,6 +20,13 @@ typedef struct srv_cfg {
     int no_subscribe_answer; /* never answer subscribe */
     int reject_all;          /* answer every submit false */
     int nagle;               /* leave Nagle on (as some pools do); default TCP_NODELAY */
+    /* Hostile or unusual pools: */
+    int no_resume;           /* never resume a session: a new extranonce1 every connection */
+    int jobs_outlive_sessions; /* job ids are pool-wide: old jobs stay valid, and a share is
+                                  rebuilt with the current session's extranonce1 */
+    int quiet_after_reconnect; /* no notify at authorize after the first connection */
+    int notify_before_subscribe_answer; /* the job comes first, then the subscribe answer
+                                           (and none at authorize) */
 } srv_cfg;
 
 typedef struct srv_stats {

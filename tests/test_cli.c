@@ -106,3 +106,53 @@ Test(cli, table_has_a_row_per_kernel_and_thread_count, .timeout = 120)
         rows++;
     cr_assert_eq(rows, 2, "%s", out);
 }
+
+/* Two SIGINTs close together (what `timeout -s INT` sends: the child and
+ * its group): the second is not fatal, the summary is printed, and a
+ * requested stop exits 0. */
+#include <signal.h>
+#include <unistd.h>
+Test(cli, a_second_sigint_while_stopping_still_ends_cleanly, .timeout = 120)
+{
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        dup2(fds[1], 1);
+        close(fds[0]);
+        execl(POWKIT_CLI, "powkit", "mine", "-t", "2", "--duration", "60", (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    /* Wait until it hashes (its first status line), then interrupt twice. */
+    char buf[8192];
+    size_t n = 0;
+    while (n < sizeof buf - 1) {
+        ssize_t r = read(fds[0], buf + n, sizeof buf - 1 - n);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+        buf[n] = 0;
+        if (strstr(buf, "no pool given"))
+            break;
+    }
+    cr_assert(strstr(buf, "no pool given"), "%s", buf);
+    usleep(300000);
+    kill(pid, SIGINT);
+    kill(pid, SIGINT);
+    usleep(20000);
+    kill(pid, SIGINT);
+    n = 0;
+    ssize_t r;
+    while (n < sizeof buf - 1 && (r = read(fds[0], buf + n, sizeof buf - 1 - n)) > 0)
+        n += (size_t)r;
+    buf[n] = 0;
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    close(fds[0]);
+    cr_assert(WIFEXITED(st), "killed by signal %d", WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    cr_assert_eq(WEXITSTATUS(st), 0, "%s", buf);
+    cr_assert(strstr(buf, "summary:"), "%s", buf);
+}

@@ -304,3 +304,18 @@ Test(offline, template_zero_is_the_real_block)
     cr_assert_eq(t0.target[28], 0xff);
     cr_assert_eq(t0.target[29] | t0.target[30] | t0.target[31], 0);
 }
+
+/* Back-off jitter comes from the kernel's randomness: two generators never
+ * start in step, and the jitter stays within 75% to 125%. */
+Test(util, jitter_is_seeded_from_real_randomness)
+{
+    uint64_t a = pk_random_seed(), b = pk_random_seed();
+    cr_assert_neq(a, b);
+    int same = 0;
+    for (int i = 0; i < 16; i++) {
+        uint64_t ja = pk_jitter_ms(&a, 1000), jb = pk_jitter_ms(&b, 1000);
+        cr_assert(ja >= 750 && ja <= 1250, "%llu", (unsigned long long)ja);
+        same += ja == jb;
+    }
+    cr_assert_lt(same, 4, "two generators move in step");
+}

@@ -567,3 +567,64 @@ Test(stratum, unreachable_pool_is_retried_without_crash)
     finish(&r);
     (void)jobs_at_least;
 }
+
+/* ---- hostile pools (each was a defect) ---- */
+
+static int submits_at_least(const srv_stats *st, void *arg) { return st->submits >= *(int *)arg; }
+
+/* A reconnect that does not resume the session, to a pool whose job ids
+ * outlive sessions and that sends the next job only later: the old job
+ * (old extranonce1) must not be mined into the new session. */
+Test(stratum, jobs_of_a_lost_session_are_not_mined_into_the_next)
+{
+    srv_cfg c = {.diff_log2 = -12, .version_rolling = 1, .no_resume = 1, .jobs_outlive_sessions = 1,
+                 .quiet_after_reconnect = 1};
+    session x;
+    open_pool(&x, &c);
+    srv *s = x.s;
+    start_mining(&x, 0);
+    wait_valid(s, 5, "first session");
+    srv_drop_client(s);
+    int two = 2;
+    cr_assert(srv_wait(s, connections_at_least, &two, 20), "no reconnect");
+    srv_stats st;
+    srv_stats_get(s, &st);
+    int more = st.submits + 1;
+    /* 1.5 s of a new session with no job of its own: nothing to submit. */
+    cr_assert_not(srv_wait(s, submits_at_least, &more, 1.5), "shares of the old session's job were sent");
+    srv_notify(s, 1);
+    wait_more(s, 5, "the new session's job");
+    close_pool(&x);
+}
+
+/* mining.notify before the subscribe answer (and no other job): the job is
+ * held until the extranonce is known, then mined with it. */
+Test(stratum, notify_before_the_subscribe_answer)
+{
+    srv_cfg c = {.diff_log2 = -12, .version_rolling = 1, .notify_before_subscribe_answer = 1};
+    session x;
+    open_pool(&x, &c);
+    start_mining(&x, 0);
+    wait_valid(x.s, 10, "the job sent first");
+    close_pool(&x);
+}
+
+/* client.reconnect to this host on another port is a redirect too: not
+ * followed without --allow-redirect. */
+Test(stratum, client_reconnect_to_another_port_is_a_redirect)
+{
+    srv_cfg c = {.diff_log2 = -12, .version_rolling = 1};
+    session x;
+    open_pool(&x, &c);
+    srv *s = x.s;
+    start_mining(&x, 0);
+    wait_valid(s, 3, "before");
+    char msg[200];
+    snprintf(msg, sizeof msg, "{\"id\":null,\"method\":\"client.reconnect\",\"params\":[\"127.0.0.1\",%d,0]}\n",
+             srv_port(s) == 1 ? 2 : 1);
+    srv_send(s, msg, strlen(msg));
+    int two = 2;
+    cr_assert(srv_wait(s, connections_at_least, &two, 20), "did not come back to this port");
+    wait_more(s, 5, "after the refused redirect");
+    close_pool(&x);
+}

@@ -512,3 +512,80 @@ Test(merkle, mutation_is_detected)
     pk_merkle_root((const uint8_t(*)[32])l, 1, r1, &m);
     cr_assert_arr_eq(r1, l[0], 32, "one leaf is its own root");
 }
+
+/* ---- testnet's minimum-difficulty rule at the start of a file ---- */
+
+/* Testnet's rules with regtest's easy limit, so the headers mine fast. */
+static void testnet_easy(pk_chain_params *p)
+{
+    pk_chain_params reg;
+    pk_chain_params_init(p, PK_CHAIN_TEST);
+    pk_chain_params_init(&reg, PK_CHAIN_REGTEST);
+    memcpy(p->pow_limit, reg.pow_limit, 32);
+}
+
+static void mine_header(uint8_t *hd, const uint8_t *prev, uint32_t time, uint32_t bits, const pk_chain_params *p)
+{
+    memset(hd, 0, 80);
+    pk_store_le32(hd, 0x20000000);
+    if (prev)
+        pk_header_hash(prev, hd + 4);
+    memset(hd + 36, 0x5a, 32);
+    pk_store_le32(hd + 68, time);
+    pk_store_le32(hd + 72, bits);
+    for (uint32_t nonce = 0; pk_check_pow(hd, p, NULL); nonce++)
+        pk_store_le32(hd + 76, nonce);
+}
+
+Test(headers, testnet_walk_back_past_the_file_is_undecided_not_failed)
+{
+    pk_chain_params p;
+    testnet_easy(&p);
+    const uint32_t limit = pk_target_to_bits(p.pow_limit), normal = 0x2000ffff;
+    /* Heights 1000-1002: two late blocks at the limit, then one on time,
+     * which must carry the bits of the last block before them that was not
+     * at the limit: a block before the file. */
+    uint8_t h[3 * 80];
+    mine_header(h, NULL, 1700000000, limit, &p);
+    mine_header(h + 80, h, 1700000000 + 1300, limit, &p);
+    mine_header(h + 160, h + 80, 1700000000 + 1400, normal, &p);
+    pk_headers_report rep;
+    pk_verror e;
+    cr_assert_eq(pk_headers_verify(h, 3, 1000, &p, &rep, &e), 0, "%s", e.msg);
+    cr_assert_eq(rep.verified, 3);
+    cr_assert_eq(rep.undecided, 1);
+    cr_assert_eq(rep.first_undecided, 1002);
+    /* Told the bits before the file, it decides: these match ... */
+    pk_headers_opts o = {1000, normal};
+    cr_assert_eq(pk_headers_verify_opts(h, 3, &o, &p, &rep, &e), 0, "%s", e.msg);
+    cr_assert_eq(rep.undecided, 0);
+    /* ... and the limit's bits on the on-time block fail. */
+    mine_header(h + 160, h + 80, 1700000000 + 1400, limit, &p);
+    cr_assert_eq(pk_headers_verify_opts(h, 3, &o, &p, &rep, &e), -1);
+    cr_assert_eq(e.height, 1002);
+    cr_assert_str_eq(e.reason, "bad-diffbits");
+    /* A walk that ends inside the file decides by itself: a normal block first. */
+    mine_header(h, NULL, 1700000000, normal, &p);
+    mine_header(h + 80, h, 1700000000 + 1300, limit, &p);
+    mine_header(h + 160, h + 80, 1700000000 + 1400, normal, &p);
+    cr_assert_eq(pk_headers_verify(h, 3, 1000, &p, &rep, &e), 0, "%s", e.msg);
+    cr_assert_eq(rep.undecided, 0);
+    mine_header(h + 160, h + 80, 1700000000 + 1400, limit, &p);
+    cr_assert_eq(pk_headers_verify(h, 3, 1000, &p, &rep, &e), -1);
+    cr_assert_eq(e.height, 1002);
+}
+
+/* Any 64-bit times: the span is clamped to a factor 4 either way, with no
+ * overflow on the way (UBSan watches). */
+Test(headers, next_bits_with_extreme_times)
+{
+    pk_chain_params p;
+    pk_chain_params_init(&p, PK_CHAIN_MAIN);
+    uint32_t bits = 0x1b0404cb;
+    uint32_t slow = pk_next_bits(bits, 0, p.timespan * 4, &p), fast = pk_next_bits(bits, 0, p.timespan / 4, &p);
+    cr_assert_eq(pk_next_bits(bits, INT64_MIN, INT64_MAX, &p), slow);
+    cr_assert_eq(pk_next_bits(bits, -1, INT64_MAX, &p), slow);
+    cr_assert_eq(pk_next_bits(bits, INT64_MAX, INT64_MIN, &p), fast);
+    cr_assert_eq(pk_next_bits(bits, 1, INT64_MIN, &p), fast);
+    cr_assert_neq(slow, fast);
+}

@@ -467,10 +467,19 @@ Test(verify_sigs, cli_bad_input)
         fputc(' ', f);
     fputs("}\n", f);                                    /* 9 a line over 64 KiB: error, and the stream goes on */
     fprintf(f, line, pk, msg, sig);                     /* 10 valid */
+    fputs("{\"type\":", f);                             /* 11 over 64 KiB with a NUL early: one error */
+    fputc(0, f);
+    for (int i = 0; i < 70000; i++)
+        fputc('x', f);
+    fputc('\n', f);
+    fputs("\n", f);                                     /* 12 blank: no answer, but it is a line */
+    fwrite("{\"type\":\"ecdsa\"\0}\n", 1, 18, f);        /* 13 a short line with a NUL: one error */
+    fprintf(f, line, pk, msg, sig);                     /* 14 valid: "i" is its line number */
     fclose(f);
     static const char *want[] = {"\"valid\":true",  "\"valid\":false", "\"error\"", "\"valid\":false",
                                  "\"error\"",       "\"error\"",       "\"error\"", "\"valid\":true",
-                                 "\"error\"",       "\"error\"",       "\"valid\":true"};
+                                 "\"error\"",       "\"error\"",       "\"valid\":true", "{\"i\":11,\"error\"",
+                                 "{\"i\":13,\"error\"", "{\"i\":14,\"valid\":true"};
     char cmd[300];
     snprintf(cmd, sizeof cmd, "'%s' verify-sigs '%s' 2>/dev/null", POWKIT_CLI, path);
     FILE *p = popen(cmd, "r");

@@ -56,7 +56,9 @@ uint32_t pk_next_bits(uint32_t last_bits, int64_t first_time, int64_t last_time,
 {
     if (p->no_retarget)
         return last_bits;
-    int64_t span = last_time - first_time;
+    int64_t span;
+    if (__builtin_sub_overflow(last_time, first_time, &span)) /* extreme times: clamped below all the same */
+        span = last_time < first_time ? INT64_MIN : INT64_MAX;
     if (span < p->timespan / 4)
         span = p->timespan / 4;
     if (span > p->timespan * 4)
@@ -125,7 +127,16 @@ static int check_pow_hashed(const uint8_t *hd, const uint8_t hash[32], const pk_
 int pk_headers_verify(const uint8_t *h, size_t n, int64_t start, const pk_chain_params *p,
                       pk_headers_report *rep, pk_verror *e)
 {
+    pk_headers_opts o = {start, 0};
+    return pk_headers_verify_opts(h, n, &o, p, rep, e);
+}
+
+int pk_headers_verify_opts(const uint8_t *h, size_t n, const pk_headers_opts *o, const pk_chain_params *p,
+                           pk_headers_report *rep, pk_verror *e)
+{
+    int64_t start = o->start_height;
     memset(rep, 0, sizeof *rep);
+    rep->first_undecided = -1;
     rep->count = n;
     double t0 = pk_now();
     uint8_t prev_hash[32];
@@ -165,14 +176,28 @@ int pk_headers_verify(const uint8_t *h, size_t n, int64_t start, const pk_chain_
                 if (pk_header_time(hd) > pk_header_time(prev) + 2 * p->spacing) {
                     want = limit_bits;
                 } else {
+                    /* Core walks back over blocks at the limit to a period's
+                     * first block or one that is not at the limit; a walk
+                     * that reaches the file's start without either goes on
+                     * before it: only start_bits can say where it ends. */
                     int64_t k = (int64_t)i - 1;
                     while (k > 0 && (start + k) % INTERVAL != 0 && pk_header_bits(h + 80 * (size_t)k) == limit_bits)
                         k--;
                     want = pk_header_bits(h + 80 * (size_t)k);
+                    if (k == 0 && start % INTERVAL != 0 && want == limit_bits) {
+                        if (o->start_bits)
+                            want = o->start_bits;
+                        else
+                            known = 0;
+                    }
                 }
             }
             if (p->no_retarget)
                 want = pbits;
+            if (!known) {
+                if (rep->undecided++ == 0)
+                    rep->first_undecided = height;
+            }
             if (known && bits != want) {
                 rc = herr(e, PK_V_RETARGET, "bad-diffbits", height,
                           "header at height %lld has bits %08x, the rule gives %08x", (long long)height, bits,

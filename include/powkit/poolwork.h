@@ -43,6 +43,7 @@ typedef struct pk_pool_job {
     size_t extranonce1_len, extranonce2_size;
     double difficulty;
     uint32_t version_mask; /* 0: no version rolling */
+    uint64_t session;      /* the Stratum session that sent it (its shares go only there) */
     int use_block_target;  /* solo: shares are blocks, the target is nbits's */
 } pk_pool_job;
 

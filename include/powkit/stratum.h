@@ -76,6 +76,10 @@ const char *pk_stratum_host(const pk_stratum *s); /* host:port now in use */
 const char *pk_stratum_url(const pk_stratum *s);
 double pk_stratum_difficulty(const pk_stratum *s);
 uint32_t pk_stratum_version_mask(const pk_stratum *s); /* 0: no rolling */
+/* The current session's number: it changes with every subscribe answered
+ * by a session that is not the previous one resumed (0 before the first).
+ * Jobs carry the number of the session that sent them. */
+uint64_t pk_stratum_session(const pk_stratum *s);
 int pk_stratum_resumed(const pk_stratum *s); /* last subscribe resumed the session */
 /* Milliseconds the pool asked to wait before reconnecting (client.reconnect), or -1. */
 long pk_stratum_reconnect_hint(const pk_stratum *s);

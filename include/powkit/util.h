@@ -20,6 +20,14 @@ void pk_hash_to_hex(const uint8_t hash[32], char out[65]);
 /* Bitcoin's CompactSize: writes v (1, 3, 5 or 9 bytes) and returns the length. */
 size_t pk_compact_put(uint8_t *p, uint64_t v);
 
+/* 64 bits from the kernel's random source, to seed per-object generators
+ * (retry jitter), so that processes started together do not act in step. */
+uint64_t pk_random_seed(void);
+/* The next value of a small generator (splitmix64) whose state is *state. */
+uint64_t pk_rng_next(uint64_t *state);
+/* base_ms scaled by a random 75% to 125%: back-off jitter. */
+uint64_t pk_jitter_ms(uint64_t *state, uint64_t base_ms);
+
 /* Monotonic seconds. */
 double pk_now(void);
 

@@ -156,13 +156,29 @@ typedef struct pk_headers_report {
     uint64_t count, verified;
     uint64_t retargets_checked;
     uint64_t mtp_checked;
+    /* Headers whose bits the file cannot decide: a retarget whose period
+     * starts before the file, or (testnet) a walk back over minimum-
+     * difficulty blocks that reaches the file's first header.  Their other
+     * checks ran; the first one's height, or -1. */
+    uint64_t undecided;
+    int64_t first_undecided;
     double seconds;
 } pk_headers_report;
+
+typedef struct pk_headers_opts {
+    int64_t start_height; /* the first header's height */
+    /* Testnet: the bits of the last block before the file that was not at
+     * the minimum difficulty (or of the period's first block), where the
+     * 20-minute rule's walk back ends; 0 when not known. */
+    uint32_t start_bits;
+} pk_headers_opts;
 
 /* Verifies n consecutive 80-byte headers, the first at start_height.
  * Returns 0, or -1 with e set (height of the first failure). */
 int pk_headers_verify(const uint8_t *headers, size_t n, int64_t start_height,
                       const pk_chain_params *p, pk_headers_report *rep, pk_verror *e);
+int pk_headers_verify_opts(const uint8_t *headers, size_t n, const pk_headers_opts *o,
+                           const pk_chain_params *p, pk_headers_report *rep, pk_verror *e);
 
 /* Verifies retargets from (height, header) records as in a file of
  * period boundaries: 84-byte records, little-endian height then header.
