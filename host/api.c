@@ -7,15 +7,26 @@
 #include "powkit/log.h"
 
 #define REQ_MAX 8192
+/* Clients served at once: a flood of idle connections must not take the
+ * descriptors the miner needs (found blocks go to disk, pools and the node
+ * need sockets).  Past the cap a connection is closed as soon as it is
+ * accepted; every client has IDLE_MS to send its request. */
+#define API_CLIENTS_MAX 32
+#define IDLE_MS 5000
 
 struct pk_api {
     uv_tcp_t server;
     pk_api_handler handler;
     void *ud;
     int port;
+    unsigned clients;
+    uint64_t refused;
+    struct client *list; /* open clients, closed with the server */
+    int closing, server_open;
 };
 
 typedef struct client {
+    struct client *next, *prev;
     uv_tcp_t tcp;
     uv_timer_t timer;
     pk_api *api;
@@ -51,11 +62,27 @@ int pk_split_host_port(const char *in, char *host, size_t hostlen, int *port)
     return 0;
 }
 
+static void api_release(pk_api *api)
+{
+    if (api->closing && !api->server_open && api->clients == 0)
+        free(api);
+}
+
 static void client_closed(uv_handle_t *h)
 {
     client *c = h->data;
-    if (--c->open == 0)
-        free(c);
+    if (--c->open > 0)
+        return;
+    pk_api *api = c->api;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        api->list = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    api->clients--;
+    free(c);
+    api_release(api);
 }
 
 static void client_close(client *c)
@@ -168,6 +195,11 @@ static void on_conn(uv_stream_t *server, int status)
     if (!c)
         return;
     c->api = api;
+    api->clients++;
+    c->next = api->list;
+    if (api->list)
+        api->list->prev = c;
+    api->list = c;
     uv_tcp_init(server->loop, &c->tcp);
     uv_timer_init(server->loop, &c->timer);
     c->tcp.data = c->timer.data = c;
@@ -176,7 +208,13 @@ static void on_conn(uv_stream_t *server, int status)
         client_close(c);
         return;
     }
-    uv_timer_start(&c->timer, timeout_cb, 5000, 0);
+    if (api->clients > API_CLIENTS_MAX) {
+        if (api->refused++ % 1000 == 0)
+            pk_log(PK_LOG_WARN, "API: more than %d clients at once: closing the extra connections", API_CLIENTS_MAX);
+        client_close(c);
+        return;
+    }
+    uv_timer_start(&c->timer, timeout_cb, IDLE_MS, 0);
     uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
 }
 
@@ -203,6 +241,7 @@ int pk_api_start(uv_loop_t *loop, const char *addr, pk_api_handler h, void *ud, 
     api->ud = ud;
     uv_tcp_init(loop, &api->server);
     api->server.data = api;
+    api->server_open = 1;
     int rc = uv_tcp_bind(&api->server, (struct sockaddr *)&sa, 0);
     if (!rc)
         rc = uv_listen((uv_stream_t *)&api->server, 16, on_conn);
@@ -225,8 +264,19 @@ int pk_api_start(uv_loop_t *loop, const char *addr, pk_api_handler h, void *ud, 
 
 int pk_api_port(const pk_api *api) { return api->port; }
 
+static void server_closed(uv_handle_t *h)
+{
+    pk_api *api = h->data;
+    api->server_open = 0;
+    api_release(api);
+}
+
 void pk_api_close(pk_api *api)
 {
-    if (api)
-        uv_close((uv_handle_t *)&api->server, (uv_close_cb)free);
+    if (!api)
+        return;
+    api->closing = 1;
+    for (client *c = api->list; c; c = c->next)
+        client_close(c);
+    uv_close((uv_handle_t *)&api->server, server_closed);
 }

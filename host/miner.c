@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "powkit/api.h"
 #include "powkit/cpu.h"
@@ -45,6 +46,7 @@ struct pk_miner {
     pthread_mutex_t mu;
     pk_miner_stats snap;
     int stopping;
+    char node_url[512]; /* --node with its credentials redacted */
 };
 
 static uint64_t device_hashes(pk_miner *m)
@@ -141,7 +143,7 @@ static void status_cb(uv_timer_t *t)
     char pool[600] = "offline job";
     double diff = 0;
     if (m->node) {
-        snprintf(pool, sizeof pool, "node %s, height %lld, blocks found %llu", m->o.node.url,
+        snprintf(pool, sizeof pool, "node %s, height %lld, blocks found %llu", m->node_url,
                  (long long)s.height, (unsigned long long)s.blocks_found);
     } else if (m->pools) {
         snprintf(pool, sizeof pool, "no pool");
@@ -280,7 +282,7 @@ static int api_handler(void *ud, const char *path, char **body, const char **typ
         json_object_set_new(root, "pools", pools);
         json_object_set_new(root, "offline", json_boolean(m->pools == NULL && m->node == NULL));
         if (m->node)
-            json_object_set_new(root, "solo", json_pack("{s:s, s:I, s:I, s:I}", "node", m->o.node.url, "height",
+            json_object_set_new(root, "solo", json_pack("{s:s, s:I, s:I, s:I}", "node", m->node_url, "height",
                                                          (json_int_t)s.height, "blocks_found",
                                                          (json_int_t)s.blocks_found, "blocks_accepted",
                                                          (json_int_t)s.blocks_accepted));
@@ -331,8 +333,18 @@ int pk_miner_new(const pk_miner_opts *o, pk_miner **out, char *err, size_t errle
     if (!m)
         return PK_ENOMEM;
     m->o = *o;
+    if (o->node.url)
+        pk_url_redact(o->node.url, m->node_url, sizeof m->node_url);
     /* A pool that closes while we write must give EPIPE, not kill us. */
     signal(SIGPIPE, SIG_IGN);
+    /* Descriptors: take what the hard limit allows (the soft limit is
+     * often 1,024), so that sockets, the API and found blocks' files do
+     * not run short. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
     if (!m->o.status_interval_s)
         m->o.status_interval_s = 10;
     pthread_mutex_init(&m->mu, NULL);
@@ -444,7 +456,7 @@ int pk_miner_run(pk_miner *m)
 {
     m->started = pk_now();
     if (m->node) {
-        pk_log(PK_LOG_INFO, "solo mining on node %s with %s on %u thread(s)", m->o.node.url, m->kernel->name,
+        pk_log(PK_LOG_INFO, "solo mining on node %s with %s on %u thread(s)", m->node_url, m->kernel->name,
                pk_cpu_device_threads(m->dev));
         pk_node_start(m->node);
     } else if (m->pools) {

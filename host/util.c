@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -110,4 +111,21 @@ uint64_t pk_rng_next(uint64_t *state)
 uint64_t pk_jitter_ms(uint64_t *state, uint64_t base_ms)
 {
     return base_ms * (750 + pk_rng_next(state) % 501) / 1000;
+}
+
+void pk_url_redact(const char *url, char *out, size_t len)
+{
+    /* scheme://user:password@host...: everything before the '@' of the
+     * authority is a credential. */
+    const char *auth = strstr(url, "://");
+    auth = auth ? auth + 3 : url;
+    size_t alen = strcspn(auth, "/?#");
+    const char *at = memchr(auth, '@', alen);
+    for (const char *p = at; p && (p = memchr(p + 1, '@', alen - (size_t)(p + 1 - auth)));)
+        at = p; /* the last '@' ends the credentials */
+    if (!at) {
+        snprintf(out, len, "%s", url);
+        return;
+    }
+    snprintf(out, len, "%.*s***@%s", (int)(auth - url), url, at + 1);
 }

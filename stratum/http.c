@@ -15,6 +15,7 @@ typedef struct req {
     void *ud;
     char *body;
     size_t len, cap;
+    char *request; /* the POST body, ours until the transfer ends (libcurl does not copy it) */
     int too_big;
     struct curl_slist *headers;
     char errbuf[CURL_ERROR_SIZE];
@@ -39,6 +40,15 @@ struct pk_http {
 static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
 static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
 
+static void req_free(req *r)
+{
+    if (r->easy)
+        curl_easy_cleanup(r->easy);
+    curl_slist_free_all(r->headers);
+    free(r->request);
+    free(r);
+}
+
 static void finish(req *r, long status, const char *error)
 {
     pk_http *h = r->h;
@@ -51,10 +61,9 @@ static void finish(req *r, long status, const char *error)
     curl_multi_remove_handle(h->multi, r->easy);
     if (r->cb) /* also when closing (error "closed"): owners free their state */
         r->cb(r->ud, status, r->body ? r->body : "", r->len, error);
-    curl_easy_cleanup(r->easy);
-    curl_slist_free_all(r->headers);
     free(r->body);
-    free(r);
+    r->body = NULL;
+    req_free(r);
 }
 
 static void check_done(pk_http *h)
@@ -218,39 +227,52 @@ int pk_http_post(pk_http *h, const char *url, const char *userpwd, const char *b
     req *r = calloc(1, sizeof *r);
     if (!r)
         return -1;
+    size_t blen = strlen(body);
     r->easy = curl_easy_init();
-    if (!r->easy) {
-        free(r);
+    r->request = malloc(blen + 1);
+    r->headers = curl_slist_append(NULL, "Content-Type: application/json");
+    if (!r->easy || !r->request || !r->headers) {
+        req_free(r);
         return -1;
     }
+    memcpy(r->request, body, blen + 1);
     r->h = h;
     r->cb = cb;
     r->ud = ud;
-    r->headers = curl_slist_append(NULL, "Content-Type: application/json");
-    curl_easy_setopt(r->easy, CURLOPT_URL, url);
-    curl_easy_setopt(r->easy, CURLOPT_POST, 1L);
-    curl_easy_setopt(r->easy, CURLOPT_COPYPOSTFIELDS, body);
-    curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
-    curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, write_cb);
-    curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
-    curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->errbuf);
-    curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-    curl_easy_setopt(r->easy, CURLOPT_TCP_NODELAY, 1L);
+    /* Every option is checked: one that did not take (a string over
+     * libcurl's 8,000,000-byte limit, no memory) would leave a request that
+     * does something else, e.g. reads its body from standard input.  The
+     * body goes by pointer and size, so its length has no such limit. */
+    CURLcode rc = CURLE_OK;
+#define SET(opt, val) if (rc == CURLE_OK) rc = curl_easy_setopt(r->easy, opt, val)
+    SET(CURLOPT_URL, url);
+    SET(CURLOPT_POST, 1L);
+    SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)blen);
+    SET(CURLOPT_POSTFIELDS, r->request);
+    SET(CURLOPT_HTTPHEADER, r->headers);
+    SET(CURLOPT_WRITEFUNCTION, write_cb);
+    SET(CURLOPT_WRITEDATA, r);
+    SET(CURLOPT_PRIVATE, r);
+    SET(CURLOPT_ERRORBUFFER, r->errbuf);
+    SET(CURLOPT_NOSIGNAL, 1L);
+    SET(CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    SET(CURLOPT_TCP_NODELAY, 1L);
     if (timeout_ms > 0)
-        curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
+        SET(CURLOPT_TIMEOUT_MS, timeout_ms);
     if (userpwd) {
-        curl_easy_setopt(r->easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-        curl_easy_setopt(r->easy, CURLOPT_USERPWD, userpwd);
+        SET(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        SET(CURLOPT_USERPWD, userpwd);
+    }
+#undef SET
+    if (rc != CURLE_OK) {
+        req_free(r);
+        return -1;
     }
     r->next = h->reqs;
     h->reqs = r;
     if (curl_multi_add_handle(h->multi, r->easy) != CURLM_OK) {
         h->reqs = r->next;
-        curl_easy_cleanup(r->easy);
-        curl_slist_free_all(r->headers);
-        free(r);
+        req_free(r);
         return -1;
     }
     return 0;

@@ -43,7 +43,12 @@ typedef struct pending_block {
     char path[600];
     char hash[65];
     int in_flight;
+    int saved;       /* on disk as path; until then the save is retried */
+    unsigned save_failures;
+    uint64_t save_at;
+    int resumed;     /* from an earlier run: mining waits for its verdict */
     uint64_t retry_at;
+    unsigned backoff_ms;
 } pending_block;
 
 struct pk_node {
@@ -52,7 +57,10 @@ struct pk_node {
     pk_node_opts o;
     pk_node_events ev;
     pk_http *http;
-    char url[512], userpwd[600], blocks_dir[512];
+    char url[512], shown_url[512], userpwd[600], blocks_dir[512];
+    char cookie_path[512]; /* credentials from a cookie file: read again when refused */
+    int spare_fd;          /* given up for a block's file when descriptors run out */
+    unsigned resuming;     /* saved blocks of an earlier run without a verdict yet */
     uint8_t payout[PK_SCRIPT_MAX + 40];
     size_t payout_len;
     int have_payout;
@@ -138,7 +146,16 @@ static void src_share(pk_source *src, const pk_share *sh)
 
 /* ---- RPC ---- */
 
-typedef void (*rpc_cb)(pk_node *n, json_t *result, const char *error, void *ud);
+/* How a call failed.  transient: worth the same call again later (node
+ * unreachable or not answering, HTTP 5xx or anything but a JSON-RPC
+ * answer, warming up, credentials refused); otherwise the node's answer. */
+typedef struct rpc_err {
+    int transient, auth;
+    long code; /* JSON-RPC error code, 0 if none */
+    char msg[1200];
+} rpc_err;
+
+typedef void (*rpc_cb)(pk_node *n, json_t *result, const rpc_err *e, void *ud);
 
 typedef struct rpc_call {
     pk_node *n;
@@ -147,38 +164,52 @@ typedef struct rpc_call {
     char method[32];
 } rpc_call;
 
+static int read_cookie(pk_node *n, const char *path, char *err, size_t errlen);
+
+/* Core's codes for a node that cannot answer yet: warming up, not
+ * connected, in initial download. */
+static int transient_code(long code) { return code == -28 || code == -9 || code == -10; }
+
 static void rpc_done(void *arg, long status, const char *body, size_t len, const char *error)
 {
     rpc_call *c = arg;
     pk_node *n = c->n;
-    char why[1200] = "";
+    rpc_err e = {0};
+    int failed = 1;
     json_t *res = NULL, *msg = NULL;
     if (status == 0) {
-        snprintf(why, sizeof why, "node %s unreachable: %s", n->url, error ? error : "no answer");
+        e.transient = 1;
+        snprintf(e.msg, sizeof e.msg, "node %s unreachable: %s", n->shown_url, error ? error : "no answer");
     } else if (status == 401 || status == 403) {
-        snprintf(why, sizeof why, "node refused the credentials (HTTP %ld): check --rpc-user/--rpc-password or --rpc-cookie",
-                 status);
-        if (n->ev.fatal && !n->fatal_done) {
-            n->fatal_done = 1;
-            n->ev.fatal(n->ev.arg, why);
-        }
+        e.transient = e.auth = 1;
+        snprintf(e.msg, sizeof e.msg,
+                 "node refused the credentials (HTTP %ld): check --rpc-user/--rpc-password or --rpc-cookie", status);
+        char err[300];
+        if (n->cookie_path[0] && read_cookie(n, n->cookie_path, err, sizeof err) == 0)
+            pk_log(PK_LOG_INFO, "read the node's cookie %s again", n->cookie_path);
     } else {
         json_error_t je;
         msg = json_loadb(body, len, 0, &je);
-        json_t *e = json_object_get(msg, "error");
+        json_t *jerr = json_object_get(msg, "error");
         if (!json_is_object(msg)) {
-            snprintf(why, sizeof why, "%s: HTTP %ld, not a JSON-RPC answer", c->method, status);
-        } else if (e && !json_is_null(e)) {
-            const char *m = json_string_value(json_object_get(e, "message"));
+            e.transient = 1;
+            char clean[120];
+            pk_log_clean(body, clean, sizeof clean);
+            snprintf(e.msg, sizeof e.msg, "%s: HTTP %ld, not a JSON-RPC answer (%s)", c->method, status, clean);
+        } else if (jerr && !json_is_null(jerr)) {
+            const char *m = json_string_value(json_object_get(jerr, "message"));
             char clean[200];
             pk_log_clean(m ? m : "error", clean, sizeof clean);
-            snprintf(why, sizeof why, "%s: %s", c->method, clean);
+            e.code = (long)json_integer_value(json_object_get(jerr, "code"));
+            e.transient = transient_code(e.code);
+            snprintf(e.msg, sizeof e.msg, "%s: %s (code %ld)", c->method, clean, e.code);
         } else {
             res = json_object_get(msg, "result");
+            failed = 0;
         }
     }
     if (!n->closing)
-        c->cb(n, res, why[0] ? why : NULL, c->ud);
+        c->cb(n, res, failed ? &e : NULL, c->ud);
     json_decref(msg);
     free(c);
 }
@@ -254,14 +285,28 @@ static void use_template(pk_node *n, pk_gbt *g, double arrived)
         pk_dispatcher_new_job(n->disp); /* devices move to it at once */
 }
 
-static void on_template(pk_node *n, json_t *result, const char *error, void *ud)
+/* Wrong credentials stop mining (found blocks stay on disk); anything
+ * else is waited out. */
+static int fatal_auth(pk_node *n, const rpc_err *e)
+{
+    if (!e->auth)
+        return 0;
+    if (n->ev.fatal && !n->fatal_done) {
+        n->fatal_done = 1;
+        n->ev.fatal(n->ev.arg, e->msg);
+    }
+    return 1;
+}
+
+static void on_template(pk_node *n, json_t *result, const rpc_err *e, void *ud)
 {
     int longpoll = ud != NULL;
     double arrived = pk_now();
     if (longpoll)
         n->lp_active = 0;
-    if (error) {
-        retry_later(n, error);
+    if (e) {
+        if (!fatal_auth(n, e))
+            retry_later(n, e->msg);
         return;
     }
     pk_gbt g;
@@ -297,11 +342,12 @@ static void request_template(pk_node *n, int longpoll)
     }
 }
 
-static void on_chain(pk_node *n, json_t *result, const char *error, void *ud)
+static void on_chain(pk_node *n, json_t *result, const rpc_err *e, void *ud)
 {
     (void)ud;
-    if (error) {
-        retry_later(n, error);
+    if (e) {
+        if (!fatal_auth(n, e))
+            retry_later(n, e->msg);
         n->started = 0;
         return;
     }
@@ -328,56 +374,103 @@ static void on_chain(pk_node *n, json_t *result, const char *error, void *ud)
         }
         n->have_payout = 1;
     }
-    pk_log(PK_LOG_INFO, "node %s: chain %s", n->url, chain);
+    pk_log(PK_LOG_INFO, "node %s: chain %s", n->shown_url, chain);
     request_template(n, 0);
 }
 
 /* ---- found blocks ---- */
 
-/* Writes data to path (through a temporary and a rename, so the file is
- * whole or absent) and returns the open descriptor for a later fsync, or
- * -1.  Once written, the block survives a crash of powkit; the fsync that
- * makes it survive a power cut comes right after the submit is sent, so
- * the block reaches the node first. */
-static int write_file(const char *path, const char *data)
+/* Writes data to path through a temporary and a rename, so the file is
+ * whole or absent.  With keep_fd, the descriptor is left open for an fsync
+ * after the submit (the block reaches the node first; the file already
+ * survives a crash of powkit, the fsync makes it survive a power cut),
+ * else it is synced here.  When descriptors have run out, the spare one
+ * kept for this is given up for the moment.  Returns 0 or -1 (errno). */
+static int write_file(pk_node *n, const char *path, const char *data, int *keep_fd)
 {
     char tmp[620];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 && (errno == EMFILE || errno == ENFILE) && n->spare_fd >= 0) {
+        close(n->spare_fd);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        n->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
     if (fd < 0)
         return -1;
     size_t len = strlen(data), done = 0;
-    while (done < len) {
+    int rc = 0;
+    while (done < len && rc == 0) {
         ssize_t w = write(fd, data + done, len - done);
-        if (w <= 0) {
-            close(fd);
-            return -1;
-        }
-        done += (size_t)w;
+        if (w <= 0)
+            rc = -1;
+        else
+            done += (size_t)w;
     }
-    if (write(fd, "\n", 1) != 1 || rename(tmp, path) != 0) {
+    if (rc == 0 && (write(fd, "\n", 1) != 1 || (!keep_fd && fsync(fd) != 0)))
+        rc = -1;
+    if (rc == 0 && rename(tmp, path) != 0)
+        rc = -1;
+    if (rc || !keep_fd) {
+        int saved_errno = errno;
         close(fd);
-        return -1;
+        if (rc)
+            unlink(tmp);
+        errno = saved_errno;
+    } else {
+        *keep_fd = fd;
     }
-    return fd;
+    return rc;
+}
+
+/* Tries to put an unsaved block on disk; logs the first failure loudly. */
+static void save_block(pk_node *n, pending_block *b, int *keep_fd)
+{
+    if (b->saved)
+        return;
+    if (write_file(n, b->path, b->hex, keep_fd) == 0) {
+        b->saved = 1;
+        return;
+    }
+    if (b->save_failures++ % 60 == 0)
+        pk_log(PK_LOG_ERROR, "block %s NOT saved to %s (%s): it is held in memory and the save is retried", b->hash,
+           b->path, strerror(errno));
 }
 
 static void submit_block(pk_node *n, pending_block *b);
 
-static void on_submitted(pk_node *n, json_t *result, const char *error, void *ud)
+static void retry_block(pk_node *n, pending_block *b, const char *why)
 {
-    pending_block *b = ud;
-    b->in_flight = 0;
-    if (error && strstr(error, "unreachable")) {
-        n->st.submit_retries++;
-        b->retry_at = uv_now(n->loop) + 2000;
-        pk_log(PK_LOG_WARN, "block %s not submitted (%s): kept in %s, retrying", b->hash, error, b->path);
-        return;
+    unsigned base = b->backoff_ms ? b->backoff_ms * 2 : n->o.retry_min_ms;
+    if (base > n->o.retry_max_ms)
+        base = n->o.retry_max_ms;
+    b->backoff_ms = base;
+    uint64_t delay = pk_jitter_ms(&n->rng, base);
+    b->retry_at = uv_now(n->loop) + delay;
+    n->st.submit_retries++;
+    pk_log(PK_LOG_WARN, "block %s not submitted (%s): kept%s%s, retrying in %.1f s", b->hash, why,
+           b->saved ? " in " : " in memory", b->saved ? b->path : "", delay / 1000.0);
+}
+
+static void forget_block(pk_node *n, pending_block *b)
+{
+    for (pending_block **p = &n->blocks; *p; p = &(*p)->next) {
+        if (*p == b) {
+            *p = b->next;
+            break;
+        }
     }
-    /* null: accepted; a string: the node's reason. */
-    const char *reason = error ? error : json_is_null(result) || !result ? NULL : json_string_value(result);
+    if (b->resumed && n->resuming > 0)
+        n->resuming--;
+    free(b->hex);
+    free(b);
+}
+
+/* The journey's end: the node's verdict, recorded in the file's name. */
+static void block_verdict(pk_node *n, pending_block *b, int accepted, const char *reason)
+{
     char done_path[620];
-    if (!reason) {
+    if (accepted) {
         n->st.blocks_accepted++;
         snprintf(n->st.last_result, sizeof n->st.last_result, "accepted");
         pk_log(PK_LOG_INFO, "block %s accepted by the node (%llu so far)", b->hash,
@@ -389,17 +482,108 @@ static void on_submitted(pk_node *n, json_t *result, const char *error, void *ud
         pk_log(PK_LOG_WARN, "block %s: the node says '%s'", b->hash, n->st.last_result);
         snprintf(done_path, sizeof done_path, "%s.rejected", b->path);
     }
-    rename(b->path, done_path);
-    for (pending_block **p = &n->blocks; *p; p = &(*p)->next) {
-        if (*p == b) {
-            *p = b->next;
-            break;
-        }
-    }
-    free(b->hex);
-    free(b);
-    if (!reason && n->o.max_blocks && n->st.blocks_accepted >= n->o.max_blocks && n->ev.done)
+    if (b->saved ? rename(b->path, done_path) != 0 : write_file(n, done_path, b->hex, NULL) != 0)
+        pk_log(PK_LOG_WARN, "block %s: cannot record the verdict as %s: %s", b->hash, done_path, strerror(errno));
+    int done = accepted && n->o.max_blocks && n->st.blocks_accepted >= n->o.max_blocks;
+    forget_block(n, b);
+    if (done && n->ev.done)
         n->ev.done(n->ev.arg);
+}
+
+/* "duplicate" and "inconclusive" say the node has the block, not where:
+ * it counts as accepted only if it is in the active chain (its height's
+ * hash is its own). */
+typedef struct chain_check {
+    pending_block *b;
+    const char *said;
+    int64_t height;
+} chain_check;
+
+static void on_block_hash_at(pk_node *n, json_t *result, const rpc_err *e, void *ud)
+{
+    chain_check *cc = ud;
+    pending_block *b = cc->b;
+    b->in_flight = 0;
+    if (e) {
+        retry_block(n, b, e->msg); /* the submit comes again, the check after it */
+    } else {
+        const char *h = json_string_value(result);
+        int active = h && strcmp(h, b->hash) == 0;
+        char why[160];
+        snprintf(why, sizeof why, "%s (not in the active chain)", cc->said);
+        block_verdict(n, b, active, why);
+    }
+    free(cc);
+}
+
+static void on_block_header(pk_node *n, json_t *result, const rpc_err *e, void *ud)
+{
+    chain_check *cc = ud;
+    pending_block *b = cc->b;
+    const json_t *h = json_object_get(result, "height");
+    if (e && !e->transient) { /* "Block not found": the node does not have it after all */
+        b->in_flight = 0;
+        char why[160];
+        snprintf(why, sizeof why, "%s, but the node does not know the block", cc->said);
+        block_verdict(n, b, 0, why);
+        free(cc);
+        return;
+    }
+    if (e || !json_is_integer(h)) {
+        b->in_flight = 0;
+        retry_block(n, b, e ? e->msg : "getblockheader: no height");
+        free(cc);
+        return;
+    }
+    cc->height = json_integer_value(h);
+    if (rpc(n, "getblockhash", json_pack("[I]", (json_int_t)cc->height), 30000, on_block_hash_at, cc)) {
+        b->in_flight = 0;
+        retry_block(n, b, "cannot start an HTTP request");
+        free(cc);
+    }
+}
+
+static void check_in_chain(pk_node *n, pending_block *b, const char *said)
+{
+    chain_check *cc = calloc(1, sizeof *cc);
+    if (!cc || rpc(n, "getblockheader", json_pack("[s]", b->hash), 30000, on_block_header, cc)) {
+        free(cc);
+        b->in_flight = 0;
+        retry_block(n, b, "cannot start an HTTP request");
+        return;
+    }
+    cc->b = b;
+    cc->said = said;
+}
+
+/* Core's submitblock codes that are a verdict on the block itself. */
+static int verdict_code(long code) { return code == -22 || code == -25 || code == -26 || code == -27; }
+
+static void on_submitted(pk_node *n, json_t *result, const rpc_err *e, void *ud)
+{
+    pending_block *b = ud;
+    if (e && !verdict_code(e->code)) {
+        /* Unreachable, busy (HTTP 503), warming up (-28), refused
+         * credentials, an error that says nothing of the block: again. */
+        b->in_flight = 0;
+        retry_block(n, b, e->msg);
+        return;
+    }
+    b->backoff_ms = 0;
+    const char *reason = e ? e->msg : json_is_string(result) ? json_string_value(result) : NULL;
+    if (!e && !reason && !json_is_null(result) && result) {
+        b->in_flight = 0;
+        retry_block(n, b, "submitblock: an answer that is neither null nor a reason");
+        return;
+    }
+    if (reason && (strcmp(reason, "duplicate") == 0 || strcmp(reason, "duplicate-inconclusive") == 0 ||
+                   strncmp(reason, "inconclusive", 12) == 0)) {
+        check_in_chain(n, b, strncmp(reason, "inconclusive", 12) == 0 ? "inconclusive"
+                             : reason[9] ? "duplicate-inconclusive" : "duplicate");
+        return; /* still in flight */
+    }
+    b->in_flight = 0;
+    block_verdict(n, b, reason == NULL, reason);
 }
 
 static void submit_block(pk_node *n, pending_block *b)
@@ -407,7 +591,7 @@ static void submit_block(pk_node *n, pending_block *b)
     b->in_flight = 1;
     if (rpc(n, "submitblock", json_pack("[s]", b->hex), 60000, on_submitted, b)) {
         b->in_flight = 0;
-        b->retry_at = uv_now(n->loop) + 2000;
+        retry_block(n, b, "cannot start an HTTP request");
     }
 }
 
@@ -433,7 +617,8 @@ static void handle_found(pk_node *n, const found *f)
     }
     n->st.blocks_found++;
     pending_block *b = calloc(1, sizeof *b);
-    if (!b) {
+    if (!b) { /* the log is the last place it can go */
+        pk_log(PK_LOG_ERROR, "no memory to keep a found block; its hex, for submitblock by hand: %s", hex);
         free(hex);
         return;
     }
@@ -441,15 +626,19 @@ static void handle_found(pk_node *n, const found *f)
     pk_hash_to_hex(hash, b->hash);
     b->hex = hex;
     snprintf(b->path, sizeof b->path, "%s/%lld-%s.hex", n->blocks_dir, (long long)height, b->hash);
-    int fd = write_file(b->path, hex);
-    if (fd < 0)
-        pk_log(PK_LOG_ERROR, "cannot write %s (%s): submitting anyway", b->path, strerror(errno));
+    /* To disk first (synced), then to the node: a crash between the two
+     * leaves the block for the next run to submit. */
+    int fd = -1;
+    save_block(n, b, &fd);
     b->next = n->blocks;
     n->blocks = b;
     submit_block(n, b);
     double ms = (pk_now() - f->at) * 1e3;
-    pk_log(PK_LOG_INFO, "BLOCK found at height %lld: %s, saved to %s and submitted", (long long)height, b->hash,
-           b->path);
+    if (b->saved)
+        pk_log(PK_LOG_INFO, "BLOCK found at height %lld: %s, saved to %s and submitted", (long long)height, b->hash,
+               b->path);
+    else
+        pk_log(PK_LOG_INFO, "BLOCK found at height %lld: %s, submitted (NOT yet saved)", (long long)height, b->hash);
     if (fd >= 0) {
         if (fsync(fd) != 0)
             pk_log(PK_LOG_WARN, "fsync %s: %s", b->path, strerror(errno));
@@ -486,7 +675,9 @@ static void timer_cb(uv_timer_t *t)
 {
     pk_node *n = t->data;
     uint64_t now = uv_now(n->loop);
-    if (!n->started && now >= n->next_gbt_retry) {
+    if (!n->started && now >= n->next_gbt_retry && n->resuming == 0) {
+        /* Blocks of an earlier run first: a fresh template now could
+         * orphan them. */
         n->started = 1;
         rpc(n, "getblockchaininfo", json_array(), 30000, on_chain, NULL);
         return;
@@ -501,6 +692,12 @@ static void timer_cb(uv_timer_t *t)
         }
     }
     for (pending_block *b = n->blocks; b; b = b->next) {
+        if (!b->saved && now >= b->save_at) {
+            b->save_at = now + 1000;
+            save_block(n, b, NULL);
+            if (b->saved)
+                pk_log(PK_LOG_INFO, "block %s saved to %s", b->hash, b->path);
+        }
         if (!b->in_flight && b->retry_at && now >= b->retry_at) {
             b->retry_at = 0;
             submit_block(n, b);
@@ -565,6 +762,8 @@ int pk_node_new(uv_loop_t *loop, const pk_node_opts *o, const pk_node_events *ev
     if (ev)
         n->ev = *ev;
     snprintf(n->url, sizeof n->url, "%s", o->url);
+    pk_url_redact(o->url, n->shown_url, sizeof n->shown_url); /* what logs and the API show */
+    n->spare_fd = -1;
     snprintf(n->blocks_dir, sizeof n->blocks_dir, "%s", o->blocks_dir ? o->blocks_dir : "blocks");
     if (!n->o.refresh_s)
         n->o.refresh_s = 30;
@@ -595,6 +794,7 @@ int pk_node_new(uv_loop_t *loop, const pk_node_opts *o, const pk_node_events *ev
             free(n);
             return PK_EINVAL;
         }
+        snprintf(n->cookie_path, sizeof n->cookie_path, "%s", path);
     }
     if (mkdir(n->blocks_dir, 0755) != 0 && errno != EEXIST) {
         snprintf(err, errlen, "cannot create the blocks directory %s: %s", n->blocks_dir, strerror(errno));
@@ -609,6 +809,9 @@ int pk_node_new(uv_loop_t *loop, const pk_node_opts *o, const pk_node_events *ev
     }
     pthread_mutex_init(&n->mu, NULL);
     n->rng = pk_random_seed();
+    /* Kept for the moment a found block must go to disk and every other
+     * descriptor is taken. */
+    n->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     n->src.next_template = src_next;
     n->src.on_share = src_share;
     n->st.height = -1;
@@ -653,6 +856,9 @@ static void resume_saved_blocks(pk_node *n)
         fclose(f);
         b->hex[size] = 0;
         b->hex[strcspn(b->hex, "\r\n")] = 0;
+        b->saved = 1;
+        b->resumed = 1;
+        n->resuming++;
         const char *dash = strchr(de->d_name, '-');
         snprintf(b->hash, sizeof b->hash, "%.64s", dash ? dash + 1 : de->d_name);
         b->retry_at = uv_now(n->loop) + 1;
@@ -701,11 +907,18 @@ static void part_closed(void *arg)
     while (n->blocks) {
         pending_block *b = n->blocks;
         n->blocks = b->next;
-        if (b->retry_at || b->in_flight)
-            pk_log(PK_LOG_WARN, "block %s was not confirmed by the node; it is kept in %s", b->hash, b->path);
+        save_block(n, b, NULL); /* a last try for one never saved */
+        if (b->saved)
+            pk_log(PK_LOG_WARN, "block %s has no verdict from the node yet; it is kept in %s for the next run",
+                   b->hash, b->path);
+        else
+            pk_log(PK_LOG_ERROR, "block %s could not be saved; its hex, for submitblock by hand: %s", b->hash,
+                   b->hex);
         free(b->hex);
         free(b);
     }
+    if (n->spare_fd >= 0)
+        close(n->spare_fd);
     free(n->q);
     pthread_mutex_destroy(&n->mu);
     void (*cb)(void *) = n->closed;

@@ -499,7 +499,7 @@ int pk_pool_set_new(uv_loop_t *loop, const pk_pool_set_opts *o, pk_pool_set **ou
         pk_stratum_cb cb = {e, on_ready, on_job, on_down, on_result};
         if (pk_stratum_new(loop, &so, &cb, &e->s, err, errlen))
             goto fail;
-        snprintf(e->st.url, sizeof e->st.url, "%s", o->pools[i].url);
+        pk_url_redact(o->pools[i].url, e->st.url, sizeof e->st.url);
         ps->n++;
     }
     uv_async_init(loop, &ps->async, async_cb);

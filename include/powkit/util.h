@@ -28,6 +28,10 @@ uint64_t pk_rng_next(uint64_t *state);
 /* base_ms scaled by a random 75% to 125%: back-off jitter. */
 uint64_t pk_jitter_ms(uint64_t *state, uint64_t base_ms);
 
+/* url with any credentials (user:password@) replaced by "***@": for
+ * logs, status pages and anything else a person or a script may see. */
+void pk_url_redact(const char *url, char *out, size_t len);
+
 /* Monotonic seconds. */
 double pk_now(void);
 
