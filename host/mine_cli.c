@@ -236,10 +236,15 @@ static int apply(pk_mine_cli *c, int opt, const char *name, const char *v, char 
 static int load_config(pk_mine_cli *c, const char *path, char *err, size_t errlen)
 {
     json_error_t je;
+    json_decref(c->config); /* a second --config replaces the first */
     c->config = json_load_file(path, 0, &je);
     if (!json_is_object(c->config)) {
-        snprintf(err, errlen, "config %s: %s (line %d)", path,
-                 c->config ? "not a JSON object" : je.text, je.line);
+        if (c->config)
+            snprintf(err, errlen, "config %s: not a JSON object", path);
+        else if (je.line > 0)
+            snprintf(err, errlen, "config %s: %s (line %d)", path, je.text, je.line);
+        else
+            snprintf(err, errlen, "config %s: %s", path, je.text);
         return -1;
     }
     const char *key;
@@ -289,11 +294,15 @@ static int load_config(pk_mine_cli *c, const char *path, char *err, size_t errle
         } else if (json_is_string(val)) {
             v = json_string_value(val);
         } else if (json_is_number(val)) {
+            if (c->nowned == sizeof c->owned / sizeof c->owned[0]) {
+                snprintf(err, errlen, "config %s: more than %zu numbers", path, c->nowned);
+                return -1;
+            }
             snprintf(buf, sizeof buf, "%.17g", json_number_value(val));
-            v = strdup(buf); /* lives as long as the process, like argv */
+            v = strdup(buf); /* freed with the parse (pk_mine_cli_free) */
             if (!v)
                 return -1;
-            c->owned[c->nowned++ % 64] = (char *)v;
+            c->owned[c->nowned++] = (char *)v;
         } else {
             snprintf(err, errlen, "config %s: \"%s\" must be a string or number", path, key);
             return -1;
@@ -365,6 +374,8 @@ int pk_mine_cli_parse(pk_mine_cli *c, int argc, char **argv, char *err, size_t e
 void pk_mine_cli_free(pk_mine_cli *c)
 {
     json_decref(c->config);
-    for (size_t i = 0; i < c->nowned && i < 64; i++)
+    c->config = NULL;
+    for (size_t i = 0; i < c->nowned; i++)
         free(c->owned[i]);
+    c->nowned = 0;
 }

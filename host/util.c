@@ -113,6 +113,15 @@ uint64_t pk_jitter_ms(uint64_t *state, uint64_t base_ms)
     return base_ms * (750 + pk_rng_next(state) % 501) / 1000;
 }
 
+uint64_t pk_backoff_next(unsigned *backoff_ms, unsigned min_ms, unsigned max_ms, uint64_t *rng)
+{
+    unsigned b = *backoff_ms ? *backoff_ms * 2 : min_ms;
+    if (b > max_ms)
+        b = max_ms;
+    *backoff_ms = b;
+    return pk_jitter_ms(rng, b);
+}
+
 void pk_url_redact(const char *url, char *out, size_t len)
 {
     /* scheme://user:password@host...: everything before the '@' of the

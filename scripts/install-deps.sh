@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian packages powkit builds, tests and runs with.
+# Installs the Debian packages powkit builds, tests and runs with (clang and
+# its sanitizer and libFuzzer runtimes for the sanitizer build and the fuzz
+# targets; llvm for symbolized reports).
 # Idempotent: packages already installed are skipped without apt-get.
 set -euo pipefail
 
@@ -7,6 +9,7 @@ pkgs=(
   build-essential cmake pkg-config git ca-certificates
   libcriterion-dev libjansson-dev libuv1-dev libssl-dev libcurl4-openssl-dev
   libsecp256k1-dev ocl-icd-opencl-dev opencl-headers pocl-opencl-icd
+  clang libclang-rt-14-dev llvm
 )
 
 missing=()

@@ -5,6 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${POWKIT_SANITIZE:-0}" = 1 ]; then
   export BUILD_DIR=${BUILD_DIR:-build-asan}
+  # clang: its UBSan flavour (pointer overflow, implicit truncations), and
+  # the same build gives the fuzz targets (scripts/fuzz.sh).
+  if command -v clang >/dev/null 2>&1; then
+    export CC=${CC:-clang} POWKIT_FUZZ=${POWKIT_FUZZ:-1}
+  fi
   export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 fi

@@ -244,11 +244,7 @@ static void request_template(pk_node *n, int longpoll);
 
 static void retry_later(pk_node *n, const char *why)
 {
-    unsigned b = n->backoff_ms ? n->backoff_ms * 2 : n->o.retry_min_ms;
-    if (b > n->o.retry_max_ms)
-        b = n->o.retry_max_ms;
-    n->backoff_ms = b;
-    uint64_t delay = pk_jitter_ms(&n->rng, b);
+    uint64_t delay = pk_backoff_next(&n->backoff_ms, n->o.retry_min_ms, n->o.retry_max_ms, &n->rng);
     n->next_gbt_retry = uv_now(n->loop) + delay;
     pk_log(PK_LOG_WARN, "%s; retrying in %.1f s", why, delay / 1000.0);
 }
@@ -441,11 +437,7 @@ static void submit_block(pk_node *n, pending_block *b);
 
 static void retry_block(pk_node *n, pending_block *b, const char *why)
 {
-    unsigned base = b->backoff_ms ? b->backoff_ms * 2 : n->o.retry_min_ms;
-    if (base > n->o.retry_max_ms)
-        base = n->o.retry_max_ms;
-    b->backoff_ms = base;
-    uint64_t delay = pk_jitter_ms(&n->rng, base);
+    uint64_t delay = pk_backoff_next(&b->backoff_ms, n->o.retry_min_ms, n->o.retry_max_ms, &n->rng);
     b->retry_at = uv_now(n->loop) + delay;
     n->st.submit_retries++;
     pk_log(PK_LOG_WARN, "block %s not submitted (%s): kept%s%s, retrying in %.1f s", b->hash, why,

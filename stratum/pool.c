@@ -338,13 +338,9 @@ static void on_down(pk_stratum *s, const char *reason, void *ud)
     if (hint >= 0) {
         e->retry_at = now + (uint64_t)hint;
     } else {
-        unsigned b = e->backoff_ms ? e->backoff_ms * 2 : ps->o.backoff_min_ms;
-        if (b > ps->o.backoff_max_ms)
-            b = ps->o.backoff_max_ms;
-        e->backoff_ms = b;
         /* Jitter: 75%..125% from a generator seeded from the kernel, so
          * miners started together do not come back in step. */
-        uint64_t delay = pk_jitter_ms(&ps->rng, b);
+        uint64_t delay = pk_backoff_next(&e->backoff_ms, ps->o.backoff_min_ms, ps->o.backoff_max_ms, &ps->rng);
         e->retry_at = now + delay;
         pk_log(PK_LOG_INFO, "pool %d: next attempt in %.1f s", e->index, delay / 1000.0);
     }

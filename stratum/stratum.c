@@ -11,6 +11,7 @@
 #include "powkit/log.h"
 #include "powkit/stratum.h"
 #include "powkit/util.h"
+#include "stratum_internal.h"
 
 #ifndef POWKIT_VERSION
 #define POWKIT_VERSION "dev"
@@ -975,4 +976,17 @@ const char *pk_stratum_host(const pk_stratum *s)
     static _Thread_local char buf[300];
     snprintf(buf, sizeof buf, "%s:%s", s->host, s->port);
     return buf;
+}
+
+void pk_stratum_begin_offline_session(pk_stratum *s)
+{
+    reset_session(s);
+    s->next_id = 0;
+    start_session(s);
+}
+
+void pk_stratum_feed(pk_stratum *s, const char *data, size_t len)
+{
+    if (s->state != PK_STRATUM_IDLE)
+        take_bytes(s, data, len);
 }

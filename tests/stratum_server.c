@@ -74,6 +74,9 @@ struct srv {
     size_t nseen;
     uint64_t rng;
     int newest_with_share; /* highest job seq a share arrived for */
+    uint64_t chaos;        /* the soak's own generator */
+    int conn_notify_first; /* this connection: the job before the subscribe answer */
+    double next_chaos_notify;
 };
 
 static double now_s(void)
@@ -90,6 +93,26 @@ static uint32_t rnd(srv *s)
     s->rng ^= s->rng << 17;
     return (uint32_t)s->rng;
 }
+
+/* A chance of per_mille in 1,000, from the soak's generator. */
+static int chance(srv *s, unsigned per_mille)
+{
+    if (!s->cfg.chaos_seed)
+        return 0;
+    s->chaos ^= s->chaos << 13;
+    s->chaos ^= s->chaos >> 7;
+    s->chaos ^= s->chaos << 17;
+    return s->chaos % 1000 < per_mille;
+}
+
+static void count(srv *s, int *field)
+{
+    pthread_mutex_lock(&s->mu);
+    (*field)++;
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void close_client(srv *s);
 
 static void hex(const uint8_t *b, size_t n, char *out)
 {
@@ -243,6 +266,11 @@ static void reply(srv *s, json_t *id, json_t *result, json_t *err)
 
 static void on_submit(srv *s, json_t *id, json_t *p)
 {
+    if (chance(s, 20)) { /* mid-submit: the share is neither judged nor answered */
+        count(s, &s->st.drops_mid_submit);
+        close_client(s);
+        return;
+    }
     pthread_mutex_lock(&s->mu);
     s->st.submits++;
     pthread_mutex_unlock(&s->mu);
@@ -389,7 +417,7 @@ static void on_line(srv *s, char *line)
         const char *ua = json_string_value(json_array_get(p, 0));
         snprintf(s->st.user_agent, sizeof s->st.user_agent, "%s", ua ? ua : "");
         const char *sess = json_string_value(json_array_get(p, 1));
-        int resume = sess && strcmp(sess, s->session) == 0 && !s->cfg.no_resume;
+        int resume = sess && strcmp(sess, s->session) == 0 && !s->cfg.no_resume && !chance(s, 500);
         s->st.resumed_subscribes += resume;
         pthread_mutex_unlock(&s->mu);
         s->resumed = resume;
@@ -400,9 +428,19 @@ static void on_line(srv *s, char *line)
             for (int i = 0; i < MAX_JOBS && !s->cfg.jobs_outlive_sessions; i++)
                 s->jobs[i].valid = 0;
         }
+        if (!resume)
+            count(s, &s->st.new_sessions);
         if (s->cfg.no_subscribe_answer)
             goto done;
-        if (s->cfg.notify_before_subscribe_answer) {
+        if (chance(s, 100)) {
+            count(s, &s->st.drops_before_subscribe_answer);
+            close_client(s);
+            goto done;
+        }
+        s->conn_notify_first = chance(s, 300);
+        if (s->conn_notify_first)
+            count(s, &s->st.notify_first);
+        if (s->cfg.notify_before_subscribe_answer || s->conn_notify_first) {
             send_difficulty(s);
             send_notify(s, 1);
         }
@@ -417,7 +455,7 @@ static void on_line(srv *s, char *line)
         s->st.authorizes++;
         pthread_mutex_unlock(&s->mu);
         reply(s, id, json_true(), NULL);
-        int quiet = s->cfg.notify_before_subscribe_answer ||
+        int quiet = s->cfg.notify_before_subscribe_answer || s->conn_notify_first ||
                     (s->cfg.quiet_after_reconnect && s->st.connections > 1);
         if (!quiet) {
             send_difficulty(s);
@@ -498,7 +536,20 @@ static void *thread_main(void *arg)
         struct pollfd fds[3] = {{s->lfd, POLLIN, 0}, {s->wake[0], POLLIN, 0}, {s->cfd, POLLIN, 0}};
         int nf = s->cfd >= 0 ? 3 : 2;
         int pending = s->ssl && SSL_pending(s->ssl) > 0;
-        if (!pending && poll(fds, (nfds_t)nf, 50) <= 0)
+        if (s->cfg.chaos_seed && s->cfd >= 0 && now_s() >= s->next_chaos_notify) {
+            s->next_chaos_notify = now_s() + s->cfg.chaos_notify_ms / 1000.0;
+            if (chance(s, 80)) { /* mid-line: half a notify, then gone */
+                out_raw(s, "{\"id\":null,\"method\":\"mining.notify\",\"params\":[\"j", 44);
+                count(s, &s->st.drops_mid_line);
+                close_client(s);
+            } else if (chance(s, 30)) {
+                count(s, &s->st.drops_idle);
+                close_client(s);
+            } else {
+                send_notify(s, chance(s, 500));
+            }
+        }
+        if (!pending && poll(fds, (nfds_t)nf, s->cfg.chaos_seed ? 10 : 50) <= 0)
             continue;
         if (fds[1].revents)
             run_actions(s);
@@ -568,6 +619,9 @@ srv *srv_start(const srv_cfg *cfg)
     s->en1_len = strlen(e1) / 2;
     unhex(e1, s->en1, s->en1_len);
     s->mask = cfg->mask ? cfg->mask : 0x1fffe000u;
+    s->chaos = cfg->chaos_seed ? cfg->chaos_seed : 1;
+    if (!s->cfg.chaos_notify_ms)
+        s->cfg.chaos_notify_ms = 200;
     pthread_mutex_init(&s->mu, NULL);
     if (pipe(s->wake) != 0)
         abort();

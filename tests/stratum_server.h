@@ -27,6 +27,12 @@ typedef struct srv_cfg {
     int quiet_after_reconnect; /* no notify at authorize after the first connection */
     int notify_before_subscribe_answer; /* the job comes first, then the subscribe answer
                                            (and none at authorize) */
+    /* Soak: per connection, at random, resume or not, the job before the
+     * subscribe answer or after authorize, and a disconnect before the
+     * subscribe answer, mid-submit, or mid-line (half a notify written);
+     * a notify every chaos_notify_ms. */
+    unsigned chaos_seed;     /* 0: off */
+    int chaos_notify_ms;
 } srv_cfg;
 
 typedef struct srv_stats {
@@ -40,6 +46,8 @@ typedef struct srv_stats {
     char first_method[64], user_agent[64], last_answer[128];
     int jobs_sent;
     double last_notify_at; /* CLOCK_MONOTONIC seconds when the last notify was written */
+    int drops_before_subscribe_answer, drops_mid_submit, drops_mid_line, drops_idle;
+    int new_sessions, notify_first;
 } srv_stats;
 
 typedef struct srv srv;

@@ -658,3 +658,95 @@ Test(consensus, script_sigop_counts)
     cr_assert_eq(pk_script_sigops(mixed, sizeof mixed, 1), 2 + 20 + 16, "the push at the end does not parse");
     cr_assert_eq(pk_script_sigops(mixed, sizeof mixed, 0), 2 + 20 + 20);
 }
+
+/* WITNESS_MALLEATED and WITNESS_PROGRAM_MISMATCH: a native P2WPKH spend
+ * with anything in its scriptSig, or a witness of three items, fails. */
+static void write_p2wpkh(const spend *s, const uint8_t *sig, size_t sl, buf *ss, buf *wit, int *nwit)
+{
+    uint8_t pk[33];
+    pubkey(s->key, 1, pk);
+    if (s->variant == 1)
+        put8(ss, 0x51);
+    *nwit = 0;
+    if (s->variant == 2)
+        wit_item(wit, nwit, "", 0);
+    wit_item(wit, nwit, sig, sl);
+    wit_item(wit, nwit, pk, 33);
+}
+
+Test(consensus, native_witness_spend_scriptsig_and_item_count)
+{
+    spend s = {.segwit = 1, .amount = 20000, .write = write_p2wpkh};
+    uint8_t pk[33], h[20];
+    pubkey(0, 1, pk);
+    hash160(pk, 33, h);
+    put8(&s.spk, 0x00), push(&s.spk, h, 20);
+    put8(&s.code, 0x76), put8(&s.code, 0xa9), push(&s.code, h, 20), put8(&s.code, 0x88), put8(&s.code, 0xac);
+    expect(&s, 800000, VALID, NULL);
+    s.variant = 1;
+    expect(&s, 800000, FAILS, "non-empty scriptSig");
+    s.variant = 2;
+    expect(&s, 800000, FAILS, "not two items");
+    spend_free(&s);
+}
+
+/* BIP34: the height is CScript() << height.  An 8-byte push is no height
+ * (it was read with a shift past its width); without --height the rules
+ * are not guessed. */
+static void set_coinbase_height_push(built *o, const uint8_t *push_bytes, size_t n)
+{
+    /* The coinbase scriptSig is 5 bytes at offset 80 + 1 + 4 + 1 + 36 + 1. */
+    size_t at = 80 + 1 + 4 + 1 + 36 + 1;
+    cr_assert(n <= 5);
+    memset(o->data.p + at, 0x51, 5);
+    memcpy(o->data.p + at, push_bytes, n);
+}
+
+Test(consensus, bip34_height_as_written)
+{
+    spend s = {.amount = 1000, .write = write_p2pk_padded, .n = 0};
+    p2pk_script(&s.spk, 0);
+    p2pk_script(&s.code, 0);
+    built o;
+    build(&o, &s, 800000);
+    pk_sigcheck_opts opts = {&o.pv, -1, 1};
+    pk_sig_report r;
+    cr_assert_eq(pk_block_verify_sigs(&o.b, &opts, verifier(), &r), 0);
+    cr_assert_eq(r.height, 800000);
+    pk_sig_report_free(&r);
+    static const struct {
+        uint8_t push[5];
+        size_t n;
+        int64_t height; /* -2: not a height */
+    } cases[] = {
+        {{0x04, 0xff, 0xff, 0xff, 0x7f}, 5, 0x7fffffff},
+        {{0x03, 0x80, 0x00, 0x00}, 4, -2},  /* not minimal */
+        {{0x02, 0x80, 0x80}, 3, -2},        /* negative */
+        {{0x01, 0x05}, 2, -2},              /* 5 is OP_5 in CScript */
+        {{0x01, 0x11}, 2, 17},
+        {{0x08, 0xff, 0xff, 0xff, 0xff}, 5, -2}, /* 8 bytes: no height */
+        {{0x5a}, 1, 10},
+        {{0x02, 0x00, 0x80}, 3, -2},        /* padded, and 0x8000 would be minimal */
+        {{0x03, 0x00, 0x80, 0x00}, 4, 32768},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        set_coinbase_height_push(&o, cases[i].push, cases[i].n);
+        int rc = pk_block_verify_sigs(&o.b, &opts, verifier(), &r);
+        if (cases[i].height == -2) {
+            cr_assert_eq(rc, -2, "case %zu", i);
+            cr_assert(r.error && strstr(r.error, "--height"), "case %zu", i);
+            cr_assert_eq(r.valid_inputs, 0, "nothing is called valid under guessed rules");
+        } else {
+            cr_assert_eq(rc, 0, "case %zu", i);
+            cr_assert_eq(r.height, cases[i].height, "case %zu", i);
+        }
+        pk_sig_report_free(&r);
+    }
+    /* With --height the rules are those of the height given. */
+    pk_sigcheck_opts given = {&o.pv, 700000, 1};
+    cr_assert_eq(pk_block_verify_sigs(&o.b, &given, verifier(), &r), 0);
+    cr_assert_eq(r.height, 700000);
+    pk_sig_report_free(&r);
+    built_free(&o);
+    spend_free(&s);
+}

@@ -83,7 +83,11 @@ static void compare_random_jobs(const pk_kernel *k, uint64_t seed, int jobs)
         case AT_HASH: digest(&job, pick, work.target); break;
         case BELOW_HASH: {
             digest(&job, pick, work.target);
-            for (int i = 0; i < 32 && !work.target[i]--; i++) {
+            for (int i = 0; i < 32; i++) { /* target - 1, little-endian, with the borrow */
+                uint8_t was = work.target[i];
+                work.target[i] = (uint8_t)(was - 1);
+                if (was)
+                    break;
             }
             break;
         }

@@ -589,3 +589,22 @@ Test(headers, next_bits_with_extreme_times)
     cr_assert_eq(pk_next_bits(bits, 1, INT64_MIN, &p), fast);
     cr_assert_neq(slow, fast);
 }
+
+/* A block that fails to parse after a whole header is still named by the
+ * header's hash (it was 64 zeros). */
+Test(block413567, a_truncated_block_is_named_by_its_header)
+{
+    size_t len;
+    uint8_t *d = tu_read_data("block413567.raw", &len);
+    pk_block b;
+    pk_block_report rep;
+    pk_verror e;
+    pk_chain_params p;
+    pk_chain_params_init(&p, PK_CHAIN_MAIN);
+    cr_assert_eq(pk_block_verify(&b, d, 5000, &p, &rep, &e), -1);
+    char hex[65];
+    pk_hash_to_hex(rep.hash, hex);
+    cr_assert_str_eq(hex, "0000000000000000025aff8be8a55df8f89c77296db6198f272d6577325d4069");
+    pk_block_free(&b);
+    free(d);
+}

@@ -141,7 +141,7 @@ int pk_prevouts_from_json(pk_prevouts *p, const pk_block *b, const char *text, s
                 free(ins);
                 goto out;
             }
-            if (used + hl / 2 > cap) {
+            if (used + hl / 2 > cap || !p->scripts) { /* an empty script still gets storage to point into */
                 cap = (used + hl / 2) * 2 + 4096;
                 uint8_t *ns = realloc(p->scripts, cap);
                 if (!ns) {

@@ -27,6 +27,10 @@ uint64_t pk_random_seed(void);
 uint64_t pk_rng_next(uint64_t *state);
 /* base_ms scaled by a random 75% to 125%: back-off jitter. */
 uint64_t pk_jitter_ms(uint64_t *state, uint64_t base_ms);
+/* Exponential back-off: *backoff_ms doubles (min_ms first, max_ms at most)
+ * and the next wait, with jitter, is returned.  Reset *backoff_ms to 0 on
+ * success. */
+uint64_t pk_backoff_next(unsigned *backoff_ms, unsigned min_ms, unsigned max_ms, uint64_t *rng);
 
 /* url with any credentials (user:password@) replaced by "***@": for
  * logs, status pages and anything else a person or a script may see. */
