@@ -1,6 +1,8 @@
 /* powkit: the command line. */
 #include <getopt.h>
 #include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -296,7 +298,18 @@ static int cmd_mine(int argc, char **argv)
         return 2;
     }
     int rc = pk_miner_run(m);
+    /* Done: a late SIGINT or SIGTERM (a second Ctrl-C, timeout -s INT
+     * signalling twice) must not turn a clean stop into a kill once the
+     * miner's handlers are gone.  Blocked first, then ignored, which
+     * discards any that is pending. */
+    sigset_t late;
+    sigemptyset(&late);
+    sigaddset(&late, SIGINT);
+    sigaddset(&late, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &late, NULL);
     pk_miner_free(m);
+    signal(SIGINT, SIG_IGN);
+    signal(SIGTERM, SIG_IGN);
     pk_mine_cli_free(&cli);
     return rc;
 }

@@ -454,6 +454,9 @@ fail:
 
 int pk_miner_run(pk_miner *m)
 {
+    /* First: a Ctrl-C while devices start still ends with the summary. */
+    uv_signal_start(&m->sigint, signal_cb, SIGINT);
+    uv_signal_start(&m->sigterm, signal_cb, SIGTERM);
     m->started = pk_now();
     if (m->node) {
         pk_log(PK_LOG_INFO, "solo mining on node %s with %s on %u thread(s)", m->node_url, m->kernel->name,
@@ -482,8 +485,6 @@ int pk_miner_run(pk_miner *m)
                        m->o.status_interval_s * 1000ull);
     if (m->o.duration_s > 0)
         uv_timer_start(&m->deadline, deadline_cb, (uint64_t)(m->o.duration_s * 1000), 0);
-    uv_signal_start(&m->sigint, signal_cb, SIGINT);
-    uv_signal_start(&m->sigterm, signal_cb, SIGTERM);
     uv_run(&m->loop, UV_RUN_DEFAULT);
     m->pools = NULL; /* freed by their close */
     m->node = NULL;
