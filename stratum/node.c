@@ -568,10 +568,15 @@ static void on_submitted(pk_node *n, json_t *result, const rpc_err *e, void *ud)
         retry_block(n, b, "submitblock: an answer that is neither null nor a reason");
         return;
     }
-    if (reason && (strcmp(reason, "duplicate") == 0 || strcmp(reason, "duplicate-inconclusive") == 0 ||
-                   strncmp(reason, "inconclusive", 12) == 0)) {
-        check_in_chain(n, b, strncmp(reason, "inconclusive", 12) == 0 ? "inconclusive"
-                             : reason[9] ? "duplicate-inconclusive" : "duplicate");
+    /* The node has the block but does not say where: ask the chain.  (The
+     * words kept must outlive this answer, so they are constants.) */
+    const char *ask = !reason                                           ? NULL
+                      : strcmp(reason, "duplicate") == 0                ? "duplicate"
+                      : strcmp(reason, "duplicate-inconclusive") == 0   ? "duplicate-inconclusive"
+                      : strncmp(reason, "inconclusive", 12) == 0        ? "inconclusive"
+                                                                        : NULL;
+    if (ask) {
+        check_in_chain(n, b, ask);
         return; /* still in flight */
     }
     b->in_flight = 0;
