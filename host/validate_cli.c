@@ -106,6 +106,7 @@ int pk_cmd_verify_block(int argc, char **argv)
 {
     int json = 0, sigs = 0;
     unsigned threads = 0;
+    pk_engine engine = PK_ENGINE_LIBSECP256K1;
     long long height = -1;
     const char *prevouts_path = NULL;
     pk_chain chain = PK_CHAIN_MAIN;
@@ -113,6 +114,7 @@ int pk_cmd_verify_block(int argc, char **argv)
                                          {"chain", required_argument, 0, 'c'},
                                          {"sigs", no_argument, 0, 's'},
                                          {"threads", required_argument, 0, 't'},
+                                         {"engine", required_argument, 0, 'e'},
                                          {"prevouts", required_argument, 0, 'p'},
                                          {"height", required_argument, 0, 'H'},
                                          {0, 0, 0, 0}};
@@ -123,6 +125,11 @@ int pk_cmd_verify_block(int argc, char **argv)
             json = 1;
         } else if (c == 's') {
             sigs = 1;
+        } else if (c == 'e') {
+            if (pk_engine_parse(optarg, &engine)) {
+                fprintf(stderr, "powkit verify-block: --engine wants libsecp256k1 or portable, got '%s'\n", optarg);
+                return 2;
+            }
         } else if (c == 't') {
             char *end;
             long t = strtol(optarg, &end, 10);
@@ -150,7 +157,7 @@ int pk_cmd_verify_block(int argc, char **argv)
     }
     if (optind != argc - 1) {
         fprintf(stderr, "usage: powkit verify-block FILE [--json] [--chain main|test|regtest] "
-                        "[--sigs [--prevouts FILE] [--height N] [--threads N]]\n");
+                        "[--sigs [--prevouts FILE] [--height N] [--threads N] [--engine E]]\n");
         return 2;
     }
     size_t len;
@@ -192,6 +199,15 @@ int pk_cmd_verify_block(int argc, char **argv)
         }
         pk_sigcheck_opts so = {prevouts_path ? &prev : NULL, height, chain == PK_CHAIN_MAIN};
         verifier = pk_verifier_new(threads);
+        if (verifier && pk_verifier_set_engine(verifier, engine)) {
+            fprintf(stderr, "powkit verify-block: engine %s is not available here (disabled or failed its self-test)\n",
+                    pk_engine_name(engine));
+            pk_verifier_free(verifier);
+            pk_prevouts_free(&prev);
+            pk_block_free(&b);
+            free(data);
+            return 2;
+        }
         sig_rc = verifier ? pk_block_verify_sigs(&b, &so, verifier, &sr) : -1;
         if (sig_rc == -2) {
             fprintf(stderr, "powkit verify-block: %s\n", sr.error);

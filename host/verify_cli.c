@@ -1,4 +1,4 @@
-/* `powkit verify-sigs [FILE|-] [--threads N] [--lax-der] [--low-s]`:
+/* `powkit verify-sigs [FILE|-] [--threads N] [--engine E] [--lax-der] [--low-s]`:
  * JSON lines in, one answer per line out, in input order, in batches of
  * at most BATCH lines (bounded memory however long the stream). */
 #include <getopt.h>
@@ -113,12 +113,19 @@ int pk_cmd_verify_sigs(int argc, char **argv)
 {
     unsigned threads = 0;
     uint8_t flags = 0;
-    static const struct option opts[] = {{"threads", required_argument, 0, 't'}, {"lax-der", no_argument, 0, 'l'},
+    pk_engine engine = PK_ENGINE_LIBSECP256K1;
+    static const struct option opts[] = {{"threads", required_argument, 0, 't'}, {"engine", required_argument, 0, 'e'},
+                                         {"lax-der", no_argument, 0, 'l'},
                                          {"low-s", no_argument, 0, 's'}, {0, 0, 0, 0}};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "t:", opts, NULL)) != -1) {
-        if (c == 't') {
+        if (c == 'e') {
+            if (pk_engine_parse(optarg, &engine)) {
+                fprintf(stderr, "powkit verify-sigs: --engine wants libsecp256k1 or portable, got '%s'\n", optarg);
+                return 2;
+            }
+        } else if (c == 't') {
             char *end;
             long t = strtol(optarg, &end, 10);
             if (*end || t < 1 || t > 1024) {
@@ -141,6 +148,14 @@ int pk_cmd_verify_sigs(int argc, char **argv)
         return 2;
     }
     pk_verifier *v = pk_verifier_new(threads);
+    if (v && pk_verifier_set_engine(v, engine)) {
+        fprintf(stderr, "powkit verify-sigs: engine %s is not available here (disabled or failed its self-test)\n",
+                pk_engine_name(engine));
+        pk_verifier_free(v);
+        if (in != stdin)
+            fclose(in);
+        return 2;
+    }
     pk_sig_check *checks = malloc(BATCH * sizeof *checks);
     item *items = malloc(BATCH * sizeof *items);
     char *line = malloc(LINE_MAX_BYTES + 2);

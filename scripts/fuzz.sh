@@ -13,7 +13,8 @@ secs=${1:-60}
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(gbt stratum block prevouts headers address verify_sigs config)
 export BUILD_DIR=${BUILD_DIR:-build-asan}
-CC=clang POWKIT_SANITIZE=1 POWKIT_FUZZ=1 bash scripts/build.sh >/dev/null
+# The same flags as the sanitizer test build, so a build there is reused.
+CC=clang POWKIT_SANITIZE=1 POWKIT_FUZZ=1 POWKIT_WERROR=1 bash scripts/build.sh >/dev/null
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 work=$BUILD_DIR/fuzz

@@ -9,7 +9,7 @@ pkgs=(
   build-essential cmake pkg-config git ca-certificates
   libcriterion-dev libjansson-dev libuv1-dev libssl-dev libcurl4-openssl-dev
   libsecp256k1-dev ocl-icd-opencl-dev opencl-headers pocl-opencl-icd
-  clang libclang-rt-14-dev llvm
+  clang libclang-rt-14-dev llvm libgmp-dev
 )
 
 missing=()

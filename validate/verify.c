@@ -8,12 +8,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "secp256k1/native.h"
 #include "powkit/verify.h"
 
 #define CHUNK 16
 
 struct pk_verifier {
     secp256k1_context *ctx; /* verification only: read-only, shared by all threads */
+    pk_engine engine;
     unsigned nthreads;
     pthread_t *th;
     pthread_mutex_t mu;
@@ -100,7 +102,9 @@ void pk_sig_check_one(pk_verifier *v, pk_sig_check *c)
             c->reason = "bad signature length";
             return;
         }
-        c->valid = (int8_t)secp256k1_schnorrsig_verify(v->ctx, c->sig, c->msg, c->msg_len, &pk);
+        c->valid = v->engine == PK_ENGINE_PORTABLE
+                       ? (int8_t)pk_native_schnorr_verify(c->sig, c->msg, c->msg_len, c->pubkey)
+                       : (int8_t)secp256k1_schnorrsig_verify(v->ctx, c->sig, c->msg, c->msg_len, &pk);
         if (!c->valid)
             c->reason = "verify failed";
         return;
@@ -121,10 +125,109 @@ void pk_sig_check_one(pk_verifier *v, pk_sig_check *c)
         c->reason = "high S";
         return;
     }
-    c->valid = (int8_t)secp256k1_ecdsa_verify(v->ctx, &sig, c->msg, &pk);
+    if (v->engine == PK_ENGINE_PORTABLE) {
+        uint8_t rs[64], pub[65];
+        size_t pl = sizeof pub;
+        secp256k1_ecdsa_signature_serialize_compact(v->ctx, rs, &sig);
+        secp256k1_ec_pubkey_serialize(v->ctx, pub, &pl, &pk, SECP256K1_EC_UNCOMPRESSED);
+        c->valid = (int8_t)pk_native_ecdsa_verify(rs, c->msg, pub);
+    } else {
+        c->valid = (int8_t)secp256k1_ecdsa_verify(v->ctx, &sig, c->msg, &pk);
+    }
     if (!c->valid)
         c->reason = "verify failed";
 }
+
+/* ---- engines ---- */
+
+const char *pk_engine_name(pk_engine e)
+{
+    static const char *n[PK_ENGINE_COUNT] = {"libsecp256k1", "portable"};
+    return (unsigned)e < PK_ENGINE_COUNT ? n[e] : "unknown";
+}
+
+int pk_engine_parse(const char *name, pk_engine *out)
+{
+    for (int e = 0; e < PK_ENGINE_COUNT; e++) {
+        if (strcmp(name, pk_engine_name((pk_engine)e)) == 0) {
+            *out = (pk_engine)e;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int disabled(const char *name)
+{
+    const char *d = getenv("POWKIT_DISABLE");
+    size_t l = strlen(name);
+    for (const char *p = d; p && *p;) {
+        size_t k = strcspn(p, ",");
+        if (k == l && strncmp(p, name, l) == 0)
+            return 1;
+        p += k + (p[k] == ',');
+    }
+    return 0;
+}
+
+/* The portable engine against libsecp256k1 on signatures made here: valid
+ * ones, and each with one bit changed, ECDSA (both S) and Schnorr. */
+static int g_portable_ok;
+static pthread_once_t g_portable_once = PTHREAD_ONCE_INIT;
+
+static void portable_selftest(void)
+{
+    secp256k1_context *ctx = secp256k1_context_create(SECP256K1_CONTEXT_SIGN | SECP256K1_CONTEXT_VERIFY);
+    int ok = ctx != NULL;
+    for (int i = 0; ok && i < 4; i++) {
+        uint8_t key[32], msg[32], rs[64], pub[65], sig64[64], aux[32] = {0};
+        for (int k = 0; k < 32; k++)
+            key[k] = (uint8_t)(0x31 * (i + 1) + k), msg[k] = (uint8_t)(0x17 * k + i);
+        secp256k1_pubkey pk;
+        secp256k1_ecdsa_signature sig;
+        secp256k1_keypair kp;
+        secp256k1_xonly_pubkey xo;
+        uint8_t x32[32];
+        size_t pl = sizeof pub;
+        if (!secp256k1_ec_pubkey_create(ctx, &pk, key) || !secp256k1_ecdsa_sign(ctx, &sig, msg, key, NULL, NULL) ||
+            !secp256k1_keypair_create(ctx, &kp, key) || !secp256k1_schnorrsig_sign32(ctx, sig64, msg, &kp, aux) ||
+            !secp256k1_keypair_xonly_pub(ctx, &xo, NULL, &kp) || !secp256k1_xonly_pubkey_serialize(ctx, x32, &xo)) {
+            ok = 0;
+            break;
+        }
+        secp256k1_ec_pubkey_serialize(ctx, pub, &pl, &pk, SECP256K1_EC_UNCOMPRESSED);
+        secp256k1_ecdsa_signature_serialize_compact(ctx, rs, &sig);
+        ok &= pk_native_ecdsa_verify(rs, msg, pub) == 1;
+        ok &= pk_native_schnorr_verify(sig64, msg, 32, x32) == 1;
+        rs[5 + i] ^= 0x10;
+        sig64[40 + i] ^= 0x01;
+        ok &= pk_native_ecdsa_verify(rs, msg, pub) == 0;
+        ok &= pk_native_schnorr_verify(sig64, msg, 32, x32) == 0;
+    }
+    if (ctx)
+        secp256k1_context_destroy(ctx);
+    g_portable_ok = ok;
+}
+
+int pk_engine_available(pk_engine e)
+{
+    if (e == PK_ENGINE_LIBSECP256K1)
+        return 1;
+    if (e != PK_ENGINE_PORTABLE || disabled("portable"))
+        return 0;
+    pthread_once(&g_portable_once, portable_selftest);
+    return g_portable_ok;
+}
+
+int pk_verifier_set_engine(pk_verifier *v, pk_engine e)
+{
+    if (!pk_engine_available(e))
+        return -1;
+    v->engine = e;
+    return 0;
+}
+
+pk_engine pk_verifier_engine(const pk_verifier *v) { return v->engine; }
 
 /* Take chunks until the batch is done (or a failure stops it). */
 static void work(pk_verifier *v)

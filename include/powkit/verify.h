@@ -1,4 +1,4 @@
-/* powkit: batch signature verification with libsecp256k1.
+/* powkit: batch signature verification (libsecp256k1, or powkit's own engine).
  *
  * Checks are independent: a persistent pool of threads (the caller's among
  * them) takes them in chunks from a shared counter, the way Bitcoin Core's
@@ -35,6 +35,22 @@ typedef struct pk_sig_check {
 } pk_sig_check;
 
 typedef struct pk_verifier pk_verifier;
+
+/* Verification engines: libsecp256k1 (the default, and the tests'
+ * oracle), and powkit's own "portable" arithmetic (validate/secp256k1/,
+ * self-tested against libsecp256k1 before first use).  Parsing (DER,
+ * keys, high-S normalisation) is the same for all. */
+typedef enum pk_engine { PK_ENGINE_LIBSECP256K1 = 0, PK_ENGINE_PORTABLE, PK_ENGINE_COUNT } pk_engine;
+const char *pk_engine_name(pk_engine e);
+/* "libsecp256k1", "portable".  Returns 0 or -1 for an unknown name. */
+int pk_engine_parse(const char *name, pk_engine *out);
+/* 1 when e can be used here: built, not disabled by POWKIT_DISABLE, and
+ * its self-test passed (run once, at first ask). */
+int pk_engine_available(pk_engine e);
+/* Chooses the engine of v's checks; returns 0, or -1 when it is not
+ * available (v keeps its engine). */
+int pk_verifier_set_engine(pk_verifier *v, pk_engine e);
+pk_engine pk_verifier_engine(const pk_verifier *v);
 
 /* threads 0: one per online CPU.  NULL when the context or threads
  * cannot be made. */
