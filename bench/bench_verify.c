@@ -9,9 +9,16 @@
  * of alternating rounds after one warm-up (a node runs this again and
  * again; the first round pays for page faults and libcrypto's lazy set-up).
  *
+ * Last, the engines side by side (libsecp256k1, powkit's portable):
+ * ECDSA and BIP340 checks per second on 1 and 2 threads, and block
+ * 413567's verification on one thread, alternating engine by engine in
+ * every round.
+ *
  * usage: bench_verify [CHECKS=20000] [ROUNDS=5] [BLOCK=tests/data/block413567.raw]
  */
 #include <secp256k1.h>
+#include <secp256k1_extrakeys.h>
+#include <secp256k1_schnorrsig.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +87,77 @@ static int block_stages(const char *path, int rounds, pk_verifier *v1, pk_verifi
     return 0;
 }
 
+/* Checks per second of each engine, alternating within every round. */
+static void engines(pk_sig_check *ecdsa, pk_sig_check *schnorr, size_t n, int rounds, const char *block_path)
+{
+    static uint8_t data[4 << 20];
+    FILE *f = fopen(block_path, "rb");
+    size_t len = f ? fread(data, 1, sizeof data, f) : 0;
+    if (f)
+        fclose(f);
+    pk_block b;
+    pk_verror e;
+    int have_block = len && pk_block_parse(&b, data, len, &e) == 0;
+    if (have_block)
+        pk_block_hash_txs(&b);
+    double rate[PK_ENGINE_COUNT][2][2][50], blk[PK_ENGINE_COUNT][50];
+    int ok[PK_ENGINE_COUNT];
+    pk_verifier *v[PK_ENGINE_COUNT][2];
+    for (int en = 0; en < PK_ENGINE_COUNT; en++) {
+        for (int t = 0; t < 2; t++) {
+            v[en][t] = pk_verifier_new((unsigned)t + 1);
+            ok[en] = pk_verifier_set_engine(v[en][t], (pk_engine)en) == 0;
+        }
+    }
+    for (int r = 0; r < rounds; r++) {
+        for (int en = 0; en < PK_ENGINE_COUNT; en++) {
+            if (!ok[en])
+                continue;
+            for (int kind = 0; kind < 2; kind++) {
+                for (int t = 0; t < 2; t++) {
+                    double t0 = pk_now();
+                    size_t good = pk_verifier_run(v[en][t], kind ? schnorr : ecdsa, n, 0);
+                    rate[en][kind][t][r] = n / (pk_now() - t0);
+                    if (good != n)
+                        fprintf(stderr, "bench_verify: engine %s: a valid signature failed\n",
+                                pk_engine_name((pk_engine)en));
+                }
+            }
+            if (have_block) {
+                pk_sig_report rep;
+                pk_block_verify_sigs(&b, NULL, v[en][0], &rep);
+                blk[en][r] = rep.ms_verify;
+                pk_sig_report_free(&rep);
+            }
+        }
+    }
+    printf("\nengines, %zu checks each, median of %d rounds (alternating):\n", n, rounds);
+    printf("  %-13s %12s %12s %12s %12s %14s\n", "engine", "ECDSA 1t/s", "ECDSA 2t/s", "BIP340 1t/s", "BIP340 2t/s",
+           "413567 1t ms");
+    double base[2] = {0, 0}, base_blk = 0;
+    for (int en = 0; en < PK_ENGINE_COUNT; en++) {
+        if (!ok[en]) {
+            printf("  %-13s not available\n", pk_engine_name((pk_engine)en));
+            continue;
+        }
+        double m[2][2], mb = have_block ? median(blk[en], rounds) : 0;
+        for (int kind = 0; kind < 2; kind++)
+            for (int t = 0; t < 2; t++)
+                m[kind][t] = median(rate[en][kind][t], rounds);
+        if (en == 0)
+            base[0] = m[0][0], base[1] = m[1][0], base_blk = mb;
+        printf("  %-13s %12.0f %12.0f %12.0f %12.0f %14.1f   per core vs libsecp256k1: ECDSA %.2fx, BIP340 %.2fx, "
+               "block %.2fx; 2 threads %.2fx / %.2fx one\n",
+               pk_engine_name((pk_engine)en), m[0][0], m[0][1], m[1][0], m[1][1], mb, m[0][0] / base[0],
+               m[1][0] / base[1], mb > 0 ? base_blk / mb : 0, m[0][1] / m[0][0], m[1][1] / m[1][0]);
+    }
+    for (int en = 0; en < PK_ENGINE_COUNT; en++)
+        for (int t = 0; t < 2; t++)
+            pk_verifier_free(v[en][t]);
+    if (have_block)
+        pk_block_free(&b);
+}
+
 int main(int argc, char **argv)
 {
     size_t n = argc > 1 ? (size_t)atol(argv[1]) : 20000;
@@ -115,6 +193,28 @@ int main(int argc, char **argv)
         secp256k1_ecdsa_signature_serialize_der(ctx, c[i].sig, &sl, &sig);
         c[i].sig_len = (uint8_t)sl;
     }
+    /* BIP340 checks: keys and messages from the same generator. */
+    pk_sig_check *sc = calloc(n, sizeof *sc);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t key[32], aux[32] = {0};
+        do {
+            for (int k = 0; k < 32; k++) {
+                s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+                key[k] = (uint8_t)s;
+            }
+        } while (!secp256k1_ec_seckey_verify(ctx, key));
+        secp256k1_keypair kp;
+        secp256k1_xonly_pubkey xo;
+        sc[i].type = PK_SIG_SCHNORR;
+        sc[i].msg_len = 32;
+        memcpy(sc[i].msg, key, 32);
+        sc[i].msg[0] ^= 0x5a;
+        if (!secp256k1_keypair_create(ctx, &kp, key) || !secp256k1_schnorrsig_sign32(ctx, sc[i].sig, sc[i].msg, &kp, aux) ||
+            !secp256k1_keypair_xonly_pub(ctx, &xo, NULL, &kp) || !secp256k1_xonly_pubkey_serialize(ctx, sc[i].pubkey, &xo))
+            return 1;
+        sc[i].pubkey_len = 32;
+        sc[i].sig_len = 64;
+    }
     pk_verifier *v1 = pk_verifier_new(1), *v2 = pk_verifier_new(2);
     double bare[50], one[50], two[50];
     for (int r = 0; r < rounds; r++) {
@@ -149,10 +249,13 @@ int main(int argc, char **argv)
     printf("bare libsecp256k1 loop, 1 thread: %.0f/s\n", b);
     printf("pk_verifier, 1 thread:            %.0f/s (%.3fx the bare loop)\n", o, o / b);
     printf("pk_verifier, 2 threads:           %.0f/s (%.2fx one thread)\n", t, t / o);
-    free(c);
-    secp256k1_context_destroy(ctx);
-    int rc = block_stages(argc > 3 ? argv[3] : POWKIT_SOURCE_DIR "/tests/data/block413567.raw", rounds, v1, v2);
+    const char *block_path = argc > 3 ? argv[3] : POWKIT_SOURCE_DIR "/tests/data/block413567.raw";
+    int rc = block_stages(block_path, rounds, v1, v2);
     pk_verifier_free(v1);
     pk_verifier_free(v2);
+    engines(c, sc, n, rounds, block_path);
+    free(c);
+    free(sc);
+    secp256k1_context_destroy(ctx);
     return rc;
 }

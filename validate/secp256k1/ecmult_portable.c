@@ -9,8 +9,8 @@
 #include "powkit/sha256.h"
 #include "scalar.h"
 
-#define WINDOW_P 5 /* odd multiples 1P..15P */
-#define WINDOW_G 8 /* odd multiples 1G..127G, affine, built once */
+#define WINDOW_P 5 /* odd multiples 1P..15P of P and of lambda P */
+#define WINDOW_G 8 /* odd multiples 1..127 of G and of 2^128 G, affine, built once */
 #define TABLE_P (1 << (WINDOW_P - 2))
 #define TABLE_G (1 << (WINDOW_G - 2))
 #define WNAF_LEN 260
@@ -21,6 +21,10 @@ static const uint8_t G_X[32] = {0x79, 0xBE, 0x66, 0x7E, 0xF9, 0xDC, 0xBB, 0xAC, 
 static const uint8_t G_Y[32] = {0x48, 0x3A, 0xDA, 0x77, 0x26, 0xA3, 0xC4, 0x65, 0x5D, 0xA4, 0xFB,
                                 0xFC, 0x0E, 0x11, 0x08, 0xA8, 0xFD, 0x17, 0xB4, 0x48, 0xA6, 0x85,
                                 0x54, 0x19, 0x9C, 0x47, 0xD0, 0x8F, 0xFB, 0x10, 0xD4, 0xB8};
+/* beta: a cube root of 1 mod p; lambda * (x, y) = (beta x, y). */
+static const uint8_t BETA[32] = {0x7a, 0xe9, 0x6a, 0x2b, 0x65, 0x7c, 0x07, 0x10, 0x6e, 0x64, 0x47,
+                                 0x9e, 0xac, 0x34, 0x34, 0xe9, 0x9c, 0xf0, 0x49, 0x75, 0x12, 0xf5,
+                                 0x89, 0x95, 0xc1, 0x39, 0x6c, 0x28, 0x71, 0x95, 0x01, 0xee};
 /* p - n: r + n < p exactly when r < p - n. */
 static const uint8_t P_MINUS_N[32] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01,
                                       0x45, 0x51, 0x23, 0x19, 0x50, 0xB7, 0x5F, 0xC4, 0x40, 0x2D,
@@ -29,58 +33,111 @@ static const uint8_t N_B32[32] = {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF
                                   0xFF, 0xFF, 0xFF, 0xFF, 0xFE, 0xBA, 0xAE, 0xDC, 0xE6, 0xAF, 0x48,
                                   0xA0, 0x3B, 0xBF, 0xD2, 0x5E, 0x8C, 0xD0, 0x36, 0x41, 0x41};
 
-static pk_ge g_table[TABLE_G];
+static pk_ge g_table[TABLE_G], h_table[TABLE_G]; /* G's and 2^128 G's odd multiples */
+static pk_fe g_beta;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
-static void build_g_table(void)
+static void odd_multiples(pk_ge *out, const pk_gej *base)
+{
+    pk_gej acc = *base, twice;
+    pk_gej_double(&twice, base);
+    for (int i = 0; i < TABLE_G; i++) {
+        pk_ge_set_gej(&out[i], &acc); /* (2i+1) base */
+        pk_gej_add(&acc, &acc, &twice);
+    }
+}
+
+static void build_tables(void)
 {
     pk_ge g;
     pk_fe_set_b32(&g.x, G_X);
     pk_fe_set_b32(&g.y, G_Y);
     g.inf = 0;
-    pk_gej acc, g2;
-    pk_gej_set_ge(&acc, &g);
-    pk_gej_double(&g2, &acc);
-    for (int i = 0; i < TABLE_G; i++) {
-        pk_ge_set_gej(&g_table[i], &acc); /* (2i+1)G */
-        pk_gej_add(&acc, &acc, &g2);
-    }
+    pk_fe_set_b32(&g_beta, BETA);
+    pk_gej gj, h;
+    pk_gej_set_ge(&gj, &g);
+    odd_multiples(g_table, &gj);
+    h = gj;
+    for (int i = 0; i < 128; i++)
+        pk_gej_double(&h, &h);
+    odd_multiples(h_table, &h);
 }
 
-/* r = na*P + ng*G. */
+/* One term of the multi-scalar loop: a NAF and the table its digits pick. */
+typedef struct term {
+    int naf[WNAF_LEN];
+    int len;
+    int negate;           /* the scalar was negated: every digit's sign flips */
+    const pk_gej *jac;    /* Jacobian table, or */
+    const pk_ge *aff;     /* an affine one */
+} term;
+
+static void term_scalar(term *t, const pk_scalar *k, int w, int may_be_high)
+{
+    pk_scalar v = *k;
+    t->negate = may_be_high && pk_scalar_is_high(&v);
+    if (t->negate)
+        pk_scalar_negate(&v, &v);
+    t->len = pk_scalar_wnaf(t->naf, WNAF_LEN, &v, w);
+}
+
+/* r = na*P + ng*G: na split by the endomorphism (na1 P + na2 lambda P),
+ * ng split in halves (ng_lo G + ng_hi 2^128 G): four terms of at most 129
+ * digits share one run of doublings. */
 static void ecmult(pk_gej *r, const pk_ge *p, const pk_scalar *na, const pk_scalar *ng)
 {
-    pthread_once(&g_once, build_g_table);
-    int wa[WNAF_LEN], wg[WNAF_LEN];
-    int la = pk_scalar_wnaf(wa, WNAF_LEN, na, WINDOW_P);
-    int lg = pk_scalar_wnaf(wg, WNAF_LEN, ng, WINDOW_G);
-    pk_gej tp[TABLE_P];
-    if (la) {
+    pthread_once(&g_once, build_tables);
+    term t[4];
+    pk_scalar a1, a2, lo = {{ng->d[0], ng->d[1], 0, 0}}, hi = {{ng->d[2], ng->d[3], 0, 0}};
+    pk_scalar_split_lambda(&a1, &a2, na);
+    term_scalar(&t[0], &a1, WINDOW_P, 1);
+    term_scalar(&t[1], &a2, WINDOW_P, 1);
+    term_scalar(&t[2], &lo, WINDOW_G, 0);
+    term_scalar(&t[3], &hi, WINDOW_G, 0);
+    pk_gej tp[TABLE_P], tl[TABLE_P];
+    if (t[0].len || t[1].len) {
         pk_gej p2;
         pk_gej_set_ge(&tp[0], p);
         pk_gej_double(&p2, &tp[0]);
         for (int i = 1; i < TABLE_P; i++)
             pk_gej_add(&tp[i], &tp[i - 1], &p2);
+        for (int i = 0; i < TABLE_P; i++) { /* lambda (X, Y, Z) = (beta X, Y, Z) */
+            tl[i] = tp[i];
+            pk_fe_mul(&tl[i].x, &tp[i].x, &g_beta);
+        }
     }
-    int bits = la > lg ? la : lg;
+    t[0].jac = tp, t[0].aff = NULL;
+    t[1].jac = tl, t[1].aff = NULL;
+    t[2].jac = NULL, t[2].aff = g_table;
+    t[3].jac = NULL, t[3].aff = h_table;
+    int bits = 0;
+    for (int k = 0; k < 4; k++)
+        if (t[k].len > bits)
+            bits = t[k].len;
     r->inf = 1;
     for (int i = bits - 1; i >= 0; i--) {
         pk_gej_double(r, r);
-        if (wa[i]) {
-            pk_gej t;
-            if (wa[i] > 0)
-                t = tp[wa[i] / 2];
-            else
-                pk_gej_neg(&t, &tp[-wa[i] / 2]);
-            pk_gej_add(r, r, &t);
-        }
-        if (wg[i]) {
-            pk_ge t;
-            if (wg[i] > 0)
-                t = g_table[wg[i] / 2];
-            else
-                pk_ge_neg(&t, &g_table[-wg[i] / 2]);
-            pk_gej_add_ge(r, r, &t);
+        for (int k = 0; k < 4; k++) {
+            int d = t[k].naf[i];
+            if (!d)
+                continue;
+            int neg = (d < 0) != t[k].negate;
+            int idx = (d < 0 ? -d : d) / 2;
+            if (t[k].jac) {
+                pk_gej e;
+                if (neg)
+                    pk_gej_neg(&e, &t[k].jac[idx]);
+                else
+                    e = t[k].jac[idx];
+                pk_gej_add(r, r, &e);
+            } else {
+                pk_ge e;
+                if (neg)
+                    pk_ge_neg(&e, &t[k].aff[idx]);
+                else
+                    e = t[k].aff[idx];
+                pk_gej_add_ge(r, r, &e);
+            }
         }
     }
 }
