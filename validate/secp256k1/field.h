@@ -225,23 +225,76 @@ static inline void pk_fe_pow(pk_fe *r, const pk_fe *a, const uint64_t e[4])
     *r = acc;
 }
 
-/* 1/a (a nonzero): a^(p-2). */
-static inline void pk_fe_inv(pk_fe *r, const pk_fe *a)
+static inline void pk_fe_sqr_n(pk_fe *r, const pk_fe *a, int n)
 {
-    static const uint64_t e[4] = {0xFFFFFFFEFFFFFC2Dull, 0xFFFFFFFFFFFFFFFFull, 0xFFFFFFFFFFFFFFFFull,
-                                  0xFFFFFFFFFFFFFFFFull};
-    pk_fe_pow(r, a, e);
+    *r = *a;
+    for (int i = 0; i < n; i++)
+        pk_fe_sqr(r, r);
 }
 
-/* A square root of a, a^((p+1)/4); returns 0 when a has none. */
+/* a^(2^k - 1) for the k the exponents below need: x[k]. */
+typedef struct pk_fe_ones {
+    pk_fe x2, x3, x22, x223;
+} pk_fe_ones;
+
+static inline void pk_fe_ones_of(pk_fe_ones *o, const pk_fe *a)
+{
+    pk_fe x6, x9, x11, x44, x88, x176, x220, t;
+    pk_fe_sqr(&t, a);
+    pk_fe_mul(&o->x2, &t, a);
+    pk_fe_sqr(&t, &o->x2);
+    pk_fe_mul(&o->x3, &t, a);
+    pk_fe_sqr_n(&t, &o->x3, 3);
+    pk_fe_mul(&x6, &t, &o->x3);
+    pk_fe_sqr_n(&t, &x6, 3);
+    pk_fe_mul(&x9, &t, &o->x3);
+    pk_fe_sqr_n(&t, &x9, 2);
+    pk_fe_mul(&x11, &t, &o->x2);
+    pk_fe_sqr_n(&t, &x11, 11);
+    pk_fe_mul(&o->x22, &t, &x11);
+    pk_fe_sqr_n(&t, &o->x22, 22);
+    pk_fe_mul(&x44, &t, &o->x22);
+    pk_fe_sqr_n(&t, &x44, 44);
+    pk_fe_mul(&x88, &t, &x44);
+    pk_fe_sqr_n(&t, &x88, 88);
+    pk_fe_mul(&x176, &t, &x88);
+    pk_fe_sqr_n(&t, &x176, 44);
+    pk_fe_mul(&x220, &t, &x44);
+    pk_fe_sqr_n(&t, &x220, 3);
+    pk_fe_mul(&o->x223, &t, &o->x3);
+}
+
+/* 1/a (a nonzero): a^(p-2).  p - 2 is 223 ones, a zero, 22 ones, then
+ * 0000101101: 255 squarings and 15 products. */
+static inline void pk_fe_inv(pk_fe *r, const pk_fe *a)
+{
+    pk_fe_ones o;
+    pk_fe t;
+    pk_fe_ones_of(&o, a);
+    pk_fe_sqr_n(&t, &o.x223, 23);
+    pk_fe_mul(&t, &t, &o.x22);
+    pk_fe_sqr_n(&t, &t, 5);
+    pk_fe_mul(&t, &t, a);
+    pk_fe_sqr_n(&t, &t, 3);
+    pk_fe_mul(&t, &t, &o.x2);
+    pk_fe_sqr_n(&t, &t, 2);
+    pk_fe_mul(r, &t, a);
+}
+
+/* A square root of a, a^((p+1)/4), and 1 when it is one (a is a square).
+ * (p+1)/4 is 223 ones, a zero, 22 ones, then 00001100. */
 static inline int pk_fe_sqrt(pk_fe *r, const pk_fe *a)
 {
-    static const uint64_t e[4] = {0xFFFFFFFFBFFFFF0Cull, 0xFFFFFFFFFFFFFFFFull, 0xFFFFFFFFFFFFFFFFull,
-                                  0x3FFFFFFFFFFFFFFFull};
-    pk_fe s, chk;
-    pk_fe_pow(&s, a, e);
-    pk_fe_sqr(&chk, &s);
-    *r = s;
+    pk_fe_ones o;
+    pk_fe t, chk;
+    pk_fe_ones_of(&o, a);
+    pk_fe_sqr_n(&t, &o.x223, 23);
+    pk_fe_mul(&t, &t, &o.x22);
+    pk_fe_sqr_n(&t, &t, 6);
+    pk_fe_mul(&t, &t, &o.x2);
+    pk_fe_sqr_n(&t, &t, 2);
+    pk_fe_sqr(&chk, &t);
+    *r = t;
     return pk_fe_equal(&chk, a);
 }
 
