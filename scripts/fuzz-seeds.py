@@ -185,3 +185,73 @@ put('config', 'pools', json.dumps({'pools': [{'url': 'stratum+tcp://127.0.0.1:33
 put('config', 'solo', json.dumps({'node': 'http://127.0.0.1:8332', 'address': 'bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4',
                                   'rpc-user': 'u', 'rpc-password': 'p', 'blocks': 3, 'gbt-refresh': 10}))
 put('config', 'many-numbers', json.dumps({k: 1 for k in ['threads', 'log', 'duration', 'failback', 'max-rejects']}))
+
+# ---- engines: valid signatures (made here in pure Python) and mutations ----
+P_ = 2**256 - 2**32 - 977
+N_ = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+G_ = (0x79BE667EF9DCBBAC55A06295CE870B07029BFCDB2DCE28D959F2815B16F81798,
+      0x483ADA7726A3C4655DA4FBFC0E1108A8FD17B448A68554199C47D08FFB10D4B8)
+
+
+def pt_add(a, b):
+    if a is None:
+        return b
+    if b is None:
+        return a
+    if a[0] == b[0] and (a[1] + b[1]) % P_ == 0:
+        return None
+    if a == b:
+        lam = 3 * a[0] * a[0] * pow(2 * a[1], -1, P_) % P_
+    else:
+        lam = (b[1] - a[1]) * pow(b[0] - a[0], -1, P_) % P_
+    x = (lam * lam - a[0] - b[0]) % P_
+    return (x, (lam * (a[0] - x) - a[1]) % P_)
+
+
+def pt_mul(k, pt):
+    r = None
+    while k:
+        if k & 1:
+            r = pt_add(r, pt)
+        pt = pt_add(pt, pt)
+        k >>= 1
+    return r
+
+
+def der_int(v):
+    b = v.to_bytes(32, 'big').lstrip(b'\0') or b'\0'
+    if b[0] & 0x80:
+        b = b'\0' + b
+    return b'\x02' + bytes([len(b)]) + b
+
+
+def tagged(tag, data):
+    t = hashlib.sha256(tag.encode()).digest()
+    return hashlib.sha256(t + t + data).digest()
+
+
+for i in range(6):
+    d = int.from_bytes(hashlib.sha256(b'powkit key %d' % i).digest(), 'big') % N_
+    z = hashlib.sha256(b'powkit msg %d' % i).digest()
+    k = int.from_bytes(hashlib.sha256(b'powkit nonce %d' % i).digest(), 'big') % N_
+    pub = pt_mul(d, G_)
+    r = pt_mul(k, G_)[0] % N_
+    s = pow(k, -1, N_) * (int.from_bytes(z, 'big') + r * d) % N_
+    if i % 2:
+        s = N_ - s  # high S: consensus takes it
+    sig = der_int(r) + der_int(s)
+    sig = b'\x30' + bytes([len(sig)]) + sig
+    key = (b'\x02' if pub[1] % 2 == 0 else b'\x03') + pub[0].to_bytes(32, 'big') if i < 3 else \
+        b'\x04' + pub[0].to_bytes(32, 'big') + pub[1].to_bytes(32, 'big')
+    put('engines', f'ecdsa-{i}', b'\x00' + key + bytes([len(sig)]) + sig + z)
+    # BIP340: even-y key, deterministic nonce (not the BIP's, any k will do for a valid signature)
+    dd = d if pub[1] % 2 == 0 else N_ - d
+    kk = k
+    R = pt_mul(kk, G_)
+    if R[1] % 2:
+        kk = N_ - kk
+        R = pt_mul(kk, G_)
+    e = int.from_bytes(tagged('BIP0340/challenge', R[0].to_bytes(32, 'big') + pub[0].to_bytes(32, 'big') + z),
+                       'big') % N_
+    sig = R[0].to_bytes(32, 'big') + ((kk + e * dd) % N_).to_bytes(32, 'big')
+    put('engines', f'schnorr-{i}', b'\x01' + pub[0].to_bytes(32, 'big') + sig + z)

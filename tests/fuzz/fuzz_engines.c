@@ -1,0 +1,63 @@
+/* The same arbitrary checks through both engines (libsecp256k1 and
+ * powkit's portable one): any difference in an answer is a crash.
+ * Input: a type byte, then key, signature and message bytes. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "powkit/log.h"
+#include "powkit/verify.h"
+
+static pk_verifier *lib, *nat;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc, (void)argv;
+    pk_log_set_level((pk_log_level)-1); /* nothing */
+    lib = pk_verifier_new(1);
+    nat = pk_verifier_new(1);
+    if (!lib || !nat || pk_verifier_set_engine(nat, PK_ENGINE_PORTABLE))
+        abort();
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    pk_sig_check c;
+    memset(&c, 0, sizeof c);
+    int schnorr = data[0] & 1;
+    data++, size--;
+    if (schnorr) {
+        if (size < 96)
+            return 0;
+        c.type = PK_SIG_SCHNORR;
+        c.pubkey_len = 32, c.sig_len = 64;
+        memcpy(c.pubkey, data, 32);
+        memcpy(c.sig, data + 32, 64);
+        c.msg_len = (uint16_t)(size - 96 < PK_SIG_MSG_MAX ? size - 96 : PK_SIG_MSG_MAX);
+        memcpy(c.msg, data + 96, c.msg_len);
+    } else {
+        /* key: 33 or 65 bytes by its first byte; then a DER length byte, DER, message */
+        size_t kl = size && (data[0] == 4 || data[0] == 6 || data[0] == 7) ? 65 : 33;
+        if (size < kl + 1 + 32)
+            return 0;
+        size_t sl = data[kl] % 74;
+        if (size < kl + 1 + sl + 32)
+            return 0;
+        c.type = PK_SIG_ECDSA;
+        c.flags = (uint8_t)(data[kl] >> 7); /* lax DER sometimes */
+        memcpy(c.pubkey, data, kl);
+        c.pubkey_len = (uint8_t)kl;
+        memcpy(c.sig, data + kl + 1, sl);
+        c.sig_len = (uint8_t)sl;
+        memcpy(c.msg, data + kl + 1 + sl, 32);
+        c.msg_len = 32;
+    }
+    pk_sig_check d = c;
+    pk_sig_check_one(lib, &c);
+    pk_sig_check_one(nat, &d);
+    if (c.valid != d.valid)
+        abort();
+    return 0;
+}
