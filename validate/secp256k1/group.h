@@ -88,7 +88,41 @@ static inline void pk_gej_double(pk_gej *r, const pk_gej *a)
     r->inf = 0;
 }
 
-/* a + b, b affine (Z2 = 1). */
+/* The common part of both additions, from U1 = X1 Z2^2, S1 = Y1 Z2^3,
+ * H = U2 - U1, R = S2 - S1 and Z1 Z2: equal points double (a is the first
+ * one), opposite ones give infinity. */
+static inline void pk_gej_add_tail(pk_gej *r, const pk_gej *a, const pk_fe *u1, const pk_fe *s1, pk_fe *h, pk_fe *rr,
+                                   const pk_fe *z1z2)
+{
+    pk_fe_weak(h);
+    pk_fe_weak(rr);
+    if (pk_fe_is_zero(h)) {
+        if (pk_fe_is_zero(rr))
+            pk_gej_double(r, a);
+        else
+            r->inf = 1;
+        return;
+    }
+    pk_fe hh, hhh, v, t, x3, y3, z3;
+    pk_fe_sqr(&hh, h);
+    pk_fe_mul(&hhh, h, &hh);
+    pk_fe_mul(&v, u1, &hh);
+    pk_fe_sqr(&x3, rr);
+    pk_fe_sub(&x3, &x3, &hhh, 1);
+    pk_fe_add(&t, &v, &v);
+    pk_fe_sub(&x3, &x3, &t, 2);     /* X3 = R^2 - HHH - 2V */
+    pk_fe_weak(&x3);
+    pk_fe_sub(&t, &v, &x3, 1);
+    pk_fe_mul(&y3, rr, &t);
+    pk_fe_mul(&t, s1, &hhh);
+    pk_fe_sub(&y3, &y3, &t, 1);     /* Y3 = R(V - X3) - S1 HHH */
+    pk_fe_weak(&y3);
+    pk_fe_mul(&z3, z1z2, h);        /* Z3 = Z1 Z2 H */
+    r->x = x3, r->y = y3, r->z = z3;
+    r->inf = 0;
+}
+
+/* a + b, b affine (Z2 = 1: U1 = X1, S1 = Y1). */
 static inline void pk_gej_add_ge(pk_gej *r, const pk_gej *a, const pk_ge *b)
 {
     if (b->inf) {
@@ -99,39 +133,14 @@ static inline void pk_gej_add_ge(pk_gej *r, const pk_gej *a, const pk_ge *b)
         pk_gej_set_ge(r, b);
         return;
     }
-    pk_fe z1z1, u2, s2, h, rr, hh, hhh, v, t, x3, y3, z3;
+    pk_fe z1z1, u2, s2, h, rr;
     pk_fe_sqr(&z1z1, &a->z);
     pk_fe_mul(&u2, &b->x, &z1z1);
     pk_fe_mul(&s2, &b->y, &z1z1);
     pk_fe_mul(&s2, &s2, &a->z);
-    pk_fe_sub(&h, &u2, &a->x, 1);   /* H = U2 - X1 */
-    pk_fe_sub(&rr, &s2, &a->y, 1);  /* R = S2 - Y1 */
-    pk_fe_weak(&h);
-    pk_fe_weak(&rr);
-    if (pk_fe_is_zero(&h)) {
-        if (pk_fe_is_zero(&rr)) {
-            pk_gej_double(r, a);
-            return;
-        }
-        r->inf = 1;
-        return;
-    }
-    pk_fe_sqr(&hh, &h);
-    pk_fe_mul(&hhh, &h, &hh);
-    pk_fe_mul(&v, &a->x, &hh);
-    pk_fe_sqr(&x3, &rr);
-    pk_fe_sub(&x3, &x3, &hhh, 1);
-    pk_fe_add(&t, &v, &v);
-    pk_fe_sub(&x3, &x3, &t, 2);     /* X3 = R^2 - HHH - 2V */
-    pk_fe_weak(&x3);
-    pk_fe_sub(&t, &v, &x3, 1);
-    pk_fe_mul(&y3, &rr, &t);
-    pk_fe_mul(&t, &a->y, &hhh);
-    pk_fe_sub(&y3, &y3, &t, 1);     /* Y3 = R(V - X3) - Y1 HHH */
-    pk_fe_weak(&y3);
-    pk_fe_mul(&z3, &a->z, &h);
-    r->x = x3, r->y = y3, r->z = z3;
-    r->inf = 0;
+    pk_fe_sub(&h, &u2, &a->x, 1);
+    pk_fe_sub(&rr, &s2, &a->y, 1);
+    pk_gej_add_tail(r, a, &a->x, &a->y, &h, &rr, &a->z);
 }
 
 /* a + b, both Jacobian. */
@@ -145,7 +154,7 @@ static inline void pk_gej_add(pk_gej *r, const pk_gej *a, const pk_gej *b)
         *r = *b;
         return;
     }
-    pk_fe z1z1, z2z2, u1, u2, s1, s2, h, rr, hh, hhh, v, t, x3, y3, z3;
+    pk_fe z1z1, z2z2, u1, u2, s1, s2, h, rr, z1z2;
     pk_fe_sqr(&z1z1, &a->z);
     pk_fe_sqr(&z2z2, &b->z);
     pk_fe_mul(&u1, &a->x, &z2z2);
@@ -156,33 +165,8 @@ static inline void pk_gej_add(pk_gej *r, const pk_gej *a, const pk_gej *b)
     pk_fe_mul(&s2, &s2, &a->z);
     pk_fe_sub(&h, &u2, &u1, 1);
     pk_fe_sub(&rr, &s2, &s1, 1);
-    pk_fe_weak(&h);
-    pk_fe_weak(&rr);
-    if (pk_fe_is_zero(&h)) {
-        if (pk_fe_is_zero(&rr)) {
-            pk_gej_double(r, a);
-            return;
-        }
-        r->inf = 1;
-        return;
-    }
-    pk_fe_sqr(&hh, &h);
-    pk_fe_mul(&hhh, &h, &hh);
-    pk_fe_mul(&v, &u1, &hh);
-    pk_fe_sqr(&x3, &rr);
-    pk_fe_sub(&x3, &x3, &hhh, 1);
-    pk_fe_add(&t, &v, &v);
-    pk_fe_sub(&x3, &x3, &t, 2);
-    pk_fe_weak(&x3);
-    pk_fe_sub(&t, &v, &x3, 1);
-    pk_fe_mul(&y3, &rr, &t);
-    pk_fe_mul(&t, &s1, &hhh);
-    pk_fe_sub(&y3, &y3, &t, 1);
-    pk_fe_weak(&y3);
-    pk_fe_mul(&z3, &a->z, &b->z);
-    pk_fe_mul(&z3, &z3, &h);
-    r->x = x3, r->y = y3, r->z = z3;
-    r->inf = 0;
+    pk_fe_mul(&z1z2, &a->z, &b->z);
+    pk_gej_add_tail(r, a, &u1, &s1, &h, &rr, &z1z2);
 }
 
 /* Affine form (one inversion). */
