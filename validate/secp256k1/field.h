@@ -150,25 +150,32 @@ static inline void pk_fe_sub(pk_fe *r, const pk_fe *a, const pk_fe *b, uint64_t 
     pk_fe_add(r, a, &nb);
 }
 
-/* Product and square: the 9 columns as 128-bit sums, carried into 52-bit
- * limbs, the five above 2^260 folded back as times 2^260 mod p, and once
- * more for the carry out of that. */
+/* Product and square: the 9 columns as 128-bit sums; the four above 2^260
+ * are cut into 52-bit pieces (carried upward) and come back as times
+ * 2^260 mod p into the low five, whose carry out folds back once more. */
 static inline void pk_fe_reduce_columns(pk_fe *r, pk_u128 t[9])
 {
-    uint64_t l[10];
-    pk_u128 c = 0;
-    for (int k = 0; k < 9; k++) {
-        c += t[k];
-        l[k] = (uint64_t)c & PK_FE_M52;
-        c >>= 52;
-    }
-    l[9] = (uint64_t)c;
-    c = 0;
-    for (int k = 0; k < 5; k++) {
-        c += (pk_u128)l[k] + (pk_u128)l[k + 5] * PK_FE_R4;
-        r->n[k] = (uint64_t)c & PK_FE_M52;
-        c >>= 52;
-    }
+    pk_u128 e = t[5];
+    uint64_t h0 = (uint64_t)e & PK_FE_M52;
+    e = (e >> 52) + t[6];
+    uint64_t h1 = (uint64_t)e & PK_FE_M52;
+    e = (e >> 52) + t[7];
+    uint64_t h2 = (uint64_t)e & PK_FE_M52;
+    e = (e >> 52) + t[8];
+    uint64_t h3 = (uint64_t)e & PK_FE_M52;
+    e >>= 52;
+    uint64_t h4 = (uint64_t)e & PK_FE_M52, h5 = (uint64_t)(e >> 52); /* h5: weight 2^520 */
+    pk_u128 c = t[0] + (pk_u128)h0 * PK_FE_R4;
+    r->n[0] = (uint64_t)c & PK_FE_M52;
+    c = (c >> 52) + t[1] + (pk_u128)h1 * PK_FE_R4;
+    r->n[1] = (uint64_t)c & PK_FE_M52;
+    c = (c >> 52) + t[2] + (pk_u128)h2 * PK_FE_R4;
+    r->n[2] = (uint64_t)c & PK_FE_M52;
+    c = (c >> 52) + t[3] + (pk_u128)h3 * PK_FE_R4;
+    r->n[3] = (uint64_t)c & PK_FE_M52;
+    c = (c >> 52) + t[4] + (pk_u128)h4 * PK_FE_R4;
+    r->n[4] = (uint64_t)c & PK_FE_M52;
+    c = (c >> 52) + (pk_u128)h5 * PK_FE_R4; /* weight 2^260 */
     c = c * PK_FE_R4 + r->n[0];
     r->n[0] = (uint64_t)c & PK_FE_M52;
     r->n[1] += (uint64_t)(c >> 52);
