@@ -409,3 +409,25 @@ Test(native_engine, bip340_vectors_and_block_413567, .timeout = 300)
     free(d);
     pk_verifier_free(v);
 }
+
+/* The engine can be switched off, and names are exact. */
+Test(native_engine, names_and_disable)
+{
+    pk_engine e;
+    cr_assert_eq(pk_engine_parse("portable", &e), 0);
+    cr_assert_eq(e, PK_ENGINE_PORTABLE);
+    cr_assert_eq(pk_engine_parse("libsecp256k1", &e), 0);
+    cr_assert_eq(e, PK_ENGINE_LIBSECP256K1);
+    cr_assert_eq(pk_engine_parse("ifma9", &e), -1);
+    cr_assert_str_eq(pk_engine_name(PK_ENGINE_PORTABLE), "portable");
+    cr_assert(pk_engine_available(PK_ENGINE_PORTABLE));
+    setenv("POWKIT_DISABLE", "avx2,portable", 1);
+    cr_assert_not(pk_engine_available(PK_ENGINE_PORTABLE));
+    pk_verifier *v = pk_verifier_new(1);
+    cr_assert_eq(pk_verifier_set_engine(v, PK_ENGINE_PORTABLE), -1);
+    cr_assert_eq(pk_verifier_engine(v), PK_ENGINE_LIBSECP256K1, "a refused engine leaves the verifier as it was");
+    unsetenv("POWKIT_DISABLE");
+    cr_assert_eq(pk_verifier_set_engine(v, PK_ENGINE_PORTABLE), 0);
+    cr_assert_eq(pk_verifier_engine(v), PK_ENGINE_PORTABLE);
+    pk_verifier_free(v);
+}

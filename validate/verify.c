@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "secp256k1/native.h"
+#include "engine.h"
 #include "powkit/verify.h"
 
 #define CHUNK 16
@@ -16,6 +16,7 @@
 struct pk_verifier {
     secp256k1_context *ctx; /* verification only: read-only, shared by all threads */
     pk_engine engine;
+    const pk_engine_impl *impl; /* powkit's own engine, or NULL: libsecp256k1 */
     unsigned nthreads;
     pthread_t *th;
     pthread_mutex_t mu;
@@ -102,9 +103,8 @@ void pk_sig_check_one(pk_verifier *v, pk_sig_check *c)
             c->reason = "bad signature length";
             return;
         }
-        c->valid = v->engine == PK_ENGINE_PORTABLE
-                       ? (int8_t)pk_native_schnorr_verify(c->sig, c->msg, c->msg_len, c->pubkey)
-                       : (int8_t)secp256k1_schnorrsig_verify(v->ctx, c->sig, c->msg, c->msg_len, &pk);
+        c->valid = v->impl ? (int8_t)v->impl->schnorr(c->sig, c->msg, c->msg_len, c->pubkey)
+                           : (int8_t)secp256k1_schnorrsig_verify(v->ctx, c->sig, c->msg, c->msg_len, &pk);
         if (!c->valid)
             c->reason = "verify failed";
         return;
@@ -125,12 +125,12 @@ void pk_sig_check_one(pk_verifier *v, pk_sig_check *c)
         c->reason = "high S";
         return;
     }
-    if (v->engine == PK_ENGINE_PORTABLE) {
+    if (v->impl) {
         uint8_t rs[64], pub[65];
         size_t pl = sizeof pub;
         secp256k1_ecdsa_signature_serialize_compact(v->ctx, rs, &sig);
         secp256k1_ec_pubkey_serialize(v->ctx, pub, &pl, &pk, SECP256K1_EC_UNCOMPRESSED);
-        c->valid = (int8_t)pk_native_ecdsa_verify(rs, c->msg, pub);
+        c->valid = (int8_t)v->impl->ecdsa(rs, c->msg, pub);
     } else {
         c->valid = (int8_t)secp256k1_ecdsa_verify(v->ctx, &sig, c->msg, &pk);
     }
@@ -140,10 +140,14 @@ void pk_sig_check_one(pk_verifier *v, pk_sig_check *c)
 
 /* ---- engines ---- */
 
+/* powkit's own engines by pk_engine value (NULL: libsecp256k1's). */
+static const pk_engine_impl *const IMPLS[PK_ENGINE_COUNT] = {NULL, &pk_engine_portable};
+
 const char *pk_engine_name(pk_engine e)
 {
-    static const char *n[PK_ENGINE_COUNT] = {"libsecp256k1", "portable"};
-    return (unsigned)e < PK_ENGINE_COUNT ? n[e] : "unknown";
+    if ((unsigned)e >= PK_ENGINE_COUNT)
+        return "unknown";
+    return IMPLS[e] ? IMPLS[e]->name : "libsecp256k1";
 }
 
 int pk_engine_parse(const char *name, pk_engine *out)
@@ -170,12 +174,9 @@ static int disabled(const char *name)
     return 0;
 }
 
-/* The portable engine against libsecp256k1 on signatures made here: valid
- * ones, and each with one bit changed, ECDSA (both S) and Schnorr. */
-static int g_portable_ok;
-static pthread_once_t g_portable_once = PTHREAD_ONCE_INIT;
-
-static void portable_selftest(void)
+/* An engine against libsecp256k1 on signatures made here: valid ones, and
+ * each with one bit changed, ECDSA and BIP340. */
+static int selftest(const pk_engine_impl *impl)
 {
     secp256k1_context *ctx = secp256k1_context_create(SECP256K1_CONTEXT_SIGN | SECP256K1_CONTEXT_VERIFY);
     int ok = ctx != NULL;
@@ -197,26 +198,37 @@ static void portable_selftest(void)
         }
         secp256k1_ec_pubkey_serialize(ctx, pub, &pl, &pk, SECP256K1_EC_UNCOMPRESSED);
         secp256k1_ecdsa_signature_serialize_compact(ctx, rs, &sig);
-        ok &= pk_native_ecdsa_verify(rs, msg, pub) == 1;
-        ok &= pk_native_schnorr_verify(sig64, msg, 32, x32) == 1;
+        ok &= impl->ecdsa(rs, msg, pub) == 1;
+        ok &= impl->schnorr(sig64, msg, 32, x32) == 1;
         rs[5 + i] ^= 0x10;
         sig64[40 + i] ^= 0x01;
-        ok &= pk_native_ecdsa_verify(rs, msg, pub) == 0;
-        ok &= pk_native_schnorr_verify(sig64, msg, 32, x32) == 0;
+        ok &= impl->ecdsa(rs, msg, pub) == 0;
+        ok &= impl->schnorr(sig64, msg, 32, x32) == 0;
     }
     if (ctx)
         secp256k1_context_destroy(ctx);
-    g_portable_ok = ok;
+    return ok;
+}
+
+static int g_usable[PK_ENGINE_COUNT];
+static pthread_once_t g_selftests = PTHREAD_ONCE_INIT;
+
+static void run_selftests(void)
+{
+    for (int e = 0; e < PK_ENGINE_COUNT; e++)
+        g_usable[e] = !IMPLS[e] || (IMPLS[e]->supported() && selftest(IMPLS[e]));
 }
 
 int pk_engine_available(pk_engine e)
 {
-    if (e == PK_ENGINE_LIBSECP256K1)
-        return 1;
-    if (e != PK_ENGINE_PORTABLE || disabled("portable"))
+    if ((unsigned)e >= PK_ENGINE_COUNT)
         return 0;
-    pthread_once(&g_portable_once, portable_selftest);
-    return g_portable_ok;
+    if (!IMPLS[e])
+        return 1;
+    if (disabled(IMPLS[e]->name))
+        return 0;
+    pthread_once(&g_selftests, run_selftests);
+    return g_usable[e];
 }
 
 int pk_verifier_set_engine(pk_verifier *v, pk_engine e)
@@ -224,6 +236,7 @@ int pk_verifier_set_engine(pk_verifier *v, pk_engine e)
     if (!pk_engine_available(e))
         return -1;
     v->engine = e;
+    v->impl = IMPLS[e];
     return 0;
 }
 

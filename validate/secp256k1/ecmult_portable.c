@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "../engine.h"
 #include "group.h"
 #include "native.h"
 #include "powkit/sha256.h"
@@ -241,3 +242,7 @@ int pk_native_schnorr_verify(const uint8_t sig64[64], const uint8_t *msg, size_t
     pk_ge_set_gej(&ra, &R);
     return !(ra.y.n[0] & 1) && pk_fe_equal(&ra.x, &rx);
 }
+
+static int always(void) { return 1; }
+
+const pk_engine_impl pk_engine_portable = {"portable", always, pk_native_ecdsa_verify, pk_native_schnorr_verify};
