@@ -39,7 +39,9 @@ typedef struct pk_verifier pk_verifier;
 /* Verification engines: libsecp256k1 (the default, and the tests'
  * oracle), and powkit's own "portable" arithmetic (validate/secp256k1/,
  * self-tested against libsecp256k1 before first use).  Parsing (DER,
- * keys, high-S normalisation) is the same for all. */
+ * keys, high-S normalisation) is the same for all.  Verification handles
+ * public data only: powkit's engines are not constant-time, and need not
+ * be. */
 typedef enum pk_engine { PK_ENGINE_LIBSECP256K1 = 0, PK_ENGINE_PORTABLE, PK_ENGINE_COUNT } pk_engine;
 const char *pk_engine_name(pk_engine e);
 /* "libsecp256k1", "portable".  Returns 0 or -1 for an unknown name. */
