@@ -106,7 +106,7 @@ int pk_cmd_verify_block(int argc, char **argv)
 {
     int json = 0, sigs = 0;
     unsigned threads = 0;
-    pk_engine engine = PK_ENGINE_LIBSECP256K1;
+    pk_engine engine = pk_engine_default();
     long long height = -1;
     const char *prevouts_path = NULL;
     pk_chain chain = PK_CHAIN_MAIN;
@@ -127,7 +127,7 @@ int pk_cmd_verify_block(int argc, char **argv)
             sigs = 1;
         } else if (c == 'e') {
             if (pk_engine_parse(optarg, &engine)) {
-                fprintf(stderr, "powkit verify-block: --engine wants libsecp256k1 or portable, got '%s'\n", optarg);
+                fprintf(stderr, "powkit verify-block: --engine wants libsecp256k1, portable or ifma, got '%s'\n", optarg);
                 return 2;
             }
         } else if (c == 't') {

@@ -113,7 +113,7 @@ int pk_cmd_verify_sigs(int argc, char **argv)
 {
     unsigned threads = 0;
     uint8_t flags = 0;
-    pk_engine engine = PK_ENGINE_LIBSECP256K1;
+    pk_engine engine = pk_engine_default();
     static const struct option opts[] = {{"threads", required_argument, 0, 't'}, {"engine", required_argument, 0, 'e'},
                                          {"lax-der", no_argument, 0, 'l'},
                                          {"low-s", no_argument, 0, 's'}, {0, 0, 0, 0}};
@@ -122,7 +122,7 @@ int pk_cmd_verify_sigs(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "t:", opts, NULL)) != -1) {
         if (c == 'e') {
             if (pk_engine_parse(optarg, &engine)) {
-                fprintf(stderr, "powkit verify-sigs: --engine wants libsecp256k1 or portable, got '%s'\n", optarg);
+                fprintf(stderr, "powkit verify-sigs: --engine wants libsecp256k1, portable or ifma, got '%s'\n", optarg);
                 return 2;
             }
         } else if (c == 't') {

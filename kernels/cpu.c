@@ -42,6 +42,9 @@ static void detect(void)
         /* F, BW (byte shuffles) and VL, with the ZMM and mask state saved. */
         if (((b >> 16) & 1) && ((b >> 30) & 1) && ((b >> 31) & 1) && zmm_ok)
             f |= PK_CPU_AVX512;
+        /* IFMA (bit 21) with F (16), DQ (17), VL (31) and the ZMM state. */
+        if (((b >> 21) & 1) && ((b >> 16) & 1) && ((b >> 17) & 1) && ((b >> 31) & 1) && zmm_ok)
+            f |= PK_CPU_AVX512IFMA;
     }
     g_features = f;
 
@@ -76,7 +79,7 @@ void pk_cpu_feature_names(unsigned mask, char *buf, size_t len)
 {
     static const struct { unsigned bit; const char *name; } names[] = {
         {PK_CPU_SSSE3, "ssse3"}, {PK_CPU_SSE41, "sse4.1"}, {PK_CPU_SHA, "sha"},
-        {PK_CPU_AVX2, "avx2"},   {PK_CPU_AVX512, "avx512"},
+        {PK_CPU_AVX2, "avx2"},   {PK_CPU_AVX512, "avx512"}, {PK_CPU_AVX512IFMA, "avx512ifma"},
     };
     size_t used = 0;
     if (len)

@@ -13,6 +13,7 @@
 #include "../validate/secp256k1/field.h"
 #include "../validate/secp256k1/native.h"
 #include "../validate/secp256k1/scalar.h"
+#include "powkit/sha256.h"
 #include "powkit/sigcheck.h"
 #include "powkit/util.h"
 #include "powkit/validate.h"
@@ -242,24 +243,60 @@ static void make_check(tu_rng *r, pk_sig_check *c, int schnorr, int mutate)
     }
 }
 
+/* powkit's own engines this machine runs: portable always; ifma where
+ * the CPU has IFMA (a CPU without it is told in the log, not failed). */
+static int own_engines(pk_engine out[PK_ENGINE_COUNT])
+{
+    int n = 0;
+    for (int e = PK_ENGINE_PORTABLE; e < PK_ENGINE_COUNT; e++) {
+        if (pk_engine_available((pk_engine)e))
+            out[n++] = (pk_engine)e;
+        else if (e == PK_ENGINE_PORTABLE)
+            cr_assert_fail("the portable engine failed its self-test");
+        else
+            cr_log_warn("engine %s not available on this CPU: not tested", pk_engine_name((pk_engine)e));
+    }
+    return n;
+}
+
+static pk_verifier *verifier_with(unsigned threads, pk_engine e)
+{
+    pk_verifier *v = pk_verifier_new(threads);
+    cr_assert(v);
+    cr_assert_eq(pk_verifier_set_engine(v, e), 0, "engine %s", pk_engine_name(e));
+    return v;
+}
+
+/* Every check through libsecp256k1 and each own engine: the same answers
+ * and reasons.  c gets libsecp256k1's. */
 static void compare_engines(pk_sig_check *c, size_t n, const char *what)
 {
-    pk_verifier *lib = pk_verifier_new(2), *nat = pk_verifier_new(2);
-    cr_assert_eq(pk_verifier_set_engine(nat, PK_ENGINE_PORTABLE), 0, "the portable engine failed its self-test");
+    pk_engine own[PK_ENGINE_COUNT];
+    int ne = own_engines(own);
+    pk_verifier *lib = verifier_with(2, PK_ENGINE_LIBSECP256K1);
     pk_sig_check *d = malloc(n * sizeof *d);
-    memcpy(d, c, n * sizeof *d);
+    pk_sig_check *orig = malloc(n * sizeof *orig);
+    memcpy(orig, c, n * sizeof *orig);
     pk_verifier_run(lib, c, n, 0);
-    pk_verifier_run(nat, d, n, 0);
     size_t valid = 0;
-    for (size_t i = 0; i < n; i++) {
-        cr_assert_eq(d[i].valid, c[i].valid, "%s %zu: portable says %d, libsecp256k1 %d", what, i, d[i].valid,
-                     c[i].valid);
+    for (size_t i = 0; i < n; i++)
         valid += c[i].valid == 1;
-    }
     cr_assert_gt(valid, 0);
+    for (int k = 0; k < ne; k++) {
+        pk_verifier *nat = verifier_with(2, own[k]);
+        memcpy(d, orig, n * sizeof *d);
+        pk_verifier_run(nat, d, n, 0);
+        for (size_t i = 0; i < n; i++) {
+            cr_assert_eq(d[i].valid, c[i].valid, "%s %zu: %s says %d, libsecp256k1 %d", what, i,
+                         pk_engine_name(own[k]), d[i].valid, c[i].valid);
+            cr_assert_str_eq(d[i].reason ? d[i].reason : "", c[i].reason ? c[i].reason : "", "%s %zu: %s's reason",
+                             what, i, pk_engine_name(own[k]));
+        }
+        pk_verifier_free(nat);
+    }
     free(d);
+    free(orig);
     pk_verifier_free(lib);
-    pk_verifier_free(nat);
 }
 
 Test(native_engine, random_signatures_equal_libsecp256k1, .timeout = 300)
@@ -337,45 +374,56 @@ Test(native_engine, edges_equal_libsecp256k1)
             x->sig_len = (uint8_t)(6 + rn + sn);
         }
     }
-    compare_engines(c, 2, "G and -G");
-    pk_verifier *nat = pk_verifier_new(1);
-    pk_verifier_set_engine(nat, PK_ENGINE_PORTABLE);
-    pk_verifier *lib = pk_verifier_new(1);
-    for (size_t i = 2; i < n; i++) {
-        pk_sig_check a = c[i], b = c[i];
-        pk_sig_check_one(lib, &a);
-        pk_sig_check_one(nat, &b);
-        cr_assert_eq(b.valid, a.valid, "edge %zu", i);
+    compare_engines(c, n, "edges");
+    pk_engine own[PK_ENGINE_COUNT];
+    int ne = own_engines(own);
+    pk_verifier *lib = verifier_with(1, PK_ENGINE_LIBSECP256K1);
+    for (int k = 0; k < ne; k++) {
+        pk_verifier *nat = verifier_with(1, own[k]);
+        for (size_t i = 0; i < n; i++) {
+            pk_sig_check a = c[i], b = c[i];
+            pk_sig_check_one(lib, &a);
+            pk_sig_check_one(nat, &b);
+            cr_assert_eq(b.valid, a.valid, "edge %zu, one at a time, %s", i, pk_engine_name(own[k]));
+        }
+        pk_verifier_free(nat);
     }
     /* r near p - n: with a key chosen so that x(R) lands in [n, p) the
      * second comparison matters; here both engines must at least agree
      * on r = p - n - 1 and r = p - n for every s above. */
-    /* A bad signature in every position of batches of 1 to 17. */
-    for (size_t len = 1; len <= 17; len++) {
-        pk_sig_check batch[17];
-        for (size_t bad = 0; bad < len; bad++) {
-            for (size_t i = 0; i < len; i++)
-                make_check(&r, &batch[i], (int)(i % 2), i == bad ? 1 + (int)(i % 4) : 0);
-            pk_verifier_run(nat, batch, len, 0);
-            for (size_t i = 0; i < len; i++)
-                cr_assert_eq(batch[i].valid, i == bad ? 0 : 1, "batch %zu, bad %zu, at %zu", len, bad, i);
+    /* A bad signature in every position of batches of 1 to 17, of one
+     * kind (every lane of a group) and mixed. */
+    for (int k = 0; k < ne; k++) {
+        pk_verifier *nat = verifier_with(1, own[k]);
+        for (int mix = 0; mix < 3; mix++) {
+            for (size_t len = 1; len <= 17; len++) {
+                pk_sig_check batch[17];
+                for (size_t bad = 0; bad < len; bad++) {
+                    for (size_t i = 0; i < len; i++)
+                        make_check(&r, &batch[i], mix == 2 ? (int)(i % 2) : mix, i == bad ? 1 + (int)(i % 4) : 0);
+                    pk_verifier_run(nat, batch, len, 0);
+                    for (size_t i = 0; i < len; i++)
+                        cr_assert_eq(batch[i].valid, i == bad ? 0 : 1, "%s: batch %zu (mix %d), bad %zu, at %zu",
+                                     pk_engine_name(own[k]), len, mix, bad, i);
+                }
+            }
         }
+        pk_verifier_free(nat);
     }
-    pk_verifier_free(nat);
     pk_verifier_free(lib);
 }
 
 /* BIP340's vectors and every signature of block 413,567 with the engine. */
-Test(native_engine, bip340_vectors_and_block_413567, .timeout = 300)
+static void vectors_and_block(pk_engine engine)
 {
-    pk_verifier *v = pk_verifier_new(2);
-    cr_assert_eq(pk_verifier_set_engine(v, PK_ENGINE_PORTABLE), 0);
+    pk_verifier *v = verifier_with(2, engine);
     size_t len;
     char *csv = (char *)tu_read_data("bip340-test-vectors.csv", &len);
     csv = realloc(csv, len + 1);
     csv[len] = 0;
     char *save, *line = strtok_r(csv, "\n", &save);
     int rows = 0;
+    pk_sig_check all[19];
     for (line = strtok_r(NULL, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         char *f[8] = {0}, *p = line;
         for (int i = 0; i < 8 && p; i++) {
@@ -390,10 +438,17 @@ Test(native_engine, bip340_vectors_and_block_413567, .timeout = 300)
         pk_hex_decode(f[5], c.sig, 64);
         pk_hex_decode(f[4], c.msg, c.msg_len);
         pk_sig_check_one(v, &c);
-        cr_assert_eq(c.valid, strncmp(f[6], "TRUE", 4) == 0, "BIP340 row %d", rows);
+        cr_assert_eq(c.valid, strncmp(f[6], "TRUE", 4) == 0, "%s: BIP340 row %d", pk_engine_name(engine), rows);
+        all[rows] = c;
         rows++;
     }
     cr_assert_eq(rows, 19);
+    /* the same rows as one batch: groups of lanes, a partial one */
+    pk_sig_check again[19];
+    memcpy(again, all, sizeof again);
+    pk_verifier_run(v, again, 19, 0);
+    for (int i = 0; i < 19; i++)
+        cr_assert_eq(again[i].valid, all[i].valid, "%s: BIP340 row %d in a batch", pk_engine_name(engine), i);
     free(csv);
     uint8_t *d = tu_read_data("block413567.raw", &len);
     pk_block b;
@@ -410,6 +465,14 @@ Test(native_engine, bip340_vectors_and_block_413567, .timeout = 300)
     pk_verifier_free(v);
 }
 
+Test(native_engine, bip340_vectors_and_block_413567, .timeout = 300)
+{
+    pk_engine own[PK_ENGINE_COUNT];
+    int ne = own_engines(own);
+    for (int k = 0; k < ne; k++)
+        vectors_and_block(own[k]);
+}
+
 /* The engine can be switched off, and names are exact. */
 Test(native_engine, names_and_disable)
 {
@@ -419,15 +482,256 @@ Test(native_engine, names_and_disable)
     cr_assert_eq(pk_engine_parse("libsecp256k1", &e), 0);
     cr_assert_eq(e, PK_ENGINE_LIBSECP256K1);
     cr_assert_eq(pk_engine_parse("ifma9", &e), -1);
+    cr_assert_eq(pk_engine_parse("ifma", &e), 0);
+    cr_assert_eq(e, PK_ENGINE_IFMA);
+    cr_assert_str_eq(pk_engine_name(PK_ENGINE_IFMA), "ifma");
+    if (pk_engine_available(PK_ENGINE_IFMA)) {
+        cr_assert_eq(pk_engine_default(), PK_ENGINE_IFMA, "the fastest engine is the default");
+        setenv("POWKIT_DISABLE", "ifma", 1);
+        cr_assert_not(pk_engine_available(PK_ENGINE_IFMA));
+        cr_assert_eq(pk_engine_default(), PK_ENGINE_LIBSECP256K1, "without ifma the default is libsecp256k1");
+        pk_verifier *w = pk_verifier_new(1);
+        cr_assert_eq(pk_verifier_engine(w), PK_ENGINE_LIBSECP256K1);
+        cr_assert_eq(pk_verifier_set_engine(w, PK_ENGINE_IFMA), -1);
+        pk_verifier_free(w);
+        unsetenv("POWKIT_DISABLE");
+    } else {
+        cr_assert_eq(pk_engine_default(), PK_ENGINE_LIBSECP256K1);
+    }
     cr_assert_str_eq(pk_engine_name(PK_ENGINE_PORTABLE), "portable");
     cr_assert(pk_engine_available(PK_ENGINE_PORTABLE));
     setenv("POWKIT_DISABLE", "avx2,portable", 1);
     cr_assert_not(pk_engine_available(PK_ENGINE_PORTABLE));
     pk_verifier *v = pk_verifier_new(1);
     cr_assert_eq(pk_verifier_set_engine(v, PK_ENGINE_PORTABLE), -1);
-    cr_assert_eq(pk_verifier_engine(v), PK_ENGINE_LIBSECP256K1, "a refused engine leaves the verifier as it was");
+    pk_engine before = pk_verifier_engine(v);
+    cr_assert_eq(pk_verifier_set_engine(v, PK_ENGINE_PORTABLE), -1);
+    cr_assert_eq(pk_verifier_engine(v), before, "a refused engine leaves the verifier as it was");
     unsetenv("POWKIT_DISABLE");
     cr_assert_eq(pk_verifier_set_engine(v, PK_ENGINE_PORTABLE), 0);
     cr_assert_eq(pk_verifier_engine(v), PK_ENGINE_PORTABLE);
     pk_verifier_free(v);
+}
+
+/* ---- the IFMA engine's own parts ---- */
+
+/* A field element for the lanes: below p, or any limbs below 2^52 (a value
+ * up to 2^260, not reduced), with limbs at their maximum often. */
+static void lane_value(tu_rng *r, pk_fe *a, mpz_t v)
+{
+    uint8_t b[32];
+    if (tu_below(r, 3) == 0) {
+        edge_or_random(r, b, P);
+        to_mpz(v, b);
+        mpz_mod(v, v, P);
+        from_mpz(b, v);
+        pk_fe_set_b32(a, b);
+    } else {
+        for (int i = 0; i < 5; i++) {
+            uint64_t x;
+            tu_fill(r, (uint8_t *)&x, 8);
+            switch (tu_below(r, 4)) {
+            case 0: x = PK_FE_M52; break;   /* the largest a product takes */
+            case 1: x = PK_FE_P[i]; break;  /* p's own limb */
+            case 2: x &= 0xF; break;        /* small */
+            default: x &= PK_FE_M52; break;
+            }
+            a->n[i] = x;
+        }
+    }
+    mpz_set_ui(v, 0);
+    for (int i = 4; i >= 0; i--) {
+        mpz_mul_2exp(v, v, 52);
+        mpz_add_ui(v, v, a->n[i]);
+    }
+}
+
+static void expect_lane(const pk_fe *got, const mpz_t want, int carried, const char *what, int i, int lane)
+{
+    if (carried) {
+        for (int k = 0; k < 4; k++)
+            cr_assert_lt(got->n[k], 1ull << 52, "%s, case %d lane %d: limb %d not carried", what, i, lane, k);
+        cr_assert_lt(got->n[4], 1ull << 49, "%s, case %d lane %d: top limb above 2^49", what, i, lane);
+    }
+    mpz_t w;
+    mpz_init(w);
+    mpz_mod(w, want, P);
+    expect_fe(got, w, what, i * 8 + lane);
+    mpz_clear(w);
+}
+
+Test(ifma_field, operations_match_gmp_in_every_lane)
+{
+    init_consts();
+    pk_fe a[8], b[8], z[8];
+    if (pk_ifma_fe_op(PK_IFMA_MUL, z, a, b) < 0) {
+        cr_log_warn("no AVX-512 IFMA on this CPU: the ifma field is not tested");
+        return;
+    }
+    tu_rng r = {0x5eed0010};
+    mpz_t va[8], vb[8], t, e;
+    for (int l = 0; l < 8; l++)
+        mpz_inits(va[l], vb[l], NULL);
+    mpz_inits(t, e, NULL);
+    mpz_add_ui(e, P, 1);
+    mpz_fdiv_q_2exp(e, e, 2); /* (p + 1) / 4 */
+    for (int i = 0; i < 3000; i++) {
+        for (int l = 0; l < 8; l++) {
+            lane_value(&r, &a[l], va[l]);
+            lane_value(&r, &b[l], vb[l]);
+        }
+        cr_assert_eq(pk_ifma_fe_op(PK_IFMA_MUL, z, a, b), 0);
+        for (int l = 0; l < 8; l++) {
+            mpz_mul(t, va[l], vb[l]);
+            expect_lane(&z[l], t, 1, "mul", i, l);
+        }
+        pk_ifma_fe_op(PK_IFMA_SQR, z, a, b);
+        for (int l = 0; l < 8; l++) {
+            mpz_mul(t, va[l], va[l]);
+            expect_lane(&z[l], t, 1, "sqr", i, l);
+        }
+        pk_ifma_fe_op(PK_IFMA_ADD, z, a, b);
+        for (int l = 0; l < 8; l++) {
+            mpz_add(t, va[l], vb[l]);
+            expect_lane(&z[l], t, 1, "add", i, l);
+        }
+        pk_ifma_fe_op(PK_IFMA_SUB, z, a, b);
+        for (int l = 0; l < 8; l++) {
+            mpz_sub(t, va[l], vb[l]);
+            expect_lane(&z[l], t, 1, "sub", i, l);
+        }
+        if (i % 20 == 0) {
+            pk_ifma_fe_op(PK_IFMA_SQRT, z, a, b);
+            for (int l = 0; l < 8; l++) {
+                mpz_powm(t, va[l], e, P);
+                expect_lane(&z[l], t, 0, "sqrt candidate", i, l);
+            }
+        }
+    }
+    for (int l = 0; l < 8; l++)
+        mpz_clears(va[l], vb[l], NULL);
+    mpz_clears(t, e, NULL);
+}
+
+/* Signatures whose multi-scalar multiplication meets the sums the lanes'
+ * formulas cannot do (a point plus itself or its negation, a result at
+ * infinity): tiny u1, u2 and keys that are tiny multiples of G, so the
+ * terms of the sum collide.  Every engine must give libsecp256k1's answer
+ * (and the valid ones must be valid). */
+Test(native_engine, ladder_exceptions_equal_libsecp256k1)
+{
+    init_consts();
+    pk_sig_check c[256];
+    size_t n = 0;
+    mpz_t k, rr, ss, mm, t;
+    mpz_inits(k, rr, ss, mm, t, NULL);
+    static const long keys[] = {1, 2, 3, -1, -2};
+    for (long a = 0; a <= 4; a++) {
+        for (long b = 1; b <= 4; b++) {
+            for (size_t ki = 0; ki < sizeof keys / sizeof keys[0]; ki++) {
+                for (int high = 0; high <= 1; high++) {
+                    /* R = (a + b key) G; r = x(R); s = r / b; m = a s: then u1 = a, u2 = b */
+                    long sum = a + b * keys[ki];
+                    pk_sig_check *x = &c[n++];
+                    memset(x, 0, sizeof *x);
+                    uint8_t sec[32], pub[65], kb[32];
+                    mpz_set_si(k, keys[ki]);
+                    mpz_mod(k, k, N);
+                    from_mpz(kb, k);
+                    secp256k1_pubkey pk;
+                    cr_assert(secp256k1_ec_pubkey_create(ctx(), &pk, kb));
+                    size_t pl = 33;
+                    secp256k1_ec_pubkey_serialize(ctx(), x->pubkey, &pl, &pk, SECP256K1_EC_COMPRESSED);
+                    x->pubkey_len = 33;
+                    if (sum != 0) {
+                        mpz_set_si(t, sum);
+                        mpz_mod(t, t, N);
+                        from_mpz(sec, t);
+                        secp256k1_pubkey rp;
+                        cr_assert(secp256k1_ec_pubkey_create(ctx(), &rp, sec));
+                        pl = 65;
+                        secp256k1_ec_pubkey_serialize(ctx(), pub, &pl, &rp, SECP256K1_EC_UNCOMPRESSED);
+                        mpz_import(rr, 32, 1, 1, 1, 0, pub + 1);
+                        mpz_mod(rr, rr, N);
+                    } else {
+                        mpz_set_ui(rr, 0x1234567); /* R at infinity: any r is wrong */
+                    }
+                    mpz_set_si(t, b);
+                    mpz_invert(t, t, N);
+                    mpz_mul(ss, rr, t);
+                    mpz_mod(ss, ss, N);
+                    mpz_mul_si(mm, ss, a);
+                    mpz_mod(mm, mm, N);
+                    if (high) /* the other S: u1 and u2 both negated */
+                        mpz_sub(ss, N, ss);
+                    uint8_t rs[64];
+                    from_mpz(rs, rr);
+                    from_mpz(rs + 32, ss);
+                    from_mpz(x->msg, mm);
+                    x->msg_len = 32;
+                    secp256k1_ecdsa_signature sig;
+                    cr_assert(secp256k1_ecdsa_signature_parse_compact(ctx(), &sig, rs));
+                    size_t l = 72;
+                    secp256k1_ecdsa_signature_serialize_der(ctx(), x->sig, &l, &sig);
+                    x->sig_len = (uint8_t)l;
+                    x->type = PK_SIG_ECDSA;
+                }
+            }
+        }
+    }
+    /* BIP340 with key G (secret 1): s = e gives s G - e G = infinity; and
+     * valid signatures with a tiny nonce k (s = k + e). */
+    static const char tag[] = "BIP0340/challenge";
+    uint8_t th[32], gx[32];
+    pk_sha256((const uint8_t *)tag, sizeof tag - 1, th);
+    {
+        uint8_t one[32] = {0};
+        one[31] = 1;
+        secp256k1_pubkey g;
+        cr_assert(secp256k1_ec_pubkey_create(ctx(), &g, one));
+        uint8_t ser[33];
+        size_t pl = 33;
+        secp256k1_ec_pubkey_serialize(ctx(), ser, &pl, &g, SECP256K1_EC_COMPRESSED);
+        memcpy(gx, ser + 1, 32);
+    }
+    for (int kk = 1; kk <= 12; kk++) {
+        uint8_t kb[32] = {0}, ser[33], buf[160], e32[32];
+        kb[31] = (uint8_t)kk;
+        secp256k1_pubkey rp;
+        cr_assert(secp256k1_ec_pubkey_create(ctx(), &rp, kb));
+        size_t pl = 33;
+        secp256k1_ec_pubkey_serialize(ctx(), ser, &pl, &rp, SECP256K1_EC_COMPRESSED);
+        for (int inf = 0; inf <= 1; inf++) {
+            pk_sig_check *x = &c[n++];
+            memset(x, 0, sizeof *x);
+            x->type = PK_SIG_SCHNORR, x->pubkey_len = 32, x->sig_len = 64, x->msg_len = 32;
+            memcpy(x->pubkey, gx, 32);
+            memset(x->msg, kk * 7 + inf, 32);
+            memcpy(x->sig, ser + 1, 32);
+            memcpy(buf, th, 32), memcpy(buf + 32, th, 32), memcpy(buf + 64, x->sig, 32), memcpy(buf + 96, gx, 32),
+                memcpy(buf + 128, x->msg, 32);
+            pk_sha256(buf, 160, e32);
+            to_mpz(t, e32);
+            mpz_mod(t, t, N);
+            if (!inf && ser[0] == 0x02)
+                mpz_add_ui(t, t, (unsigned long)kk); /* s = k + e: valid when kG has an even y */
+            mpz_mod(t, t, N);
+            from_mpz(x->sig + 32, t);
+        }
+    }
+    mpz_clears(k, rr, ss, mm, t, NULL);
+    /* libsecp256k1's verdicts first: the constructions must be what they claim */
+    pk_verifier *lib = verifier_with(1, PK_ENGINE_LIBSECP256K1);
+    size_t valid = 0;
+    for (size_t i = 0; i < n; i++) {
+        pk_sig_check y = c[i];
+        pk_sig_check_one(lib, &y);
+        valid += y.valid == 1;
+    }
+    pk_verifier_free(lib);
+    cr_assert_gt(valid, n / 2, "only %zu of %zu constructions valid", valid, n);
+    uint64_t before = pk_ifma_fallbacks();
+    compare_engines(c, n, "ladder exception");
+    if (pk_engine_available(PK_ENGINE_IFMA))
+        cr_assert_gt(pk_ifma_fallbacks() - before, 20, "the constructions should reach the lanes' exceptions");
 }

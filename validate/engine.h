@@ -9,6 +9,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+enum { PK_ENGINE_JOB_ECDSA = 1, PK_ENGINE_JOB_SCHNORR = 2 };
+
+/* One parsed check for an engine's batch entry. */
+typedef struct pk_engine_job {
+    uint8_t kind;       /* PK_ENGINE_JOB_ECDSA or _SCHNORR */
+    const uint8_t *sig; /* ECDSA r || s big-endian (either S); BIP340 sig64 */
+    const uint8_t *msg;
+    size_t msglen;      /* ECDSA 32 */
+    const uint8_t *key; /* ECDSA 04 || x || y on the curve; BIP340 x-only (32) */
+    int8_t result;      /* out: 1 valid, 0 not, -1 (BIP340) the key does not lift */
+} pk_engine_job;
+
 typedef struct pk_engine_impl {
     const char *name;
     /* 1 when this CPU can run it (feature bits); the self-test and
@@ -18,9 +30,13 @@ typedef struct pk_engine_impl {
     int (*ecdsa)(const uint8_t rs[64], const uint8_t msg32[32], const uint8_t pub65[65]);
     /* BIP340: sig64, msg of any length, a 32-byte x-only key (not checked to lift). */
     int (*schnorr)(const uint8_t sig64[64], const uint8_t *msg, size_t msglen, const uint8_t xonly[32]);
+    /* Many checks at once, in any mix: what the verifier calls. */
+    void (*batch)(pk_engine_job *jobs, size_t n);
 } pk_engine_impl;
 
 /* validate/secp256k1/ecmult_portable.c */
 extern const pk_engine_impl pk_engine_portable;
+/* validate/secp256k1/ecmult_ifma.c */
+extern const pk_engine_impl pk_engine_ifma;
 
 #endif

@@ -20,6 +20,7 @@ enum {
     PK_CPU_SHA = 1u << 2,    /* SHA extensions (SHA-NI), with SSE4.1 */
     PK_CPU_AVX2 = 1u << 3,   /* AVX2 and OS support for YMM state */
     PK_CPU_AVX512 = 1u << 4, /* AVX-512 F+VL and OS support for ZMM state */
+    PK_CPU_AVX512IFMA = 1u << 5, /* AVX-512 IFMA (52-bit multiply-add), with F+VL+DQ and ZMM state */
 };
 
 /* Features of the running CPU (cached after the first call). */

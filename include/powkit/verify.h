@@ -36,19 +36,23 @@ typedef struct pk_sig_check {
 
 typedef struct pk_verifier pk_verifier;
 
-/* Verification engines: libsecp256k1 (the default, and the tests'
- * oracle), and powkit's own "portable" arithmetic (validate/secp256k1/,
- * self-tested against libsecp256k1 before first use).  Parsing (DER,
- * keys, high-S normalisation) is the same for all.  Verification handles
- * public data only: powkit's engines are not constant-time, and need not
- * be. */
-typedef enum pk_engine { PK_ENGINE_LIBSECP256K1 = 0, PK_ENGINE_PORTABLE, PK_ENGINE_COUNT } pk_engine;
+/* Verification engines: libsecp256k1 (the tests' oracle), powkit's own
+ * "portable" arithmetic (validate/secp256k1/, 64-bit integers, any CPU)
+ * and "ifma" (eight verifications at once in the lanes of AVX-512 IFMA,
+ * where the CPU has it), each self-tested against libsecp256k1 before
+ * first use.  Parsing (DER, keys, high-S normalisation) is the same for
+ * all.  A new verifier takes pk_engine_default(): ifma when available,
+ * else libsecp256k1.  Verification handles public data only: powkit's
+ * engines are not constant-time, and need not be. */
+typedef enum pk_engine { PK_ENGINE_LIBSECP256K1 = 0, PK_ENGINE_PORTABLE, PK_ENGINE_IFMA, PK_ENGINE_COUNT } pk_engine;
 const char *pk_engine_name(pk_engine e);
-/* "libsecp256k1", "portable".  Returns 0 or -1 for an unknown name. */
+/* "libsecp256k1", "portable", "ifma".  Returns 0 or -1 for an unknown name. */
 int pk_engine_parse(const char *name, pk_engine *out);
 /* 1 when e can be used here: built, not disabled by POWKIT_DISABLE, and
  * its self-test passed (run once, at first ask). */
 int pk_engine_available(pk_engine e);
+/* The fastest available engine (what pk_verifier_new chooses). */
+pk_engine pk_engine_default(void);
 /* Chooses the engine of v's checks; returns 0, or -1 when it is not
  * available (v keeps its engine). */
 int pk_verifier_set_engine(pk_verifier *v, pk_engine e);

@@ -1,5 +1,6 @@
-/* The same arbitrary checks through both engines (libsecp256k1 and
- * powkit's portable one): any difference in an answer is a crash.
+/* The same arbitrary checks through every engine (libsecp256k1, powkit's
+ * portable one, and the IFMA one where the CPU has it): any difference in
+ * an answer or its reason is a crash.
  * Input: a type byte, then key, signature and message bytes. */
 #include <stdlib.h>
 #include <string.h>
@@ -7,16 +8,25 @@
 #include "powkit/log.h"
 #include "powkit/verify.h"
 
-static pk_verifier *lib, *nat;
+static pk_verifier *lib, *own[PK_ENGINE_COUNT];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
     pk_log_set_level((pk_log_level)-1); /* nothing */
     lib = pk_verifier_new(1);
-    nat = pk_verifier_new(1);
-    if (!lib || !nat || pk_verifier_set_engine(nat, PK_ENGINE_PORTABLE))
+    if (!lib || pk_verifier_set_engine(lib, PK_ENGINE_LIBSECP256K1))
         abort();
+    for (int e = PK_ENGINE_PORTABLE; e < PK_ENGINE_COUNT; e++) {
+        if (!pk_engine_available((pk_engine)e)) {
+            if (e == PK_ENGINE_PORTABLE)
+                abort(); /* always built, always runs */
+            continue;
+        }
+        own[e] = pk_verifier_new(1);
+        if (!own[e] || pk_verifier_set_engine(own[e], (pk_engine)e))
+            abort();
+    }
     return 0;
 }
 
@@ -56,8 +66,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     pk_sig_check d = c;
     pk_sig_check_one(lib, &c);
-    pk_sig_check_one(nat, &d);
-    if (c.valid != d.valid)
-        abort();
+    for (int e = PK_ENGINE_PORTABLE; e < PK_ENGINE_COUNT; e++) {
+        if (!own[e])
+            continue;
+        pk_sig_check x = d;
+        pk_sig_check_one(own[e], &x);
+        if (c.valid != x.valid || (c.reason == NULL) != (x.reason == NULL) ||
+            (c.reason && strcmp(c.reason, x.reason) != 0))
+            abort();
+    }
     return 0;
 }

@@ -245,4 +245,18 @@ int pk_native_schnorr_verify(const uint8_t sig64[64], const uint8_t *msg, size_t
 
 static int always(void) { return 1; }
 
-const pk_engine_impl pk_engine_portable = {"portable", always, pk_native_ecdsa_verify, pk_native_schnorr_verify};
+static void portable_batch(pk_engine_job *jobs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        pk_engine_job *j = &jobs[i];
+        if (j->kind == PK_ENGINE_JOB_ECDSA)
+            j->result = (int8_t)pk_native_ecdsa_verify(j->sig, j->msg, j->key);
+        else if (!pk_native_xonly_valid(j->key))
+            j->result = -1;
+        else
+            j->result = (int8_t)pk_native_schnorr_verify(j->sig, j->msg, j->msglen, j->key);
+    }
+}
+
+const pk_engine_impl pk_engine_portable = {"portable", always, pk_native_ecdsa_verify, pk_native_schnorr_verify,
+                                           portable_batch};

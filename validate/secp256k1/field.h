@@ -219,19 +219,6 @@ static inline void pk_fe_sqr(pk_fe *r, const pk_fe *a)
     pk_fe_reduce_columns(r, t);
 }
 
-/* a^e for a 256-bit exponent given as 4 little-endian words. */
-static inline void pk_fe_pow(pk_fe *r, const pk_fe *a, const uint64_t e[4])
-{
-    pk_fe acc;
-    pk_fe_set_int(&acc, 1);
-    for (int i = 255; i >= 0; i--) {
-        pk_fe_sqr(&acc, &acc);
-        if (e[i / 64] >> (i % 64) & 1)
-            pk_fe_mul(&acc, &acc, a);
-    }
-    *r = acc;
-}
-
 static inline void pk_fe_sqr_n(pk_fe *r, const pk_fe *a, int n)
 {
     *r = *a;

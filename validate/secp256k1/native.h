@@ -21,4 +21,17 @@ int pk_native_schnorr_verify(const uint8_t sig64[64], const uint8_t *msg, size_t
 /* 1 when the x-only key lifts to a point (BIP340's lift_x). */
 int pk_native_xonly_valid(const uint8_t xonly[32]);
 
+/* The IFMA engine's 8-lane field operations, for the tests: r[k] = a[k] op
+ * b[k] (SQR and SQRT use a: SQRT is the candidate a^((p+1)/4)); inputs
+ * with every limb below 2^52.  Returns -1 when the CPU lacks IFMA. */
+enum { PK_IFMA_MUL, PK_IFMA_SQR, PK_IFMA_ADD, PK_IFMA_SUB, PK_IFMA_SQRT };
+struct pk_fe;
+int pk_ifma_fe_op(int op, struct pk_fe r[8], const struct pk_fe a[8], const struct pk_fe b[8]);
+/* How many checks the IFMA engine handed to the portable one so far (a
+ * lane that met an exceptional sum or ended at infinity). */
+uint64_t pk_ifma_fallbacks(void);
+/* iters rounds of four independent 8-lane products (a benchmark's loop);
+ * returns a value that depends on all of them. */
+uint64_t pk_ifma_mul_chains(uint64_t iters);
+
 #endif

@@ -1,0 +1,730 @@
+/* The "ifma" engine: eight secp256k1 verifications at once, one per lane
+ * of AVX-512 IFMA (field_ifma.h).  Every lane runs the same sequence of
+ * operations on its own data, so the multi-scalar multiplication uses
+ * fixed windows (signed digits at the same bit positions in every lane,
+ * zero digits masked) instead of the sparse NAF the portable engine uses:
+ * u1 G + u2 P = a1 P + a2 (lambda P) + lo G + hi (2^128 G), the key's
+ * scalar split by the endomorphism into two 128-bit halves with width-5
+ * windows over a per-lane table of 1P..16P (gathered lane by lane), the
+ * other halved with width-8 windows over shared affine tables of 1..128
+ * times G and 2^128 G built at first use by powkit's own code.
+ *
+ * The lanes' formulas do not handle the exceptional sums (a point plus
+ * itself or its negation): such a sum leaves Z = 0, which every later
+ * doubling and addition keeps, so a lane that ends with Z = 0 (or still at
+ * infinity) is verified again by the portable engine, whose answer is
+ * exact.  Scalars (s^-1 batched over the lanes, the split, the digits),
+ * the tagged hash and the final comparisons are per lane, on the portable
+ * code.  Public data only: nothing here is constant-time. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "../engine.h"
+#include "field_ifma.h"
+#include "group.h"
+#include "native.h"
+#include "powkit/cpu.h"
+#include "powkit/sha256.h"
+#include "scalar.h"
+
+#define LANES 8
+#define WP 5   /* key windows: digits in (-16, 16] */
+#define NWP 26 /* 130 bits: a 128-bit half and the last carry */
+#define TP 16  /* 1P..16P */
+#define WG 8   /* generator windows: digits in (-128, 128] */
+#define NWG 17 /* 16 windows of a 128-bit half and a carry digit */
+#define TG 128 /* 1..128 times G and 2^128 G */
+
+typedef struct gej8 {
+    pk_fe8 x, y, z;
+} gej8;
+
+static const uint8_t G_X[32] = {0x79, 0xBE, 0x66, 0x7E, 0xF9, 0xDC, 0xBB, 0xAC, 0x55, 0xA0, 0x62,
+                                0x95, 0xCE, 0x87, 0x0B, 0x07, 0x02, 0x9B, 0xFC, 0xDB, 0x2D, 0xCE,
+                                0x28, 0xD9, 0x59, 0xF2, 0x81, 0x5B, 0x16, 0xF8, 0x17, 0x98};
+static const uint8_t G_Y[32] = {0x48, 0x3A, 0xDA, 0x77, 0x26, 0xA3, 0xC4, 0x65, 0x5D, 0xA4, 0xFB,
+                                0xFC, 0x0E, 0x11, 0x08, 0xA8, 0xFD, 0x17, 0xB4, 0x48, 0xA6, 0x85,
+                                0x54, 0x19, 0x9C, 0x47, 0xD0, 0x8F, 0xFB, 0x10, 0xD4, 0xB8};
+static const uint8_t BETA[32] = {0x7a, 0xe9, 0x6a, 0x2b, 0x65, 0x7c, 0x07, 0x10, 0x6e, 0x64, 0x47,
+                                 0x9e, 0xac, 0x34, 0x34, 0xe9, 0x9c, 0xf0, 0x49, 0x75, 0x12, 0xf5,
+                                 0x89, 0x95, 0xc1, 0x39, 0x6c, 0x28, 0x71, 0x95, 0x01, 0xee};
+static const uint8_t P_MINUS_N[32] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01,
+                                      0x45, 0x51, 0x23, 0x19, 0x50, 0xB7, 0x5F, 0xC4, 0x40, 0x2D,
+                                      0xA1, 0x72, 0x2F, 0xC9, 0xBA, 0xEE};
+static const uint8_t N_B32[32] = {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+                                  0xFF, 0xFF, 0xFF, 0xFF, 0xFE, 0xBA, 0xAE, 0xDC, 0xE6, 0xAF, 0x48,
+                                  0xA0, 0x3B, 0xBF, 0xD2, 0x5E, 0x8C, 0xD0, 0x36, 0x41, 0x41};
+
+/* g_tab[0][i], g_tab[1][i]: (i+1) G and (i+1) 2^128 G, affine, x limbs then y limbs. */
+static uint64_t g_tab[2][TG][10] __attribute__((aligned(64)));
+static pk_fe g_beta, g_gx, g_gy;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static _Atomic uint64_t g_fallbacks; /* lanes the portable engine answered */
+
+static void init_tagged(void);
+
+static void build_tables(void)
+{
+    init_tagged();
+    pk_ge g;
+    pk_fe_set_b32(&g.x, G_X);
+    pk_fe_set_b32(&g.y, G_Y);
+    g.inf = 0;
+    g_gx = g.x, g_gy = g.y;
+    pk_fe_set_b32(&g_beta, BETA);
+    pk_gej base;
+    pk_gej_set_ge(&base, &g);
+    for (int t = 0; t < 2; t++) {
+        pk_ge b = {0};
+        pk_ge_set_gej(&b, &base);
+        pk_gej acc = base;
+        for (int i = 0; i < TG; i++) {
+            pk_ge a = {0};
+            pk_ge_set_gej(&a, &acc);
+            memcpy(g_tab[t][i], a.x.n, 40);
+            memcpy(g_tab[t][i] + 5, a.y.n, 40);
+            pk_gej_add_ge(&acc, &acc, &b);
+        }
+        for (int i = 0; i < 128; i++)
+            pk_gej_double(&base, &base);
+    }
+}
+
+/* ---- points, eight lanes ---- */
+
+/* 2a (a = 0 curve: X3 = 9X^4 - 8XY^2, Y3 = 3X^2 (4XY^2 - X3) - 8Y^4, Z3 = 2YZ). */
+static inline void gej8_double(gej8 *r, const gej8 *a)
+{
+    pk_fe8 A, B, C, D, E, F, t, x3, y3, z3;
+    pk_fe8_sqr(&A, &a->x);
+    pk_fe8_sqr(&B, &a->y);
+    pk_fe8_sqr(&C, &B);
+    pk_fe8_mul(&D, &a->x, &B);
+    pk_fe8_shl(&D, &D, 2); /* 4XY^2 */
+    pk_fe8_add(&E, &A, &A);
+    pk_fe8_add(&E, &E, &A);
+    pk_fe8_carry(&E); /* 3X^2 */
+    pk_fe8_sqr(&F, &E);
+    pk_fe8_mul(&z3, &a->y, &a->z);
+    pk_fe8_add(&z3, &z3, &z3);
+    pk_fe8_carry(&z3);
+    pk_fe8_add(&t, &D, &D);
+    pk_fe8_sub(&x3, &F, &t);
+    pk_fe8_carry(&x3);
+    pk_fe8_sub(&t, &D, &x3);
+    pk_fe8_carry(&t);
+    pk_fe8_mul(&y3, &E, &t);
+    pk_fe8_shl(&C, &C, 3);
+    pk_fe8_sub(&y3, &y3, &C);
+    pk_fe8_carry(&y3);
+    r->x = x3, r->y = y3, r->z = z3;
+}
+
+/* R = (neg ? -S2 : S2) - S1, carried. */
+static inline void signed_diff(pk_fe8 *r, const pk_fe8 *s2, const pk_fe8 *s1, __mmask8 neg)
+{
+    pk_fe8 p, n, t, zero = {{_mm512_setzero_si512()}};
+    for (int i = 1; i < 5; i++)
+        zero.n[i] = _mm512_setzero_si512();
+    pk_fe8_sub(&p, s2, s1);
+    pk_fe8_add(&t, s2, s1);
+    pk_fe8_sub(&n, &zero, &t);
+    pk_fe8_blend(r, neg, &p, &n);
+    pk_fe8_carry(r);
+}
+
+/* The sum's common part: from U1, S1, H = U2 - U1, R = S2 - S1 and Z1 Z2;
+ * a new point, Z3 = Z1 Z2 H (zero when H is: an exceptional sum). */
+static inline void add_tail(gej8 *r, const pk_fe8 *u1, const pk_fe8 *s1, const pk_fe8 *h, const pk_fe8 *rr,
+                            const pk_fe8 *z1z2)
+{
+    pk_fe8 hh, hhh, v, t, t2, x3, y3;
+    pk_fe8_sqr(&hh, h);
+    pk_fe8_mul(&hhh, h, &hh);
+    pk_fe8_mul(&v, u1, &hh);
+    pk_fe8_sqr(&x3, rr);
+    pk_fe8_add(&t, &hhh, &v);
+    pk_fe8_add(&t, &t, &v);
+    pk_fe8_sub(&x3, &x3, &t);
+    pk_fe8_carry(&x3); /* R^2 - H^3 - 2V */
+    pk_fe8_sub(&t, &v, &x3);
+    pk_fe8_carry(&t);
+    pk_fe8_mul(&y3, rr, &t);
+    pk_fe8_mul(&t2, s1, &hhh);
+    pk_fe8_sub(&y3, &y3, &t2);
+    pk_fe8_carry(&y3); /* R(V - X3) - S1 H^3 */
+    pk_fe8_mul(&r->z, z1z2, h);
+    r->x = x3, r->y = y3;
+}
+
+/* Lanes in nz get acc + (x2, +-y2) (the sign by neg); lanes in nz still at
+ * infinity (*inf) take the point itself; others keep acc. */
+static inline void gej8_add_ge(gej8 *acc, const pk_fe8 *x2, const pk_fe8 *y2, __mmask8 neg, __mmask8 nz,
+                               __mmask8 *inf)
+{
+    pk_fe8 z1z1, u2, z1c, s2, h, rr;
+    gej8 s;
+    pk_fe8_sqr(&z1z1, &acc->z);
+    pk_fe8_mul(&u2, x2, &z1z1);
+    pk_fe8_mul(&z1c, &acc->z, &z1z1);
+    pk_fe8_mul(&s2, y2, &z1c);
+    pk_fe8_sub(&h, &u2, &acc->x);
+    pk_fe8_carry(&h);
+    signed_diff(&rr, &s2, &acc->y, neg);
+    add_tail(&s, &acc->x, &acc->y, &h, &rr, &acc->z);
+    pk_fe8_blend(&acc->x, nz, &acc->x, &s.x);
+    pk_fe8_blend(&acc->y, nz, &acc->y, &s.y);
+    pk_fe8_blend(&acc->z, nz, &acc->z, &s.z);
+    __mmask8 take = *inf & nz;
+    if (take) {
+        pk_fe8 one = {{PK_V8(1)}}, zero = {{_mm512_setzero_si512()}}, ny;
+        for (int i = 1; i < 5; i++)
+            one.n[i] = zero.n[i] = _mm512_setzero_si512();
+        pk_fe8_sub(&ny, &zero, y2);
+        pk_fe8_carry(&ny);
+        pk_fe8_blend(&ny, neg, y2, &ny);
+        pk_fe8_blend(&acc->x, take, &acc->x, x2);
+        pk_fe8_blend(&acc->y, take, &acc->y, &ny);
+        pk_fe8_blend(&acc->z, take, &acc->z, &one);
+        *inf &= (__mmask8)~nz;
+    }
+}
+
+/* The same with a Jacobian (X2, +-Y2, Z2). */
+static inline void gej8_add(gej8 *acc, const gej8 *b, __mmask8 neg, __mmask8 nz, __mmask8 *inf)
+{
+    pk_fe8 z1z1, z2z2, u1, u2, s1, s2, h, rr, z1z2;
+    gej8 s;
+    pk_fe8_sqr(&z1z1, &acc->z);
+    pk_fe8_sqr(&z2z2, &b->z);
+    pk_fe8_mul(&u1, &acc->x, &z2z2);
+    pk_fe8_mul(&u2, &b->x, &z1z1);
+    pk_fe8_mul(&s1, &acc->y, &z2z2);
+    pk_fe8_mul(&s1, &s1, &b->z);
+    pk_fe8_mul(&s2, &b->y, &z1z1);
+    pk_fe8_mul(&s2, &s2, &acc->z);
+    pk_fe8_sub(&h, &u2, &u1);
+    pk_fe8_carry(&h);
+    signed_diff(&rr, &s2, &s1, neg);
+    pk_fe8_mul(&z1z2, &acc->z, &b->z);
+    add_tail(&s, &u1, &s1, &h, &rr, &z1z2);
+    pk_fe8_blend(&acc->x, nz, &acc->x, &s.x);
+    pk_fe8_blend(&acc->y, nz, &acc->y, &s.y);
+    pk_fe8_blend(&acc->z, nz, &acc->z, &s.z);
+    __mmask8 take = *inf & nz;
+    if (take) {
+        pk_fe8 zero = {{_mm512_setzero_si512()}}, ny;
+        for (int i = 1; i < 5; i++)
+            zero.n[i] = _mm512_setzero_si512();
+        pk_fe8_sub(&ny, &zero, &b->y);
+        pk_fe8_carry(&ny);
+        pk_fe8_blend(&ny, neg, &b->y, &ny);
+        pk_fe8_blend(&acc->x, take, &acc->x, &b->x);
+        pk_fe8_blend(&acc->y, take, &acc->y, &ny);
+        pk_fe8_blend(&acc->z, take, &acc->z, &b->z);
+        *inf &= (__mmask8)~nz;
+    }
+}
+
+/* ---- scalars to digits ---- */
+
+/* Signed fixed windows of a 128-bit value (lo, hi words): digit i in
+ * (-2^(w-1), 2^(w-1)] at bit w*i, times sign; out[i * LANES] for lane 0's
+ * slot.  Returns 0 when nw windows do not hold the value. */
+static int recode(int64_t *out, int nw, uint64_t lo, uint64_t hi, int w, int sign)
+{
+    int64_t carry = 0, half = (int64_t)1 << (w - 1), full = (int64_t)1 << w;
+    for (int i = 0; i < nw; i++) {
+        int bit = w * i;
+        uint64_t v = 0;
+        if (bit < 64) {
+            v = lo >> bit;
+            if (bit + w > 64)
+                v |= hi << (64 - bit);
+        } else if (bit < 128) {
+            v = hi >> (bit - 64);
+        }
+        int64_t d = (int64_t)(v & (uint64_t)(full - 1)) + carry;
+        carry = d > half;
+        if (carry)
+            d -= full;
+        out[i * LANES] = sign * d;
+    }
+    return carry == 0;
+}
+
+/* The digits of one group: the key's two halves (width 5) and the
+ * generator's two halves (width 8), lane by lane. */
+typedef struct digits {
+    int64_t p[2][NWP][LANES];
+    int64_t g[2][NWG][LANES];
+} digits;
+
+/* Lane l: k = na P + ng G (na split by lambda).  Returns 0 when the
+ * windows could not hold the halves (never for a correct split). */
+static int lane_digits(digits *d, int l, const pk_scalar *na, const pk_scalar *ng)
+{
+    pk_scalar a[2];
+    pk_scalar_split_lambda(&a[0], &a[1], na);
+    int ok = 1;
+    for (int k = 0; k < 2; k++) {
+        int sign = 1;
+        if (pk_scalar_is_high(&a[k])) {
+            pk_scalar_negate(&a[k], &a[k]);
+            sign = -1;
+        }
+        ok &= a[k].d[2] == 0 && a[k].d[3] == 0;
+        ok &= recode(&d->p[k][0][l], NWP, a[k].d[0], a[k].d[1], WP, sign);
+    }
+    ok &= recode(&d->g[0][0][l], NWG, ng->d[0], ng->d[1], WG, 1);
+    ok &= recode(&d->g[1][0][l], NWG, ng->d[2], ng->d[3], WG, 1);
+    return ok;
+}
+
+static void lane_zero(digits *d, int l)
+{
+    for (int k = 0; k < 2; k++) {
+        for (int i = 0; i < NWP; i++)
+            d->p[k][i][l] = 0;
+        for (int i = 0; i < NWG; i++)
+            d->g[k][i][l] = 0;
+    }
+}
+
+/* ---- the multi-scalar multiplication ---- */
+
+/* Per-lane tables: tab[e][q][l] is limb q (x0..x4, y0..y4, z0..z4) of
+ * (e+1) P in lane l; lx the same x times beta (lambda P's). */
+typedef struct ptable {
+    uint64_t tab[TP][15][LANES] __attribute__((aligned(64)));
+    uint64_t lx[TP][5][LANES] __attribute__((aligned(64)));
+} ptable;
+
+static void store_gej8(ptable *t, int e, const gej8 *p, const pk_fe8 *lx)
+{
+    const pk_fe8 *c[3] = {&p->x, &p->y, &p->z};
+    for (int k = 0; k < 3; k++)
+        for (int i = 0; i < 5; i++)
+            _mm512_store_si512((void *)t->tab[e][5 * k + i], c[k]->n[i]);
+    for (int i = 0; i < 5; i++)
+        _mm512_store_si512((void *)t->lx[e][i], lx->n[i]);
+}
+
+static void build_ptable(ptable *t, const pk_fe8 *px, const pk_fe8 *py)
+{
+    pk_fe8 beta, lx;
+    pk_fe8_set1(&beta, &g_beta);
+    gej8 p, acc;
+    p.x = *px, p.y = *py;
+    for (int i = 0; i < 5; i++)
+        p.z.n[i] = i ? _mm512_setzero_si512() : PK_V8(1);
+    pk_fe8_mul(&lx, &p.x, &beta);
+    store_gej8(t, 0, &p, &lx);
+    gej8_double(&acc, &p);
+    __mmask8 none = 0;
+    for (int e = 1; e < TP; e++) {
+        if (e > 1)
+            gej8_add_ge(&acc, px, py, 0, 0xFF, &none); /* (e+1) P from e P: never exceptional */
+        pk_fe8_mul(&lx, &acc.x, &beta);
+        store_gej8(t, e, &acc, &lx);
+    }
+}
+
+static const long long LANE_IOTA[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+
+/* acc = sum of the four terms; *inf: lanes still at infinity. */
+static void ladder(gej8 *acc, __mmask8 *inf, const ptable *pt, const digits *d)
+{
+    const pk_v8 iota = _mm512_loadu_si512((const void *)LANE_IOTA), one = PK_V8(1), zero = _mm512_setzero_si512();
+    int top = -1;
+    for (int j = 128; j >= 0 && top < 0; j--) {
+        for (int l = 0; l < LANES && top < 0; l++) {
+            if (j % WP == 0 && (d->p[0][j / WP][l] || d->p[1][j / WP][l]))
+                top = j;
+            if (j % WG == 0 && (d->g[0][j / WG][l] || d->g[1][j / WG][l]))
+                top = j;
+        }
+    }
+    *inf = 0xFF;
+    for (int i = 0; i < 5; i++)
+        acc->x.n[i] = acc->y.n[i] = acc->z.n[i] = zero;
+    for (int j = top; j >= 0; j--) {
+        if (j != top)
+            gej8_double(acc, acc);
+        if (j % WP == 0) {
+            for (int k = 0; k < 2; k++) {
+                pk_v8 dv = _mm512_loadu_si512((const void *)d->p[k][j / WP]);
+                __mmask8 nz = _mm512_test_epi64_mask(dv, dv);
+                if (!nz)
+                    continue;
+                __mmask8 neg = _mm512_cmplt_epi64_mask(dv, zero);
+                pk_v8 e = _mm512_max_epi64(_mm512_sub_epi64(_mm512_abs_epi64(dv), one), zero);
+                pk_v8 base = _mm512_add_epi64(_mm512_mullo_epi64(e, PK_V8(15 * LANES)), iota);
+                pk_v8 lbase = _mm512_add_epi64(_mm512_mullo_epi64(e, PK_V8(5 * LANES)), iota);
+                gej8 b;
+                for (int i = 0; i < 5; i++) {
+                    b.x.n[i] = k ? _mm512_i64gather_epi64(_mm512_add_epi64(lbase, PK_V8(i * LANES)), pt->lx, 8)
+                                 : _mm512_i64gather_epi64(_mm512_add_epi64(base, PK_V8(i * LANES)), pt->tab, 8);
+                    b.y.n[i] = _mm512_i64gather_epi64(_mm512_add_epi64(base, PK_V8((5 + i) * LANES)), pt->tab, 8);
+                    b.z.n[i] = _mm512_i64gather_epi64(_mm512_add_epi64(base, PK_V8((10 + i) * LANES)), pt->tab, 8);
+                }
+                gej8_add(acc, &b, neg, nz, inf);
+            }
+        }
+        if (j % WG == 0) {
+            for (int k = 0; k < 2; k++) {
+                pk_v8 dv = _mm512_loadu_si512((const void *)d->g[k][j / WG]);
+                __mmask8 nz = _mm512_test_epi64_mask(dv, dv);
+                if (!nz)
+                    continue;
+                __mmask8 neg = _mm512_cmplt_epi64_mask(dv, zero);
+                pk_v8 e = _mm512_max_epi64(_mm512_sub_epi64(_mm512_abs_epi64(dv), one), zero);
+                pk_v8 base = _mm512_mullo_epi64(e, PK_V8(10));
+                pk_fe8 x, y;
+                for (int i = 0; i < 5; i++) {
+                    x.n[i] = _mm512_i64gather_epi64(_mm512_add_epi64(base, PK_V8(i)), g_tab[k], 8);
+                    y.n[i] = _mm512_i64gather_epi64(_mm512_add_epi64(base, PK_V8(5 + i)), g_tab[k], 8);
+                }
+                gej8_add_ge(acc, &x, &y, neg, nz, inf);
+            }
+        }
+    }
+}
+
+/* ---- the two schemes ---- */
+
+/* a[i] = 1 / a[i] for the lanes in mask (nonzero), one inversion. */
+static void scalar_batch_inverse(pk_scalar a[LANES], unsigned mask)
+{
+    pk_scalar pre[LANES], acc = {{1, 0, 0, 0}}, inv;
+    for (int l = 0; l < LANES; l++) {
+        if (!(mask >> l & 1))
+            continue;
+        pre[l] = acc;
+        pk_scalar_mul(&acc, &acc, &a[l]);
+    }
+    if (!mask)
+        return;
+    pk_scalar_inverse(&inv, &acc);
+    for (int l = LANES - 1; l >= 0; l--) {
+        if (!(mask >> l & 1))
+            continue;
+        pk_scalar t;
+        pk_scalar_mul(&t, &inv, &pre[l]); /* 1 / a[l] */
+        pk_scalar_mul(&inv, &inv, &a[l]);
+        a[l] = t;
+    }
+}
+
+static void fe_batch_inverse(pk_fe a[LANES], unsigned mask)
+{
+    pk_fe pre[LANES], acc, inv;
+    pk_fe_set_int(&acc, 1);
+    for (int l = 0; l < LANES; l++) {
+        if (!(mask >> l & 1))
+            continue;
+        pre[l] = acc;
+        pk_fe_mul(&acc, &acc, &a[l]);
+    }
+    if (!mask)
+        return;
+    pk_fe_inv(&inv, &acc);
+    for (int l = LANES - 1; l >= 0; l--) {
+        if (!(mask >> l & 1))
+            continue;
+        pk_fe t;
+        pk_fe_mul(&t, &inv, &pre[l]);
+        pk_fe_mul(&inv, &inv, &a[l]);
+        a[l] = t;
+    }
+}
+
+/* Up to eight ECDSA jobs. */
+static void ecdsa8(pk_engine_job **jobs, int n)
+{
+    pk_scalar r[LANES], s[LANES], m[LANES];
+    pk_fe px[LANES], py[LANES];
+    unsigned live = 0;
+    digits d;
+    for (int l = 0; l < LANES; l++) {
+        px[l] = g_gx, py[l] = g_gy;
+        lane_zero(&d, l);
+        if (l >= n)
+            continue;
+        pk_engine_job *j = jobs[l];
+        j->result = 0;
+        if (pk_scalar_set_b32(&r[l], j->sig) || pk_scalar_set_b32(&s[l], j->sig + 32) || pk_scalar_is_zero(&r[l]) ||
+            pk_scalar_is_zero(&s[l]) || j->key[0] != 4 || !pk_fe_set_b32(&px[l], j->key + 1) ||
+            !pk_fe_set_b32(&py[l], j->key + 33)) {
+            px[l] = g_gx, py[l] = g_gy;
+            continue;
+        }
+        pk_scalar_set_b32(&m[l], j->msg);
+        live |= 1u << l;
+    }
+    scalar_batch_inverse(s, live);
+    unsigned redo = 0;
+    for (int l = 0; l < LANES; l++) {
+        if (!(live >> l & 1))
+            continue;
+        pk_scalar u1, u2;
+        pk_scalar_mul(&u1, &m[l], &s[l]);
+        pk_scalar_mul(&u2, &r[l], &s[l]);
+        if (!lane_digits(&d, l, &u2, &u1)) {
+            lane_zero(&d, l);
+            redo |= 1u << l;
+        }
+    }
+    pk_fe8 x8, y8;
+    pk_fe8_load(&x8, px);
+    pk_fe8_load(&y8, py);
+    static __thread ptable pt;
+    build_ptable(&pt, &x8, &y8);
+    gej8 acc;
+    __mmask8 inf;
+    ladder(&acc, &inf, &pt, &d);
+    pk_fe X[LANES], Z[LANES];
+    pk_fe8_store(X, &acc.x);
+    pk_fe8_store(Z, &acc.z);
+    for (int l = 0; l < n; l++) {
+        if (!(live >> l & 1))
+            continue;
+        pk_engine_job *j = jobs[l];
+        if ((redo >> l & 1) || (inf >> l & 1) || pk_fe_is_zero(&Z[l])) {
+            atomic_fetch_add_explicit(&g_fallbacks, 1, memory_order_relaxed);
+            j->result = (int8_t)pk_native_ecdsa_verify(j->sig, j->msg, j->key);
+            continue;
+        }
+        /* x(R) mod n == r without an inversion: X == r Z^2, or (r + n) Z^2. */
+        pk_fe zz, xr, t;
+        pk_fe_sqr(&zz, &Z[l]);
+        pk_fe_set_b32(&xr, j->sig);
+        pk_fe_mul(&t, &xr, &zz);
+        if (pk_fe_equal(&t, &X[l])) {
+            j->result = 1;
+            continue;
+        }
+        if (memcmp(j->sig, P_MINUS_N, 32) >= 0)
+            continue;
+        pk_fe nfe;
+        pk_fe_set_b32(&nfe, N_B32);
+        pk_fe_add(&xr, &xr, &nfe);
+        pk_fe_mul(&t, &xr, &zz);
+        j->result = (int8_t)pk_fe_equal(&t, &X[l]);
+    }
+}
+
+/* The BIP340 challenge: SHA256(tag hash || tag hash || r || P || msg),
+ * from the state after the tag's 64-byte block (computed once). */
+static pk_sha256_ctx g_tagged;
+
+static void init_tagged(void)
+{
+    static const char tag[] = "BIP0340/challenge";
+    uint8_t th[32];
+    pk_sha256((const uint8_t *)tag, sizeof tag - 1, th);
+    pk_sha256_init(&g_tagged);
+    pk_sha256_update(&g_tagged, th, 32);
+    pk_sha256_update(&g_tagged, th, 32);
+}
+
+static void challenge(uint8_t out[32], const uint8_t rx[32], const uint8_t px[32], const uint8_t *msg, size_t len)
+{
+    pk_sha256_ctx c = g_tagged;
+    pk_sha256_update(&c, rx, 32);
+    pk_sha256_update(&c, px, 32);
+    pk_sha256_update(&c, msg, len);
+    pk_sha256_final(&c, out);
+}
+
+/* Up to eight BIP340 jobs. */
+static void schnorr8(pk_engine_job **jobs, int n)
+{
+    pk_scalar s[LANES], e[LANES];
+    pk_fe px[LANES], rx[LANES];
+    unsigned live = 0;
+    digits d;
+    for (int l = 0; l < LANES; l++) {
+        px[l] = g_gx;
+        lane_zero(&d, l);
+        if (l >= n)
+            continue;
+        pk_engine_job *j = jobs[l];
+        j->result = 0;
+        if (!pk_fe_set_b32(&px[l], j->key)) {
+            j->result = -1;
+            px[l] = g_gx;
+            continue;
+        }
+        if (!pk_fe_set_b32(&rx[l], j->sig) || pk_scalar_set_b32(&s[l], j->sig + 32))
+            continue;
+        live |= 1u << l;
+    }
+    /* lift_x in the lanes: y = (x^3 + 7)^((p+1)/4), a root when y^2 == x^3 + 7 */
+    pk_fe8 x8, c8, y8;
+    pk_fe8_load(&x8, px);
+    pk_fe8_sqr(&c8, &x8);
+    pk_fe8_mul(&c8, &c8, &x8);
+    c8.n[0] = _mm512_add_epi64(c8.n[0], PK_V8(7));
+    pk_fe8_carry(&c8);
+    pk_fe8_sqrt_candidate(&y8, &c8);
+    pk_fe py[LANES], cc[LANES];
+    pk_fe8_store(py, &y8);
+    pk_fe8_store(cc, &c8);
+    for (int l = 0; l < LANES; l++) {
+        pk_fe chk;
+        pk_fe_sqr(&chk, &py[l]);
+        if (!pk_fe_equal(&chk, &cc[l])) {
+            if (live >> l & 1)
+                jobs[l]->result = -1;
+            live &= ~(1u << l);
+            px[l] = g_gx, py[l] = g_gy;
+            continue;
+        }
+        pk_fe_normalize(&py[l]);
+        if (py[l].n[0] & 1) {
+            pk_fe_negate(&py[l], &py[l], 1);
+            pk_fe_normalize(&py[l]);
+        }
+    }
+    unsigned redo = 0;
+    for (int l = 0; l < n; l++) {
+        if (!(live >> l & 1))
+            continue;
+        uint8_t h[32];
+        challenge(h, jobs[l]->sig, jobs[l]->key, jobs[l]->msg, jobs[l]->msglen);
+        pk_scalar_set_b32(&e[l], h);
+        pk_scalar_negate(&e[l], &e[l]);
+        if (!lane_digits(&d, l, &e[l], &s[l])) { /* s G - e P */
+            lane_zero(&d, l);
+            redo |= 1u << l;
+        }
+    }
+    pk_fe8_load(&x8, px);
+    pk_fe8_load(&y8, py);
+    static __thread ptable pt;
+    build_ptable(&pt, &x8, &y8);
+    gej8 acc;
+    __mmask8 inf;
+    ladder(&acc, &inf, &pt, &d);
+    pk_fe X[LANES], Y[LANES], Z[LANES];
+    pk_fe8_store(X, &acc.x);
+    pk_fe8_store(Y, &acc.y);
+    pk_fe8_store(Z, &acc.z);
+    unsigned fin = 0;
+    for (int l = 0; l < n; l++) {
+        if (!(live >> l & 1))
+            continue;
+        if ((redo >> l & 1) || (inf >> l & 1) || pk_fe_is_zero(&Z[l])) {
+            atomic_fetch_add_explicit(&g_fallbacks, 1, memory_order_relaxed);
+            jobs[l]->result = (int8_t)pk_native_schnorr_verify(jobs[l]->sig, jobs[l]->msg, jobs[l]->msglen, jobs[l]->key);
+            continue;
+        }
+        fin |= 1u << l;
+    }
+    fe_batch_inverse(Z, fin);
+    for (int l = 0; l < n; l++) {
+        if (!(fin >> l & 1))
+            continue;
+        pk_fe z2, z3, x, y;
+        pk_fe_sqr(&z2, &Z[l]);
+        pk_fe_mul(&z3, &z2, &Z[l]);
+        pk_fe_mul(&x, &X[l], &z2);
+        pk_fe_mul(&y, &Y[l], &z3);
+        jobs[l]->result = (int8_t)(!pk_fe_is_odd(&y) && pk_fe_equal(&x, &rx[l]));
+    }
+}
+
+/* ---- the engine ---- */
+
+static void ifma_batch(pk_engine_job *jobs, size_t n)
+{
+    pthread_once(&g_once, build_tables);
+    pk_engine_job *group[2][LANES];
+    int fill[2] = {0, 0};
+    for (size_t i = 0; i < n; i++) {
+        int k = jobs[i].kind == PK_ENGINE_JOB_SCHNORR;
+        group[k][fill[k]++] = &jobs[i];
+        if (fill[k] == LANES) {
+            (k ? schnorr8 : ecdsa8)(group[k], LANES);
+            fill[k] = 0;
+        }
+    }
+    if (fill[0])
+        ecdsa8(group[0], fill[0]);
+    if (fill[1])
+        schnorr8(group[1], fill[1]);
+}
+
+static int ifma_ecdsa(const uint8_t rs[64], const uint8_t msg32[32], const uint8_t pub65[65])
+{
+    pk_engine_job j = {PK_ENGINE_JOB_ECDSA, rs, msg32, 32, pub65, 0};
+    ifma_batch(&j, 1);
+    return j.result == 1;
+}
+
+static int ifma_schnorr(const uint8_t sig64[64], const uint8_t *msg, size_t msglen, const uint8_t xonly[32])
+{
+    pk_engine_job j = {PK_ENGINE_JOB_SCHNORR, sig64, msg, msglen, xonly, 0};
+    ifma_batch(&j, 1);
+    return j.result == 1;
+}
+
+static int ifma_supported(void) { return (pk_cpu_features() & PK_CPU_AVX512IFMA) != 0; }
+
+const pk_engine_impl pk_engine_ifma = {"ifma", ifma_supported, ifma_ecdsa, ifma_schnorr, ifma_batch};
+
+/* ---- for the tests ---- */
+
+int pk_ifma_fe_op(int op, pk_fe r[8], const pk_fe a[8], const pk_fe b[8])
+{
+    if (!ifma_supported())
+        return -1;
+    pk_fe8 x, y, z;
+    pk_fe8_load(&x, a);
+    pk_fe8_load(&y, b);
+    switch (op) {
+    case PK_IFMA_MUL:
+        pk_fe8_mul(&z, &x, &y);
+        break;
+    case PK_IFMA_SQR:
+        pk_fe8_sqr(&z, &x);
+        break;
+    case PK_IFMA_ADD:
+        pk_fe8_add(&z, &x, &y);
+        pk_fe8_carry(&z);
+        break;
+    case PK_IFMA_SUB:
+        pk_fe8_sub(&z, &x, &y);
+        pk_fe8_carry(&z);
+        break;
+    case PK_IFMA_SQRT:
+        pk_fe8_sqrt_candidate(&z, &x);
+        break;
+    default:
+        return -1;
+    }
+    pk_fe8_store(r, &z);
+    return 0;
+}
+
+uint64_t pk_ifma_fallbacks(void) { return atomic_load(&g_fallbacks); }
+
+uint64_t pk_ifma_mul_chains(uint64_t iters)
+{
+    if (!ifma_supported())
+        return 0;
+    pk_fe8 a[4], b;
+    for (int k = 0; k < 4; k++)
+        for (int i = 0; i < 5; i++)
+            a[k].n[i] = PK_V8(0x123456789ABull * (uint64_t)(k + 1) + (uint64_t)i);
+    pk_fe8_set1(&b, &g_beta);
+    b.n[0] = PK_V8(0x9876543210Full);
+    for (uint64_t it = 0; it < iters; it++)
+        for (int k = 0; k < 4; k++)
+            pk_fe8_mul(&a[k], &a[k], &b);
+    uint64_t out[8];
+    _mm512_storeu_si512((void *)out, _mm512_xor_si512(_mm512_xor_si512(a[0].n[0], a[1].n[1]), _mm512_xor_si512(a[2].n[2], a[3].n[4])));
+    return out[0] ^ out[7];
+}
