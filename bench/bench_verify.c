@@ -23,6 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <x86intrin.h>
+
+#include "../validate/secp256k1/field.h"
+#include "../validate/secp256k1/native.h"
 #include "powkit/sigcheck.h"
 #include "powkit/util.h"
 #include "powkit/validate.h"
@@ -85,6 +89,63 @@ static int block_stages(const char *path, int rounds, pk_verifier *v1, pk_verifi
     pk_sig_report_free(&r);
     pk_block_free(&b);
     return 0;
+}
+
+/* Where the IFMA engine's time goes: TSC ticks of an 8-lane field
+ * product, and a profile of the engine on one thread over the checks. */
+static void ifma_cycles(pk_sig_check *ecdsa, pk_sig_check *schnorr, size_t n)
+{
+    pk_verifier *v = pk_verifier_new(1);
+    if (!v || pk_verifier_set_engine(v, PK_ENGINE_IFMA)) {
+        printf("\nifma: not available here\n");
+        pk_verifier_free(v);
+        return;
+    }
+    enum { ITERS = 2000000 };
+    pk_ifma_mul_chains(1000);
+    uint64_t t0 = __rdtsc();
+    double w0 = pk_now();
+    volatile uint64_t sink = pk_ifma_mul_chains(ITERS);
+    (void)sink;
+    double ticks = (double)(__rdtsc() - t0), wall = pk_now() - w0;
+    double per_mul = ticks / (4.0 * ITERS), ns = wall * 1e9 / (4.0 * ITERS), ticks_per_ms = ticks / (wall * 1e3);
+    pk_ifma_profile p;
+    memset(&p, 0, sizeof p);
+    pk_sig_check *c = malloc(n * sizeof *c);
+    pk_ifma_profile_attach(&p);
+    for (int kind = 0; kind < 2; kind++) {
+        memcpy(c, kind ? schnorr : ecdsa, n * sizeof *c);
+        pk_verifier_run(v, c, n, 0);
+    }
+    pk_ifma_profile_attach(NULL);
+    free(c);
+    pk_verifier_free(v);
+    printf("\nifma, where the time goes (TSC ticks, one thread, %zu checks of each kind):\n", n);
+    printf("  8-lane field product: %.1f ticks (%.2f ns; %.1f ticks per field product per lane), "
+           "4 independent chains\n", per_mul, ns, per_mul / 8);
+    /* products (M) and squares (S) of each 8-lane operation, as written in field_ifma.h's users */
+    double m = 3 * (double)p.dbl + 12 * (double)p.add + 8 * (double)p.add_ge;
+    double sq = 4 * (double)p.dbl + 4 * (double)p.add + 3 * (double)p.add_ge;
+    uint64_t groups = p.groups[0] + p.groups[1];
+    /* one square root per group (253 S + 13 M) for the keys: all BIP340 groups, the ECDSA ones with compressed keys */
+    m += 13.0 * (double)groups, sq += 253.0 * (double)groups;
+    printf("  field operations per verification (8 lanes full): %.0f products + %.0f squares "
+           "(dbl %.1f, add %.1f, mixed add %.1f per group)\n", m / (8.0 * (double)groups), sq / (8.0 * (double)groups),
+           (double)p.dbl / (double)groups, (double)p.add / (double)groups, (double)p.add_ge / (double)groups);
+    static const char *kinds[2] = {"ECDSA", "BIP340"};
+    for (int k = 0; k < 2; k++) {
+        if (!p.groups[k])
+            continue;
+        double total = (double)(p.keys[k] + p.scalars[k] + p.hash[k] + p.table[k] + p.ladder[k] + p.final[k]);
+        double per = total / (8.0 * (double)p.groups[k]);
+        printf("  %-6s %7.0f ticks per verification in the engine: keys (square root) %4.1f%%, scalars (incl. s^-1) "
+               "%4.1f%%, SHA-256 %4.1f%%, tables %4.1f%%, ladder %4.1f%%, final (incl. inversion) %4.1f%%\n",
+               kinds[k], per, 100 * (double)p.keys[k] / total, 100 * (double)p.scalars[k] / total,
+               100 * (double)p.hash[k] / total, 100 * (double)p.table[k] / total, 100 * (double)p.ladder[k] / total,
+               100 * (double)p.final[k] / total);
+    }
+    printf("  shared G tables (256 points, portable code), once per process: %.2f ms\n",
+           (double)p.tables_once / ticks_per_ms);
 }
 
 /* Checks per second of each engine, alternating within every round. */
@@ -254,6 +315,7 @@ int main(int argc, char **argv)
     pk_verifier_free(v1);
     pk_verifier_free(v2);
     engines(c, sc, n, rounds, block_path);
+    ifma_cycles(c, sc, n);
     free(c);
     free(sc);
     secp256k1_context_destroy(ctx);

@@ -17,8 +17,10 @@ typedef struct pk_engine_job {
     const uint8_t *sig; /* ECDSA r || s big-endian (either S); BIP340 sig64 */
     const uint8_t *msg;
     size_t msglen;      /* ECDSA 32 */
-    const uint8_t *key; /* ECDSA 04 || x || y on the curve; BIP340 x-only (32) */
-    int8_t result;      /* out: 1 valid, 0 not, -1 (BIP340) the key does not lift */
+    /* ECDSA 04 || x || y on the curve, or 02/03 || x (compressed, not yet
+     * known to be on the curve: the engine lifts it); BIP340 x-only (32) */
+    const uint8_t *key;
+    int8_t result;      /* out: 1 valid, 0 not, -1 the key is not a point */
 } pk_engine_job;
 
 typedef struct pk_engine_impl {

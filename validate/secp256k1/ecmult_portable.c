@@ -207,6 +207,21 @@ int pk_native_xonly_valid(const uint8_t xonly[32])
     return lift_x(&p, xonly);
 }
 
+int pk_native_decompress(uint8_t pub65[65], const uint8_t key33[33])
+{
+    pk_ge p;
+    if ((key33[0] != 2 && key33[0] != 3) || !lift_x(&p, key33 + 1))
+        return 0;
+    if (key33[0] == 3) { /* the odd y */
+        pk_fe_negate(&p.y, &p.y, 1);
+        pk_fe_normalize(&p.y);
+    }
+    pub65[0] = 4;
+    pk_fe_get_b32(pub65 + 1, &p.x);
+    pk_fe_get_b32(pub65 + 33, &p.y);
+    return 1;
+}
+
 /* SHA256(SHA256(tag) || SHA256(tag) || data...) for the challenge. */
 static void challenge(uint8_t out[32], const uint8_t rx[32], const uint8_t px[32], const uint8_t *msg, size_t len)
 {
@@ -249,8 +264,11 @@ static void portable_batch(pk_engine_job *jobs, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         pk_engine_job *j = &jobs[i];
-        if (j->kind == PK_ENGINE_JOB_ECDSA)
-            j->result = (int8_t)pk_native_ecdsa_verify(j->sig, j->msg, j->key);
+        uint8_t pub[65];
+        if (j->kind == PK_ENGINE_JOB_ECDSA && j->key[0] != 4 && !pk_native_decompress(pub, j->key))
+            j->result = -1;
+        else if (j->kind == PK_ENGINE_JOB_ECDSA)
+            j->result = (int8_t)pk_native_ecdsa_verify(j->sig, j->msg, j->key[0] == 4 ? j->key : pub);
         else if (!pk_native_xonly_valid(j->key))
             j->result = -1;
         else
