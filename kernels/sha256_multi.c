@@ -31,8 +31,9 @@ const pk_multi_path *pk_sha256_multi_paths(size_t *n)
     return g_paths;
 }
 
-/* Fill block k of msg padded to SHA-256 blocks into out. */
-static void padded_block(const uint8_t *msg, size_t len, size_t k, size_t nblk, uint8_t out[64])
+/* Fill block k of msg padded to SHA-256 blocks into out; prefix bytes
+ * (whole blocks, already compressed) came before msg. */
+static void padded_block(const uint8_t *msg, size_t len, size_t k, size_t nblk, uint64_t prefix, uint8_t out[64])
 {
     size_t start = 64 * k;
     size_t have = start < len ? len - start : 0;
@@ -43,7 +44,7 @@ static void padded_block(const uint8_t *msg, size_t len, size_t k, size_t nblk, 
     if (start + have == len && have < 64 && len >= start)
         out[have] = 0x80;
     if (k == nblk - 1) {
-        uint64_t bits = (uint64_t)len * 8;
+        uint64_t bits = ((uint64_t)len + prefix) * 8;
         for (int i = 0; i < 8; i++)
             out[63 - i] = (uint8_t)(bits >> (8 * i));
     }
@@ -54,8 +55,10 @@ typedef struct lane {
     int second; /* hashing the digest */
 } lane;
 
-void pk_sha256d_many_using(const pk_multi_path *p, const uint8_t *const *msgs, const size_t *lens,
-                           size_t n, uint8_t (*out)[32])
+/* The lanes' loop: each message from state iv after prefix bytes; with
+ * dbl, its digest is hashed once more (from the standard IV). */
+static void many_core(const pk_multi_path *p, const uint32_t iv[8], uint64_t prefix, int dbl,
+                      const uint8_t *const *msgs, const size_t *lens, size_t n, uint8_t (*out)[32])
 {
     size_t L = p->lanes < MAX_LANES ? p->lanes : MAX_LANES;
     lane ln[MAX_LANES];
@@ -66,7 +69,7 @@ void pk_sha256d_many_using(const pk_multi_path *p, const uint8_t *const *msgs, c
 
     while (active < L && next < n) {
         ln[active] = (lane){next, 0, (lens[next] + 8) / 64 + 1, 0};
-        memcpy(st[active], pk_sha256_iv, 32);
+        memcpy(st[active], iv, 32);
         active++, next++;
     }
     while (active > 0) {
@@ -77,7 +80,7 @@ void pk_sha256d_many_using(const pk_multi_path *p, const uint8_t *const *msgs, c
             } else if (64 * (x->blk + 1) <= lens[x->job]) {
                 blk[l] = msgs[x->job] + 64 * x->blk; /* whole data block, in place */
             } else {
-                padded_block(msgs[x->job], lens[x->job], x->blk, x->nblk, scratch[l]);
+                padded_block(msgs[x->job], lens[x->job], x->blk, x->nblk, prefix, scratch[l]);
                 blk[l] = scratch[l];
             }
         }
@@ -88,7 +91,7 @@ void pk_sha256d_many_using(const pk_multi_path *p, const uint8_t *const *msgs, c
                 l++;
                 continue;
             }
-            if (!x->second) {
+            if (dbl && !x->second) {
                 /* First hash done: its digest is one padded block. */
                 for (int i = 0; i < 8; i++)
                     pk_store_be32(scratch[l] + 4 * i, st[l][i]);
@@ -106,7 +109,7 @@ void pk_sha256d_many_using(const pk_multi_path *p, const uint8_t *const *msgs, c
                 pk_store_be32(out[x->job] + 4 * i, st[l][i]);
             if (next < n) {
                 *x = (lane){next, 0, (lens[next] + 8) / 64 + 1, 0};
-                memcpy(st[l], pk_sha256_iv, 32);
+                memcpy(st[l], iv, 32);
                 next++;
                 l++;
             } else {
@@ -120,6 +123,12 @@ void pk_sha256d_many_using(const pk_multi_path *p, const uint8_t *const *msgs, c
     }
 }
 
+void pk_sha256d_many_using(const pk_multi_path *p, const uint8_t *const *msgs, const size_t *lens,
+                           size_t n, uint8_t (*out)[32])
+{
+    many_core(p, pk_sha256_iv, 0, 1, msgs, lens, n, out);
+}
+
 static int multi_selftest(const pk_multi_path *p)
 {
     uint8_t data[300], a[5][32], b[5][32];
@@ -130,6 +139,18 @@ static int multi_selftest(const pk_multi_path *p)
     for (int i = 0; i < 5; i++)
         pk_sha256d(msgs[i], lens[i], a[i]);
     pk_sha256d_many_using(p, msgs, lens, 5, b);
+    if (memcmp(a, b, sizeof a) != 0)
+        return 0;
+    /* Single hashes after a shared 64-byte prefix (a tagged hash). */
+    pk_sha256_ctx c;
+    pk_sha256_init(&c);
+    pk_sha256_update(&c, data + 200, 64);
+    for (int i = 0; i < 5; i++) {
+        pk_sha256_ctx d = c;
+        pk_sha256_update(&d, msgs[i], lens[i]);
+        pk_sha256_final(&d, a[i]);
+    }
+    many_core(p, c.state, 64, 0, msgs, lens, 5, b);
     if (memcmp(a, b, sizeof a) != 0)
         return 0;
     /* The fixed-length paths on whole batches and a tail. */
@@ -175,6 +196,13 @@ void pk_sha256d_many(const uint8_t *const *msgs, const size_t *lens, size_t n, u
 {
     pthread_once(&g_once, choose);
     pk_sha256d_many_using(g_pick, msgs, lens, n, out);
+}
+
+void pk_sha256_many_from(const uint32_t state[8], uint64_t prefix_len, const uint8_t *const *msgs,
+                         const size_t *lens, size_t n, uint8_t (*out)[32])
+{
+    pthread_once(&g_once, choose);
+    many_core(g_pick, state, prefix_len, 0, msgs, lens, n, out);
 }
 
 void pk_sha256d_fixed_many_using(const pk_multi_path *p, const uint8_t *in, size_t len, size_t n, uint8_t *out)

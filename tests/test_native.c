@@ -735,3 +735,90 @@ Test(native_engine, ladder_exceptions_equal_libsecp256k1)
     if (pk_engine_available(PK_ENGINE_IFMA))
         cr_assert_gt(pk_ifma_fallbacks() - before, 20, "the constructions should reach the lanes' exceptions");
 }
+
+/* ECDSA's second comparison: x(R) in [n, p), so r = x(R) - n and only
+ * (r + n) Z^2 == X accepts.  Nobody knows a key whose signature lands
+ * there, but verification needs no secret: pick R with such an x, u1 and
+ * u2, and the key P = (R - u1 G) / u2; then s = r / u2, m = u1 s. */
+Test(native_engine, r_plus_n_below_p_equal_libsecp256k1)
+{
+    init_consts();
+    tu_rng rng = {0x5eed0020};
+    pk_sig_check c[48];
+    size_t n = 0;
+    mpz_t x, rhs, u1, u2, inv, r, s, m, t;
+    mpz_inits(x, rhs, u1, u2, inv, r, s, m, t, NULL);
+    mpz_set(x, N);
+    while (n < 48) {
+        /* the next x >= n with x^3 + 7 a square */
+        mpz_add_ui(x, x, 1);
+        mpz_powm_ui(rhs, x, 3, P);
+        mpz_add_ui(rhs, rhs, 7);
+        mpz_mod(rhs, rhs, P);
+        if (mpz_legendre(rhs, P) != 1)
+            continue;
+        for (int k = 0; k < 4 && n < 48; k++) {
+            uint8_t b[32], rc[33];
+            rc[0] = (uint8_t)(2 + (k & 1));
+            from_mpz(rc + 1, x);
+            secp256k1_pubkey R, T, mu1g, P1;
+            cr_assert(secp256k1_ec_pubkey_parse(ctx(), &R, rc, 33));
+            do {
+                tu_fill(&rng, b, 32);
+                to_mpz(u1, b);
+                mpz_mod(u1, u1, N);
+                tu_fill(&rng, b, 32);
+                to_mpz(u2, b);
+                mpz_mod(u2, u2, N);
+            } while (!mpz_sgn(u1) || !mpz_sgn(u2));
+            mpz_sub(t, N, u1); /* -u1 G */
+            from_mpz(b, t);
+            cr_assert(secp256k1_ec_pubkey_create(ctx(), &mu1g, b));
+            const secp256k1_pubkey *two[2] = {&R, &mu1g};
+            if (!secp256k1_ec_pubkey_combine(ctx(), &T, two, 2))
+                continue; /* R = u1 G: astronomically unlikely */
+            mpz_invert(inv, u2, N);
+            from_mpz(b, inv);
+            P1 = T;
+            cr_assert(secp256k1_ec_pubkey_tweak_mul(ctx(), &P1, b));
+            mpz_sub(r, x, N);
+            mpz_mul(s, r, inv);
+            mpz_mod(s, s, N);
+            mpz_mul(m, u1, s);
+            mpz_mod(m, m, N);
+            pk_sig_check *y = &c[n++];
+            memset(y, 0, sizeof *y);
+            uint8_t rs[64];
+            from_mpz(rs, r);
+            if (k >= 2) /* the high S of the same signature */
+                mpz_sub(s, N, s);
+            from_mpz(rs + 32, s);
+            from_mpz(y->msg, m);
+            y->msg_len = 32;
+            secp256k1_ecdsa_signature sig;
+            cr_assert(secp256k1_ecdsa_signature_parse_compact(ctx(), &sig, rs));
+            size_t l = 72, pl = 33;
+            secp256k1_ecdsa_signature_serialize_der(ctx(), y->sig, &l, &sig);
+            y->sig_len = (uint8_t)l;
+            secp256k1_ec_pubkey_serialize(ctx(), y->pubkey, &pl, &P1, SECP256K1_EC_COMPRESSED);
+            y->pubkey_len = 33;
+            y->type = PK_SIG_ECDSA;
+            if (n % 3 == 0 && n < 48) { /* and one with the message off by one: invalid */
+                pk_sig_check *z = &c[n++];
+                *z = *y;
+                z->msg[31] ^= 1;
+            }
+        }
+    }
+    mpz_clears(x, rhs, u1, u2, inv, r, s, m, t, NULL);
+    pk_verifier *lib = verifier_with(1, PK_ENGINE_LIBSECP256K1);
+    size_t valid = 0;
+    for (size_t i = 0; i < n; i++) {
+        pk_sig_check y = c[i];
+        pk_sig_check_one(lib, &y);
+        valid += y.valid == 1;
+    }
+    pk_verifier_free(lib);
+    cr_assert_geq(valid, 30, "the constructions should be valid signatures (%zu of %zu)", valid, n);
+    compare_engines(c, n, "x(R) above n");
+}

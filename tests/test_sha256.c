@@ -352,3 +352,34 @@ Test(util, compact_size_boundaries)
         cr_assert_str_eq(hex, c[i].hex, "%llu", (unsigned long long)c[i].v);
     }
 }
+
+/* Single hashes after a shared prefix of whole blocks (BIP340's tagged
+ * hash): every length from 0 to 300 against the streaming hash, in
+ * batches that leave lanes empty. */
+Test(sha256_many, after_a_prefix_matches_streaming)
+{
+    static uint8_t data[400], got[301][32], want[32];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (uint8_t)(i * 37 + 11);
+    for (size_t prefix = 64; prefix <= 128; prefix += 64) {
+        pk_sha256_ctx c;
+        pk_sha256_init(&c);
+        pk_sha256_update(&c, data + 99, prefix);
+        const uint8_t *msgs[301];
+        size_t lens[301];
+        for (size_t i = 0; i <= 300; i++)
+            msgs[i] = data + (i % 7), lens[i] = i;
+        for (size_t batch = 1; batch <= 301; batch += 37) {
+            for (size_t off = 0; off < 301; off += batch) {
+                size_t k = 301 - off < batch ? 301 - off : batch;
+                pk_sha256_many_from(c.state, prefix, msgs + off, lens + off, k, got + off);
+            }
+            for (size_t i = 0; i <= 300; i++) {
+                pk_sha256_ctx d = c;
+                pk_sha256_update(&d, msgs[i], lens[i]);
+                pk_sha256_final(&d, want);
+                cr_assert_arr_eq(got[i], want, 32, "prefix %zu, length %zu, batch %zu", prefix, i, batch);
+            }
+        }
+    }
+}

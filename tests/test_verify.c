@@ -206,25 +206,44 @@ Test(verify_sigs, cli_streams_in_order_with_errors)
             fprintf(f, "this is not json\n{\"type\":\"ecdsa\",\"pubkey\":\"00\",\"msg32\":\"00\",\"sig\":\"00\"}\n");
     }
     fclose(f);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "'%s' verify-sigs '%s' --threads 2 2>/dev/null", POWKIT_CLI, path);
+    /* the default engine and each named one: the same lines */
+    static const char *engines[] = {"", "--engine libsecp256k1", "--engine portable", "--engine ifma"};
+    for (size_t en = 0; en < sizeof engines / sizeof engines[0]; en++) {
+        if (en == 3 && !pk_engine_available(PK_ENGINE_IFMA))
+            continue;
+        char cmd[400];
+        snprintf(cmd, sizeof cmd, "'%s' verify-sigs '%s' --threads 2 %s 2>/dev/null", POWKIT_CLI, path, engines[en]);
+        FILE *p = popen(cmd, "r");
+        char line[256];
+        size_t row = 0, i = 0;
+        while (fgets(line, sizeof line, p)) {
+            char want[64];
+            snprintf(want, sizeof want, "{\"i\":%zu,", i);
+            cr_assert(strncmp(line, want, strlen(want)) == 0, "out of order: %s", line);
+            if (i == 4 || i == 5) {
+                cr_assert(strstr(line, "\"error\""), "%s", line);
+            } else {
+                cr_assert(strstr(line, expect[row] ? "\"valid\":true" : "\"valid\":false"), "%s row %zu: %s",
+                          engines[en], row, line);
+                row++;
+            }
+            i++;
+        }
+        cr_assert_eq(WEXITSTATUS(pclose(p)), 0, "%s", engines[en]);
+        cr_assert_eq(i, n + 2, "%s", engines[en]);
+    }
+    /* an unknown engine, and one switched off, are refused before any line */
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "'%s' verify-sigs '%s' --engine ifma9 2>/dev/null", POWKIT_CLI, path);
     FILE *p = popen(cmd, "r");
     char line[256];
-    size_t row = 0, i = 0;
-    while (fgets(line, sizeof line, p)) {
-        char want[64];
-        snprintf(want, sizeof want, "{\"i\":%zu,", i);
-        cr_assert(strncmp(line, want, strlen(want)) == 0, "out of order: %s", line);
-        if (i == 4 || i == 5) {
-            cr_assert(strstr(line, "\"error\""), "%s", line);
-        } else {
-            cr_assert(strstr(line, expect[row] ? "\"valid\":true" : "\"valid\":false"), "row %zu: %s", row, line);
-            row++;
-        }
-        i++;
-    }
-    cr_assert_eq(WEXITSTATUS(pclose(p)), 0);
-    cr_assert_eq(i, n + 2);
+    cr_assert_null(fgets(line, sizeof line, p));
+    cr_assert_eq(WEXITSTATUS(pclose(p)), 2);
+    snprintf(cmd, sizeof cmd, "POWKIT_DISABLE=portable '%s' verify-sigs '%s' --engine portable 2>/dev/null", POWKIT_CLI,
+             path);
+    p = popen(cmd, "r");
+    cr_assert_null(fgets(line, sizeof line, p));
+    cr_assert_eq(WEXITSTATUS(pclose(p)), 2);
     unlink(path);
 }
 

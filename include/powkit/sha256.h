@@ -40,6 +40,12 @@ void pk_sha256_midstate(const uint8_t block[PK_SHA256_BLOCK], uint32_t out[8]);
 /* Double SHA-256 of n messages (out[i] for msgs[i] of lens[i] bytes), many
  * at once in SIMD lanes: txids and wtxids of a block. */
 void pk_sha256d_many(const uint8_t *const *msgs, const size_t *lens, size_t n, uint8_t (*out)[32]);
+/* SHA-256 of n messages that share a prefix of whole 64-byte blocks (a
+ * BIP340 tagged hash's two tag hashes): state is the prefix's compressed
+ * state (pk_sha256_ctx.state after it), prefix_len its length in bytes;
+ * out[i] = SHA256(prefix || msgs[i]), many at once in SIMD lanes. */
+void pk_sha256_many_from(const uint32_t state[8], uint64_t prefix_len, const uint8_t *const *msgs,
+                         const size_t *lens, size_t n, uint8_t (*out)[32]);
 /* Double SHA-256 of n 64-byte inputs (merkle node pairs) into n*32 bytes. */
 void pk_sha256d64_many(const uint8_t *in, size_t n, uint8_t *out);
 /* The same for 80-byte messages (block headers) laid side by side. */

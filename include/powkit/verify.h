@@ -41,8 +41,8 @@ typedef struct pk_verifier pk_verifier;
  * and "ifma" (eight verifications at once in the lanes of AVX-512 IFMA,
  * where the CPU has it), each self-tested against libsecp256k1 before
  * first use.  Parsing (DER, keys, high-S normalisation) is the same for
- * all.  A new verifier takes pk_engine_default(): ifma when available,
- * else libsecp256k1.  Verification handles public data only: powkit's
+ * all.  A new verifier takes pk_engine_default(): POWKIT_ENGINE's when
+ * set, else ifma when available, else libsecp256k1.  Verification handles public data only: powkit's
  * engines are not constant-time, and need not be. */
 typedef enum pk_engine { PK_ENGINE_LIBSECP256K1 = 0, PK_ENGINE_PORTABLE, PK_ENGINE_IFMA, PK_ENGINE_COUNT } pk_engine;
 const char *pk_engine_name(pk_engine e);
@@ -51,7 +51,8 @@ int pk_engine_parse(const char *name, pk_engine *out);
 /* 1 when e can be used here: built, not disabled by POWKIT_DISABLE, and
  * its self-test passed (run once, at first ask). */
 int pk_engine_available(pk_engine e);
-/* The fastest available engine (what pk_verifier_new chooses). */
+/* What pk_verifier_new chooses: the engine POWKIT_ENGINE names when it is
+ * available, else the fastest available one. */
 pk_engine pk_engine_default(void);
 /* Chooses the engine of v's checks; returns 0, or -1 when it is not
  * available (v keeps its engine). */

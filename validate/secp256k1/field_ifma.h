@@ -39,7 +39,7 @@ typedef struct pk_fe8 {
  * the columns at 2^260 and above come back times 2^260 mod p (37 bits,
  * split so that IFMA's 52-bit inputs are exact), then the part of limb 4
  * above 2^256 times 2^256 mod p, then one carry chain. */
-static inline void pk_fe8_reduce(pk_fe8 *r, pk_v8 t[10])
+static inline __attribute__((always_inline)) void pk_fe8_reduce(pk_fe8 *r, pk_v8 t[10])
 {
     const pk_v8 C = PK_V8(PK_FE_R4), R = PK_V8(PK_FE_R), M = PK_V8(PK_FE_M52), M48 = PK_V8(PK_FE_M48);
     pk_v8 top = _mm512_setzero_si512();
@@ -72,7 +72,7 @@ static inline void pk_fe8_reduce(pk_fe8 *r, pk_v8 t[10])
 }
 
 /* a*b, both carried (every limb below 2^52). */
-static inline void pk_fe8_mul(pk_fe8 *r, const pk_fe8 *a, const pk_fe8 *b)
+static inline __attribute__((always_inline)) void pk_fe8_mul(pk_fe8 *r, const pk_fe8 *a, const pk_fe8 *b)
 {
     pk_v8 t[10];
 #pragma GCC unroll 10
@@ -90,7 +90,7 @@ static inline void pk_fe8_mul(pk_fe8 *r, const pk_fe8 *a, const pk_fe8 *b)
 }
 
 /* a^2, a carried: the ten cross products once, doubled, then the squares. */
-static inline void pk_fe8_sqr(pk_fe8 *r, const pk_fe8 *a)
+static inline __attribute__((always_inline)) void pk_fe8_sqr(pk_fe8 *r, const pk_fe8 *a)
 {
     pk_v8 t[10];
 #pragma GCC unroll 10
@@ -116,7 +116,7 @@ static inline void pk_fe8_sqr(pk_fe8 *r, const pk_fe8 *a)
 }
 
 /* A loose value (limbs below 2^59) to the carried form. */
-static inline void pk_fe8_carry(pk_fe8 *r)
+static inline __attribute__((always_inline)) void pk_fe8_carry(pk_fe8 *r)
 {
     const pk_v8 R = PK_V8(PK_FE_R), M = PK_V8(PK_FE_M52), M48 = PK_V8(PK_FE_M48);
     pk_v8 c = _mm512_srli_epi64(r->n[4], 48);
@@ -132,7 +132,7 @@ static inline void pk_fe8_carry(pk_fe8 *r)
     r->n[3] = _mm512_and_si512(r->n[3], M);
 }
 
-static inline void pk_fe8_add(pk_fe8 *r, const pk_fe8 *a, const pk_fe8 *b)
+static inline __attribute__((always_inline)) void pk_fe8_add(pk_fe8 *r, const pk_fe8 *a, const pk_fe8 *b)
 {
 #pragma GCC unroll 5
     for (int i = 0; i < 5; i++)
@@ -141,7 +141,7 @@ static inline void pk_fe8_add(pk_fe8 *r, const pk_fe8 *a, const pk_fe8 *b)
 
 /* a + 64p - b: b a sum of at most eight carried values (or one of them
  * shifted left by at most 3); a loose result. */
-static inline void pk_fe8_sub(pk_fe8 *r, const pk_fe8 *a, const pk_fe8 *b)
+static inline __attribute__((always_inline)) void pk_fe8_sub(pk_fe8 *r, const pk_fe8 *a, const pk_fe8 *b)
 {
     static const uint64_t k[5] = {PK_K64_0, PK_K64_1, PK_K64_1, PK_K64_1, PK_K64_4};
 #pragma GCC unroll 5
@@ -150,7 +150,7 @@ static inline void pk_fe8_sub(pk_fe8 *r, const pk_fe8 *a, const pk_fe8 *b)
 }
 
 /* a * 2^s limb by limb (s up to 3), loose. */
-static inline void pk_fe8_shl(pk_fe8 *r, const pk_fe8 *a, unsigned s)
+static inline __attribute__((always_inline)) void pk_fe8_shl(pk_fe8 *r, const pk_fe8 *a, unsigned s)
 {
 #pragma GCC unroll 5
     for (int i = 0; i < 5; i++)
@@ -158,7 +158,7 @@ static inline void pk_fe8_shl(pk_fe8 *r, const pk_fe8 *a, unsigned s)
 }
 
 /* Lanes of mask from b, the others from a. */
-static inline void pk_fe8_blend(pk_fe8 *r, __mmask8 mask, const pk_fe8 *a, const pk_fe8 *b)
+static inline __attribute__((always_inline)) void pk_fe8_blend(pk_fe8 *r, __mmask8 mask, const pk_fe8 *a, const pk_fe8 *b)
 {
 #pragma GCC unroll 5
     for (int i = 0; i < 5; i++)
