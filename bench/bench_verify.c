@@ -96,6 +96,8 @@ static int block_stages(const char *path, int rounds, pk_verifier *v1, pk_verifi
 static void ifma_cycles(pk_sig_check *ecdsa, pk_sig_check *schnorr, size_t n)
 {
     pk_verifier *v = pk_verifier_new(1);
+    if (v)
+        pk_verifier_set_batch(v, 0);
     if (!v || pk_verifier_set_engine(v, PK_ENGINE_IFMA)) {
         printf("\nifma: not available here\n");
         pk_verifier_free(v);
@@ -148,6 +150,96 @@ static void ifma_cycles(pk_sig_check *ecdsa, pk_sig_check *schnorr, size_t n)
            (double)p.tables_once / ticks_per_ms);
 }
 
+/* BIP340 batches of each size against libsecp256k1's single
+ * schnorrsig_verify (with the key's parse, as the verifier does it) and
+ * the engine's single verification, one thread, alternating; then the
+ * cost of one bad signature in a batch of 4,096. */
+static void batches(secp256k1_context *ctx, int rounds)
+{
+    enum { MAXN = 16384 };
+    pk_verifier *one = pk_verifier_new(1), *bat = pk_verifier_new(1);
+    pk_engine en = pk_verifier_engine(bat);
+    if (en == PK_ENGINE_LIBSECP256K1) { /* no own engine is the default: the portable one batches */
+        pk_verifier_set_engine(one, PK_ENGINE_PORTABLE);
+        pk_verifier_set_engine(bat, PK_ENGINE_PORTABLE);
+        en = PK_ENGINE_PORTABLE;
+    }
+    pk_verifier_set_batch(one, 0);
+    pk_verifier_set_batch(bat, 1);
+    pk_sig_check *c = malloc(MAXN * sizeof *c), *w = malloc(MAXN * sizeof *w);
+    uint64_t seed = 0xba7c4;
+    for (size_t i = 0; i < MAXN; i++) {
+        uint8_t key[32], aux[32] = {0};
+        secp256k1_keypair kp;
+        secp256k1_xonly_pubkey xo;
+        memset(&c[i], 0, sizeof c[i]);
+        do
+            for (int k = 0; k < 32; k++)
+                key[k] = (uint8_t)pk_rng_next(&seed);
+        while (!secp256k1_keypair_create(ctx, &kp, key));
+        for (int k = 0; k < 32; k++)
+            c[i].msg[k] = (uint8_t)pk_rng_next(&seed);
+        c[i].type = PK_SIG_SCHNORR, c[i].msg_len = 32, c[i].sig_len = 64, c[i].pubkey_len = 32;
+        if (!secp256k1_schnorrsig_sign32(ctx, c[i].sig, c[i].msg, &kp, aux) ||
+            !secp256k1_keypair_xonly_pub(ctx, &xo, NULL, &kp) || !secp256k1_xonly_pubkey_serialize(ctx, c[i].pubkey, &xo))
+            return;
+    }
+    static const size_t sizes[] = {16, 64, 256, 1024, 4096, 16384};
+    printf("\nBIP340 batches (engine %s, one thread), signatures/s, median of %d rounds (alternating):\n",
+           pk_engine_name(en), rounds);
+    printf("  %6s %14s %14s %14s %12s %12s\n", "size", "libsecp256k1", "single", "batch", "vs libsecp", "vs single");
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        size_t n = sizes[si], reps = n >= 16384 ? 1 : 16384 / n;
+        double r[3][50];
+        for (int round = 0; round < rounds; round++) {
+            double t0 = pk_now();
+            for (size_t rep = 0; rep < reps; rep++) {
+                for (size_t i = 0; i < n; i++) {
+                    secp256k1_xonly_pubkey pk;
+                    if (!secp256k1_xonly_pubkey_parse(ctx, &pk, c[i].pubkey) ||
+                        !secp256k1_schnorrsig_verify(ctx, c[i].sig, c[i].msg, 32, &pk))
+                        fprintf(stderr, "bench_verify: a valid signature failed\n");
+                }
+            }
+            r[0][round] = (double)(n * reps) / (pk_now() - t0);
+            for (int k = 0; k < 2; k++) {
+                t0 = pk_now();
+                for (size_t rep = 0; rep < reps; rep++) {
+                    memcpy(w, c, n * sizeof *w);
+                    if (pk_verifier_run(k ? bat : one, w, n, 0) != n)
+                        fprintf(stderr, "bench_verify: a valid signature failed\n");
+                }
+                r[1 + k][round] = (double)(n * reps) / (pk_now() - t0);
+            }
+        }
+        double m0 = median(r[0], rounds), m1 = median(r[1], rounds), m2 = median(r[2], rounds);
+        printf("  %6zu %14.0f %14.0f %14.0f %11.2fx %11.2fx\n", n, m0, m1, m2, m2 / m0, m2 / m1);
+    }
+    /* one bad signature among 4,096, in a different place each round */
+    double good[50], bad[50];
+    for (int round = 0; round < rounds; round++) {
+        memcpy(w, c, 4096 * sizeof *w);
+        double t0 = pk_now();
+        pk_verifier_run(bat, w, 4096, 0);
+        good[round] = pk_now() - t0;
+        memcpy(w, c, 4096 * sizeof *w);
+        size_t at = (size_t)(pk_rng_next(&seed) % 4096);
+        w[at].sig[40] ^= 1;
+        t0 = pk_now();
+        size_t valid = pk_verifier_run(bat, w, 4096, 0);
+        bad[round] = pk_now() - t0;
+        if (valid != 4095 || w[at].valid != 0)
+            fprintf(stderr, "bench_verify: the bad signature was not found\n");
+    }
+    double g = median(good, rounds), b = median(bad, rounds);
+    printf("  one bad signature in 4,096: %.1f ms against %.1f ms all valid (%.2fx; found by halves)\n", b * 1e3,
+           g * 1e3, b / g);
+    free(c);
+    free(w);
+    pk_verifier_free(one);
+    pk_verifier_free(bat);
+}
+
 /* Checks per second of each engine, alternating within every round. */
 static void engines(pk_sig_check *ecdsa, pk_sig_check *schnorr, size_t n, int rounds, const char *block_path)
 {
@@ -168,6 +260,7 @@ static void engines(pk_sig_check *ecdsa, pk_sig_check *schnorr, size_t n, int ro
         for (int t = 0; t < 2; t++) {
             v[en][t] = pk_verifier_new((unsigned)t + 1);
             ok[en] = pk_verifier_set_engine(v[en][t], (pk_engine)en) == 0;
+            pk_verifier_set_batch(v[en][t], 0); /* single verification here: batches below */
         }
     }
     for (int r = 0; r < rounds; r++) {
@@ -192,7 +285,7 @@ static void engines(pk_sig_check *ecdsa, pk_sig_check *schnorr, size_t n, int ro
             }
         }
     }
-    printf("\nengines, %zu checks each, median of %d rounds (alternating):\n", n, rounds);
+    printf("\nengines (one by one), %zu checks each, median of %d rounds (alternating):\n", n, rounds);
     printf("  %-13s %12s %12s %12s %12s %14s\n", "engine", "ECDSA 1t/s", "ECDSA 2t/s", "BIP340 1t/s", "BIP340 2t/s",
            "413567 1t ms");
     double base[2] = {0, 0}, base_blk = 0;
@@ -316,6 +409,7 @@ int main(int argc, char **argv)
     pk_verifier_free(v2);
     engines(c, sc, n, rounds, block_path);
     ifma_cycles(c, sc, n);
+    batches(ctx, rounds);
     free(c);
     free(sc);
     secp256k1_context_destroy(ctx);

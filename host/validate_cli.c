@@ -104,7 +104,7 @@ static int parse_chain(const char *v, pk_chain *c)
 
 int pk_cmd_verify_block(int argc, char **argv)
 {
-    int json = 0, sigs = 0;
+    int json = 0, sigs = 0, batch = 1;
     unsigned threads = 0;
     pk_engine engine = pk_engine_default();
     long long height = -1;
@@ -115,6 +115,7 @@ int pk_cmd_verify_block(int argc, char **argv)
                                          {"sigs", no_argument, 0, 's'},
                                          {"threads", required_argument, 0, 't'},
                                          {"engine", required_argument, 0, 'e'},
+                                         {"no-batch", no_argument, 0, 'B'},
                                          {"prevouts", required_argument, 0, 'p'},
                                          {"height", required_argument, 0, 'H'},
                                          {0, 0, 0, 0}};
@@ -125,6 +126,8 @@ int pk_cmd_verify_block(int argc, char **argv)
             json = 1;
         } else if (c == 's') {
             sigs = 1;
+        } else if (c == 'B') {
+            batch = 0;
         } else if (c == 'e') {
             if (pk_engine_parse(optarg, &engine)) {
                 fprintf(stderr, "powkit verify-block: --engine wants libsecp256k1, portable or ifma, got '%s'\n", optarg);
@@ -157,7 +160,7 @@ int pk_cmd_verify_block(int argc, char **argv)
     }
     if (optind != argc - 1) {
         fprintf(stderr, "usage: powkit verify-block FILE [--json] [--chain main|test|regtest] "
-                        "[--sigs [--prevouts FILE] [--height N] [--threads N] [--engine E]]\n");
+                        "[--sigs [--prevouts FILE] [--height N] [--threads N] [--engine E] [--no-batch]]\n");
         return 2;
     }
     size_t len;
@@ -208,6 +211,8 @@ int pk_cmd_verify_block(int argc, char **argv)
             free(data);
             return 2;
         }
+        if (verifier)
+            pk_verifier_set_batch(verifier, batch);
         sig_rc = verifier ? pk_block_verify_sigs(&b, &so, verifier, &sr) : -1;
         if (sig_rc == -2) {
             fprintf(stderr, "powkit verify-block: %s\n", sr.error);

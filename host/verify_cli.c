@@ -1,4 +1,4 @@
-/* `powkit verify-sigs [FILE|-] [--threads N] [--engine E] [--lax-der] [--low-s]`:
+/* `powkit verify-sigs [FILE|-] [--threads N] [--engine E] [--no-batch] [--lax-der] [--low-s]`:
  * JSON lines in, one answer per line out, in input order, in batches of
  * at most BATCH lines (bounded memory however long the stream). */
 #include <getopt.h>
@@ -113,9 +113,10 @@ int pk_cmd_verify_sigs(int argc, char **argv)
 {
     unsigned threads = 0;
     uint8_t flags = 0;
+    int batch = 1;
     pk_engine engine = pk_engine_default();
     static const struct option opts[] = {{"threads", required_argument, 0, 't'}, {"engine", required_argument, 0, 'e'},
-                                         {"lax-der", no_argument, 0, 'l'},
+                                         {"lax-der", no_argument, 0, 'l'}, {"no-batch", no_argument, 0, 'B'},
                                          {"low-s", no_argument, 0, 's'}, {0, 0, 0, 0}};
     int c;
     optind = 1;
@@ -133,6 +134,8 @@ int pk_cmd_verify_sigs(int argc, char **argv)
                 return 2;
             }
             threads = (unsigned)t;
+        } else if (c == 'B') {
+            batch = 0;
         } else if (c == 'l') {
             flags |= PK_SIG_LAX_DER;
         } else if (c == 's') {
@@ -156,6 +159,8 @@ int pk_cmd_verify_sigs(int argc, char **argv)
             fclose(in);
         return 2;
     }
+    if (v)
+        pk_verifier_set_batch(v, batch);
     pk_sig_check *checks = malloc(BATCH * sizeof *checks);
     item *items = malloc(BATCH * sizeof *items);
     char *line = malloc(LINE_MAX_BYTES + 2);

@@ -230,6 +230,7 @@ def tagged(tag, data):
     return hashlib.sha256(t + t + data).digest()
 
 
+batch_checks = []
 for i in range(6):
     d = int.from_bytes(hashlib.sha256(b'powkit key %d' % i).digest(), 'big') % N_
     z = hashlib.sha256(b'powkit msg %d' % i).digest()
@@ -255,3 +256,11 @@ for i in range(6):
                        'big') % N_
     sig = R[0].to_bytes(32, 'big') + ((kk + e * dd) % N_).to_bytes(32, 'big')
     put('engines', f'schnorr-{i}', b'\x01' + pub[0].to_bytes(32, 'big') + sig + z)
+    batch_checks.append(bytes([32]) + pub[0].to_bytes(32, 'big') + sig + z)
+
+# ---- batch: runs of valid BIP340 checks, and one broken among them ----
+put('batch', 'valid-6', bytes([40]) + b''.join(batch_checks))
+put('batch', 'valid-1', bytes([0]) + batch_checks[0])
+broken = bytearray(batch_checks[2])
+broken[60] ^= 1
+put('batch', 'one-broken', bytes([17]) + batch_checks[0] + batch_checks[1] + bytes(broken) + batch_checks[3])

@@ -564,3 +564,59 @@ Test(block_sigs, legacy_all_equals_legacy)
     pk_block_free(&b);
     free(d);
 }
+
+/* `--no-batch`: BIP340's vectors eight times over (152 lines, on one
+ * thread: a batch, with repeated signatures, valid and not): the same
+ * lines with and without. */
+static char *run_out(const char *cmd)
+{
+    FILE *p = popen(cmd, "r");
+    cr_assert(p);
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    size_t k;
+    while ((k = fread(buf + n, 1, cap - n - 1, p)) > 0)
+        n += k;
+    buf[n] = 0;
+    cr_assert_eq(WEXITSTATUS(pclose(p)), 0, "%s", cmd);
+    return buf;
+}
+
+Test(verify_sigs, cli_no_batch_gives_the_same_lines)
+{
+    char path[] = "/tmp/pk-sigs-batch-XXXXXX";
+    int fd = mkstemp(path);
+    FILE *f = fdopen(fd, "w");
+    pk_sig_check c[32];
+    int expect[32];
+    size_t n = bip340_rows(c, expect, 32);
+    char ph[65], mh[600], sh[129];
+    for (int rep = 0; rep < 8; rep++) {
+        for (size_t i = 0; i < n; i++) {
+            pk_hex_encode(c[i].pubkey, 32, ph);
+            pk_hex_encode(c[i].msg, c[i].msg_len, mh);
+            pk_hex_encode(c[i].sig, 64, sh);
+            fprintf(f, "{\"type\":\"schnorr\",\"pubkey\":\"%s\",\"msg\":\"%s\",\"sig\":\"%s\"}\n", ph, mh, sh);
+        }
+    }
+    fclose(f);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "'%s' verify-sigs '%s' --threads 1 2>/dev/null", POWKIT_CLI, path);
+    char *a = run_out(cmd);
+    snprintf(cmd, sizeof cmd, "'%s' verify-sigs '%s' --threads 1 --no-batch 2>/dev/null", POWKIT_CLI, path);
+    char *b = run_out(cmd);
+    cr_assert_str_eq(a, b);
+    size_t lines = 0, valid = 0;
+    for (char *p = a; (p = strchr(p, '\n')); p++)
+        lines++;
+    for (char *p = a; (p = strstr(p, "\"valid\":true")); p++)
+        valid++;
+    size_t want = 0;
+    for (size_t i = 0; i < n; i++)
+        want += expect[i] != 0;
+    cr_assert_eq(lines, 8 * n);
+    cr_assert_eq(valid, 8 * want);
+    free(a);
+    free(b);
+    unlink(path);
+}

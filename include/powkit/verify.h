@@ -59,6 +59,16 @@ pk_engine pk_engine_default(void);
 int pk_verifier_set_engine(pk_verifier *v, pk_engine e);
 pk_engine pk_verifier_engine(const pk_verifier *v);
 
+/* BIP340 batch verification (BIP340's "Batch Verification": one
+ * multi-scalar multiplication with random weights for many signatures),
+ * on by default with powkit's engines: pk_verifier_run checks its BIP340
+ * checks (32 or more) by batches, split among the threads; a batch that
+ * fails is checked again in halves, and below 16 one by one, so every
+ * answer is the one single verification gives.  The libsecp256k1 engine
+ * verifies one by one.  on 0 turns it off. */
+void pk_verifier_set_batch(pk_verifier *v, int on);
+int pk_verifier_batch(const pk_verifier *v);
+
 /* threads 0: one per online CPU.  NULL when the context or threads
  * cannot be made. */
 pk_verifier *pk_verifier_new(unsigned threads);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../engine.h"
+#include "batch.h"
 #include "group.h"
 #include "native.h"
 #include "powkit/sha256.h"
@@ -181,7 +182,7 @@ int pk_native_ecdsa_verify(const uint8_t sig64[64], const uint8_t msg32[32], con
 }
 
 /* BIP340's lift_x: the point with this x and an even y. */
-static int lift_x(pk_ge *r, const uint8_t x32[32])
+int pk_native_lift_x(pk_ge *r, const uint8_t x32[32])
 {
     pk_fe c, seven;
     if (!pk_fe_set_b32(&r->x, x32))
@@ -204,13 +205,13 @@ static int lift_x(pk_ge *r, const uint8_t x32[32])
 int pk_native_xonly_valid(const uint8_t xonly[32])
 {
     pk_ge p;
-    return lift_x(&p, xonly);
+    return pk_native_lift_x(&p, xonly);
 }
 
 int pk_native_decompress(uint8_t pub65[65], const uint8_t key33[33])
 {
     pk_ge p;
-    if ((key33[0] != 2 && key33[0] != 3) || !lift_x(&p, key33 + 1))
+    if ((key33[0] != 2 && key33[0] != 3) || !pk_native_lift_x(&p, key33 + 1))
         return 0;
     if (key33[0] == 3) { /* the odd y */
         pk_fe_negate(&p.y, &p.y, 1);
@@ -243,7 +244,7 @@ int pk_native_schnorr_verify(const uint8_t sig64[64], const uint8_t *msg, size_t
     pk_ge p;
     pk_fe rx;
     pk_scalar s, e;
-    if (!lift_x(&p, xonly) || !pk_fe_set_b32(&rx, sig64) || pk_scalar_set_b32(&s, sig64 + 32))
+    if (!pk_native_lift_x(&p, xonly) || !pk_fe_set_b32(&rx, sig64) || pk_scalar_set_b32(&s, sig64 + 32))
         return 0;
     uint8_t h[32];
     challenge(h, sig64, xonly, msg, msglen);
