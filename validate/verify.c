@@ -450,13 +450,16 @@ void pk_verifier_for(pk_verifier *v, size_t n, size_t chunk, void (*fn)(void *ar
 
 /* ---- BIP340 batches ---- */
 
-/* Batches of fewer than BATCH_MIN BIP340 checks are slower than the
- * engine's single verification (bench_verify's batch rows: the two meet
- * near 128 with the IFMA engine), so a run batches only when each thread
- * gets that many, and a failed batch is split in halves down to that
- * size, then checked one by one; one batch holds at most BATCH_MAX. */
-#define BATCH_MIN 128
-#define BATCH_LEAF BATCH_MIN
+/* The sums are done in the IFMA lanes where that engine is available
+ * (not disabled), else by the portable code, whatever the engine of the
+ * single checks.  Smaller batches are slower than single verification:
+ * measured (bench_verify), the lanes' batches overtake the IFMA engine's
+ * single checks near 128, the portable batches libsecp256k1's near 32.
+ * So a run batches only when each thread gets that many, and a failed
+ * batch is split in halves down to that size, then checked one by one;
+ * one batch holds at most BATCH_MAX. */
+#define BATCH_MIN_LANES 128
+#define BATCH_MIN_PORTABLE 32
 #define BATCH_MAX 4096
 
 void pk_verifier_set_batch(pk_verifier *v, int on) { v->bip340_batch = on != 0; }
@@ -465,6 +468,11 @@ int pk_verifier_batch(const pk_verifier *v) { return v->bip340_batch; }
 /* The checks at idx[0..n) one at a time (the engine's lanes still fill). */
 static void singles(pk_verifier *v, const size_t *idx, size_t n)
 {
+    if (!v->impl) {
+        for (size_t i = 0; i < n; i++)
+            pk_sig_check_one(v, &v->checks[idx[i]]);
+        return;
+    }
     pk_sig_check tmp[ENGINE_CHUNK];
     for (size_t i0 = 0; i0 < n; i0 += ENGINE_CHUNK) {
         size_t k = n - i0 < ENGINE_CHUNK ? n - i0 : ENGINE_CHUNK;
@@ -479,9 +487,9 @@ static void singles(pk_verifier *v, const size_t *idx, size_t n)
 }
 
 /* BIP340 checks idx[0..n) as one batch; a failed one in halves. */
-static void batch_checks(pk_verifier *v, size_t *idx, size_t n)
+static void batch_checks(pk_verifier *v, size_t *idx, size_t n, int lanes)
 {
-    if (n < BATCH_LEAF) {
+    if (n < (lanes ? BATCH_MIN_LANES : BATCH_MIN_PORTABLE)) {
         singles(v, idx, n);
         return;
     }
@@ -497,7 +505,7 @@ static void batch_checks(pk_verifier *v, size_t *idx, size_t n)
         pk_sig_check *c = &v->checks[idx[i]];
         items[i] = (pk_bip340_item){c->sig, c->msg, c->msg_len, c->pubkey};
     }
-    int all = pk_bip340_batch(items, n, alone, v->engine == PK_ENGINE_IFMA);
+    int all = pk_bip340_batch(items, n, alone, lanes);
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         pk_sig_check *c = &v->checks[idx[i]];
@@ -511,8 +519,8 @@ static void batch_checks(pk_verifier *v, size_t *idx, size_t n)
     free(items);
     free(alone);
     if (k) {
-        batch_checks(v, idx, k / 2);
-        batch_checks(v, idx + k / 2, k - k / 2);
+        batch_checks(v, idx, k / 2, lanes);
+        batch_checks(v, idx + k / 2, k - k / 2, lanes);
     }
 }
 
@@ -520,13 +528,14 @@ typedef struct batch_plan {
     pk_verifier *v;
     size_t *idx, n, per; /* BIP340 checks, by batches of per */
     size_t *rest, nrest; /* the others, by ENGINE_CHUNK */
+    int lanes;           /* the sums in the IFMA lanes */
 } batch_plan;
 
 static void batch_part(void *arg, size_t i)
 {
     batch_plan *p = arg;
     size_t at = i * p->per, k = p->n - at < p->per ? p->n - at : p->per;
-    batch_checks(p->v, p->idx + at, k);
+    batch_checks(p->v, p->idx + at, k, p->lanes);
 }
 
 static void rest_part(void *arg, size_t i)
@@ -548,9 +557,10 @@ static int run_with_batches(pk_verifier *v, pk_sig_check *checks, size_t n, int 
     size_t count = 0;
     for (size_t i = 0; i < n; i++)
         count += checks[i].type == PK_SIG_SCHNORR && checks[i].sig_len == 64 && checks[i].pubkey_len == 32;
-    if (count < (size_t)BATCH_MIN * v->nthreads)
+    int lanes = pk_engine_available(PK_ENGINE_IFMA);
+    if (count < (size_t)(lanes ? BATCH_MIN_LANES : BATCH_MIN_PORTABLE) * v->nthreads)
         return 0;
-    batch_plan p = {v, malloc(count * sizeof(size_t)), count, 0, malloc((n - count + 1) * sizeof(size_t)), 0};
+    batch_plan p = {v, malloc(count * sizeof(size_t)), count, 0, malloc((n - count + 1) * sizeof(size_t)), 0, lanes};
     if (!p.idx || !p.rest) {
         free(p.idx);
         free(p.rest);
@@ -587,7 +597,7 @@ size_t pk_verifier_run(pk_verifier *v, pk_sig_check *checks, size_t n, int stop_
         checks[i].valid = -1;
         checks[i].reason = "not checked";
     }
-    if (v->impl && v->bip340_batch && run_with_batches(v, checks, n, stop_at_failure)) {
+    if (v->bip340_batch && run_with_batches(v, checks, n, stop_at_failure)) {
         size_t valid = 0;
         for (size_t i = 0; i < n; i++)
             valid += checks[i].valid == 1;

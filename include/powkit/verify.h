@@ -61,11 +61,12 @@ pk_engine pk_verifier_engine(const pk_verifier *v);
 
 /* BIP340 batch verification (BIP340's "Batch Verification": one
  * multi-scalar multiplication with random weights for many signatures),
- * on by default with powkit's engines: pk_verifier_run checks its BIP340
- * checks (32 or more) by batches, split among the threads; a batch that
- * fails is checked again in halves, and below 16 one by one, so every
- * answer is the one single verification gives.  The libsecp256k1 engine
- * verifies one by one.  on 0 turns it off. */
+ * on by default: pk_verifier_run checks its BIP340 checks by batches split
+ * among the threads when each thread gets enough (128 where the IFMA
+ * lanes do the sums, 32 with the portable code), whatever the engine; a
+ * batch that fails is checked again in halves, and below that size one by
+ * one with the engine, so every answer is the one single verification
+ * gives.  on 0 turns it off (every check by the engine alone). */
 void pk_verifier_set_batch(pk_verifier *v, int on);
 int pk_verifier_batch(const pk_verifier *v);
 

@@ -17,6 +17,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     lib = pk_verifier_new(1);
     if (!lib || pk_verifier_set_engine(lib, PK_ENGINE_LIBSECP256K1))
         abort();
+    pk_verifier_set_batch(lib, 0); /* libsecp256k1 alone */
     for (int e = PK_ENGINE_PORTABLE; e < PK_ENGINE_COUNT; e++) {
         if (!pk_engine_available((pk_engine)e)) {
             if (e == PK_ENGINE_PORTABLE)
