@@ -25,6 +25,7 @@
 
 #include <x86intrin.h>
 
+#include "../validate/secp256k1/batch.h"
 #include "../validate/secp256k1/field.h"
 #include "../validate/secp256k1/native.h"
 #include "powkit/sigcheck.h"
@@ -215,6 +216,38 @@ static void batches(secp256k1_context *ctx, int rounds)
         double m0 = median(r[0], rounds), m1 = median(r[1], rounds), m2 = median(r[2], rounds);
         printf("  %6zu %14.0f %14.0f %14.0f %11.2fx %11.2fx\n", n, m0, m1, m2, m2 / m0, m2 / m1);
     }
+    /* the two ways of doing the sum, side by side: where Strauss's
+     * method stops beating the buckets (the crossover the automatic
+     * choice must match) */
+    {
+        static const size_t ms[] = {4, 8, 16, 32, 48, 64, 96, 128, 192, 256, 512};
+        pk_bip340_item *items = malloc(512 * sizeof *items);
+        int8_t *alone = malloc(512);
+        for (size_t i = 0; i < 512; i++)
+            items[i] = (pk_bip340_item){c[i].sig, c[i].msg, 32, c[i].pubkey};
+        for (int lanes = 0; lanes <= pk_engine_available(PK_ENGINE_IFMA); lanes++) {
+            printf("\n  batch sums (%s buckets), signatures/s, median of %d rounds (alternating):\n",
+                   lanes ? "IFMA lanes'" : "portable", rounds);
+            printf("  %6s %14s %14s %10s %8s\n", "size", "Strauss", "buckets", "S/B", "auto");
+            for (size_t si = 0; si < sizeof ms / sizeof ms[0]; si++) {
+                size_t n = ms[si], reps = 2048 / n;
+                double r[2][50];
+                for (int round = 0; round < rounds; round++)
+                    for (int k = 0; k < 2; k++) {
+                        double t0 = pk_now();
+                        for (size_t rep = 0; rep < reps; rep++)
+                            if (pk_bip340_batch_with(items, n, alone, lanes, k ? PK_MSM_BUCKETS : PK_MSM_STRAUSS) != 1)
+                                fprintf(stderr, "bench_verify: a valid batch failed\n");
+                        r[k][round] = (double)(n * reps) / (pk_now() - t0);
+                    }
+                double a = median(r[0], rounds), b = median(r[1], rounds);
+                printf("  %6zu %14.0f %14.0f %9.2fx %8s\n", n, a, b, a / b,
+                       pk_bip340_batch_method(n, lanes) == PK_MSM_STRAUSS ? "Strauss" : "buckets");
+            }
+        }
+        free(items);
+        free(alone);
+    }
     /* one bad signature among 4,096, in a different place each round */
     double good[50], bad[50];
     for (int round = 0; round < rounds; round++) {
@@ -316,10 +349,19 @@ static void engines(pk_sig_check *ecdsa, pk_sig_check *schnorr, size_t n, int ro
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "batches")) { /* the BIP340 batch rows alone */
+        int rounds = argc > 2 ? atoi(argv[2]) : 5;
+        if (rounds < 1 || rounds > 50)
+            rounds = 5;
+        secp256k1_context *ctx = secp256k1_context_create(SECP256K1_CONTEXT_SIGN | SECP256K1_CONTEXT_VERIFY);
+        batches(ctx, rounds);
+        secp256k1_context_destroy(ctx);
+        return 0;
+    }
     size_t n = argc > 1 ? (size_t)atol(argv[1]) : 20000;
     int rounds = argc > 2 ? atoi(argv[2]) : 5;
     if (n < 100 || n > 10000000 || rounds < 1 || rounds > 50) {
-        fprintf(stderr, "usage: bench_verify [CHECKS 100..1e7] [ROUNDS 1..50]\n");
+        fprintf(stderr, "usage: bench_verify [CHECKS 100..1e7] [ROUNDS 1..50] [BLOCK]\n       bench_verify batches [ROUNDS]\n");
         return 2;
     }
     secp256k1_context *ctx = secp256k1_context_create(SECP256K1_CONTEXT_SIGN | SECP256K1_CONTEXT_VERIFY);

@@ -95,9 +95,26 @@ static void expect_single(const pk_sig_check *got, const pk_sig_check *orig, con
                      i);
 }
 
-/* The MSM itself, with each backend, on every size from 1 to 300: all
- * valid gives 1; one signature broken in it gives 0. */
-Test(batch, msm_every_size_1_to_300_both_backends, .timeout = 600)
+/* The sums the batch can be done by: Strauss's method (portable), the
+ * buckets portable, the buckets in the IFMA lanes where they are here. */
+static const struct {
+    int ifma;
+    pk_msm_method method;
+    const char *name;
+} sums[] = {{0, PK_MSM_STRAUSS, "Strauss"}, {0, PK_MSM_BUCKETS, "portable buckets"}, {1, PK_MSM_BUCKETS, "lanes' buckets"}};
+
+static size_t sums_here(void)
+{
+    if (!pk_engine_available(PK_ENGINE_IFMA)) {
+        cr_log_info("no IFMA here: the lanes' MSM is not tested");
+        return 2;
+    }
+    return 3;
+}
+
+/* The MSM itself, each way, on every size from 1 to 300: all valid gives
+ * 1; one signature broken in it gives 0. */
+Test(batch, msm_every_size_1_to_300_every_method, .timeout = 600)
 {
     tu_rng r = {0xba7c0001};
     enum { N = 300 };
@@ -106,12 +123,10 @@ Test(batch, msm_every_size_1_to_300_both_backends, .timeout = 600)
     int8_t alone[N];
     for (size_t i = 0; i < N; i++)
         items[i] = (pk_bip340_item){c[i].sig, c[i].msg, c[i].msg_len, c[i].pubkey};
-    int backends = pk_engine_available(PK_ENGINE_IFMA) ? 2 : 1;
-    if (backends == 1)
-        cr_log_info("no IFMA here: the lanes' MSM is not tested");
-    for (int ifma = 0; ifma < backends; ifma++) {
-        for (size_t n = 1; n <= N; n += (ifma || n < 40) ? 1 : 7) {
-            cr_assert_eq(pk_bip340_batch(items, n, alone, ifma), 1, "size %zu, %s", n, ifma ? "ifma" : "portable");
+    for (size_t k = 0; k < sums_here(); k++) {
+        for (size_t n = 1; n <= N; n += (sums[k].ifma || n < 40) ? 1 : 7) {
+            cr_assert_eq(pk_bip340_batch_with(items, n, alone, sums[k].ifma, sums[k].method), 1, "size %zu, %s", n,
+                         sums[k].name);
             for (size_t i = 0; i < n; i++)
                 cr_assert_eq(alone[i], 1);
         }
@@ -119,10 +134,18 @@ Test(batch, msm_every_size_1_to_300_both_backends, .timeout = 600)
         for (size_t n = 1; n <= N; n += 23) {
             uint8_t s0 = c[n / 2].sig[40];
             c[n / 2].sig[40] ^= 0x10;
-            cr_assert_eq(pk_bip340_batch(items, n, alone, ifma), 0, "size %zu, %s", n, ifma ? "ifma" : "portable");
+            cr_assert_eq(pk_bip340_batch_with(items, n, alone, sums[k].ifma, sums[k].method), 0, "size %zu, %s", n,
+                         sums[k].name);
             c[n / 2].sig[40] = s0;
         }
     }
+    /* the automatic choice (as measured): portable, Strauss for few and
+     * the buckets for many; in the lanes, the buckets */
+    cr_assert_eq(pk_bip340_batch_method(2, 0), PK_MSM_STRAUSS);
+    cr_assert_eq(pk_bip340_batch_method(4096, 0), PK_MSM_BUCKETS);
+    cr_assert_eq(pk_bip340_batch_method(2, 1), PK_MSM_BUCKETS);
+    for (size_t n = 1; n <= 64; n++) /* and AUTO gives the same answers */
+        cr_assert_eq(pk_bip340_batch_with(items, n, alone, 0, PK_MSM_AUTO), 1, "size %zu", n);
     free(c);
 }
 
@@ -267,8 +290,8 @@ Test(batch, repeated_signatures_and_keys)
     int8_t alone[200];
     for (size_t i = 0; i < 200; i++)
         items[i] = (pk_bip340_item){c[i].sig, c[i].msg, c[i].msg_len, c[i].pubkey};
-    for (int ifma = 0; ifma < (pk_engine_available(PK_ENGINE_IFMA) ? 2 : 1); ifma++)
-        cr_assert_eq(pk_bip340_batch(items, 200, alone, ifma), 1, "%s", ifma ? "ifma" : "portable");
+    for (size_t k = 0; k < sums_here(); k++)
+        cr_assert_eq(pk_bip340_batch_with(items, 200, alone, sums[k].ifma, sums[k].method), 1, "%s", sums[k].name);
     pk_verifier_free(v);
     free(base);
 }

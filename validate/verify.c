@@ -454,7 +454,8 @@ void pk_verifier_for(pk_verifier *v, size_t n, size_t chunk, void (*fn)(void *ar
  * (not disabled), else by the portable code, whatever the engine of the
  * single checks.  Smaller batches are slower than single verification:
  * measured (bench_verify), the lanes' batches overtake the IFMA engine's
- * single checks near 128, the portable batches libsecp256k1's near 32.
+ * single checks near 128, the portable batches (Strauss's sums below 40
+ * signatures, buckets above) libsecp256k1's near 32.
  * So a run batches only when each thread gets that many, and a failed
  * batch is split in halves down to that size, then checked one by one;
  * one batch holds at most BATCH_MAX. */

@@ -3,9 +3,11 @@
  * weights (BIP340, "Batch Verification"):
  *   (sum a_i s_i) G - sum a_i R_i - sum (a_i e_i) P_i == infinity,
  * a_1 = 1 and the other a_i from SHA-256 in counter mode, seeded by the
- * hash of every input of the batch.  The sum is Pippenger's bucket method
- * over 128-bit halves (the GLV split of every scalar), eight windows at a
- * time in the IFMA lanes where the CPU has them, portable elsewhere.
+ * hash of every input of the batch.  The sum runs over 128-bit halves
+ * (the GLV split of every scalar): Strauss's method (wNAF tables, shared
+ * doublings) for few points, Pippenger's bucket method for many, eight
+ * windows at a time in the IFMA lanes where the CPU has them, portable
+ * elsewhere; the crossover measured by bench_verify batches.
  * Internal to validate/.  Public data only: not constant-time. */
 #ifndef POWKIT_SECP256K1_BATCH_H
 #define POWKIT_SECP256K1_BATCH_H
@@ -31,6 +33,12 @@ typedef struct pk_bip340_item {
  * check halves, or one by one).  use_ifma: the IFMA lanes (the caller
  * knows they are there). */
 int pk_bip340_batch(const pk_bip340_item *items, size_t n, int8_t *alone, int use_ifma);
+
+/* How the sum is done: chosen by cost, or forced (benchmarks, tests). */
+typedef enum pk_msm_method { PK_MSM_AUTO, PK_MSM_STRAUSS, PK_MSM_BUCKETS } pk_msm_method;
+int pk_bip340_batch_with(const pk_bip340_item *items, size_t n, int8_t *alone, int use_ifma, pk_msm_method method);
+/* The method PK_MSM_AUTO picks for n signatures (2 n + 2 halves at most). */
+pk_msm_method pk_bip340_batch_method(size_t n, int use_ifma);
 
 /* How many batches were checked so far (for the tests). */
 uint64_t pk_bip340_batches(void);
