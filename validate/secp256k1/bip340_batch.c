@@ -117,9 +117,9 @@ static int strauss_portable(pk_gej *r, const pk_msm_point *pts, size_t m, int w)
     size_t tn = (size_t)1 << (w - 2), nt = m * tn;
     pk_gej *J = malloc(nt * sizeof *J);
     pk_ge *A = malloc(nt * sizeof *A);
-    pk_fe *pre = malloc(nt * sizeof *pre);
+    pk_fe *pre = malloc(nt * sizeof *pre), **zs = malloc(nt * sizeof *zs);
     int8_t *naf = malloc(m * STRAUSS_LEN);
-    int ok = J && A && pre && naf;
+    int ok = J && A && pre && zs && naf;
     if (!ok || m == 0)
         goto out;
     int top = 0;
@@ -140,21 +140,14 @@ static int strauss_portable(pk_gej *r, const pk_msm_point *pts, size_t m, int w)
     }
     /* the tables affine: Montgomery's trick over every Z (none is zero:
      * an odd multiple below n of a point is never infinity) */
-    pre[0] = J[0].z;
-    for (size_t i = 1; i < nt; i++)
-        pk_fe_mul(&pre[i], &pre[i - 1], &J[i].z);
-    pk_fe inv, zi, zi2;
-    pk_fe_inv(&inv, &pre[nt - 1]);
-    for (size_t i = nt; i-- > 0;) {
-        if (i) {
-            pk_fe_mul(&zi, &inv, &pre[i - 1]);
-            pk_fe_mul(&inv, &inv, &J[i].z);
-        } else {
-            zi = inv;
-        }
-        pk_fe_sqr(&zi2, &zi);
+    for (size_t i = 0; i < nt; i++)
+        zs[i] = &J[i].z;
+    pk_fe_inv_all(zs, nt, pre); /* each Z becomes 1/Z */
+    for (size_t i = 0; i < nt; i++) {
+        pk_fe zi2;
+        pk_fe_sqr(&zi2, &J[i].z);
         pk_fe_mul(&A[i].x, &J[i].x, &zi2);
-        pk_fe_mul(&zi2, &zi2, &zi);
+        pk_fe_mul(&zi2, &zi2, &J[i].z);
         pk_fe_mul(&A[i].y, &J[i].y, &zi2);
         pk_fe_normalize(&A[i].x);
         pk_fe_normalize(&A[i].y);
@@ -173,7 +166,7 @@ static int strauss_portable(pk_gej *r, const pk_msm_point *pts, size_t m, int w)
         }
     }
 out:
-    free(J), free(A), free(pre), free(naf);
+    free(J), free(A), free(pre), free(zs), free(naf);
     return ok;
 }
 

@@ -457,21 +457,8 @@ static void scalar_batch_inverse(pk_scalar *const *a, size_t n)
 
 static void fe_batch_inverse(pk_fe *const *a, size_t n)
 {
-    pk_fe pre[SLICE], acc, inv;
-    if (!n)
-        return;
-    pk_fe_set_int(&acc, 1);
-    for (size_t i = 0; i < n; i++) {
-        pre[i] = acc;
-        pk_fe_mul(&acc, &acc, a[i]);
-    }
-    pk_fe_inv(&inv, &acc);
-    for (size_t i = n; i-- > 0;) {
-        pk_fe t;
-        pk_fe_mul(&t, &inv, &pre[i]);
-        pk_fe_mul(&inv, &inv, a[i]);
-        *a[i] = t;
-    }
+    pk_fe pre[SLICE];
+    pk_fe_inv_all(a, n, pre);
 }
 
 /* What a job carries between the passes of a slice. */

@@ -275,6 +275,27 @@ static inline void pk_fe_inv(pk_fe *r, const pk_fe *a)
     pk_fe_mul(r, &t, a);
 }
 
+/* *a[i] = 1 / *a[i] for i < n (all nonzero), Montgomery's trick: one
+ * inversion and 3(n-1) products; pre holds n elements of scratch. */
+static inline void pk_fe_inv_all(pk_fe *const *a, size_t n, pk_fe *pre)
+{
+    pk_fe acc, inv;
+    if (!n)
+        return;
+    pk_fe_set_int(&acc, 1);
+    for (size_t i = 0; i < n; i++) {
+        pre[i] = acc;
+        pk_fe_mul(&acc, &acc, a[i]);
+    }
+    pk_fe_inv(&inv, &acc);
+    for (size_t i = n; i-- > 0;) {
+        pk_fe t;
+        pk_fe_mul(&t, &inv, &pre[i]);
+        pk_fe_mul(&inv, &inv, a[i]);
+        *a[i] = t;
+    }
+}
+
 /* A square root of a, a^((p+1)/4), and 1 when it is one (a is a square).
  * (p+1)/4 is 223 ones, a zero, 22 ones, then 00001100. */
 static inline int pk_fe_sqrt(pk_fe *r, const pk_fe *a)
