@@ -44,7 +44,7 @@ static void usage(FILE *f)
             "bench options:\n"
             "  --seconds N     time per row (default 2)\n"
             "  -t, --threads N threads for the multi-thread rows (default: all CPUs)\n"
-            "  --kernel NAME   only this kernel (ref, shani, avx2, avx512)\n"
+            "  --kernel NAME   only this kernel (ref, shani, avx2, avx512) or layout (avx512:1)\n"
             "  --cpu-affinity  pin thread i to CPU i\n"
             "  --json          one JSON object on stdout instead of the table\n"
             "  --no-opencl     no rows for OpenCL devices (opencl:N)\n"
@@ -142,14 +142,31 @@ static int cmd_bench(int argc, char **argv)
         }
     }
 
-    pk_bench_row rows[2 * PK_DISPATCH_MAX + 8];
-    char cl_names[8][16];
-    size_t nrows = 0;
+    pk_bench_row rows[4 * PK_DISPATCH_MAX + 8];
+    char cl_names[8][16], families[PK_DISPATCH_MAX][32];
+    size_t nrows = 0, nfamilies = 0;
     uint64_t invalid = 0;
     for (size_t i = 0; i < disp.count; i++) {
         const pk_kernel_entry *e = &disp.entries[i];
-        if (only && strcmp(only, e->kernel->name) != 0)
+        if (only && strcmp(only, e->kernel->name) != 0 &&
+            (strchr(only, ':') || !pk_kernel_in_family(e->kernel, only)))
             continue;
+        /* Before a family's first layout, the family's own rows: the
+         * layout its name picks here (filled in once all are measured). */
+        const char *colon = strchr(e->kernel->name, ':');
+        if (colon && !(only && strchr(only, ':')) && (size_t)(colon - e->kernel->name) < sizeof families[0] &&
+            (nfamilies == 0 || !pk_kernel_in_family(e->kernel, families[nfamilies - 1]))) {
+            char *fam = families[nfamilies++];
+            memcpy(fam, e->kernel->name, (size_t)(colon - e->kernel->name));
+            fam[colon - e->kernel->name] = 0;
+            for (int j = 0; j < (threads > 1 ? 2 : 1); j++) {
+                pk_bench_row *row = &rows[nrows++];
+                memset(row, 0, sizeof *row);
+                row->kernel = fam;
+                row->threads = j ? threads : 1;
+                row->selftest = PK_SELFTEST_FAILED; /* until filled in */
+            }
+        }
         unsigned counts[2] = {1, threads};
         for (int j = 0; j < (threads > 1 ? 2 : 1); j++) {
             pk_bench_row *row = &rows[nrows++];
@@ -175,6 +192,35 @@ static int cmd_bench(int argc, char **argv)
         }
     }
 
+    /* Family rows: copies of the picked layout's rows. */
+    for (size_t i = 0; i < nrows; i++) {
+        pk_bench_row *r = &rows[i];
+        int is_family = 0;
+        for (size_t f = 0; f < nfamilies; f++)
+            is_family |= r->kernel == families[f];
+        if (!is_family)
+            continue;
+        const pk_kernel_entry *pick = pk_dispatch_entry(&disp, r->kernel);
+        const pk_bench_row *src = pick ? find_row(rows, nrows, pick->kernel->name, r->threads) : NULL;
+        if (!src) { /* it cannot run here: say why, as its layouts do */
+            r->selftest = pick && pick->status != PK_SELFTEST_OK ? pick->status : PK_SELFTEST_UNSUPPORTED;
+            r->layout = pick ? pick->kernel->name : "";
+            continue;
+        }
+        const char *name = r->kernel;
+        unsigned t = r->threads;
+        *r = *src;
+        r->kernel = name;
+        r->threads = t;
+        r->layout = pick->kernel->name;
+    }
+    /* A family that cannot run keeps one row, as a kernel does. */
+    for (size_t i = 0; i + 1 < nrows; i++) {
+        if (rows[i].layout && rows[i + 1].kernel == rows[i].kernel && rows[i].selftest != PK_SELFTEST_OK) {
+            memmove(&rows[i + 1], &rows[i + 2], (nrows - i - 2) * sizeof rows[0]);
+            nrows--;
+        }
+    }
     if (!json && isatty(STDERR_FILENO))
         fprintf(stderr, "\r\033[K");
     /* OpenCL devices: one row each, on the same offline job. */
@@ -221,6 +267,8 @@ static int cmd_bench(int argc, char **argv)
             json_object_set_new(o, "threads", json_integer(r->threads));
             json_object_set_new(o, "mhs", json_real(r->mhs));
             json_object_set_new(o, "selftest", json_string(pk_selftest_name(r->selftest)));
+            if (r->layout)
+                json_object_set_new(o, "layout", json_string(r->layout));
             if (r->selftest == PK_SELFTEST_OK) {
                 json_object_set_new(o, "mhs_per_thread", json_real(r->mhs / r->threads));
                 const pk_bench_row *ref = find_row(rows, nrows, "ref", r->threads);
@@ -244,12 +292,12 @@ static int cmd_bench(int argc, char **argv)
     } else {
         printf("powkit %s bench: %s [%s], %.1f s per row\n", POWKIT_VERSION, pk_cpu_brand(),
                feats, seconds);
-        printf("%-8s %7s %10s %12s %8s %8s %7s  %s\n", "kernel", "threads", "MH/s", "MH/s/thread",
+        printf("%-10s %7s %10s %12s %8s %8s %7s  %s\n", "kernel", "threads", "MH/s", "MH/s/thread",
                "vs ref", "scaling", "shares", "selftest");
         for (size_t i = 0; i < nrows; i++) {
             const pk_bench_row *r = &rows[i];
             if (r->selftest != PK_SELFTEST_OK) {
-                printf("%-8s %7s %10s %12s %8s %8s %7s  %s\n", r->kernel, "-", "-", "-", "-", "-",
+                printf("%-10s %7s %10s %12s %8s %8s %7s  %s\n", r->kernel, "-", "-", "-", "-", "-",
                        "-", pk_selftest_name(r->selftest));
                 continue;
             }
@@ -260,9 +308,9 @@ static int cmd_bench(int argc, char **argv)
                 snprintf(vs, sizeof vs, "%.2fx", r->mhs / ref->mhs);
             if (r->threads > 1 && one && one->mhs > 0)
                 snprintf(sc, sizeof sc, "%.2fx", r->mhs / one->mhs);
-            printf("%-8s %7u %10.2f %12.2f %8s %8s %7llu  %s\n", r->kernel, r->threads, r->mhs,
+            printf("%-10s %7u %10.2f %12.2f %8s %8s %7llu  %s%s%s\n", r->kernel, r->threads, r->mhs,
                    r->mhs / r->threads, vs, sc, (unsigned long long)r->shares,
-                   pk_selftest_name(r->selftest));
+                   pk_selftest_name(r->selftest), r->layout ? ", picks " : "", r->layout ? r->layout : "");
         }
         printf("default kernel: %s (%s)\n", disp.best->name,
                disp.best_from_cache ? "cached pick" : "measured now");

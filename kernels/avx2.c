@@ -7,9 +7,6 @@
 
 typedef __m256i V;
 #define LANES 8
-#ifndef GROUPS
-#define GROUPS 1
-#endif
 #define SET1(x) _mm256_set1_epi32((int)(x))
 #define ADD(a, b) _mm256_add_epi32((a), (b))
 #define XOR(a, b) _mm256_xor_si256((a), (b))
@@ -26,7 +23,7 @@ typedef __m256i V;
 #define LE_MASK(x, t)                                                                \
     ((unsigned)_mm256_movemask_ps(                                                   \
         _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_max_epu32((x), (t)), (t)))))
-#define SCAN_FN scan_avx2
+#define EQ_MASK(x, t) ((unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32((x), (t)))))
 #define LOADA(p) _mm256_load_si256((const __m256i *)(p))
 #define STOREA(p, v) _mm256_store_si256((__m256i *)(p), (v))
 #define MULTI_FN pk_sha256_compress_avx2_multi
@@ -38,4 +35,22 @@ typedef __m256i V;
 
 #include "lanes_impl.h"
 
-const pk_kernel pk_kernel_avx2 = {"avx2", LANES, PK_CPU_AVX2, scan_avx2};
+/* The scan layouts (lanes_scan.h): one group unrolled, two groups
+ * unrolled, two groups with the plain middle rounds rolled. */
+#undef GROUPS
+#define GROUPS 1
+#define ROLLED 0
+#define SCAN_FN scan_avx2_1
+#include "lanes_scan.h"
+#define GROUPS 2
+#define ROLLED 0
+#define SCAN_FN scan_avx2_2
+#include "lanes_scan.h"
+#define GROUPS 2
+#define ROLLED 1
+#define SCAN_FN scan_avx2_2r
+#include "lanes_scan.h"
+
+const pk_kernel pk_kernel_avx2 = {"avx2:2r", LANES, PK_CPU_AVX2, scan_avx2_2r};
+const pk_kernel pk_kernel_avx2_1 = {"avx2:1", LANES, PK_CPU_AVX2, scan_avx2_1};
+const pk_kernel pk_kernel_avx2_2 = {"avx2:2", LANES, PK_CPU_AVX2, scan_avx2_2};

@@ -8,9 +8,6 @@
 
 typedef __m512i V;
 #define LANES 16
-#ifndef GROUPS
-#define GROUPS 2
-#endif
 #define SET1(x) _mm512_set1_epi32((int)(x))
 #define ADD(a, b) _mm512_add_epi32((a), (b))
 #define XOR(a, b) _mm512_xor_si512((a), (b))
@@ -24,7 +21,7 @@ typedef __m512i V;
 #define BSWAP(x)                                                                     \
     _mm512_shuffle_epi8((x), _mm512_set4_epi32(0x0c0d0e0f, 0x08090a0b, 0x04050607, 0x00010203))
 #define LE_MASK(x, t) ((unsigned)_mm512_cmple_epu32_mask((x), (t)))
-#define SCAN_FN scan_avx512
+#define EQ_MASK(x, t) ((unsigned)_mm512_cmpeq_epi32_mask((x), (t)))
 #define LOADA(p) _mm512_load_si512((const void *)(p))
 #define STOREA(p, v) _mm512_store_si512((void *)(p), (v))
 #define MULTI_FN pk_sha256_compress_avx512_multi
@@ -97,4 +94,22 @@ static inline __attribute__((always_inline)) void gather_block_words(V *w, const
 
 #include "lanes_impl.h"
 
-const pk_kernel pk_kernel_avx512 = {"avx512", LANES, PK_CPU_AVX512, scan_avx512};
+/* The scan layouts (lanes_scan.h): one group unrolled, two groups
+ * unrolled, two groups with the plain middle rounds rolled. */
+#undef GROUPS
+#define GROUPS 1
+#define ROLLED 0
+#define SCAN_FN scan_avx512_1
+#include "lanes_scan.h"
+#define GROUPS 2
+#define ROLLED 0
+#define SCAN_FN scan_avx512_2
+#include "lanes_scan.h"
+#define GROUPS 2
+#define ROLLED 1
+#define SCAN_FN scan_avx512_2r
+#include "lanes_scan.h"
+
+const pk_kernel pk_kernel_avx512 = {"avx512:2r", LANES, PK_CPU_AVX512, scan_avx512_2r};
+const pk_kernel pk_kernel_avx512_1 = {"avx512:1", LANES, PK_CPU_AVX512, scan_avx512_1};
+const pk_kernel pk_kernel_avx512_2 = {"avx512:2", LANES, PK_CPU_AVX512, scan_avx512_2};

@@ -28,6 +28,36 @@ const char *pk_selftest_name(pk_selftest_result r)
     return "unknown";
 }
 
+/* "avx512:2r" is layout 2r of family avx512; "shani" is its own family. */
+static size_t family_len(const char *name)
+{
+    const char *colon = strchr(name, ':');
+    return colon ? (size_t)(colon - name) : strlen(name);
+}
+
+int pk_kernel_in_family(const pk_kernel *k, const char *family)
+{
+    size_t n = family_len(k->name);
+    return family && strlen(family) == n && strncmp(k->name, family, n) == 0;
+}
+
+static int same_family(const pk_kernel *a, const pk_kernel *b)
+{
+    size_t n = family_len(a->name);
+    return n == family_len(b->name) && strncmp(a->name, b->name, n) == 0;
+}
+
+static int disabled_by(const char *list, const char *name)
+{
+    char family[64];
+    size_t n = family_len(name);
+    if (n >= sizeof family)
+        n = sizeof family - 1;
+    memcpy(family, name, n);
+    family[n] = 0;
+    return pk_name_in_list(list, name) || pk_name_in_list(list, family);
+}
+
 static uint64_t xorshift(uint64_t *s)
 {
     *s ^= *s << 13;
@@ -175,7 +205,7 @@ static void cache_key(const pk_dispatch *d, char *key, size_t len)
     }
 }
 
-static const pk_kernel *cache_read(const pk_dispatch *d, const char *key)
+static const pk_kernel *cache_read(pk_dispatch *d, const char *key)
 {
     FILE *f = d->cache_file[0] ? fopen(d->cache_file, "r") : NULL;
     if (!f)
@@ -187,6 +217,17 @@ static const pk_kernel *cache_read(const pk_dispatch *d, const char *key)
             snprintf(got_key, sizeof got_key, "%s", line + 4);
         else if (strncmp(line, "best ", 5) == 0 && strlen(line + 5) < sizeof best)
             memcpy(best, line + 5, strlen(line + 5) + 1);
+        else if (strncmp(line, "mhs ", 4) == 0 && strcmp(got_key, key) == 0) {
+            /* The figures pick each family's layout on later starts. */
+            char name[64];
+            double mhs;
+            if (sscanf(line + 4, "%63s %lf", name, &mhs) == 2 && mhs > 0) {
+                for (size_t i = 0; i < d->count; i++) {
+                    if (strcmp(d->entries[i].kernel->name, name) == 0)
+                        d->entries[i].calib_mhs = mhs;
+                }
+            }
+        }
     }
     fclose(f);
     if (strcmp(got_key, key) != 0)
@@ -237,7 +278,7 @@ int pk_dispatch_init(pk_dispatch *d, const pk_kernel *const *kernels, size_t n,
         e->kernel = kernels[i];
         if ((kernels[i]->cpu_features & d->cpu) != kernels[i]->cpu_features)
             e->status = PK_SELFTEST_UNSUPPORTED;
-        else if (i > 0 && pk_name_in_list(disable, kernels[i]->name))
+        else if (i > 0 && disabled_by(disable, kernels[i]->name))
             e->status = PK_SELFTEST_DISABLED; /* ref, the oracle, stays */
         else
             e->status = pk_kernel_selftest(kernels[i]) ? PK_SELFTEST_OK : PK_SELFTEST_FAILED;
@@ -252,24 +293,38 @@ int pk_dispatch_init(pk_dispatch *d, const pk_kernel *const *kernels, size_t n,
         d->best_from_cache = 1;
         return PK_OK;
     }
+    for (size_t i = 0; i < n; i++)
+        d->entries[i].calib_mhs = 0; /* figures from a cache that did not match */
     d->best = &pk_kernel_ref;
     if (opts->no_calibrate) {
         for (size_t i = 0; i < n; i++) {
-            if (d->entries[i].status == PK_SELFTEST_OK && kernels[i]->lanes >= d->best->lanes)
-                d->best = kernels[i];
+            /* The widest, later families first, a family's default layout. */
+            const pk_kernel *k = kernels[i], *b = d->best;
+            if (d->entries[i].status == PK_SELFTEST_OK &&
+                (k->lanes > b->lanes || (k->lanes == b->lanes && !same_family(k, b))))
+                d->best = k;
         }
         return PK_OK;
     }
     double best_mhs = 0;
     unsigned ms = opts->calibrate_ms ? opts->calibrate_ms : 30;
+    /* Two passes, each kernel's best: a burst of other load during one
+     * kernel's turn must not decide the pick (layouts of one family are
+     * often within 10% of each other). */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < n; i++) {
+            pk_kernel_entry *e = &d->entries[i];
+            if (e->status != PK_SELFTEST_OK)
+                continue;
+            double mhs = calibrate(e->kernel, ms);
+            if (mhs > e->calib_mhs)
+                e->calib_mhs = mhs;
+        }
+    }
     for (size_t i = 0; i < n; i++) {
-        pk_kernel_entry *e = &d->entries[i];
-        if (e->status != PK_SELFTEST_OK)
-            continue;
-        e->calib_mhs = calibrate(e->kernel, ms);
-        if (e->calib_mhs > best_mhs) {
-            best_mhs = e->calib_mhs;
-            d->best = e->kernel;
+        if (d->entries[i].status == PK_SELFTEST_OK && d->entries[i].calib_mhs > best_mhs) {
+            best_mhs = d->entries[i].calib_mhs;
+            d->best = d->entries[i].kernel;
         }
     }
     cache_write(d, key);
@@ -282,7 +337,23 @@ const pk_kernel_entry *pk_dispatch_entry(const pk_dispatch *d, const char *name)
         if (strcmp(d->entries[i].kernel->name, name) == 0)
             return &d->entries[i];
     }
-    return NULL;
+    /* A family's name: its fastest measured usable layout, else its first
+     * usable one (the default), else its first (to report why not). */
+    const pk_kernel_entry *first = NULL, *first_ok = NULL, *fastest = NULL;
+    for (size_t i = 0; name && !strchr(name, ':') && i < d->count; i++) {
+        const pk_kernel_entry *e = &d->entries[i];
+        if (!pk_kernel_in_family(e->kernel, name))
+            continue;
+        if (!first)
+            first = e;
+        if (e->status != PK_SELFTEST_OK)
+            continue;
+        if (!first_ok)
+            first_ok = e;
+        if (e->calib_mhs > 0 && (!fastest || e->calib_mhs > fastest->calib_mhs))
+            fastest = e;
+    }
+    return fastest ? fastest : first_ok ? first_ok : first;
 }
 
 const pk_kernel *pk_dispatch_get(const pk_dispatch *d, const char *name, int *err)

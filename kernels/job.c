@@ -7,7 +7,10 @@
 #include "sha256_internal.h"
 
 const pk_kernel *const pk_kernels_all[] = {
-    &pk_kernel_ref, &pk_kernel_shani, &pk_kernel_avx2, &pk_kernel_avx512,
+    /* Within a family the default layout first: without calibration it
+     * is the one picked. */
+    &pk_kernel_ref,      &pk_kernel_shani,  &pk_kernel_avx2,   &pk_kernel_avx2_1, &pk_kernel_avx2_2,
+    &pk_kernel_avx512,   &pk_kernel_avx512_1, &pk_kernel_avx512_2,
 };
 const size_t pk_kernels_count = sizeof pk_kernels_all / sizeof pk_kernels_all[0];
 

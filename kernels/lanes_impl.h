@@ -16,7 +16,7 @@
  * once per job; hash 2 starts from a precomputed round 0 and stops after
  * round 60, which is all H7 needs, and rounds 57-60 skip the a path.
  */
-#ifndef SCAN_FN
+#ifndef LANES
 #error "lanes_impl.h is included by a lane kernel that defines its vector vocabulary"
 #endif
 
@@ -100,132 +100,6 @@ static inline __attribute__((always_inline)) V sched2(const V *w, int i)
     default:
         return ADD(ADD(SSIG1(w[i - 2]), w[i - 7]), ADD(SSIG0(w[i - 15]), w[i - 16]));
     }
-}
-
-/* Message word plus K for round i of group g, computing the schedule word
- * on first use. */
-#define KW1(i, g) ((i) < 18 ? SET1(kc.c1[(i) < 18 ? (i) : 0])                        \
-                            : (w[g][i] = sched1(w[g], (i), &kc), ADD(w[g][i], SET1(pk_sha256_k[i]))))
-#define KW2(i, g) ((i) >= 8 && (i) < 16 ? SET1(kc.c2[(i) & 15])                      \
-                   : ((i) >= 16 ? (void)(w[g][i] = sched2(w[g], (i))) : (void)0,              \
-                      ADD(w[g][i], SET1(pk_sha256_k[i]))))
-
-static size_t SCAN_FN(const pk_job *job, uint32_t start, uint64_t count, uint32_t *found,
-                      size_t max_found)
-{
-    lane_consts kc;
-    for (int i = 0; i < 4; i++)
-        kc.c1[i] = 0;
-    for (int i = 4; i < 16; i++)
-        kc.c1[i] = pk_sha256_k[i] + job->w[i];
-    kc.c1[16] = pk_sha256_k[16] + job->w16;
-    kc.c1[17] = pk_sha256_k[17] + job->w17;
-    for (int i = 0; i < 16; i++)
-        kc.c2[i] = pk_sha256_k[i];
-    kc.c2[8] += 0x80000000u;
-    kc.c2[15] += 256;
-    kc.w16 = job->w16;
-    kc.w17 = job->w17;
-    kc.w18_c = job->w18_c;
-    kc.w19_c = job->w19_c;
-    kc.s0_w16 = pk_ssig0(job->w16);
-    kc.s0_w17 = pk_ssig0(job->w17);
-    /* Hash 2, round 0 from the initial value: only W0 varies. */
-    const uint32_t *iv = pk_sha256_iv, *mid = job->work.midstate;
-    uint32_t h2_t1 = iv[7] + pk_bsig1(iv[4]) + pk_ch(iv[4], iv[5], iv[6]) + pk_sha256_k[0];
-    uint32_t h2_a1 = h2_t1 + pk_bsig0(iv[0]) + pk_maj(iv[0], iv[1], iv[2]);
-    uint32_t h2_e1 = iv[3] + h2_t1;
-    const V top = SET1(job->target_w[7]);
-
-    size_t hits = 0;
-    uint32_t n = start;
-    uint64_t left = count;
-    while (left > 0) {
-        V w[GROUPS][64];
-        V sa[GROUPS], sb[GROUPS], sc[GROUPS], sd[GROUPS], se[GROUPS], sf[GROUPS], sg[GROUPS],
-            sh[GROUPS];
-
-        /* Hash 1: the header's second block, from round 4. */
-        FOR_GROUPS {
-            V nonce = ADD(SET1(n + (uint32_t)(g * LANES)), LANE_INDEX());
-            w[g][3] = BSWAP(nonce);
-            sa[g] = ADD(SET1(job->r4_a), w[g][3]);
-            sb[g] = SET1(job->r3[0]);
-            sc[g] = SET1(job->r3[1]);
-            sd[g] = SET1(job->r3[2]);
-            se[g] = ADD(SET1(job->r4_e), w[g][3]);
-            sf[g] = SET1(job->r3[4]);
-            sg[g] = SET1(job->r3[5]);
-            sh[g] = SET1(job->r3[6]);
-        }
-        RNDS8(4, KW1)
-        RNDS8(12, KW1)
-        RNDS8(20, KW1)
-        RNDS8(28, KW1)
-        RNDS8(36, KW1)
-        RNDS8(44, KW1)
-        RNDS8(52, KW1)
-        RND(sa, sb, sc, sd, se, sf, sg, sh, KW1, 60)
-        RND(sh, sa, sb, sc, sd, se, sf, sg, KW1, 61)
-        RND(sg, sh, sa, sb, sc, sd, se, sf, KW1, 62)
-        RND(sf, sg, sh, sa, sb, sc, sd, se, KW1, 63)
-
-        /* After 60 rounds the names are shifted by four: A..H = e,f,g,h,a,b,c,d.
-         * Feed forward; the digest words are hash 2's message. */
-        FOR_GROUPS {
-            w[g][0] = ADD(se[g], SET1(mid[0]));
-            w[g][1] = ADD(sf[g], SET1(mid[1]));
-            w[g][2] = ADD(sg[g], SET1(mid[2]));
-            w[g][3] = ADD(sh[g], SET1(mid[3]));
-            w[g][4] = ADD(sa[g], SET1(mid[4]));
-            w[g][5] = ADD(sb[g], SET1(mid[5]));
-            w[g][6] = ADD(sc[g], SET1(mid[6]));
-            w[g][7] = ADD(sd[g], SET1(mid[7]));
-            sa[g] = ADD(SET1(h2_a1), w[g][0]);
-            sb[g] = SET1(iv[0]);
-            sc[g] = SET1(iv[1]);
-            sd[g] = SET1(iv[2]);
-            se[g] = ADD(SET1(h2_e1), w[g][0]);
-            sf[g] = SET1(iv[4]);
-            sg[g] = SET1(iv[5]);
-            sh[g] = SET1(iv[6]);
-        }
-        RNDS8(1, KW2)
-        RNDS8(9, KW2)
-        RNDS8(17, KW2)
-        RNDS8(25, KW2)
-        RNDS8(33, KW2)
-        RNDS8(41, KW2)
-        RNDS8(49, KW2)
-        /* Rounds 57-60 only feed e: H7 = h after 64 rounds = e after 61. */
-        RND_E(sa, sb, sc, sd, se, sf, sg, sh, KW2, 57)
-        RND_E(sh, sa, sb, sc, sd, se, sf, sg, KW2, 58)
-        RND_E(sg, sh, sa, sb, sc, sd, se, sf, KW2, 59)
-        RND_E(sf, sg, sh, sa, sb, sc, sd, se, KW2, 60)
-
-        uint64_t mask = 0;
-        FOR_GROUPS {
-            V h7 = ADD(sa[g], SET1(iv[7]));
-            mask |= (uint64_t)LE_MASK(BSWAP(h7), top) << (g * LANES);
-        }
-        uint64_t step = left >= (uint64_t)LANES * GROUPS ? (uint64_t)LANES * GROUPS : left;
-        if (step < (uint64_t)LANES * GROUPS)
-            mask &= ((uint64_t)1 << step) - 1;
-        while (mask) {
-            unsigned lane = (unsigned)__builtin_ctzll(mask);
-            mask &= mask - 1;
-            uint32_t cand = n + lane, hs[8];
-            pk_job_hash_nonce(job, cand, hs);
-            if (pk_state_meets_target(hs, job->target_w)) {
-                if (hits < max_found)
-                    found[hits] = cand;
-                hits++;
-            }
-        }
-        n += (uint32_t)step;
-        left -= step;
-    }
-    return hits;
 }
 
 /* ---- General multi-buffer compression: LANES independent (state, block)

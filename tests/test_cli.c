@@ -68,6 +68,40 @@ Test(cli, bench_json_lists_every_kernel_with_its_fields, .timeout = 120)
     json_decref(root);
 }
 
+Test(cli, family_rows_name_their_layout_and_layouts_have_rows, .timeout = 120)
+{
+    if ((pk_cpu_features() & PK_CPU_AVX2) == 0)
+        cr_skip_test("no AVX2 here");
+    cr_assert_eq(run(NULL, "bench --seconds 0.1 -t 1 --kernel avx2 --json"), 0);
+    json_t *root = json_loads(out, 0, NULL);
+    cr_assert_not_null(root);
+    int count;
+    json_t *fam = kernel_rows(root, "avx2", &count);
+    cr_assert_not_null(fam);
+    const char *layout = json_string_value(json_object_get(fam, "layout"));
+    cr_assert_not_null(layout, "the family row names the layout it stands for");
+    cr_assert(strncmp(layout, "avx2:", 5) == 0, "%s", layout);
+    json_t *lay = kernel_rows(root, layout, &count);
+    cr_assert_not_null(lay, "the picked layout has its own row");
+    cr_assert_float_eq(json_real_value(json_object_get(fam, "mhs")), json_real_value(json_object_get(lay, "mhs")),
+                       1e-9, "the family row is its layout's measurement");
+    static const char *const layouts[] = {"avx2:1", "avx2:2", "avx2:2r"};
+    for (size_t i = 0; i < 3; i++) {
+        cr_assert_not_null(kernel_rows(root, layouts[i], &count), "%s", layouts[i]);
+        cr_assert_eq(count, 1);
+    }
+    cr_assert_null(kernel_rows(root, "shani", &count), "--kernel avx2 measures the avx2 family only");
+    json_decref(root);
+
+    /* One layout by name: its row alone. */
+    cr_assert_eq(run(NULL, "bench --seconds 0.1 -t 1 --kernel avx2:1 --json"), 0);
+    root = json_loads(out, 0, NULL);
+    cr_assert_not_null(root);
+    cr_assert_eq(json_array_size(json_object_get(root, "kernels")), 1, "%s", out);
+    cr_assert_not_null(kernel_rows(root, "avx2:1", &count));
+    json_decref(root);
+}
+
 Test(cli, disabled_paths_are_reported_and_ref_still_mines, .timeout = 120)
 {
     cr_assert_eq(run("POWKIT_DISABLE=shani,avx2,avx512", "bench --seconds 0.1 -t 1 --json"), 0);

@@ -161,6 +161,69 @@ Test(dispatch, the_pick_is_cached_per_kernel_set)
     cr_assert_eq(d.best_from_cache, 0);
 }
 
+static int usable(const pk_kernel *k)
+{
+    return (k->cpu_features & pk_cpu_features()) == k->cpu_features;
+}
+
+Test(dispatch, a_family_name_picks_its_fastest_measured_layout)
+{
+    if (!usable(&pk_kernel_avx2))
+        cr_skip_test("no AVX2 here");
+    pk_dispatch d;
+    pk_dispatch_opts o = {.disable = "", .cache_dir = "", .no_calibrate = 1};
+    cr_assert_eq(pk_dispatch_init(&d, pk_kernels_all, pk_kernels_count, &o), 0);
+    cr_assert_eq(pk_dispatch_get(&d, "avx2", NULL), &pk_kernel_avx2, "unmeasured: the default layout");
+    cr_assert_eq(pk_dispatch_get(&d, "avx2:1", NULL), &pk_kernel_avx2_1, "a layout by its own name");
+    int err = 0;
+    cr_assert_null(pk_dispatch_get(&d, "avx2:7", &err));
+    cr_assert_eq(err, PK_ENOTFOUND);
+    cr_assert_null(pk_dispatch_get(&d, "avx", &err), "no prefix matches");
+
+    o.no_calibrate = 0;
+    o.calibrate_ms = 5;
+    cr_assert_eq(pk_dispatch_init(&d, pk_kernels_all, pk_kernels_count, &o), 0);
+    const pk_kernel *pick = pk_dispatch_get(&d, "avx2", NULL);
+    cr_assert_not_null(pick);
+    cr_assert(pk_kernel_in_family(pick, "avx2"));
+    for (size_t i = 0; i < d.count; i++) {
+        if (pk_kernel_in_family(d.entries[i].kernel, "avx2"))
+            cr_assert_geq(pk_dispatch_entry(&d, pick->name)->calib_mhs, d.entries[i].calib_mhs, "%s",
+                          d.entries[i].kernel->name);
+    }
+
+    /* One layout switched off: the family picks among the others; the
+     * whole family off: the family's name is refused. */
+    o.disable = pick->name;
+    cr_assert_eq(pk_dispatch_init(&d, pk_kernels_all, pk_kernels_count, &o), 0);
+    const pk_kernel *other = pk_dispatch_get(&d, "avx2", NULL);
+    cr_assert_not_null(other);
+    cr_assert_neq(other, pick);
+    o.disable = "avx2";
+    cr_assert_eq(pk_dispatch_init(&d, pk_kernels_all, pk_kernels_count, &o), 0);
+    cr_assert_null(pk_dispatch_get(&d, "avx2", &err));
+    cr_assert_eq(err, PK_EDISABLED);
+    cr_assert_null(pk_dispatch_get(&d, "avx2:1", &err));
+    cr_assert_eq(err, PK_EDISABLED);
+}
+
+Test(dispatch, the_cache_keeps_every_layouts_figure)
+{
+    pk_dispatch d, again;
+    pk_dispatch_opts o = {.disable = "", .cache_dir = cache_dir, .calibrate_ms = 5};
+    cr_assert_eq(pk_dispatch_init(&d, pk_kernels_all, pk_kernels_count, &o), 0);
+    cr_assert_eq(pk_dispatch_init(&again, pk_kernels_all, pk_kernels_count, &o), 0);
+    cr_assert_eq(again.best_from_cache, 1);
+    for (size_t i = 0; i < d.count; i++) {
+        const pk_kernel_entry *a = &d.entries[i], *b = &again.entries[i];
+        cr_assert_float_eq(b->calib_mhs, a->calib_mhs, 0.006, "%s", a->kernel->name);
+    }
+    static const char *const families[] = {"shani", "avx2", "avx512"};
+    for (size_t f = 0; f < 3; f++)
+        cr_assert_eq(pk_dispatch_get(&again, families[f], NULL), pk_dispatch_get(&d, families[f], NULL),
+                     "%s", families[f]);
+}
+
 Test(dispatch, name_lists)
 {
     cr_assert(pk_name_in_list("shani,avx2", "avx2"));

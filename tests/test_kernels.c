@@ -120,6 +120,11 @@ static void compare_random_jobs(const pk_kernel *k, uint64_t seed, int jobs)
 Test(kernels, shani_matches_ref_on_10000_random_jobs) { compare_random_jobs(&pk_kernel_shani, 21, 10000); }
 Test(kernels, avx2_matches_ref_on_10000_random_jobs) { compare_random_jobs(&pk_kernel_avx2, 22, 10000); }
 Test(kernels, avx512_matches_ref_on_10000_random_jobs) { compare_random_jobs(&pk_kernel_avx512, 23, 10000); }
+/* The other layouts of the lane kernels (the defaults are above). */
+Test(kernels, avx2_1_matches_ref_on_3000_random_jobs) { compare_random_jobs(&pk_kernel_avx2_1, 24, 3000); }
+Test(kernels, avx2_2_matches_ref_on_3000_random_jobs) { compare_random_jobs(&pk_kernel_avx2_2, 25, 3000); }
+Test(kernels, avx512_1_matches_ref_on_3000_random_jobs) { compare_random_jobs(&pk_kernel_avx512_1, 26, 3000); }
+Test(kernels, avx512_2_matches_ref_on_3000_random_jobs) { compare_random_jobs(&pk_kernel_avx512_2, 27, 3000); }
 
 static void found_buffer_overflow(const pk_kernel *k)
 {
@@ -143,6 +148,16 @@ Test(kernels, found_buffer_overflow_ref) { found_buffer_overflow(&pk_kernel_ref)
 Test(kernels, found_buffer_overflow_shani) { found_buffer_overflow(&pk_kernel_shani); }
 Test(kernels, found_buffer_overflow_avx2) { found_buffer_overflow(&pk_kernel_avx2); }
 Test(kernels, found_buffer_overflow_avx512) { found_buffer_overflow(&pk_kernel_avx512); }
+Test(kernels, found_buffer_overflow_avx2_layouts)
+{
+    found_buffer_overflow(&pk_kernel_avx2_1);
+    found_buffer_overflow(&pk_kernel_avx2_2);
+}
+Test(kernels, found_buffer_overflow_avx512_layouts)
+{
+    found_buffer_overflow(&pk_kernel_avx512_1);
+    found_buffer_overflow(&pk_kernel_avx512_2);
+}
 
 /* Real mainnet headers: every kernel, a 2^20 window holding the nonce. */
 static void real_headers(const pk_kernel *k, int samples)
@@ -184,6 +199,10 @@ Test(real_headers, ref, .timeout = 600) { real_headers(&pk_kernel_ref, 3); }
 Test(real_headers, shani, .timeout = 600) { real_headers(&pk_kernel_shani, 12); }
 Test(real_headers, avx2, .timeout = 600) { real_headers(&pk_kernel_avx2, 12); }
 Test(real_headers, avx512, .timeout = 600) { real_headers(&pk_kernel_avx512, 12); }
+Test(real_headers, avx2_1, .timeout = 600) { real_headers(&pk_kernel_avx2_1, 6); }
+Test(real_headers, avx2_2, .timeout = 600) { real_headers(&pk_kernel_avx2_2, 6); }
+Test(real_headers, avx512_1, .timeout = 600) { real_headers(&pk_kernel_avx512_1, 6); }
+Test(real_headers, avx512_2, .timeout = 600) { real_headers(&pk_kernel_avx512_2, 6); }
 
 Test(kernels, every_kernel_passes_its_selftest)
 {

@@ -20,6 +20,7 @@ typedef struct pk_bench_row {
     double mhs;
     uint64_t shares;  /* found, rechecked by ref and accepted */
     uint64_t invalid; /* found but rejected by ref: must be 0 */
+    const char *layout; /* a family's row ("avx512"): the layout it stands for */
 } pk_bench_row;
 
 /* Mines the offline job with kernel k on `threads` threads for about

@@ -30,7 +30,7 @@ typedef enum pk_selftest_result {
 const char *pk_selftest_name(pk_selftest_result r);
 
 typedef struct pk_dispatch_opts {
-    const char *disable;   /* kernels to switch off; NULL: $POWKIT_DISABLE */
+    const char *disable;   /* kernels or families to switch off; NULL: $POWKIT_DISABLE */
     const char *cache_dir; /* NULL: $POWKIT_CACHE_DIR, else $XDG_CACHE_HOME/powkit,
                               else ~/.cache/powkit; "": no cache */
     unsigned calibrate_ms; /* time per kernel for the pick; 0: 30 ms */
@@ -59,7 +59,9 @@ int pk_dispatch_init(pk_dispatch *d, const pk_kernel *const *kernels, size_t n,
                      const pk_dispatch_opts *opts);
 
 /* The usable kernel called name, or NULL with *err set (PK_ENOTFOUND,
- * PK_EUNSUPPORTED, PK_EDISABLED, PK_ESELFTEST). */
+ * PK_EUNSUPPORTED, PK_EDISABLED, PK_ESELFTEST).  A family's name
+ * ("avx512") gives its fastest layout as calibrated here (or cached), or
+ * its default layout when nothing was measured. */
 const pk_kernel *pk_dispatch_get(const pk_dispatch *d, const char *name, int *err);
 
 const pk_kernel_entry *pk_dispatch_entry(const pk_dispatch *d, const char *name);
@@ -68,6 +70,10 @@ const pk_kernel_entry *pk_dispatch_entry(const pk_dispatch *d, const char *name)
  * just-above-target hashes, partial steps and a range that wraps past
  * 2^32-1.  Returns 1 when every answer matches. */
 int pk_kernel_selftest(const pk_kernel *k);
+
+/* 1 when k is a layout of family ("avx512" for "avx512:2r") or is called
+ * family. */
+int pk_kernel_in_family(const pk_kernel *k, const char *family);
 
 #ifdef __cplusplus
 }

@@ -58,7 +58,7 @@ typedef size_t (*pk_scan_fn)(const pk_job *job, uint32_t start, uint64_t count,
                              uint32_t *found, size_t max_found);
 
 typedef struct pk_kernel {
-    const char *name;      /* "ref", "shani", "avx2", "avx512" */
+    const char *name;      /* "ref", "shani", "avx2:2r", "avx512:1", ... */
     unsigned lanes;        /* nonces per step: scan cost is per `lanes` */
     unsigned cpu_features; /* PK_CPU_* bits it needs */
     pk_scan_fn scan;
@@ -66,8 +66,16 @@ typedef struct pk_kernel {
 
 extern const pk_kernel pk_kernel_ref;
 extern const pk_kernel pk_kernel_shani;
+/* The lane kernels come in layouts ("family:layout"), each measured at
+ * start-up; the family's name alone picks the fastest here.  avx2 and
+ * avx512 are the two-group rolled layouts (":2r"); ":1" is one group, ":2"
+ * two groups fully unrolled (kernels/lanes_scan.h says why). */
 extern const pk_kernel pk_kernel_avx2;
+extern const pk_kernel pk_kernel_avx2_1;
+extern const pk_kernel pk_kernel_avx2_2;
 extern const pk_kernel pk_kernel_avx512;
+extern const pk_kernel pk_kernel_avx512_1;
+extern const pk_kernel pk_kernel_avx512_2;
 
 /* Every kernel powkit has, ref first. */
 extern const pk_kernel *const pk_kernels_all[];

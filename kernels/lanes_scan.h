@@ -1,0 +1,214 @@
+/* One layout of the SIMD-lane mining scan, included once per layout by a
+ * lane kernel after lanes_impl.h, with:
+ *   GROUPS   independent LANES-wide nonce vectors interleaved round by round
+ *   ROLLED   0: every round written out; 1: hash 1 rounds 36-59 and hash 2
+ *            rounds 33-56 run as a loop over blocks of 8 rounds, their
+ *            schedule words and K read from memory
+ *   SCAN_FN  the function's name
+ * and undefines the three at the end, so the next layout can set them.
+ *
+ * Why layouts: the fully unrolled two-group body is ~47 KB of code, more
+ * than a 32 KB instruction cache and the decoded-uop cache; which layout
+ * is fastest depends on the core's front end, so each is compiled and the
+ * dispatcher measures them (kernels/dispatch.c).  The rolled rounds are
+ * those with no constant message words to fold: the same instructions for
+ * every block, so looping them costs a counter and the loads.
+ */
+#if !defined(GROUPS) || !defined(ROLLED) || !defined(SCAN_FN)
+#error "lanes_scan.h needs GROUPS, ROLLED and SCAN_FN"
+#endif
+
+#ifndef LANES_SCAN_ONCE
+#define LANES_SCAN_ONCE
+/* Round whose h is a job constant already added into KW: the round the
+ * caller names h only receives the new a. */
+#define RND_NOH(a, b, c, d, e, f, g_, h, KW, i)                                      \
+    FOR_GROUPS {                                                                     \
+        V t1_ = ADD(BSIG1(e[g]), ADD(CH(e[g], f[g], g_[g]), KW(i, g)));              \
+        d[g] = ADD(d[g], t1_);                                                       \
+        h[g] = ADD(t1_, ADD(BSIG0(a[g]), MAJ(a[g], b[g], c[g])));                    \
+    }
+/* Rounds i..i+7 where the first three rounds' h is constant (rounds 4-6 of
+ * hash 1 start from the job's state, rounds 1-3 of hash 2 from the IV). */
+#define RNDS8_H3(i, KW)                                                              \
+    RND_NOH(sa, sb, sc, sd, se, sf, sg, sh, KW, (i) + 0)                             \
+    RND_NOH(sh, sa, sb, sc, sd, se, sf, sg, KW, (i) + 1)                             \
+    RND_NOH(sg, sh, sa, sb, sc, sd, se, sf, KW, (i) + 2)                             \
+    RND(sf, sg, sh, sa, sb, sc, sd, se, KW, (i) + 3)                                 \
+    RND(se, sf, sg, sh, sa, sb, sc, sd, KW, (i) + 4)                                 \
+    RND(sd, se, sf, sg, sh, sa, sb, sc, KW, (i) + 5)                                 \
+    RND(sc, sd, se, sf, sg, sh, sa, sb, KW, (i) + 6)                                 \
+    RND(sb, sc, sd, se, sf, sg, sh, sa, KW, (i) + 7)
+
+/* Message word plus K for round i of group g, computing the schedule word
+ * on first use.  c1/c2 hold K plus the constant words (and, for rounds
+ * 4-6 / 1-3, the constant h). */
+#define KW1(i, g) ((i) < 18 ? SET1(kc.c1[(i) < 18 ? (i) : 0])                        \
+                            : (w[g][i] = sched1(w[g], (i), &kc), ADD(w[g][i], SET1(pk_sha256_k[i]))))
+#define KW2(i, g) ((i) >= 8 && (i) < 16 ? SET1(kc.c2[(i) & 15])                      \
+                   : (i) < 8 ? ADD(w[g][(i) & 7], SET1(kc.c2[(i) & 7]))                \
+                   : (w[g][i] = sched2(w[g], (i)), ADD(w[g][i], SET1(pk_sha256_k[i]))))
+/* The general schedule word (no constant inputs left), for the rolled
+ * rounds: i is a run-time index there. */
+#define KWG(i, g)                                                                    \
+    (w[g][i] = ADD(ADD(SSIG1(w[g][(i) - 2]), w[g][(i) - 7]), ADD(SSIG0(w[g][(i) - 15]), w[g][(i) - 16])), \
+     ADD(w[g][i], SET1(pk_sha256_k[i])))
+
+/* The per-job constants every layout derives the same way. */
+static void lane_consts_init(lane_consts *kc, const pk_job *job)
+{
+    for (int i = 0; i < 4; i++)
+        kc->c1[i] = 0;
+    for (int i = 4; i < 16; i++)
+        kc->c1[i] = pk_sha256_k[i] + job->w[i];
+    kc->c1[16] = pk_sha256_k[16] + job->w16;
+    kc->c1[17] = pk_sha256_k[17] + job->w17;
+    /* Rounds 4, 5, 6 see h = the state's h, g, f after round 3. */
+    kc->c1[4] += job->r3[6];
+    kc->c1[5] += job->r3[5];
+    kc->c1[6] += job->r3[4];
+    for (int i = 0; i < 16; i++)
+        kc->c2[i] = pk_sha256_k[i];
+    kc->c2[8] += 0x80000000u;
+    kc->c2[15] += 256;
+    /* Hash 2 rounds 1, 2, 3 see h = IV words 6, 5, 4. */
+    kc->c2[1] += pk_sha256_iv[6];
+    kc->c2[2] += pk_sha256_iv[5];
+    kc->c2[3] += pk_sha256_iv[4];
+    kc->w16 = job->w16;
+    kc->w17 = job->w17;
+    kc->w18_c = job->w18_c;
+    kc->w19_c = job->w19_c;
+    kc->s0_w16 = pk_ssig0(job->w16);
+    kc->s0_w17 = pk_ssig0(job->w17);
+}
+#endif
+
+static size_t SCAN_FN(const pk_job *job, uint32_t start, uint64_t count, uint32_t *found,
+                      size_t max_found)
+{
+    lane_consts kc;
+    lane_consts_init(&kc, job);
+    /* Hash 2, round 0 from the initial value: only W0 varies. */
+    const uint32_t *iv = pk_sha256_iv, *mid = job->work.midstate;
+    uint32_t h2_t1 = iv[7] + pk_bsig1(iv[4]) + pk_ch(iv[4], iv[5], iv[6]) + pk_sha256_k[0];
+    uint32_t h2_a1 = h2_t1 + pk_bsig0(iv[0]) + pk_maj(iv[0], iv[1], iv[2]);
+    uint32_t h2_e1 = iv[3] + h2_t1;
+    const V top = SET1(job->target_w[7]);
+    /* A target whose top word is 0 (every share and block target below
+     * difficulty 1 is not) needs H7 == 0: a after round 60 equal to -IV7,
+     * one compare instead of add, byte swap and compare. */
+    const int top_zero = job->target_w[7] == 0;
+    const V minus_iv7 = SET1(0u - iv[7]);
+
+    /* Nonces stay a vector: one add per step instead of a broadcast. */
+    V nonce[GROUPS];
+    FOR_GROUPS nonce[g] = ADD(SET1(start + (uint32_t)(g * LANES)), LANE_INDEX());
+    const V step_v = SET1((uint32_t)(LANES * GROUPS));
+
+    size_t hits = 0;
+    uint32_t n = start;
+    uint64_t left = count;
+    while (left > 0) {
+        V w[GROUPS][64];
+        V sa[GROUPS], sb[GROUPS], sc[GROUPS], sd[GROUPS], se[GROUPS], sf[GROUPS], sg[GROUPS],
+            sh[GROUPS];
+
+        /* Hash 1: the header's second block, from round 4. */
+        FOR_GROUPS {
+            w[g][3] = BSWAP(nonce[g]);
+            nonce[g] = ADD(nonce[g], step_v);
+            sa[g] = ADD(SET1(job->r4_a), w[g][3]);
+            sb[g] = SET1(job->r3[0]);
+            sc[g] = SET1(job->r3[1]);
+            sd[g] = SET1(job->r3[2]);
+            se[g] = ADD(SET1(job->r4_e), w[g][3]);
+            sf[g] = SET1(job->r3[4]);
+            sg[g] = SET1(job->r3[5]);
+            sh[g] = SET1(job->r3[6]);
+        }
+        RNDS8_H3(4, KW1)
+        RNDS8(12, KW1)
+        RNDS8(20, KW1)
+        RNDS8(28, KW1)
+#if ROLLED
+        _Pragma("GCC unroll 1") for (int r = 36; r < 60; r += 8) { RNDS8(r, KWG) }
+#else
+        RNDS8(36, KW1)
+        RNDS8(44, KW1)
+        RNDS8(52, KW1)
+#endif
+        RND(sa, sb, sc, sd, se, sf, sg, sh, KW1, 60)
+        RND(sh, sa, sb, sc, sd, se, sf, sg, KW1, 61)
+        RND(sg, sh, sa, sb, sc, sd, se, sf, KW1, 62)
+        RND(sf, sg, sh, sa, sb, sc, sd, se, KW1, 63)
+
+        /* After 60 rounds the names are shifted by four: A..H = e,f,g,h,a,b,c,d.
+         * Feed forward; the digest words are hash 2's message. */
+        FOR_GROUPS {
+            w[g][0] = ADD(se[g], SET1(mid[0]));
+            w[g][1] = ADD(sf[g], SET1(mid[1]));
+            w[g][2] = ADD(sg[g], SET1(mid[2]));
+            w[g][3] = ADD(sh[g], SET1(mid[3]));
+            w[g][4] = ADD(sa[g], SET1(mid[4]));
+            w[g][5] = ADD(sb[g], SET1(mid[5]));
+            w[g][6] = ADD(sc[g], SET1(mid[6]));
+            w[g][7] = ADD(sd[g], SET1(mid[7]));
+            sa[g] = ADD(SET1(h2_a1), w[g][0]);
+            sb[g] = SET1(iv[0]);
+            sc[g] = SET1(iv[1]);
+            sd[g] = SET1(iv[2]);
+            se[g] = ADD(SET1(h2_e1), w[g][0]);
+            sf[g] = SET1(iv[4]);
+            sg[g] = SET1(iv[5]);
+            sh[g] = SET1(iv[6]);
+        }
+        RNDS8_H3(1, KW2)
+        RNDS8(9, KW2)
+        RNDS8(17, KW2)
+        RNDS8(25, KW2)
+#if ROLLED
+        _Pragma("GCC unroll 1") for (int r = 33; r < 57; r += 8) { RNDS8(r, KWG) }
+#else
+        RNDS8(33, KW2)
+        RNDS8(41, KW2)
+        RNDS8(49, KW2)
+#endif
+        /* Rounds 57-60 only feed e: H7 = h after 64 rounds = e after 61. */
+        RND_E(sa, sb, sc, sd, se, sf, sg, sh, KW2, 57)
+        RND_E(sh, sa, sb, sc, sd, se, sf, sg, KW2, 58)
+        RND_E(sg, sh, sa, sb, sc, sd, se, sf, KW2, 59)
+        RND_E(sf, sg, sh, sa, sb, sc, sd, se, KW2, 60)
+
+        uint64_t mask = 0;
+        if (top_zero) {
+            FOR_GROUPS mask |= (uint64_t)EQ_MASK(sa[g], minus_iv7) << (g * LANES);
+        } else {
+            FOR_GROUPS {
+                V h7 = ADD(sa[g], SET1(iv[7]));
+                mask |= (uint64_t)LE_MASK(BSWAP(h7), top) << (g * LANES);
+            }
+        }
+        uint64_t step = left >= (uint64_t)LANES * GROUPS ? (uint64_t)LANES * GROUPS : left;
+        if (step < (uint64_t)LANES * GROUPS)
+            mask &= ((uint64_t)1 << step) - 1;
+        while (mask) {
+            unsigned lane = (unsigned)__builtin_ctzll(mask);
+            mask &= mask - 1;
+            uint32_t cand = n + lane, hs[8];
+            pk_job_hash_nonce(job, cand, hs);
+            if (pk_state_meets_target(hs, job->target_w)) {
+                if (hits < max_found)
+                    found[hits] = cand;
+                hits++;
+            }
+        }
+        n += (uint32_t)step;
+        left -= step;
+    }
+    return hits;
+}
+
+#undef GROUPS
+#undef ROLLED
+#undef SCAN_FN
