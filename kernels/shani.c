@@ -3,12 +3,16 @@
  *
  * sha256rnds2 does two rounds with a latency of several cycles, so one
  * stream of nonces leaves the unit idle part of the time.  The kernel runs
- * PK_NI_STREAMS independent nonces interleaved step by step.  Measured on
+ * S independent nonces interleaved step by step, S = 2, 3, 4, 5 or 8: one
+ * layout each ("shani:4"), measured at start-up like the lane kernels'
+ * layouts, since the best S depends on the core.  Measured on
  * the development machine (bench_kernels): one stream 28 M compressions/s,
  * 2 streams 35, 4 streams 36, 8 streams 30 (register spills: SHA
  * instructions only reach xmm0-15).  The unit sustains one sha256rnds2
  * about every 3 cycles, and a nonce needs 62 of them, so this kernel is
- * bound near 19-20 MH/s per core there; 5 streams measured best.
+ * bound near 19-20 MH/s per core there; 5 streams measured best.  On an
+ * AMD EPYC without AVX-512 (Zen): 1 stream 19.6 M/s, 2 streams 27.0, 4
+ * streams 23.2, 5 streams 20.7, 8 streams 14.2.
  *
  * The state lives in the instruction's own layout: {a,b,e,f} and
  * {c,d,g,h}, high dword first.  sha256rnds2(x, y, wk) takes x = CDGH and
@@ -25,10 +29,8 @@
 
 #include "sha256_internal.h"
 
-#ifndef PK_NI_STREAMS
-#define PK_NI_STREAMS 5
-#endif
-#define S PK_NI_STREAMS
+/* The most streams a layout interleaves (arrays are sized for it). */
+#define NI_MAX_STREAMS 8
 
 static inline __m128i kq(int q) { return _mm_loadu_si128((const __m128i *)&pk_sha256_k[4 * q]); }
 
@@ -235,9 +237,9 @@ size_t pk_sha256d80_shani(uint8_t *out, const uint8_t *in, size_t n) { return ni
  * the early reject. */
 static inline __attribute__((always_inline)) unsigned ni_group(const pk_job *job, uint32_t n,
                                                                const __m128i wk_const[3],
-                                                               uint32_t top)
+                                                               uint32_t top, const int S)
 {
-    __m128i x[S], y[S], m[4][S], wk[S];
+    __m128i x[NI_MAX_STREAMS], y[NI_MAX_STREAMS], m[4][NI_MAX_STREAMS], wk[NI_MAX_STREAMS];
     const __m128i abef2 = _mm_loadu_si128((const __m128i *)job->ni_abef);
     const __m128i cdgh2 = _mm_loadu_si128((const __m128i *)job->ni_cdgh);
     const __m128i m0 = _mm_loadu_si128((const __m128i *)job->w);
@@ -337,8 +339,9 @@ static inline __attribute__((always_inline)) unsigned ni_group(const pk_job *job
     return mask;
 }
 
-static size_t scan_shani(const pk_job *job, uint32_t start, uint64_t count, uint32_t *found,
-                         size_t max_found)
+static inline __attribute__((always_inline)) size_t scan_streams(const pk_job *job, uint32_t start,
+                                                                 uint64_t count, uint32_t *found,
+                                                                 size_t max_found, const int S)
 {
     size_t hits = 0;
     __m128i wk_const[3];
@@ -348,8 +351,8 @@ static size_t scan_shani(const pk_job *job, uint32_t start, uint64_t count, uint
     uint32_t n = start;
     uint64_t left = count;
     while (left > 0) {
-        unsigned mask = ni_group(job, n, wk_const, top);
-        unsigned valid = left >= S ? (1u << S) - 1 : (1u << left) - 1;
+        unsigned mask = ni_group(job, n, wk_const, top, S);
+        unsigned valid = left >= (uint64_t)S ? (1u << S) - 1 : (1u << left) - 1;
         mask &= valid;
         while (mask) {
             int s = __builtin_ctz(mask);
@@ -362,11 +365,29 @@ static size_t scan_shani(const pk_job *job, uint32_t start, uint64_t count, uint
                 hits++;
             }
         }
-        uint64_t step = left >= S ? S : left;
+        uint64_t step = left >= (uint64_t)S ? (uint64_t)S : left;
         n += (uint32_t)step;
         left -= step;
     }
     return hits;
 }
 
-const pk_kernel pk_kernel_shani = {"shani", S, PK_CPU_SHA, scan_shani};
+/* One function per stream count: S is a constant in each, so the stream
+ * loops unroll and the state stays in registers. */
+#define NI_LAYOUT(s_)                                                                \
+    static size_t scan_shani_##s_(const pk_job *job, uint32_t start, uint64_t count,  \
+                                  uint32_t *found, size_t max_found)                  \
+    {                                                                                \
+        return scan_streams(job, start, count, found, max_found, s_);                \
+    }
+NI_LAYOUT(2)
+NI_LAYOUT(3)
+NI_LAYOUT(4)
+NI_LAYOUT(5)
+NI_LAYOUT(8)
+
+const pk_kernel pk_kernel_shani = {"shani:5", 5, PK_CPU_SHA, scan_shani_5};
+const pk_kernel pk_kernel_shani_2 = {"shani:2", 2, PK_CPU_SHA, scan_shani_2};
+const pk_kernel pk_kernel_shani_3 = {"shani:3", 3, PK_CPU_SHA, scan_shani_3};
+const pk_kernel pk_kernel_shani_4 = {"shani:4", 4, PK_CPU_SHA, scan_shani_4};
+const pk_kernel pk_kernel_shani_8 = {"shani:8", 8, PK_CPU_SHA, scan_shani_8};

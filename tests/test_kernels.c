@@ -120,7 +120,11 @@ static void compare_random_jobs(const pk_kernel *k, uint64_t seed, int jobs)
 Test(kernels, shani_matches_ref_on_10000_random_jobs) { compare_random_jobs(&pk_kernel_shani, 21, 10000); }
 Test(kernels, avx2_matches_ref_on_10000_random_jobs) { compare_random_jobs(&pk_kernel_avx2, 22, 10000); }
 Test(kernels, avx512_matches_ref_on_10000_random_jobs) { compare_random_jobs(&pk_kernel_avx512, 23, 10000); }
-/* The other layouts of the lane kernels (the defaults are above). */
+/* The other layouts (the defaults are above). */
+Test(kernels, shani_2_matches_ref_on_3000_random_jobs) { compare_random_jobs(&pk_kernel_shani_2, 28, 3000); }
+Test(kernels, shani_3_matches_ref_on_3000_random_jobs) { compare_random_jobs(&pk_kernel_shani_3, 29, 3000); }
+Test(kernels, shani_4_matches_ref_on_3000_random_jobs) { compare_random_jobs(&pk_kernel_shani_4, 30, 3000); }
+Test(kernels, shani_8_matches_ref_on_3000_random_jobs) { compare_random_jobs(&pk_kernel_shani_8, 31, 3000); }
 Test(kernels, avx2_1_matches_ref_on_3000_random_jobs) { compare_random_jobs(&pk_kernel_avx2_1, 24, 3000); }
 Test(kernels, avx2_2_matches_ref_on_3000_random_jobs) { compare_random_jobs(&pk_kernel_avx2_2, 25, 3000); }
 Test(kernels, avx512_1_matches_ref_on_3000_random_jobs) { compare_random_jobs(&pk_kernel_avx512_1, 26, 3000); }
@@ -148,6 +152,13 @@ Test(kernels, found_buffer_overflow_ref) { found_buffer_overflow(&pk_kernel_ref)
 Test(kernels, found_buffer_overflow_shani) { found_buffer_overflow(&pk_kernel_shani); }
 Test(kernels, found_buffer_overflow_avx2) { found_buffer_overflow(&pk_kernel_avx2); }
 Test(kernels, found_buffer_overflow_avx512) { found_buffer_overflow(&pk_kernel_avx512); }
+Test(kernels, found_buffer_overflow_shani_layouts)
+{
+    found_buffer_overflow(&pk_kernel_shani_2);
+    found_buffer_overflow(&pk_kernel_shani_3);
+    found_buffer_overflow(&pk_kernel_shani_4);
+    found_buffer_overflow(&pk_kernel_shani_8);
+}
 Test(kernels, found_buffer_overflow_avx2_layouts)
 {
     found_buffer_overflow(&pk_kernel_avx2_1);
@@ -199,6 +210,10 @@ Test(real_headers, ref, .timeout = 600) { real_headers(&pk_kernel_ref, 3); }
 Test(real_headers, shani, .timeout = 600) { real_headers(&pk_kernel_shani, 12); }
 Test(real_headers, avx2, .timeout = 600) { real_headers(&pk_kernel_avx2, 12); }
 Test(real_headers, avx512, .timeout = 600) { real_headers(&pk_kernel_avx512, 12); }
+Test(real_headers, shani_2, .timeout = 600) { real_headers(&pk_kernel_shani_2, 4); }
+Test(real_headers, shani_3, .timeout = 600) { real_headers(&pk_kernel_shani_3, 4); }
+Test(real_headers, shani_4, .timeout = 600) { real_headers(&pk_kernel_shani_4, 4); }
+Test(real_headers, shani_8, .timeout = 600) { real_headers(&pk_kernel_shani_8, 4); }
 Test(real_headers, avx2_1, .timeout = 600) { real_headers(&pk_kernel_avx2_1, 6); }
 Test(real_headers, avx2_2, .timeout = 600) { real_headers(&pk_kernel_avx2_2, 6); }
 Test(real_headers, avx512_1, .timeout = 600) { real_headers(&pk_kernel_avx512_1, 6); }

@@ -65,7 +65,13 @@ typedef struct pk_kernel {
 } pk_kernel;
 
 extern const pk_kernel pk_kernel_ref;
+/* SHA-NI with S nonces interleaved: pk_kernel_shani is "shani:5", the
+ * others "shani:S". */
 extern const pk_kernel pk_kernel_shani;
+extern const pk_kernel pk_kernel_shani_2;
+extern const pk_kernel pk_kernel_shani_3;
+extern const pk_kernel pk_kernel_shani_4;
+extern const pk_kernel pk_kernel_shani_8;
 /* The lane kernels come in layouts ("family:layout"), each measured at
  * start-up; the family's name alone picks the fastest here.  avx2 and
  * avx512 are the two-group rolled layouts (":2r"); ":1" is one group, ":2"
