@@ -43,6 +43,22 @@ static double run_kernel(const pk_kernel *k, const pk_job *job, double ms)
     return (double)done / (t - t0) / 1e6;
 }
 
+/* Version lanes: the same layout over vlanes versions of the header, one
+ * nonce per step; counted in headers hashed. */
+static double run_vscan(const pk_kernel *k, const pk_job *const *jobs, double ms)
+{
+    pk_vfound found[8];
+    uint64_t done = 0;
+    double t0 = pk_now(), t;
+    do {
+        uint64_t chunk = 4096 * (uint64_t)k->lanes / k->vlanes;
+        k->vscan(jobs, (uint32_t)done, chunk, found, 8);
+        done += chunk;
+        t = pk_now();
+    } while (t - t0 < ms / 1000);
+    return (double)(done * k->vlanes) / (t - t0) / 1e6;
+}
+
 /* SHA-NI block compressions per second with `streams` independent
  * messages interleaved: the ceiling any SHA-NI kernel works under. */
 static double run_shani_streams(size_t streams, double ms)
@@ -98,15 +114,30 @@ int main(int argc, char **argv)
     extern const uint8_t pk_offline_header[80];
     pk_work_from_header(&work, pk_offline_header, target);
     pk_job_init(&job, &work);
+    pk_job vjobs[64];
+    const pk_job *vjp[64];
+    for (unsigned l = 0; l < 64; l++) {
+        uint8_t h[80];
+        memcpy(h, pk_offline_header, 80);
+        pk_store_le32(h, pk_load_le32(h) ^ (l << 13));
+        pk_work_from_header(&work, h, target);
+        pk_job_init(&vjobs[l], &work);
+        vjp[l] = &vjobs[l];
+    }
 
     static const size_t stream_counts[] = {1, 2, 4, 5, 8};
     enum { NS = sizeof stream_counts / sizeof stream_counts[0] };
     int have_sha = (pk_cpu_features() & PK_CPU_SHA) != 0;
-    double res[PK_DISPATCH_MAX][MAX_ROUNDS], sha[MAX_ROUNDS], ni[NS][MAX_ROUNDS];
+    double res[PK_DISPATCH_MAX][MAX_ROUNDS], vres[PK_DISPATCH_MAX][MAX_ROUNDS], sha[MAX_ROUNDS],
+        ni[NS][MAX_ROUNDS];
     for (int r = 0; r < rounds; r++) {
         for (size_t i = 0; i < disp.count; i++) {
-            if (disp.entries[i].status == PK_SELFTEST_OK)
-                res[i][r] = run_kernel(disp.entries[i].kernel, &job, ms);
+            const pk_kernel *k = disp.entries[i].kernel;
+            if (disp.entries[i].status != PK_SELFTEST_OK)
+                continue;
+            res[i][r] = run_kernel(k, &job, ms);
+            if (k->vscan && k->vlanes <= 64)
+                vres[i][r] = run_vscan(k, vjp, ms);
         }
         sha[r] = run_sha256(ms);
         for (int i = 0; have_sha && i < NS; i++)
@@ -114,15 +145,22 @@ int main(int argc, char **argv)
     }
     double ref = median(res[0], rounds);
     printf("kernel scan, 1 thread, median of %d rounds of %.0f ms\n", rounds, ms);
-    printf("%-8s %10s %8s\n", "kernel", "MH/s", "vs ref");
+    printf("%-11s %10s %8s\n", "kernel", "MH/s", "vs ref");
     for (size_t i = 0; i < disp.count; i++) {
         const pk_kernel_entry *e = &disp.entries[i];
         if (e->status != PK_SELFTEST_OK) {
-            printf("%-8s %10s %8s  (%s)\n", e->kernel->name, "-", "-", pk_selftest_name(e->status));
+            printf("%-11s %10s %8s  (%s)\n", e->kernel->name, "-", "-", pk_selftest_name(e->status));
             continue;
         }
         double m = median(res[i], rounds);
-        printf("%-8s %10.2f %7.2fx\n", e->kernel->name, m, m / ref);
+        printf("%-11s %10.2f %7.2fx\n", e->kernel->name, m, m / ref);
+        if (e->kernel->vscan && e->kernel->vlanes <= 64) {
+            double v = median(vres[i], rounds);
+            char name[40];
+            snprintf(name, sizeof name, "%s+v", e->kernel->name);
+            printf("%-11s %10.2f %7.2fx  (%u version lanes; %.2fx the plain layout)\n", name, v, v / ref,
+                   e->kernel->vlanes, v / m);
+        }
     }
     printf("sha256 (%s): %.1f M compressions/s\n", pk_sha256_implementation(), median(sha, rounds));
     if (have_sha) {

@@ -14,7 +14,7 @@ static void sleep_s(double s)
     }
 }
 
-int pk_bench_device_run(pk_device *dev, double seconds, pk_bench_row *row)
+static int device_run(pk_device *dev, double seconds, unsigned version_lanes, pk_bench_row *row)
 {
     pk_offline_source src;
     pk_offline_source_init(&src, NULL, NULL);
@@ -22,6 +22,10 @@ int pk_bench_device_run(pk_device *dev, double seconds, pk_bench_row *row)
     int rc = pk_dispatcher_new(&d, &src.base);
     if (rc)
         return rc;
+    if (version_lanes > 1 && (rc = pk_dispatcher_set_version_lanes(d, version_lanes)) != PK_OK) {
+        pk_dispatcher_free(d);
+        return rc;
+    }
     double t0 = pk_now();
     rc = pk_device_start(dev, d);
     if (rc == PK_OK) {
@@ -40,17 +44,30 @@ int pk_bench_device_run(pk_device *dev, double seconds, pk_bench_row *row)
     return rc;
 }
 
-int pk_bench_row_run(const pk_kernel *k, unsigned threads, double seconds, int affinity,
-                     pk_bench_row *row)
+int pk_bench_device_run(pk_device *dev, double seconds, pk_bench_row *row)
+{
+    return device_run(dev, seconds, 0, row);
+}
+
+int pk_bench_row_run_lanes(const pk_kernel *k, unsigned threads, double seconds, int affinity,
+                           int version_lanes, pk_bench_row *row)
 {
     memset(row, 0, sizeof *row);
     row->kernel = k->name;
     row->threads = threads;
+    if (version_lanes && !k->vscan)
+        return PK_EUNSUPPORTED;
     pk_cpu_device_opts o = {.kernel = k, .threads = threads, .affinity = affinity};
     pk_device *dev = pk_cpu_device_new(&o, 0);
     if (!dev)
         return PK_ENOMEM;
-    int rc = pk_bench_device_run(dev, seconds, row);
+    int rc = device_run(dev, seconds, version_lanes ? k->vlanes : 0, row);
     pk_device_destroy(dev);
     return rc;
+}
+
+int pk_bench_row_run(const pk_kernel *k, unsigned threads, double seconds, int affinity,
+                     pk_bench_row *row)
+{
+    return pk_bench_row_run_lanes(k, threads, seconds, affinity, 0, row);
 }

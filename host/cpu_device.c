@@ -51,23 +51,72 @@ static double now_s(void)
 /* Scan [start, start+count) and hand every winner to the dispatcher; a
  * found-buffer that fills up is emptied and the scan resumes after its
  * last nonce, so no share is dropped however easy the target. */
-static void scan_all(cpu_thread *t, const pk_range *r, uint32_t start, uint32_t count)
+static void scan_lane(cpu_thread *t, const pk_range *r, unsigned lane, uint32_t start, uint64_t count)
 {
     enum { MAXF = 32 };
     uint32_t found[MAXF];
+    const pk_job *job = r->lanes > 1 ? &r->jobs[lane] : &r->job;
     uint64_t left = count;
     uint32_t pos = start;
     while (left > 0) {
-        size_t hits = t->dev->opts.kernel->scan(&r->job, pos, left, found, MAXF);
+        size_t hits = t->dev->opts.kernel->scan(job, pos, left, found, MAXF);
         size_t stored = hits < MAXF ? hits : MAXF;
         for (size_t i = 0; i < stored; i++)
-            pk_dispatcher_found(t->dev->disp, r, found[i], t->dev->base.index, t->index);
+            pk_dispatcher_found_lane(t->dev->disp, r, lane, found[i], t->dev->base.index, t->index);
         if (hits <= MAXF)
             break;
         uint64_t used = (uint64_t)(uint32_t)(found[MAXF - 1] - pos) + 1;
         pos += (uint32_t)used;
         left -= used;
     }
+}
+
+/* A full version-lane group through the kernel's vscan: every lane at
+ * each nonce at once.  A full found-buffer resumes after its last hit:
+ * the rest of that nonce's lanes one by one, then vscan again. */
+static void scan_versions(cpu_thread *t, const pk_range *r, uint32_t start, uint32_t count)
+{
+    enum { MAXF = 32 };
+    const pk_kernel *k = t->dev->opts.kernel;
+    pk_vfound found[MAXF];
+    const pk_job *jobs[PK_RANGE_LANES_MAX];
+    for (unsigned l = 0; l < r->lanes; l++)
+        jobs[l] = &r->jobs[l];
+    uint64_t left = count;
+    uint32_t pos = start;
+    while (left > 0) {
+        size_t hits = k->vscan(jobs, pos, left, found, MAXF);
+        size_t stored = hits < MAXF ? hits : MAXF;
+        for (size_t i = 0; i < stored; i++)
+            pk_dispatcher_found_lane(t->dev->disp, r, found[i].lane, found[i].nonce, t->dev->base.index,
+                                     t->index);
+        if (hits <= MAXF)
+            break;
+        const pk_vfound last = found[MAXF - 1];
+        for (unsigned l = last.lane + 1; l < r->lanes; l++)
+            scan_lane(t, r, l, last.nonce, 1);
+        uint64_t used = (uint64_t)(uint32_t)(last.nonce - pos) + 1;
+        pos += (uint32_t)used;
+        left -= used;
+    }
+}
+
+/* Scan [start, start+count) of every lane of r and hand every winner to
+ * the dispatcher; a found-buffer that fills up is emptied and the scan
+ * resumes after its last nonce, so no share is dropped however easy the
+ * target. */
+static void scan_all(cpu_thread *t, const pk_range *r, uint32_t start, uint32_t count)
+{
+    const pk_kernel *k = t->dev->opts.kernel;
+    if (r->lanes > 1 && k->vscan && r->lanes == k->vlanes) {
+        scan_versions(t, r, start, count);
+        return;
+    }
+    /* One template, or a group the kernel cannot take whole (fewer
+     * versions than its lanes): template by template. */
+    unsigned lanes = r->lanes > 1 ? r->lanes : 1;
+    for (unsigned l = 0; l < lanes; l++)
+        scan_lane(t, r, l, start, count);
 }
 
 static void *cpu_worker(void *arg)
@@ -98,7 +147,8 @@ static void *cpu_worker(void *arg)
             uint32_t n = r.count - done < slice ? r.count - done : slice;
             scan_all(t, &r, r.start + done, n);
             done += n;
-            atomic_fetch_add_explicit(&t->hashes, n, memory_order_relaxed);
+            atomic_fetch_add_explicit(&t->hashes, (uint64_t)n * (r.lanes > 1 ? r.lanes : 1),
+                                      memory_order_relaxed);
             if (pk_dispatcher_is_stale(dev->disp, &r) || atomic_load(&dev->stop))
                 break;
         }

@@ -19,11 +19,14 @@ struct pk_dispatcher {
     pk_source *src;
     int stopping;
     int have_template;
-    pk_template tmpl;
-    pk_job job;
+    unsigned want_lanes, lanes; /* version lanes asked for; templates held now */
+    pk_template tmpl[PK_RANGE_LANES_MAX];
+    pk_job job[PK_RANGE_LANES_MAX];
+    int have_pending; /* a template that did not fit the last group */
+    pk_template pending;
     uint64_t next_nonce; /* 0 .. 2^32 within the template */
     _Atomic uint64_t generation;
-    _Atomic uint64_t templates, shares, invalid, stale;
+    _Atomic uint64_t templates, groups, shares, invalid, stale;
     pk_take_observer observer;
     void *observer_ud;
 };
@@ -64,10 +67,21 @@ void pk_dispatcher_free(pk_dispatcher *d)
     free(d);
 }
 
+int pk_dispatcher_set_version_lanes(pk_dispatcher *d, unsigned lanes)
+{
+    if (lanes > PK_RANGE_LANES_MAX)
+        return PK_EINVAL;
+    pthread_mutex_lock(&d->mu);
+    d->want_lanes = lanes;
+    pthread_mutex_unlock(&d->mu);
+    return PK_OK;
+}
+
 void pk_dispatcher_new_job(pk_dispatcher *d)
 {
     pthread_mutex_lock(&d->mu);
     d->have_template = 0;
+    d->have_pending = 0; /* from the old job */
     atomic_fetch_add(&d->generation, 1);
     pthread_cond_broadcast(&d->cv);
     pthread_mutex_unlock(&d->mu);
@@ -90,6 +104,31 @@ uint64_t pk_dispatcher_generation(const pk_dispatcher *d)
 int pk_dispatcher_is_stale(const pk_dispatcher *d, const pk_range *r)
 {
     return pk_dispatcher_generation(d) != r->generation;
+}
+
+/* Same header but the version (bytes 0-3) and the nonce (76-79), same
+ * target and job. */
+static int same_but_version(const pk_template *a, const pk_template *b)
+{
+    return memcmp(a->header + 4, b->header + 4, 72) == 0 && memcmp(a->target, b->target, 32) == 0 &&
+           a->job_id == b->job_id;
+}
+
+/* With tmpl[0] taken, add the templates after it while they differ only
+ * in the version; the first that does not is kept for the next group. */
+static void fill_group(pk_dispatcher *d)
+{
+    while (d->lanes < d->want_lanes) {
+        pk_template *t = &d->tmpl[d->lanes];
+        if (d->src->next_template(d->src, t) != PK_OK)
+            return;
+        if (!same_but_version(&d->tmpl[0], t)) {
+            d->pending = *t;
+            d->have_pending = 1;
+            return;
+        }
+        d->lanes++;
+    }
 }
 
 static void deadline_after(struct timespec *ts, unsigned ms)
@@ -117,13 +156,22 @@ int pk_dispatcher_take(pk_dispatcher *d, uint32_t want, unsigned wait_ms, pk_ran
         }
         if (!d->have_template || d->next_nonce >= NONCE_SPACE) {
             d->have_template = 0;
-            if (d->src->next_template(d->src, &d->tmpl) == PK_OK) {
-                pk_work work;
-                pk_work_from_header(&work, d->tmpl.header, d->tmpl.target);
-                pk_job_init(&d->job, &work);
+            if (d->have_pending || d->src->next_template(d->src, &d->tmpl[0]) == PK_OK) {
+                if (d->have_pending)
+                    d->tmpl[0] = d->pending;
+                d->have_pending = 0;
+                d->lanes = 1;
+                fill_group(d);
+                for (unsigned l = 0; l < d->lanes; l++) {
+                    pk_work work;
+                    pk_work_from_header(&work, d->tmpl[l].header, d->tmpl[l].target);
+                    pk_job_init(&d->job[l], &work);
+                }
                 d->have_template = 1;
                 d->next_nonce = 0;
-                atomic_fetch_add(&d->templates, 1);
+                atomic_fetch_add(&d->templates, d->lanes);
+                if (d->lanes > 1)
+                    atomic_fetch_add(&d->groups, 1);
                 continue;
             }
             if (pthread_cond_timedwait(&d->cv, &d->mu, &deadline) != 0) {
@@ -134,10 +182,17 @@ int pk_dispatcher_take(pk_dispatcher *d, uint32_t want, unsigned wait_ms, pk_ran
         }
         uint64_t left = NONCE_SPACE - d->next_nonce;
         uint32_t count = left < want ? (uint32_t)left : want;
-        r->job = d->job;
-        memcpy(r->header, d->tmpl.header, 80);
-        r->job_id = d->tmpl.job_id;
-        r->extra = d->tmpl.extra;
+        r->job = d->job[0];
+        memcpy(r->header, d->tmpl[0].header, 80);
+        r->job_id = d->tmpl[0].job_id;
+        r->extra = d->tmpl[0].extra;
+        r->lanes = d->lanes;
+        for (unsigned l = 0; l < d->lanes && d->lanes > 1; l++) {
+            r->jobs[l] = d->job[l];
+            memcpy(r->headers[l], d->tmpl[l].header, 80);
+            r->job_ids[l] = d->tmpl[l].job_id;
+            r->extras[l] = d->tmpl[l].extra;
+        }
         r->generation = atomic_load(&d->generation);
         r->start = (uint32_t)d->next_nonce;
         r->count = count;
@@ -154,9 +209,21 @@ int pk_dispatcher_take(pk_dispatcher *d, uint32_t want, unsigned wait_ms, pk_ran
 int pk_dispatcher_found(pk_dispatcher *d, const pk_range *r, uint32_t nonce, unsigned device,
                         unsigned thread)
 {
+    return pk_dispatcher_found_lane(d, r, 0, nonce, device, thread);
+}
+
+int pk_dispatcher_found_lane(pk_dispatcher *d, const pk_range *r, unsigned lane, uint32_t nonce,
+                             unsigned device, unsigned thread)
+{
+    if (lane >= (r->lanes > 1 ? r->lanes : 1)) {
+        atomic_fetch_add(&d->invalid, 1); /* no such template: a device bug */
+        return 0;
+    }
+    const int grouped = r->lanes > 1;
+    const uint8_t *target = grouped ? r->jobs[lane].work.target : r->job.work.target;
     pk_share s;
     memset(&s, 0, sizeof s);
-    memcpy(s.header, r->header, 80);
+    memcpy(s.header, grouped ? r->headers[lane] : r->header, 80);
     s.header[76] = (uint8_t)nonce;
     s.header[77] = (uint8_t)(nonce >> 8);
     s.header[78] = (uint8_t)(nonce >> 16);
@@ -164,7 +231,7 @@ int pk_dispatcher_found(pk_dispatcher *d, const pk_range *r, uint32_t nonce, uns
     /* The recheck: the whole header through plain SHA-256d, never the
      * kernel's shortcuts.  A kernel's word is not enough to submit. */
     pk_sha256d(s.header, 80, s.hash);
-    if (!pk_hash_meets_target(s.hash, r->job.work.target)) {
+    if (!pk_hash_meets_target(s.hash, target)) {
         atomic_fetch_add(&d->invalid, 1);
         return 0;
     }
@@ -172,8 +239,8 @@ int pk_dispatcher_found(pk_dispatcher *d, const pk_range *r, uint32_t nonce, uns
         atomic_fetch_add(&d->stale, 1);
     atomic_fetch_add(&d->shares, 1);
     s.nonce = nonce;
-    s.job_id = r->job_id;
-    s.extra = r->extra;
+    s.job_id = grouped ? r->job_ids[lane] : r->job_id;
+    s.extra = grouped ? r->extras[lane] : r->extra;
     s.device = device;
     s.thread = thread;
     if (d->src->on_share)
@@ -184,6 +251,7 @@ int pk_dispatcher_found(pk_dispatcher *d, const pk_range *r, uint32_t nonce, uns
 void pk_dispatcher_get_stats(const pk_dispatcher *d, pk_dispatcher_stats *st)
 {
     st->templates = atomic_load(&d->templates);
+    st->groups = atomic_load(&d->groups);
     st->shares = atomic_load(&d->shares);
     st->invalid = atomic_load(&d->invalid);
     st->stale = atomic_load(&d->stale);

@@ -48,6 +48,7 @@ static void usage(FILE *f)
             "  --cpu-affinity  pin thread i to CPU i\n"
             "  --json          one JSON object on stdout instead of the table\n"
             "  --no-opencl     no rows for OpenCL devices (opencl:N)\n"
+            "  --no-version-lanes  no <layout>+v rows (rolled versions side by side in the lanes)\n"
             "\n"
             "environment:\n"
             "  POWKIT_DISABLE=shani,avx2,...  switch kernels off (ref always stays)\n"
@@ -91,12 +92,14 @@ static int cmd_bench(int argc, char **argv)
     double seconds = 2.0;
     unsigned threads = pk_online_cpus();
     const char *only = NULL;
+    int no_vlanes = 0;
     int json = 0, affinity = 0, no_opencl = 0;
     static const struct option opts[] = {
         {"no-opencl", no_argument, 0, 'n'},
         {"seconds", required_argument, 0, 's'}, {"threads", required_argument, 0, 't'},
         {"kernel", required_argument, 0, 'k'},  {"cpu-affinity", no_argument, 0, 'a'},
         {"json", no_argument, 0, 'j'},          {"help", no_argument, 0, 'h'},
+        {"no-version-lanes", no_argument, 0, 'V'},
         {0, 0, 0, 0},
     };
     int c;
@@ -122,6 +125,7 @@ static int cmd_bench(int argc, char **argv)
         case 'a': affinity = 1; break;
         case 'n': no_opencl = 1; break;
         case 'j': json = 1; break;
+        case 'V': no_vlanes = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -142,9 +146,9 @@ static int cmd_bench(int argc, char **argv)
         }
     }
 
-    pk_bench_row rows[4 * PK_DISPATCH_MAX + 8];
-    char cl_names[8][16], families[PK_DISPATCH_MAX][32];
-    size_t nrows = 0, nfamilies = 0;
+    pk_bench_row rows[6 * PK_DISPATCH_MAX + 8];
+    char cl_names[8][16], families[PK_DISPATCH_MAX][32], vnames[PK_DISPATCH_MAX][40];
+    size_t nrows = 0, nfamilies = 0, nv = 0;
     uint64_t invalid = 0;
     for (size_t i = 0; i < disp.count; i++) {
         const pk_kernel_entry *e = &disp.entries[i];
@@ -168,27 +172,39 @@ static int cmd_bench(int argc, char **argv)
             }
         }
         unsigned counts[2] = {1, threads};
-        for (int j = 0; j < (threads > 1 ? 2 : 1); j++) {
-            pk_bench_row *row = &rows[nrows++];
-            if (e->status != PK_SELFTEST_OK) {
-                memset(row, 0, sizeof *row);
-                row->kernel = e->kernel->name;
-                row->threads = counts[j];
+        /* Version lanes: the family pick's "+v" row, or every asked-for
+         * layout's. */
+        const char *fam_of = colon ? families[nfamilies - 1] : NULL;
+        int with_v = !no_vlanes && e->status == PK_SELFTEST_OK && e->kernel->vscan &&
+                     (only || (fam_of && pk_dispatch_entry(&disp, fam_of) == e));
+        for (int v = 0; v < (with_v ? 2 : 1); v++) {
+            const char *rname = e->kernel->name;
+            if (v) {
+                snprintf(vnames[nv], sizeof vnames[nv], "%s+v", e->kernel->name);
+                rname = vnames[nv++];
+            }
+            for (int j = 0; j < (threads > 1 ? 2 : 1); j++) {
+                pk_bench_row *row = &rows[nrows++];
+                if (e->status != PK_SELFTEST_OK) {
+                    memset(row, 0, sizeof *row);
+                    row->kernel = e->kernel->name;
+                    row->threads = counts[j];
+                    row->selftest = e->status;
+                    break; /* one row says it cannot run */
+                }
+                if (!json && isatty(STDERR_FILENO)) {
+                    fprintf(stderr, "  %s on %u thread%s...\r", rname, counts[j], counts[j] > 1 ? "s" : "");
+                    fflush(stderr);
+                }
+                int rc = pk_bench_row_run_lanes(e->kernel, counts[j], seconds, affinity, v, row);
+                row->kernel = rname;
                 row->selftest = e->status;
-                break; /* one row says it cannot run */
+                if (rc) {
+                    fprintf(stderr, "powkit bench: %s: %s\n", rname, pk_strerror(rc));
+                    return 2;
+                }
+                invalid += row->invalid;
             }
-            if (!json && isatty(STDERR_FILENO)) {
-                fprintf(stderr, "  %s on %u thread%s...\r", e->kernel->name, counts[j],
-                        counts[j] > 1 ? "s" : "");
-                fflush(stderr);
-            }
-            int rc = pk_bench_row_run(e->kernel, counts[j], seconds, affinity, row);
-            row->selftest = e->status;
-            if (rc) {
-                fprintf(stderr, "powkit bench: %s: %s\n", e->kernel->name, pk_strerror(rc));
-                return 2;
-            }
-            invalid += row->invalid;
         }
     }
 

@@ -23,6 +23,8 @@ void pk_mine_usage(FILE *f)
             "  --insecure               do not check pool certificates (warned)\n"
             "  --no-extranonce          no mining.extranonce.subscribe\n"
             "  --no-version-rolling     do not ask for version rolling\n"
+            "  --no-version-lanes       one template per range: no versions side by side in\n"
+            "                           the CPU kernel's lanes (on where versions roll)\n"
             "  --suggest-diff D         send mining.suggest_difficulty\n"
             "  --allow-redirect         follow client.reconnect to another host\n"
             "  --no-work-timeout S      fail over after S s without a job (default 180)\n"
@@ -63,6 +65,7 @@ enum {
     O_CERT = 1000, O_INSECURE, O_NO_EN, O_NO_VR, O_SUGGEST, O_REDIRECT, O_NOWORK, O_MAXREJ,
     O_FAILBACK, O_KERNEL, O_AFFINITY, O_DEVICES, O_LOGLEVEL, O_API, O_DURATION, O_NORMALPRIO,
     O_CLVW, O_CLGLOBAL, O_CLMS, O_NODE, O_ADDRESS, O_PAYOUT, O_RPCUSER, O_RPCPASS, O_COOKIE, O_TAG, O_BLOCKS, O_BLOCKSDIR, O_REFRESH,
+    O_NO_VLANES,
 };
 
 static const struct option long_opts[] = {
@@ -72,6 +75,7 @@ static const struct option long_opts[] = {
     {"log", required_argument, 0, 'l'},         {"status-interval", required_argument, 0, 'l'},
     {"cert", required_argument, 0, O_CERT},     {"insecure", no_argument, 0, O_INSECURE},
     {"no-extranonce", no_argument, 0, O_NO_EN}, {"no-version-rolling", no_argument, 0, O_NO_VR},
+    {"no-version-lanes", no_argument, 0, O_NO_VLANES},
     {"suggest-diff", required_argument, 0, O_SUGGEST},
     {"allow-redirect", no_argument, 0, O_REDIRECT},
     {"no-work-timeout", required_argument, 0, O_NOWORK},
@@ -143,6 +147,7 @@ static int apply(pk_mine_cli *c, int opt, const char *name, const char *v, char 
     case O_INSECURE: po->insecure = 1; return 0;
     case O_NO_EN: po->no_extranonce = 1; return 0;
     case O_NO_VR: po->no_version_rolling = 1; return 0;
+    case O_NO_VLANES: o->no_version_lanes = 1; return 0;
     case O_SUGGEST: return num(name, v, 1e-12, 1e15, &po->suggest_difficulty, err, errlen);
     case O_REDIRECT: po->allow_redirect = 1; return 0;
     case O_NOWORK:

@@ -25,6 +25,7 @@ struct pk_miner {
     uv_loop_t loop;
     pk_dispatch disp;
     const pk_kernel *kernel;
+    unsigned version_lanes; /* 0: off */
     pk_dispatcher *d;
     pk_device *dev;        /* the CPU device, NULL when not asked for */
     pk_device *devs[9];    /* every device: CPU first, then OpenCL */
@@ -116,6 +117,7 @@ static void take_snapshot(pk_miner *m)
     }
     snprintf(s.kernel, sizeof s.kernel, "%s", m->kernel->name);
     s.threads = m->dev ? pk_cpu_device_threads(m->dev) : 0;
+    s.version_lanes = m->version_lanes;
     pthread_mutex_lock(&m->mu);
     m->snap = s;
     pthread_mutex_unlock(&m->mu);
@@ -281,6 +283,8 @@ static int api_handler(void *ud, const char *path, char **body, const char **typ
         }
         json_object_set_new(root, "pools", pools);
         json_object_set_new(root, "offline", json_boolean(m->pools == NULL && m->node == NULL));
+        json_object_set_new(root, "kernel", json_string(s.kernel));
+        json_object_set_new(root, "version_lanes", json_integer(s.version_lanes));
         if (m->node)
             json_object_set_new(root, "solo", json_pack("{s:s, s:I, s:I, s:I}", "node", m->node_url, "height",
                                                          (json_int_t)s.height, "blocks_found",
@@ -431,6 +435,11 @@ int pk_miner_new(const pk_miner_opts *o, pk_miner **out, char *err, size_t errle
         rc = PK_EINVAL;
         goto fail;
     }
+    /* Version lanes when the CPU mines alone with a kernel that has them:
+     * an OpenCL device takes one template per range. */
+    if (m->dev && m->ndev == 1 && !o->no_version_lanes && m->kernel->vscan &&
+        pk_dispatcher_set_version_lanes(m->d, m->kernel->vlanes) == PK_OK)
+        m->version_lanes = m->kernel->vlanes;
     if (o->api_listen) {
         rc = pk_api_start(&m->loop, o->api_listen, api_handler, m, &m->api, err, errlen);
         if (rc)
@@ -458,6 +467,9 @@ int pk_miner_run(pk_miner *m)
     uv_signal_start(&m->sigint, signal_cb, SIGINT);
     uv_signal_start(&m->sigterm, signal_cb, SIGTERM);
     m->started = pk_now();
+    if (m->version_lanes)
+        pk_log(PK_LOG_INFO, "version lanes: %u versions side by side in %s's lanes where the work rolls them",
+               m->version_lanes, m->kernel->name);
     if (m->node) {
         pk_log(PK_LOG_INFO, "solo mining on node %s with %s on %u thread(s)", m->node_url, m->kernel->name,
                pk_cpu_device_threads(m->dev));

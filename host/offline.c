@@ -17,13 +17,21 @@ static int offline_next(pk_source *base, pk_template *out)
     pk_offline_source *src = (pk_offline_source *)base;
     uint64_t seq = src->next_seq++;
     memcpy(out->header, src->header, 80);
-    /* Template 0 is the real header; later ones vary the merkle root, as
-     * a new extranonce would. */
+    /* Template 0 is the real header.  Later ones roll four BIP320 version
+     * bits (13-16), as a pool that grants version rolling lets a miner do,
+     * then vary the merkle root, as a new extranonce would: 16 templates
+     * in a row differ only in their version, a full group for version
+     * lanes. */
+    uint32_t version = (uint32_t)out->header[0] | (uint32_t)out->header[1] << 8 |
+                       (uint32_t)out->header[2] << 16 | (uint32_t)out->header[3] << 24;
+    version ^= (uint32_t)(seq % 16) << 13;
+    for (int i = 0; i < 4; i++)
+        out->header[i] = (uint8_t)(version >> (8 * i));
     for (int i = 0; i < 8; i++)
-        out->header[36 + i] ^= (uint8_t)(seq >> (8 * i));
+        out->header[36 + i] ^= (uint8_t)((seq / 16) >> (8 * i));
     memcpy(out->target, src->target, 32);
-    out->job_id = seq;
-    out->extra = 0;
+    out->job_id = 0; /* one job, forever */
+    out->extra = seq;
     return PK_OK;
 }
 

@@ -5,7 +5,8 @@
  *            rounds 33-56 run as a loop over blocks of 8 rounds, their
  *            schedule words and K read from memory
  *   SCAN_FN  the function's name
- * and undefines the three at the end, so the next layout can set them.
+ *   VSCAN_FN (optional) the name of the same layout over version lanes
+ * and undefines them at the end, so the next layout can set them.
  *
  * Why layouts: the fully unrolled two-group body is ~47 KB of code, more
  * than a 32 KB instruction cache and the decoded-uop cache; which layout
@@ -208,6 +209,157 @@ static size_t SCAN_FN(const pk_job *job, uint32_t start, uint64_t count, uint32_
     }
     return hits;
 }
+
+#ifdef VSCAN_FN
+#ifndef LANES_VSCAN_ONCE
+#define LANES_VSCAN_ONCE
+/* Hash 1's schedule word i plus K in version lanes: the same in every
+ * lane, so computed once in general-purpose registers (ports the vector
+ * rounds leave idle), each word just before its round, and broadcast. */
+static inline __attribute__((always_inline)) uint32_t vsched1(uint32_t *ws, int i)
+{
+    if (i >= 18)
+        ws[i] = pk_ssig1(ws[i - 2]) + ws[i - 7] + pk_ssig0(ws[i - 15]) + ws[i - 16];
+    return ws[i] + pk_sha256_k[i];
+}
+#define KWV1(i, g) SET1(vsched1(ws[g], (i)))
+#endif
+
+/* The same layout over version lanes: lane l hashes jobs[l]; group g of a
+ * step is nonce n + g in every lane. */
+static size_t VSCAN_FN(const pk_job *const *jobs, uint32_t start, uint64_t count, pk_vfound *found,
+                       size_t max_found)
+{
+    const pk_job *j0 = jobs[0];
+    lane_consts kc;
+    lane_consts_init(&kc, j0); /* hash 2's constants: the same for any job */
+    /* What differs per lane: the state after rounds 0-2 (3 for a and e,
+     * minus the nonce word) and the midstate for the feed-forward. */
+    uint32_t t[17][LANES] __attribute__((aligned(64)));
+    for (int l = 0; l < LANES; l++) {
+        for (int k = 0; k < 7; k++)
+            t[k][l] = jobs[l]->r3[k];
+        t[7][l] = jobs[l]->r4_a;
+        t[8][l] = jobs[l]->r4_e;
+        for (int k = 0; k < 8; k++)
+            t[9 + k][l] = jobs[l]->work.midstate[k];
+    }
+    V r3v[7], midv[8];
+    for (int k = 0; k < 7; k++)
+        r3v[k] = LOADA(t[k]);
+    const V r4a = LOADA(t[7]), r4e = LOADA(t[8]);
+    for (int k = 0; k < 8; k++)
+        midv[k] = LOADA(t[9 + k]);
+    /* Hash 1's message: one per group, the nonce word set per step. */
+    uint32_t ws[GROUPS][64];
+    FOR_GROUPS {
+        for (int i = 0; i < 16; i++)
+            ws[g][i] = j0->w[i];
+        ws[g][16] = j0->w16;
+        ws[g][17] = j0->w17;
+    }
+    const uint32_t *iv = pk_sha256_iv;
+    uint32_t h2_t1 = iv[7] + pk_bsig1(iv[4]) + pk_ch(iv[4], iv[5], iv[6]) + pk_sha256_k[0];
+    uint32_t h2_a1 = h2_t1 + pk_bsig0(iv[0]) + pk_maj(iv[0], iv[1], iv[2]);
+    uint32_t h2_e1 = iv[3] + h2_t1;
+    const V top = SET1(j0->target_w[7]);
+    const int top_zero = j0->target_w[7] == 0;
+    const V minus_iv7 = SET1(0u - iv[7]);
+
+    size_t hits = 0;
+    uint32_t n = start;
+    uint64_t left = count;
+    while (left > 0) {
+        V w[GROUPS][64];
+        V sa[GROUPS], sb[GROUPS], sc[GROUPS], sd[GROUPS], se[GROUPS], sf[GROUPS], sg[GROUPS],
+            sh[GROUPS];
+        FOR_GROUPS {
+            ws[g][3] = __builtin_bswap32(n + (uint32_t)g);
+            const V w3 = SET1(ws[g][3]);
+            sa[g] = ADD(r4a, w3);
+            sb[g] = r3v[0];
+            sc[g] = r3v[1];
+            sd[g] = r3v[2];
+            se[g] = ADD(r4e, w3);
+            sf[g] = r3v[4];
+            sg[g] = r3v[5];
+            sh[g] = r3v[6];
+        }
+        RNDS8(4, KWV1)
+        RNDS8(12, KWV1)
+        RNDS8(20, KWV1)
+        RNDS8(28, KWV1)
+#if ROLLED
+        _Pragma("GCC unroll 1") for (int r = 36; r < 60; r += 8) { RNDS8(r, KWV1) }
+#else
+        RNDS8(36, KWV1)
+        RNDS8(44, KWV1)
+        RNDS8(52, KWV1)
+#endif
+        RND(sa, sb, sc, sd, se, sf, sg, sh, KWV1, 60)
+        RND(sh, sa, sb, sc, sd, se, sf, sg, KWV1, 61)
+        RND(sg, sh, sa, sb, sc, sd, se, sf, KWV1, 62)
+        RND(sf, sg, sh, sa, sb, sc, sd, se, KWV1, 63)
+
+        FOR_GROUPS {
+            w[g][0] = ADD(se[g], midv[0]);
+            w[g][1] = ADD(sf[g], midv[1]);
+            w[g][2] = ADD(sg[g], midv[2]);
+            w[g][3] = ADD(sh[g], midv[3]);
+            w[g][4] = ADD(sa[g], midv[4]);
+            w[g][5] = ADD(sb[g], midv[5]);
+            w[g][6] = ADD(sc[g], midv[6]);
+            w[g][7] = ADD(sd[g], midv[7]);
+            sa[g] = ADD(SET1(h2_a1), w[g][0]);
+            sb[g] = SET1(iv[0]);
+            sc[g] = SET1(iv[1]);
+            sd[g] = SET1(iv[2]);
+            se[g] = ADD(SET1(h2_e1), w[g][0]);
+            sf[g] = SET1(iv[4]);
+            sg[g] = SET1(iv[5]);
+            sh[g] = SET1(iv[6]);
+        }
+        RNDS8_H3(1, KW2)
+        RNDS8(9, KW2)
+        RNDS8(17, KW2)
+        RNDS8(25, KW2)
+#if ROLLED
+        _Pragma("GCC unroll 1") for (int r = 33; r < 57; r += 8) { RNDS8(r, KWG) }
+#else
+        RNDS8(33, KW2)
+        RNDS8(41, KW2)
+        RNDS8(49, KW2)
+#endif
+        RND_E(sa, sb, sc, sd, se, sf, sg, sh, KW2, 57)
+        RND_E(sh, sa, sb, sc, sd, se, sf, sg, KW2, 58)
+        RND_E(sg, sh, sa, sb, sc, sd, se, sf, KW2, 59)
+        RND_E(sf, sg, sh, sa, sb, sc, sd, se, KW2, 60)
+
+        uint64_t step = left >= (uint64_t)GROUPS ? (uint64_t)GROUPS : left;
+        for (int g = 0; g < (int)step; g++) {
+            unsigned mask = top_zero ? (unsigned)EQ_MASK(sa[g], minus_iv7)
+                                     : (unsigned)LE_MASK(BSWAP(ADD(sa[g], SET1(iv[7]))), top);
+            while (mask) {
+                unsigned lane = (unsigned)__builtin_ctz(mask);
+                mask &= mask - 1;
+                uint32_t cand = n + (uint32_t)g, hs[8];
+                pk_job_hash_nonce(jobs[lane], cand, hs);
+                if (pk_state_meets_target(hs, jobs[lane]->target_w)) {
+                    if (hits < max_found) {
+                        found[hits].nonce = cand;
+                        found[hits].lane = lane;
+                    }
+                    hits++;
+                }
+            }
+        }
+        n += (uint32_t)step;
+        left -= step;
+    }
+    return hits;
+}
+#undef VSCAN_FN
+#endif
 
 #undef GROUPS
 #undef ROLLED

@@ -85,4 +85,4 @@ static size_t scan_ref(const pk_job *job, uint32_t start, uint64_t count, uint32
     return hits;
 }
 
-const pk_kernel pk_kernel_ref = {"ref", 1, 0, scan_ref};
+const pk_kernel pk_kernel_ref = {.name = "ref", .lanes = 1, .cpu_features = 0, .scan = scan_ref};

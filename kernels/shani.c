@@ -386,8 +386,8 @@ NI_LAYOUT(4)
 NI_LAYOUT(5)
 NI_LAYOUT(8)
 
-const pk_kernel pk_kernel_shani = {"shani:5", 5, PK_CPU_SHA, scan_shani_5};
-const pk_kernel pk_kernel_shani_2 = {"shani:2", 2, PK_CPU_SHA, scan_shani_2};
-const pk_kernel pk_kernel_shani_3 = {"shani:3", 3, PK_CPU_SHA, scan_shani_3};
-const pk_kernel pk_kernel_shani_4 = {"shani:4", 4, PK_CPU_SHA, scan_shani_4};
-const pk_kernel pk_kernel_shani_8 = {"shani:8", 8, PK_CPU_SHA, scan_shani_8};
+const pk_kernel pk_kernel_shani = {.name = "shani:5", .lanes = 5, .cpu_features = PK_CPU_SHA, .scan = scan_shani_5};
+const pk_kernel pk_kernel_shani_2 = {.name = "shani:2", .lanes = 2, .cpu_features = PK_CPU_SHA, .scan = scan_shani_2};
+const pk_kernel pk_kernel_shani_3 = {.name = "shani:3", .lanes = 3, .cpu_features = PK_CPU_SHA, .scan = scan_shani_3};
+const pk_kernel pk_kernel_shani_4 = {.name = "shani:4", .lanes = 4, .cpu_features = PK_CPU_SHA, .scan = scan_shani_4};
+const pk_kernel pk_kernel_shani_8 = {.name = "shani:8", .lanes = 8, .cpu_features = PK_CPU_SHA, .scan = scan_shani_8};

@@ -80,6 +80,9 @@ struct pk_node {
     uint64_t rng; /* retry jitter */
     uint64_t next_refresh, next_gbt_retry;
     pending_block *blocks;
+    int capped;            /* --blocks N reached: no new work (under mu) */
+    int done_sent;
+    uint64_t cap_deadline; /* stop by then even if verdicts are missing */
     pk_node_stats st;
     void (*closed)(void *);
     void *closed_arg;
@@ -99,7 +102,7 @@ static int src_next(pk_source *src, pk_template *t)
     pk_node *n = (pk_node *)src;
     int rc = PK_EAGAIN;
     pthread_mutex_lock(&n->mu);
-    slot *s = find_slot(n, n->current);
+    slot *s = n->capped ? NULL : find_slot(n, n->current);
     uint64_t k;
     if (s && pk_pool_work_next(&s->work, t->header, &k) == PK_OK) {
         memcpy(t->target, s->work.share_target, 32);
@@ -458,6 +461,22 @@ static void forget_block(pk_node *n, pending_block *b)
     free(b);
 }
 
+/* --blocks N: after the Nth acceptance, wait this long at most for the
+ * verdicts on blocks found meanwhile (those without one stay in their
+ * files and are submitted again at the next start). */
+#define CAP_WAIT_MS 10000
+
+static void check_cap(pk_node *n)
+{
+    if (!n->capped || n->done_sent)
+        return;
+    if (n->blocks && uv_now(n->loop) < n->cap_deadline)
+        return;
+    n->done_sent = 1;
+    if (n->ev.done)
+        n->ev.done(n->ev.arg);
+}
+
 /* The journey's end: the node's verdict, recorded in the file's name. */
 static void block_verdict(pk_node *n, pending_block *b, int accepted, const char *reason)
 {
@@ -476,10 +495,22 @@ static void block_verdict(pk_node *n, pending_block *b, int accepted, const char
     }
     if (b->saved ? rename(b->path, done_path) != 0 : write_file(n, done_path, b->hex, NULL) != 0)
         pk_log(PK_LOG_WARN, "block %s: cannot record the verdict as %s: %s", b->hash, done_path, strerror(errno));
-    int done = accepted && n->o.max_blocks && n->st.blocks_accepted >= n->o.max_blocks;
+    int reached = accepted && n->o.max_blocks && n->st.blocks_accepted >= n->o.max_blocks;
     forget_block(n, b);
-    if (done && n->ev.done)
-        n->ev.done(n->ev.arg);
+    if (reached && !n->capped) {
+        /* No new work: a block beyond the cap would be found only to be
+         * left without a verdict.  Blocks already found still get theirs. */
+        pthread_mutex_lock(&n->mu);
+        n->capped = 1;
+        pthread_mutex_unlock(&n->mu);
+        n->cap_deadline = uv_now(n->loop) + CAP_WAIT_MS;
+        if (n->disp)
+            pk_dispatcher_new_job(n->disp);
+        if (n->blocks)
+            pk_log(PK_LOG_INFO, "%u block(s) accepted; waiting up to %d s for the verdict on the blocks still pending",
+                   n->o.max_blocks, CAP_WAIT_MS / 1000);
+    }
+    check_cap(n);
 }
 
 /* "duplicate" and "inconclusive" say the node has the block, not where:
@@ -672,6 +703,7 @@ static void timer_cb(uv_timer_t *t)
 {
     pk_node *n = t->data;
     uint64_t now = uv_now(n->loop);
+    check_cap(n);
     if (!n->started && now >= n->next_gbt_retry && n->resuming == 0) {
         /* Blocks of an earlier run first: a fresh template now could
          * orphan them. */

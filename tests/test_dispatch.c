@@ -39,7 +39,7 @@ static size_t scan_broken(const pk_job *job, uint32_t start, uint64_t count, uin
     (void)job, (void)start, (void)count, (void)found, (void)max_found;
     return 0;
 }
-static const pk_kernel broken = {"broken", 64, 0, scan_broken};
+static const pk_kernel broken = {.name = "broken", .lanes = 64, .cpu_features = 0, .scan = scan_broken};
 
 /* A kernel that is right but off by one in what it reports. */
 static size_t scan_off_by_one(const pk_job *job, uint32_t start, uint64_t count, uint32_t *found,
@@ -50,10 +50,10 @@ static size_t scan_off_by_one(const pk_job *job, uint32_t start, uint64_t count,
         found[i]++;
     return n;
 }
-static const pk_kernel off_by_one = {"offbyone", 1, 0, scan_off_by_one};
+static const pk_kernel off_by_one = {.name = "offbyone", .lanes = 1, .cpu_features = 0, .scan = scan_off_by_one};
 
 /* Needs a CPU feature no CPU reports. */
-static const pk_kernel future = {"future", 1, 1u << 30, scan_broken};
+static const pk_kernel future = {.name = "future", .lanes = 1, .cpu_features = 1u << 30, .scan = scan_broken};
 
 Test(dispatch, a_kernel_failing_its_selftest_is_never_used)
 {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "powkit/bench.h"
+#include "powkit/cpu.h"
 #include "powkit/device.h"
 #include "powkit/dispatch.h"
 #include "powkit/error.h"
@@ -276,6 +277,136 @@ Test(cpu_device, threads_leave_the_old_job_promptly, .timeout = 120)
     pk_dispatcher_free(d);
 }
 
+/* ---- Version lanes ---- */
+
+/* A source that rolls versions like a pool granting V versions: template
+ * t has version bits t % V and body t / V. */
+typedef struct vroll_source {
+    test_source ts;
+    unsigned variants;
+    _Atomic unsigned versions_seen; /* bit v: a share with version bits v */
+} vroll_source;
+
+static int vr_next(pk_source *b, pk_template *t)
+{
+    vroll_source *s = (vroll_source *)b;
+    uint64_t seq = s->ts.seq++;
+    memset(t->header, 0, 80);
+    uint32_t version = 0x20000000u | (uint32_t)(seq % s->variants) << 13;
+    memcpy(t->header, &version, 4);
+    uint64_t body = seq / s->variants;
+    memcpy(t->header + 8, &body, 8);
+    memcpy(t->target, s->ts.target, 32);
+    t->job_id = s->ts.job;
+    t->extra = seq;
+    return PK_OK;
+}
+
+static void vr_share(pk_source *b, const pk_share *sh)
+{
+    vroll_source *s = (vroll_source *)b;
+    ts_share(b, sh);
+    uint32_t version;
+    memcpy(&version, sh->header, 4);
+    unsigned v = (version >> 13) & 0xffff;
+    if (v < 32)
+        atomic_fetch_or(&s->versions_seen, 1u << v);
+    /* The tags come back from the share's own lane. */
+    if (sh->extra % s->variants != v) {
+        pthread_mutex_lock(&s->ts.mu);
+        s->ts.bad_shares++;
+        pthread_mutex_unlock(&s->ts.mu);
+    }
+}
+
+static void vr_init(vroll_source *s, unsigned variants, int easy_bits)
+{
+    ts_init(&s->ts, easy_bits);
+    s->ts.base.next_template = vr_next;
+    s->ts.base.on_share = vr_share;
+    s->variants = variants;
+    atomic_store(&s->versions_seen, 0);
+}
+
+Test(dispatcher, version_groups_hold_templates_that_differ_only_in_version)
+{
+    vroll_source s;
+    vr_init(&s, 16, 8);
+    pk_dispatcher *d;
+    cr_assert_eq(pk_dispatcher_new(&d, &s.ts.base), 0);
+    cr_assert_eq(pk_dispatcher_set_version_lanes(d, PK_RANGE_LANES_MAX + 1), PK_EINVAL);
+    cr_assert_eq(pk_dispatcher_set_version_lanes(d, 8), 0);
+    static pk_range r;
+    for (int g = 0; g < 6; g++) {
+        cr_assert_eq(pk_dispatcher_take(d, 0xffffffffu, 0, &r), 0);
+        cr_assert_eq(pk_dispatcher_take(d, 0xffffffffu, 0, &r), 0, "the last nonce of the group");
+        cr_assert_eq(r.lanes, 8);
+        for (unsigned l = 0; l < 8; l++) {
+            cr_assert_eq(r.extras[l], (uint64_t)g * 8 + l, "consecutive templates, none skipped");
+            cr_assert_eq(memcmp(r.headers[l] + 4, r.headers[0] + 4, 76), 0, "only the version differs");
+            cr_assert_eq(memcmp(r.jobs[l].work.tail, r.headers[l] + 64, 12), 0, "each lane's own job");
+        }
+        cr_assert_eq(memcmp(r.header, r.headers[0], 80), 0, "lane 0 is the range's template");
+    }
+    pk_dispatcher_stats st;
+    pk_dispatcher_get_stats(d, &st);
+    cr_assert_eq(st.templates, 48);
+    cr_assert_eq(st.groups, 6);
+    pk_dispatcher_free(d);
+
+    /* Four versions per body: groups of 4, the template that ends a group
+     * starts the next one. */
+    vr_init(&s, 4, 8);
+    cr_assert_eq(pk_dispatcher_new(&d, &s.ts.base), 0);
+    pk_dispatcher_set_version_lanes(d, 8);
+    for (int g = 0; g < 5; g++) {
+        cr_assert_eq(pk_dispatcher_take(d, 0xffffffffu, 0, &r), 0);
+        cr_assert_eq(pk_dispatcher_take(d, 0xffffffffu, 0, &r), 0);
+        cr_assert_eq(r.lanes, 4);
+        for (unsigned l = 0; l < 4; l++)
+            cr_assert_eq(r.extras[l], (uint64_t)g * 4 + l, "group %d lane %u", g, l);
+    }
+    /* A job change drops the held template: the next group starts on the
+     * new job's first. */
+    s.ts.job = 1;
+    pk_dispatcher_new_job(d);
+    cr_assert_eq(pk_dispatcher_take(d, 100, 0, &r), 0);
+    cr_assert_eq(r.job_ids[0], 1);
+    pk_dispatcher_free(d);
+}
+
+Test(cpu_device, version_lanes_find_every_lanes_shares, .timeout = 120)
+{
+    const pk_kernel *k = &pk_kernel_avx2;
+    if ((k->cpu_features & pk_cpu_features()) != k->cpu_features)
+        cr_skip_test("no AVX2 here");
+    for (unsigned variants = 16; variants >= 4; variants /= 4) {
+        vroll_source s;
+        vr_init(&s, variants, 7);
+        pk_dispatcher *d;
+        cr_assert_eq(pk_dispatcher_new(&d, &s.ts.base), 0);
+        cr_assert_eq(pk_dispatcher_set_version_lanes(d, k->vlanes), 0);
+        pk_cpu_device_opts o = {.kernel = k, .threads = 2};
+        pk_device *dev = pk_cpu_device_new(&o, 0);
+        cr_assert_eq(pk_device_start(dev, d), 0);
+        unsigned want = variants >= 8 ? 0xffu : 0xfu; /* lanes 0-7, or the 4 versions */
+        double t0 = pk_now();
+        while ((atomic_load(&s.versions_seen) & want) != want && pk_now() - t0 < 60)
+            usleep(1000);
+        pk_dispatcher_stop(d);
+        pk_device_stop(dev);
+        cr_assert_eq(atomic_load(&s.versions_seen) & want, want, "shares from every version (%u variants)",
+                     variants);
+        cr_assert_eq(s.ts.bad_shares, 0);
+        pk_dispatcher_stats st;
+        pk_dispatcher_get_stats(d, &st);
+        cr_assert_eq(st.invalid, 0);
+        cr_assert_gt(pk_device_hashes(dev), 0);
+        pk_device_destroy(dev);
+        pk_dispatcher_free(d);
+    }
+}
+
 Test(bench, a_row_mines_and_rechecks)
 {
     pk_bench_row row;
@@ -301,6 +432,12 @@ Test(offline, template_zero_is_the_real_block)
     pk_hash_to_hex(h, hex);
     cr_assert_str_eq(hex, "000000000000000000001daacd23f9cb40c69ba923085618a5f9dbdd4d97e93a");
     cr_assert_neq(memcmp(t0.header, t1.header, 80), 0, "templates are unique");
+    /* The first 16 roll four version bits only: a full version-lane group. */
+    cr_assert_eq(memcmp(t0.header + 4, t1.header + 4, 76), 0);
+    uint32_t v0, v1;
+    memcpy(&v0, t0.header, 4);
+    memcpy(&v1, t1.header, 4);
+    cr_assert_eq(v0 ^ v1, 1u << 13);
     cr_assert_eq(t0.target[28], 0xff);
     cr_assert_eq(t0.target[29] | t0.target[30] | t0.target[31], 0);
 }

@@ -255,3 +255,153 @@ Test(kernels, job_precomputation_matches_the_definition)
     cr_assert_eq(job.w16, pk_ssig1(w[14]) + w[9] + pk_ssig0(w[1]) + w[0]);
     cr_assert_eq(job.w17, pk_ssig1(w[15]) + w[10] + pk_ssig0(w[2]) + w[1]);
 }
+
+/* ---- Version lanes: vscan against ref, lane by lane. ---- */
+
+enum { VL_MAX = 16 };
+
+/* vlanes jobs from one header, lane l's version with BIP320 bits l<<13
+ * flipped (lane `real` keeps the header's own version). */
+static void version_jobs(const pk_kernel *k, const uint8_t header[80], const uint8_t target[32],
+                         unsigned real, pk_job *jobs, const pk_job **jp)
+{
+    uint8_t h[80];
+    memcpy(h, header, 80);
+    uint32_t v = pk_load_le32(header);
+    for (unsigned l = 0; l < k->vlanes; l++) {
+        unsigned flip = l < real ? l + 1 : l; /* lane `real`: 0, others distinct */
+        pk_store_le32(h, l == real ? v : v ^ (flip << 13));
+        pk_work work;
+        pk_work_from_header(&work, h, target);
+        pk_job_init(&jobs[l], &work);
+        jp[l] = &jobs[l];
+    }
+}
+
+static void vlanes_random_jobs(const pk_kernel *k, uint64_t seed, int rounds)
+{
+    require_cpu(k);
+    cr_assert_not_null(k->vscan, "%s has version lanes", k->name);
+    cr_assert_leq(k->vlanes, VL_MAX);
+    tu_rng r = {seed};
+    for (int t = 0; t < rounds; t++) {
+        uint8_t header[80], target[32];
+        tu_fill(&r, header, 80);
+        memset(target, 0xff, 32);
+        /* About one hash in 2^(4..11) wins, so most runs have hits in
+         * several lanes; some targets have a zero top word. */
+        target[31] = (uint8_t)(t % 4 == 0 ? 0 : 0xff >> (4 + tu_below(&r, 8)));
+        if (t % 4 == 0)
+            target[27] = target[28] = target[29] = target[30] = 0, target[26] = (uint8_t)tu_below(&r, 256);
+        pk_job jobs[VL_MAX];
+        const pk_job *jp[VL_MAX];
+        version_jobs(k, header, target, tu_below(&r, k->vlanes), jobs, jp);
+        uint32_t start = t % 5 == 0 ? 0xffffffffu - tu_below(&r, 40) : (uint32_t)tu_next(&r);
+        uint64_t count = 1 + tu_below(&r, 300);
+        enum { MAXF = 16 * 300 };
+        static pk_vfound got[MAXF];
+        size_t n = k->vscan(jp, start, count, got, MAXF);
+        size_t want = 0;
+        for (uint64_t i = 0; i < count; i++) {
+            for (unsigned l = 0; l < k->vlanes; l++) {
+                uint32_t f;
+                if (pk_kernel_ref.scan(&jobs[l], start + (uint32_t)i, 1, &f, 1) == 0)
+                    continue;
+                cr_assert_lt(want, n, "%s round %d: ref finds more", k->name, t);
+                cr_assert_eq(got[want].nonce, f, "%s round %d hit %zu", k->name, t, want);
+                cr_assert_eq(got[want].lane, l, "%s round %d hit %zu", k->name, t, want);
+                want++;
+            }
+        }
+        cr_assert_eq(n, want, "%s round %d: %zu hits, ref %zu", k->name, t, n, want);
+    }
+}
+
+static void vlanes_overflow(const pk_kernel *k)
+{
+    require_cpu(k);
+    uint8_t header[80] = {2}, target[32];
+    memset(target, 0xff, 32);
+    pk_job jobs[VL_MAX];
+    const pk_job *jp[VL_MAX];
+    version_jobs(k, header, target, 0, jobs, jp);
+    pk_vfound got[7];
+    cr_assert_eq(k->vscan(jp, 0xfffffffeu, 5, got, 7), 5 * k->vlanes, "every hit counted");
+    for (unsigned i = 0; i < 7; i++) {
+        cr_assert_eq(got[i].nonce, 0xfffffffeu + i / k->vlanes, "nonce order, wrapping");
+        cr_assert_eq(got[i].lane, i % k->vlanes, "lanes ascending within a nonce");
+    }
+    cr_assert_eq(k->vscan(jp, 9, 0, got, 7), 0, "an empty range finds nothing");
+}
+
+/* A real mainnet header in one lane among made-up versions: the window
+ * holding its nonce finds exactly it, in its lane. */
+static void vlanes_real_headers(const pk_kernel *k, int samples)
+{
+    require_cpu(k);
+    size_t len;
+    uint8_t *data = tu_read_data("mainnet-headers-822528-830592.bin", &len);
+    tu_rng r = {77};
+    for (int s = 0; s < samples; s++) {
+        size_t idx = (size_t)(s * 2011 + 5) % 8065;
+        const uint8_t *header = data + 80 * idx;
+        uint32_t bits = pk_load_le32(header + 72), nonce = pk_load_le32(header + 76);
+        uint8_t target[32];
+        cr_assert_eq(pk_bits_to_target(bits, target), 0);
+        unsigned real = (unsigned)s % k->vlanes;
+        pk_job jobs[VL_MAX];
+        const pk_job *jp[VL_MAX];
+        version_jobs(k, header, target, real, jobs, jp);
+        const uint32_t window = 1u << 17;
+        uint32_t start = nonce - tu_below(&r, window);
+        if (s == 0)
+            start = nonce - (window - 1);
+        pk_vfound got[4];
+        size_t n = k->vscan(jp, start, window, got, 4);
+        cr_assert_eq(n, 1, "%s at height %zu: %zu hits", k->name, 822528 + idx, n);
+        cr_assert_eq(got[0].nonce, nonce);
+        cr_assert_eq(got[0].lane, real);
+    }
+    free(data);
+}
+
+Test(version_lanes, every_lane_kernel_has_them)
+{
+    const pk_kernel *ks[] = {&pk_kernel_avx2, &pk_kernel_avx2_1, &pk_kernel_avx2_2,
+                             &pk_kernel_avx512, &pk_kernel_avx512_1, &pk_kernel_avx512_2};
+    for (size_t i = 0; i < 6; i++) {
+        cr_assert_not_null(ks[i]->vscan, "%s", ks[i]->name);
+        cr_assert_eq(ks[i]->vlanes, ks[i]->lanes, "%s: one version per lane", ks[i]->name);
+    }
+    cr_assert_null(pk_kernel_ref.vscan);
+}
+Test(version_lanes, avx2_random) { vlanes_random_jobs(&pk_kernel_avx2, 51, 200); }
+Test(version_lanes, avx2_1_random) { vlanes_random_jobs(&pk_kernel_avx2_1, 52, 200); }
+Test(version_lanes, avx2_2_random) { vlanes_random_jobs(&pk_kernel_avx2_2, 53, 200); }
+Test(version_lanes, avx512_random) { vlanes_random_jobs(&pk_kernel_avx512, 54, 200); }
+Test(version_lanes, avx512_1_random) { vlanes_random_jobs(&pk_kernel_avx512_1, 55, 200); }
+Test(version_lanes, avx512_2_random) { vlanes_random_jobs(&pk_kernel_avx512_2, 56, 200); }
+Test(version_lanes, overflow_avx2)
+{
+    vlanes_overflow(&pk_kernel_avx2);
+    vlanes_overflow(&pk_kernel_avx2_1);
+    vlanes_overflow(&pk_kernel_avx2_2);
+}
+Test(version_lanes, overflow_avx512)
+{
+    vlanes_overflow(&pk_kernel_avx512);
+    vlanes_overflow(&pk_kernel_avx512_1);
+    vlanes_overflow(&pk_kernel_avx512_2);
+}
+Test(version_lanes, real_headers_avx2, .timeout = 600)
+{
+    vlanes_real_headers(&pk_kernel_avx2, 4);
+    vlanes_real_headers(&pk_kernel_avx2_1, 3);
+    vlanes_real_headers(&pk_kernel_avx2_2, 3);
+}
+Test(version_lanes, real_headers_avx512, .timeout = 600)
+{
+    vlanes_real_headers(&pk_kernel_avx512, 4);
+    vlanes_real_headers(&pk_kernel_avx512_1, 3);
+    vlanes_real_headers(&pk_kernel_avx512_2, 3);
+}

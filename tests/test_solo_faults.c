@@ -154,12 +154,19 @@ Test(solo_faults, duplicate_of_a_block_in_the_chain_is_accepted)
     pk_miner_stats st = finish(&r);
     fn_stats ns;
     fn_stats_get(f, &ns);
-    cr_assert_eq(ns.accepted, 2);
-    cr_assert_eq(st.blocks_accepted, 2);
+    /* Blocks after the silent one may be accepted before its resubmission
+     * (how many depends on the kernel's speed); --blocks 2 then waits for
+     * its verdict before stopping.  Every block the node took is counted
+     * once, and every file has its verdict. */
+    cr_assert_eq(r.rc, 0);
+    cr_assert_geq(st.blocks_accepted, 2);
+    cr_assert_eq(ns.accepted, (int)st.blocks_accepted, "the node took %d, the miner counted %llu", ns.accepted,
+                 (unsigned long long)st.blocks_accepted);
     files fl;
     list_files(r.dir, &fl);
-    cr_assert_eq(fl.accepted, 2);
+    cr_assert_eq(fl.accepted, (int)st.blocks_accepted);
     cr_assert_eq(fl.rejected, 0);
+    cr_assert_eq(fl.pending, 0, "the silent block got its verdict: duplicate, and in the chain");
     /* "duplicate" for a block the node does not have in its chain is a verdict against it. */
     fn_always(f, FN_DUPLICATE);
     run r2 = {0};

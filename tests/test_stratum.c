@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "powkit/log.h"
+#include "powkit/cpu.h"
 #include "powkit/miner.h"
 #include "stratum_server.h"
 
@@ -267,6 +268,36 @@ Test(stratum, narrow_mask_is_respected)
     wait_valid(s, 10, "narrow mask");
     close_pool(&x);
 }
+
+/* Version lanes: the CPU kernel hashes 8 (AVX2) or 16 (AVX-512) rolled
+ * versions side by side; every share must carry its own lane's version,
+ * inside the mask, and pass the pool's own check. */
+static void version_lanes_case(uint32_t mask, const char *kernel)
+{
+    if (!(pk_cpu_features() & PK_CPU_AVX2))
+        cr_skip_test("no AVX2 here");
+    srv_cfg c = {.diff_log2 = -12, .version_rolling = 1, .mask = mask};
+    session x;
+    open_pool(&x, &c);
+    x.o.kernel = kernel;
+    x.o.threads = 2;
+    start_mining(&x, 0);
+    wait_valid(x.s, 30, "version lanes");
+    pk_miner_stats ms;
+    pk_miner_get_stats(x.r.m, &ms);
+    cr_assert_eq(ms.version_lanes, 8, "%s mining alone: 8 version lanes", kernel);
+    cr_assert_eq(ms.invalid, 0);
+    srv_stats st;
+    srv_stats_get(x.s, &st);
+    cr_assert_gt(st.version_bits_nonzero, 0, "shares from the rolled lanes");
+    close_pool(&x);
+}
+
+Test(stratum, version_lanes_shares_are_valid) { version_lanes_case(0, "avx2:2r"); }
+Test(stratum, version_lanes_other_layout) { version_lanes_case(0, "avx2:1"); }
+/* Two bits: groups of 4 versions, fewer than the lanes: template by
+ * template through the plain kernel, no template skipped. */
+Test(stratum, version_lanes_with_a_two_bit_mask) { version_lanes_case(0x00006000, "avx2:2r"); }
 
 Test(stratum, session_resumes_and_offline_shares_are_sent)
 {

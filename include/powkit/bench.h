@@ -28,6 +28,11 @@ typedef struct pk_bench_row {
 int pk_bench_row_run(const pk_kernel *k, unsigned threads, double seconds, int affinity,
                      pk_bench_row *row);
 
+/* The same with version_lanes 1: the offline job's rolled versions side
+ * by side in the kernel's lanes (its vscan; PK_EUNSUPPORTED without). */
+int pk_bench_row_run_lanes(const pk_kernel *k, unsigned threads, double seconds, int affinity,
+                           int version_lanes, pk_bench_row *row);
+
 /* Mines the offline job on any device for about `seconds` (row->kernel
  * and row->threads are the caller's to fill). */
 int pk_bench_device_run(pk_device *dev, double seconds, pk_bench_row *row);

@@ -47,6 +47,12 @@ struct pk_source {
     void (*on_share)(pk_source *src, const pk_share *share);
 };
 
+#define PK_RANGE_LANES_MAX 16
+
+/* Nonces start .. start+count-1 of one template, or, with version lanes on
+ * (pk_dispatcher_set_version_lanes), of each of `lanes` templates that
+ * differ only in their version: lane l is jobs[l], headers[l], ... and
+ * lane 0 is also job, header, job_id, extra. */
 typedef struct pk_range {
     pk_job job;
     uint8_t header[80];
@@ -54,10 +60,15 @@ typedef struct pk_range {
     uint64_t generation;
     uint32_t start;
     uint32_t count;
+    unsigned lanes; /* 1, or up to the version-lane count asked for */
+    pk_job jobs[PK_RANGE_LANES_MAX];
+    uint8_t headers[PK_RANGE_LANES_MAX][80];
+    uint64_t job_ids[PK_RANGE_LANES_MAX], extras[PK_RANGE_LANES_MAX];
 } pk_range;
 
 typedef struct pk_dispatcher_stats {
     uint64_t templates;  /* templates taken from the source */
+    uint64_t groups;     /* version-lane groups handed out (each of 2+ templates) */
     uint64_t shares;     /* rechecked and passed to the source */
     uint64_t invalid;    /* reported by a device but rejected by ref: a bug */
     uint64_t stale;      /* found on a job that changed meanwhile, still passed on */
@@ -84,6 +95,18 @@ uint64_t pk_dispatcher_generation(const pk_dispatcher *d);
  * when it was a valid share, 0 when ref rejected it. */
 int pk_dispatcher_found(pk_dispatcher *d, const pk_range *r, uint32_t nonce, unsigned device,
                         unsigned thread);
+/* The same for lane `lane` of a version-lane range. */
+int pk_dispatcher_found_lane(pk_dispatcher *d, const pk_range *r, unsigned lane, uint32_t nonce,
+                             unsigned device, unsigned thread);
+
+/* Version lanes: hand out ranges over up to `lanes` consecutive templates
+ * that differ only in their version (what a source that rolls BIP320 bits
+ * gives, as pools with version rolling and the offline job do), so a
+ * kernel can share hash 1's message schedule among them.  A template that
+ * does not fit the group is kept for the next one; none is skipped.  0 or
+ * 1: one template per range (the default).  Returns PK_EINVAL above
+ * PK_RANGE_LANES_MAX. */
+int pk_dispatcher_set_version_lanes(pk_dispatcher *d, unsigned lanes);
 
 void pk_dispatcher_get_stats(const pk_dispatcher *d, pk_dispatcher_stats *st);
 

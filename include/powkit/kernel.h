@@ -57,11 +57,30 @@ void pk_work_from_header(pk_work *work, const uint8_t header[80],
 typedef size_t (*pk_scan_fn)(const pk_job *job, uint32_t start, uint64_t count,
                              uint32_t *found, size_t max_found);
 
+/* Version lanes (overt AsicBoost in software): vlanes jobs that differ
+ * only in the header's version, so only in the midstate, scanned at the
+ * same nonces.  The header's second block is then the same in every lane
+ * and hash 1's message schedule is computed once per nonce, not once per
+ * lane.  A hit is a nonce and the index of the job it won for. */
+typedef struct pk_vfound {
+    uint32_t nonce;
+    unsigned lane;
+} pk_vfound;
+
+/* Scan count nonces from start on each of the jobs (jobs[0..vlanes-1]:
+ * same tail and target, any midstates).  Writes up to max_found hits in
+ * nonce order, lanes ascending within a nonce, and returns how many there
+ * were in all.  count * vlanes headers are hashed. */
+typedef size_t (*pk_vscan_fn)(const pk_job *const *jobs, uint32_t start, uint64_t count,
+                              pk_vfound *found, size_t max_found);
+
 typedef struct pk_kernel {
     const char *name;      /* "ref", "shani", "avx2:2r", "avx512:1", ... */
     unsigned lanes;        /* nonces per step: scan cost is per `lanes` */
     unsigned cpu_features; /* PK_CPU_* bits it needs */
     pk_scan_fn scan;
+    unsigned vlanes;       /* 0, or the number of jobs vscan takes */
+    pk_vscan_fn vscan;     /* NULL when the kernel has no version lanes */
 } pk_kernel;
 
 extern const pk_kernel pk_kernel_ref;

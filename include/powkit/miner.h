@@ -27,6 +27,7 @@ typedef struct pk_miner_opts {
     int quiet;               /* no status lines */
     const char *api_listen;  /* NULL: off */
     double duration_s;       /* > 0: stop after this long */
+    int no_version_lanes;    /* 1: one template per range even where versions roll */
 } pk_miner_opts;
 
 typedef struct pk_miner_stats {
@@ -39,6 +40,7 @@ typedef struct pk_miner_stats {
     int64_t height;          /* solo: the template's height */
     char kernel[32];
     unsigned threads;
+    unsigned version_lanes;  /* versions hashed side by side by the CPU kernel; 0: off */
 } pk_miner_stats;
 
 typedef struct pk_miner pk_miner;
