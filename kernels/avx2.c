@@ -35,25 +35,6 @@ typedef __m256i V;
 
 #include "lanes_impl.h"
 
-/* The scan layouts (lanes_scan.h): one group unrolled, two groups
- * unrolled, two groups with the plain middle rounds rolled. */
-#undef GROUPS
-#define GROUPS 1
-#define ROLLED 0
-#define SCAN_FN scan_avx2_1
-#define VSCAN_FN vscan_avx2_1
-#include "lanes_scan.h"
-#define GROUPS 2
-#define ROLLED 0
-#define SCAN_FN scan_avx2_2
-#define VSCAN_FN vscan_avx2_2
-#include "lanes_scan.h"
-#define GROUPS 2
-#define ROLLED 1
-#define SCAN_FN scan_avx2_2r
-#define VSCAN_FN vscan_avx2_2r
-#include "lanes_scan.h"
-
-const pk_kernel pk_kernel_avx2 = {"avx2:2r", LANES, PK_CPU_AVX2, scan_avx2_2r, LANES, vscan_avx2_2r};
-const pk_kernel pk_kernel_avx2_1 = {"avx2:1", LANES, PK_CPU_AVX2, scan_avx2_1, LANES, vscan_avx2_1};
-const pk_kernel pk_kernel_avx2_2 = {"avx2:2", LANES, PK_CPU_AVX2, scan_avx2_2, LANES, vscan_avx2_2};
+#define KERNEL_ID avx2
+#define KERNEL_CPU PK_CPU_AVX2
+#include "lanes_layouts.h"

@@ -94,25 +94,6 @@ static inline __attribute__((always_inline)) void gather_block_words(V *w, const
 
 #include "lanes_impl.h"
 
-/* The scan layouts (lanes_scan.h): one group unrolled, two groups
- * unrolled, two groups with the plain middle rounds rolled. */
-#undef GROUPS
-#define GROUPS 1
-#define ROLLED 0
-#define SCAN_FN scan_avx512_1
-#define VSCAN_FN vscan_avx512_1
-#include "lanes_scan.h"
-#define GROUPS 2
-#define ROLLED 0
-#define SCAN_FN scan_avx512_2
-#define VSCAN_FN vscan_avx512_2
-#include "lanes_scan.h"
-#define GROUPS 2
-#define ROLLED 1
-#define SCAN_FN scan_avx512_2r
-#define VSCAN_FN vscan_avx512_2r
-#include "lanes_scan.h"
-
-const pk_kernel pk_kernel_avx512 = {"avx512:2r", LANES, PK_CPU_AVX512, scan_avx512_2r, LANES, vscan_avx512_2r};
-const pk_kernel pk_kernel_avx512_1 = {"avx512:1", LANES, PK_CPU_AVX512, scan_avx512_1, LANES, vscan_avx512_1};
-const pk_kernel pk_kernel_avx512_2 = {"avx512:2", LANES, PK_CPU_AVX512, scan_avx512_2, LANES, vscan_avx512_2};
+#define KERNEL_ID avx512
+#define KERNEL_CPU PK_CPU_AVX512
+#include "lanes_layouts.h"

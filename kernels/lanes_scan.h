@@ -55,6 +55,70 @@
     (w[g][i] = ADD(ADD(SSIG1(w[g][(i) - 2]), w[g][(i) - 7]), ADD(SSIG0(w[g][(i) - 15]), w[g][(i) - 16])), \
      ADD(w[g][i], SET1(pk_sha256_k[i])))
 
+/* Hash 1's feed-forward (MID(k): midstate word k as a vector), then hash 2
+ * from its precomputed round 0 to round 60, which is all H7 needs. */
+#define HASH2(MID)                                                                   \
+    FOR_GROUPS {                                                                     \
+        /* After 64 rounds the names are shifted: A..H = e,f,g,h,a,b,c,d. */          \
+        w[g][0] = ADD(se[g], MID(0));                                                \
+        w[g][1] = ADD(sf[g], MID(1));                                                \
+        w[g][2] = ADD(sg[g], MID(2));                                                \
+        w[g][3] = ADD(sh[g], MID(3));                                                \
+        w[g][4] = ADD(sa[g], MID(4));                                                \
+        w[g][5] = ADD(sb[g], MID(5));                                                \
+        w[g][6] = ADD(sc[g], MID(6));                                                \
+        w[g][7] = ADD(sd[g], MID(7));                                                \
+        sa[g] = ADD(SET1(h2_a1), w[g][0]);                                           \
+        sb[g] = SET1(iv[0]);                                                         \
+        sc[g] = SET1(iv[1]);                                                         \
+        sd[g] = SET1(iv[2]);                                                         \
+        se[g] = ADD(SET1(h2_e1), w[g][0]);                                           \
+        sf[g] = SET1(iv[4]);                                                         \
+        sg[g] = SET1(iv[5]);                                                         \
+        sh[g] = SET1(iv[6]);                                                         \
+    }                                                                                \
+    RNDS8_H3(1, KW2)                                                                 \
+    RNDS8(9, KW2)                                                                    \
+    RNDS8(17, KW2)                                                                   \
+    RNDS8(25, KW2)                                                                   \
+    MIDDLE2                                                                          \
+    /* Rounds 57-60 only feed e: H7 = h after 64 rounds = e after 61. */            \
+    RND_E(sa, sb, sc, sd, se, sf, sg, sh, KW2, 57)                                   \
+    RND_E(sh, sa, sb, sc, sd, se, sf, sg, KW2, 58)                                   \
+    RND_E(sg, sh, sa, sb, sc, sd, se, sf, KW2, 59)                                   \
+    RND_E(sf, sg, sh, sa, sb, sc, sd, se, KW2, 60)
+
+/* Hash 1's rounds 36-63 (KW: the unrolled rounds' words, KWR the rolled). */
+#define HASH1_TAIL(KW, KWR)                                                          \
+    MIDDLE1(KW, KWR)                                                                 \
+    RND(sa, sb, sc, sd, se, sf, sg, sh, KW, 60)                                      \
+    RND(sh, sa, sb, sc, sd, se, sf, sg, KW, 61)                                      \
+    RND(sg, sh, sa, sb, sc, sd, se, sf, KW, 62)                                      \
+    RND(sf, sg, sh, sa, sb, sc, sd, se, KW, 63)
+
+/* Hash 2's round 0 from the IV (only W0 varies), and the early reject.  A
+ * target whose top word is 0 (every share and block target below
+ * difficulty 1 is not) needs H7 == 0: a after round 60 equal to -IV7, one
+ * compare instead of add, byte swap and compare. */
+#define HASH2_CONSTS(job)                                                            \
+    const uint32_t *iv = pk_sha256_iv;                                               \
+    const uint32_t h2_t1 = iv[7] + pk_bsig1(iv[4]) + pk_ch(iv[4], iv[5], iv[6]) + pk_sha256_k[0]; \
+    const uint32_t h2_a1 = h2_t1 + pk_bsig0(iv[0]) + pk_maj(iv[0], iv[1], iv[2]);   \
+    const uint32_t h2_e1 = iv[3] + h2_t1;                                            \
+    const V top = SET1((job)->target_w[7]);                                          \
+    const int top_zero = (job)->target_w[7] == 0;                                    \
+    const V minus_iv7 = SET1(0u - iv[7])
+
+/* One step's schedule and state, per group. */
+#define STEP_STATE                                                                   \
+    V w[GROUPS][64];                                                                 \
+    V sa[GROUPS], sb[GROUPS], sc[GROUPS], sd[GROUPS], se[GROUPS], sf[GROUPS], sg[GROUPS], sh[GROUPS]
+
+/* Lanes of group g whose H7 passes the early reject. */
+#define H7_MASK(g)                                                                   \
+    (top_zero ? (unsigned)EQ_MASK(sa[g], minus_iv7)                                  \
+              : (unsigned)LE_MASK(BSWAP(ADD(sa[g], SET1(iv[7]))), top))
+
 /* The per-job constants every layout derives the same way. */
 static void lane_consts_init(lane_consts *kc, const pk_job *job)
 {
@@ -85,22 +149,22 @@ static void lane_consts_init(lane_consts *kc, const pk_job *job)
 }
 #endif
 
+/* This layout's middle rounds: written out, or a loop over blocks of 8. */
+#if ROLLED
+#define MIDDLE1(KW, KWR) _Pragma("GCC unroll 1") for (int r = 36; r < 60; r += 8) { RNDS8(r, KWR) }
+#define MIDDLE2 _Pragma("GCC unroll 1") for (int r = 33; r < 57; r += 8) { RNDS8(r, KWG) }
+#else
+#define MIDDLE1(KW, KWR) RNDS8(36, KW) RNDS8(44, KW) RNDS8(52, KW)
+#define MIDDLE2 RNDS8(33, KW2) RNDS8(41, KW2) RNDS8(49, KW2)
+#endif
+
 static size_t SCAN_FN(const pk_job *job, uint32_t start, uint64_t count, uint32_t *found,
                       size_t max_found)
 {
     lane_consts kc;
     lane_consts_init(&kc, job);
-    /* Hash 2, round 0 from the initial value: only W0 varies. */
-    const uint32_t *iv = pk_sha256_iv, *mid = job->work.midstate;
-    uint32_t h2_t1 = iv[7] + pk_bsig1(iv[4]) + pk_ch(iv[4], iv[5], iv[6]) + pk_sha256_k[0];
-    uint32_t h2_a1 = h2_t1 + pk_bsig0(iv[0]) + pk_maj(iv[0], iv[1], iv[2]);
-    uint32_t h2_e1 = iv[3] + h2_t1;
-    const V top = SET1(job->target_w[7]);
-    /* A target whose top word is 0 (every share and block target below
-     * difficulty 1 is not) needs H7 == 0: a after round 60 equal to -IV7,
-     * one compare instead of add, byte swap and compare. */
-    const int top_zero = job->target_w[7] == 0;
-    const V minus_iv7 = SET1(0u - iv[7]);
+    const uint32_t *mid = job->work.midstate;
+    HASH2_CONSTS(job);
 
     /* Nonces stay a vector: one add per step instead of a broadcast. */
     V nonce[GROUPS];
@@ -111,9 +175,7 @@ static size_t SCAN_FN(const pk_job *job, uint32_t start, uint64_t count, uint32_
     uint32_t n = start;
     uint64_t left = count;
     while (left > 0) {
-        V w[GROUPS][64];
-        V sa[GROUPS], sb[GROUPS], sc[GROUPS], sd[GROUPS], se[GROUPS], sf[GROUPS], sg[GROUPS],
-            sh[GROUPS];
+        STEP_STATE;
 
         /* Hash 1: the header's second block, from round 4. */
         FOR_GROUPS {
@@ -132,64 +194,13 @@ static size_t SCAN_FN(const pk_job *job, uint32_t start, uint64_t count, uint32_
         RNDS8(12, KW1)
         RNDS8(20, KW1)
         RNDS8(28, KW1)
-#if ROLLED
-        _Pragma("GCC unroll 1") for (int r = 36; r < 60; r += 8) { RNDS8(r, KWG) }
-#else
-        RNDS8(36, KW1)
-        RNDS8(44, KW1)
-        RNDS8(52, KW1)
-#endif
-        RND(sa, sb, sc, sd, se, sf, sg, sh, KW1, 60)
-        RND(sh, sa, sb, sc, sd, se, sf, sg, KW1, 61)
-        RND(sg, sh, sa, sb, sc, sd, se, sf, KW1, 62)
-        RND(sf, sg, sh, sa, sb, sc, sd, se, KW1, 63)
-
-        /* After 60 rounds the names are shifted by four: A..H = e,f,g,h,a,b,c,d.
-         * Feed forward; the digest words are hash 2's message. */
-        FOR_GROUPS {
-            w[g][0] = ADD(se[g], SET1(mid[0]));
-            w[g][1] = ADD(sf[g], SET1(mid[1]));
-            w[g][2] = ADD(sg[g], SET1(mid[2]));
-            w[g][3] = ADD(sh[g], SET1(mid[3]));
-            w[g][4] = ADD(sa[g], SET1(mid[4]));
-            w[g][5] = ADD(sb[g], SET1(mid[5]));
-            w[g][6] = ADD(sc[g], SET1(mid[6]));
-            w[g][7] = ADD(sd[g], SET1(mid[7]));
-            sa[g] = ADD(SET1(h2_a1), w[g][0]);
-            sb[g] = SET1(iv[0]);
-            sc[g] = SET1(iv[1]);
-            sd[g] = SET1(iv[2]);
-            se[g] = ADD(SET1(h2_e1), w[g][0]);
-            sf[g] = SET1(iv[4]);
-            sg[g] = SET1(iv[5]);
-            sh[g] = SET1(iv[6]);
-        }
-        RNDS8_H3(1, KW2)
-        RNDS8(9, KW2)
-        RNDS8(17, KW2)
-        RNDS8(25, KW2)
-#if ROLLED
-        _Pragma("GCC unroll 1") for (int r = 33; r < 57; r += 8) { RNDS8(r, KWG) }
-#else
-        RNDS8(33, KW2)
-        RNDS8(41, KW2)
-        RNDS8(49, KW2)
-#endif
-        /* Rounds 57-60 only feed e: H7 = h after 64 rounds = e after 61. */
-        RND_E(sa, sb, sc, sd, se, sf, sg, sh, KW2, 57)
-        RND_E(sh, sa, sb, sc, sd, se, sf, sg, KW2, 58)
-        RND_E(sg, sh, sa, sb, sc, sd, se, sf, KW2, 59)
-        RND_E(sf, sg, sh, sa, sb, sc, sd, se, KW2, 60)
+        HASH1_TAIL(KW1, KWG)
+#define MID_JOB(k) SET1(mid[k])
+        HASH2(MID_JOB)
+#undef MID_JOB
 
         uint64_t mask = 0;
-        if (top_zero) {
-            FOR_GROUPS mask |= (uint64_t)EQ_MASK(sa[g], minus_iv7) << (g * LANES);
-        } else {
-            FOR_GROUPS {
-                V h7 = ADD(sa[g], SET1(iv[7]));
-                mask |= (uint64_t)LE_MASK(BSWAP(h7), top) << (g * LANES);
-            }
-        }
+        FOR_GROUPS mask |= (uint64_t)H7_MASK(g) << (g * LANES);
         uint64_t step = left >= (uint64_t)LANES * GROUPS ? (uint64_t)LANES * GROUPS : left;
         if (step < (uint64_t)LANES * GROUPS)
             mask &= ((uint64_t)1 << step) - 1;
@@ -258,21 +269,13 @@ static size_t VSCAN_FN(const pk_job *const *jobs, uint32_t start, uint64_t count
         ws[g][16] = j0->w16;
         ws[g][17] = j0->w17;
     }
-    const uint32_t *iv = pk_sha256_iv;
-    uint32_t h2_t1 = iv[7] + pk_bsig1(iv[4]) + pk_ch(iv[4], iv[5], iv[6]) + pk_sha256_k[0];
-    uint32_t h2_a1 = h2_t1 + pk_bsig0(iv[0]) + pk_maj(iv[0], iv[1], iv[2]);
-    uint32_t h2_e1 = iv[3] + h2_t1;
-    const V top = SET1(j0->target_w[7]);
-    const int top_zero = j0->target_w[7] == 0;
-    const V minus_iv7 = SET1(0u - iv[7]);
+    HASH2_CONSTS(j0);
 
     size_t hits = 0;
     uint32_t n = start;
     uint64_t left = count;
     while (left > 0) {
-        V w[GROUPS][64];
-        V sa[GROUPS], sb[GROUPS], sc[GROUPS], sd[GROUPS], se[GROUPS], sf[GROUPS], sg[GROUPS],
-            sh[GROUPS];
+        STEP_STATE;
         FOR_GROUPS {
             ws[g][3] = __builtin_bswap32(n + (uint32_t)g);
             const V w3 = SET1(ws[g][3]);
@@ -289,56 +292,14 @@ static size_t VSCAN_FN(const pk_job *const *jobs, uint32_t start, uint64_t count
         RNDS8(12, KWV1)
         RNDS8(20, KWV1)
         RNDS8(28, KWV1)
-#if ROLLED
-        _Pragma("GCC unroll 1") for (int r = 36; r < 60; r += 8) { RNDS8(r, KWV1) }
-#else
-        RNDS8(36, KWV1)
-        RNDS8(44, KWV1)
-        RNDS8(52, KWV1)
-#endif
-        RND(sa, sb, sc, sd, se, sf, sg, sh, KWV1, 60)
-        RND(sh, sa, sb, sc, sd, se, sf, sg, KWV1, 61)
-        RND(sg, sh, sa, sb, sc, sd, se, sf, KWV1, 62)
-        RND(sf, sg, sh, sa, sb, sc, sd, se, KWV1, 63)
-
-        FOR_GROUPS {
-            w[g][0] = ADD(se[g], midv[0]);
-            w[g][1] = ADD(sf[g], midv[1]);
-            w[g][2] = ADD(sg[g], midv[2]);
-            w[g][3] = ADD(sh[g], midv[3]);
-            w[g][4] = ADD(sa[g], midv[4]);
-            w[g][5] = ADD(sb[g], midv[5]);
-            w[g][6] = ADD(sc[g], midv[6]);
-            w[g][7] = ADD(sd[g], midv[7]);
-            sa[g] = ADD(SET1(h2_a1), w[g][0]);
-            sb[g] = SET1(iv[0]);
-            sc[g] = SET1(iv[1]);
-            sd[g] = SET1(iv[2]);
-            se[g] = ADD(SET1(h2_e1), w[g][0]);
-            sf[g] = SET1(iv[4]);
-            sg[g] = SET1(iv[5]);
-            sh[g] = SET1(iv[6]);
-        }
-        RNDS8_H3(1, KW2)
-        RNDS8(9, KW2)
-        RNDS8(17, KW2)
-        RNDS8(25, KW2)
-#if ROLLED
-        _Pragma("GCC unroll 1") for (int r = 33; r < 57; r += 8) { RNDS8(r, KWG) }
-#else
-        RNDS8(33, KW2)
-        RNDS8(41, KW2)
-        RNDS8(49, KW2)
-#endif
-        RND_E(sa, sb, sc, sd, se, sf, sg, sh, KW2, 57)
-        RND_E(sh, sa, sb, sc, sd, se, sf, sg, KW2, 58)
-        RND_E(sg, sh, sa, sb, sc, sd, se, sf, KW2, 59)
-        RND_E(sf, sg, sh, sa, sb, sc, sd, se, KW2, 60)
+        HASH1_TAIL(KWV1, KWV1)
+#define MID_LANES(k) midv[k]
+        HASH2(MID_LANES)
+#undef MID_LANES
 
         uint64_t step = left >= (uint64_t)GROUPS ? (uint64_t)GROUPS : left;
         for (int g = 0; g < (int)step; g++) {
-            unsigned mask = top_zero ? (unsigned)EQ_MASK(sa[g], minus_iv7)
-                                     : (unsigned)LE_MASK(BSWAP(ADD(sa[g], SET1(iv[7]))), top);
+            unsigned mask = H7_MASK(g);
             while (mask) {
                 unsigned lane = (unsigned)__builtin_ctz(mask);
                 mask &= mask - 1;
@@ -361,6 +322,8 @@ static size_t VSCAN_FN(const pk_job *const *jobs, uint32_t start, uint64_t count
 #undef VSCAN_FN
 #endif
 
+#undef MIDDLE1
+#undef MIDDLE2
 #undef GROUPS
 #undef ROLLED
 #undef SCAN_FN

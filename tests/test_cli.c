@@ -93,12 +93,22 @@ Test(cli, family_rows_name_their_layout_and_layouts_have_rows, .timeout = 120)
     cr_assert_null(kernel_rows(root, "shani", &count), "--kernel avx2 measures the avx2 family only");
     json_decref(root);
 
-    /* One layout by name: its row alone. */
+    /* One layout by name: its row and its version-lane row; with
+     * --no-version-lanes its row alone. */
     cr_assert_eq(run(NULL, "bench --seconds 0.1 -t 1 --kernel avx2:1 --json"), 0);
     root = json_loads(out, 0, NULL);
     cr_assert_not_null(root);
-    cr_assert_eq(json_array_size(json_object_get(root, "kernels")), 1, "%s", out);
+    cr_assert_eq(json_array_size(json_object_get(root, "kernels")), 2, "%s", out);
     cr_assert_not_null(kernel_rows(root, "avx2:1", &count));
+    json_t *v = kernel_rows(root, "avx2:1+v", &count);
+    cr_assert_not_null(v, "%s", out);
+    cr_assert_gt(json_integer_value(json_object_get(v, "hashes")), 0);
+    cr_assert_eq(json_integer_value(json_object_get(v, "invalid")), 0);
+    json_decref(root);
+    cr_assert_eq(run(NULL, "bench --seconds 0.1 -t 1 --kernel avx2:1 --no-version-lanes --json"), 0);
+    root = json_loads(out, 0, NULL);
+    cr_assert_not_null(root);
+    cr_assert_eq(json_array_size(json_object_get(root, "kernels")), 1, "%s", out);
     json_decref(root);
 }
 
