@@ -174,7 +174,7 @@ static int cmd_bench(int argc, char **argv)
         unsigned counts[2] = {1, threads};
         /* Version lanes: the family pick's "+v" row, or every asked-for
          * layout's. */
-        const char *fam_of = colon ? families[nfamilies - 1] : NULL;
+        const char *fam_of = colon && nfamilies ? families[nfamilies - 1] : NULL;
         int with_v = !no_vlanes && e->status == PK_SELFTEST_OK && e->kernel->vscan &&
                      (only || (fam_of && pk_dispatch_entry(&disp, fam_of) == e));
         for (int v = 0; v < (with_v ? 2 : 1); v++) {

@@ -1042,10 +1042,11 @@ int pk_ifma_msm_windows(pk_gej *W, const pk_msm_point *pts, size_t m, unsigned c
 
 /* ---- for the tests ---- */
 
-int pk_ifma_fe_op(int op, pk_fe *r, const pk_fe *a, const pk_fe *b)
+/* Called only through pk_ifma_fe_op (ifma_checked.c), after the CPU
+ * check: under clang's ASan even this function's prologue may use AVX-512
+ * (its 64-byte vector locals), so the check cannot live here. */
+int pk_ifma_fe_op_unchecked(int op, pk_fe *r, const pk_fe *a, const pk_fe *b)
 {
-    if (!ifma_supported())
-        return -1;
     pk_fe8 x, y, z;
     pk_fe8_load(&x, a);
     pk_fe8_load(&y, b);
@@ -1076,10 +1077,8 @@ int pk_ifma_fe_op(int op, pk_fe *r, const pk_fe *a, const pk_fe *b)
 
 uint64_t pk_ifma_fallbacks(void) { return atomic_load(&g_fallbacks); }
 
-uint64_t pk_ifma_mul_chains(uint64_t iters)
+uint64_t pk_ifma_mul_chains_unchecked(uint64_t iters)
 {
-    if (!ifma_supported())
-        return 0;
     pk_fe8 a[4], b;
     for (int k = 0; k < 4; k++)
         for (int i = 0; i < 5; i++)

@@ -50,5 +50,8 @@ void pk_ifma_profile_attach(pk_ifma_profile *p);
 /* iters rounds of four independent 8-lane products (a benchmark's loop);
  * returns a value that depends on all of them. */
 uint64_t pk_ifma_mul_chains(uint64_t iters);
+/* What the two above run once the CPU has IFMA (ecmult_ifma.c). */
+int pk_ifma_fe_op_unchecked(int op, struct pk_fe *r, const struct pk_fe *a, const struct pk_fe *b);
+uint64_t pk_ifma_mul_chains_unchecked(uint64_t iters);
 
 #endif
