@@ -256,7 +256,7 @@ int pk_solo_job(const pk_gbt *t, const uint8_t *payout, size_t payout_len, const
     job->extranonce1_len = 0;
     job->extranonce2_size = PK_SOLO_EXTRANONCE;
     job->use_block_target = 1;
-    job->version_mask = 0;
+    job->version_mask = PK_SOLO_VERSION_ROLL;
     merkle_branch(t, job);
     return 0;
 }

@@ -242,6 +242,29 @@ Test(coinbase, commitment_and_block_assembly)
     free(blk);
     free(hex);
 
+    /* Templates roll version bits 13-16 first (a version-lane group): the
+     * sixth differs from the first in its version alone, and its block
+     * passes the same checks. */
+    cr_assert_eq(job.version_mask, PK_SOLO_VERSION_ROLL);
+    uint8_t first[80], rolled[80];
+    memcpy(first, header, 80);
+    for (int k = 0; k < 5; k++)
+        cr_assert_eq(pk_pool_work_next(&w, rolled, &t), 0);
+    cr_assert_eq(t, 5);
+    cr_assert_eq(memcmp(rolled + 4, first + 4, 72), 0, "the same but for the version");
+    cr_assert_eq(pk_load_le32(rolled), (g.version & ~PK_SOLO_VERSION_ROLL) | 5u << 13);
+    for (uint32_t nonce = 0; pk_check_pow(rolled, &p, NULL); nonce++)
+        pk_store_le32(rolled + 76, nonce);
+    pk_pool_work_extranonce2(&w, t, en2);
+    cr_assert_eq(pk_solo_block_hex(&g, &job, rolled, en2, &hex), 0);
+    len = strlen(hex) / 2;
+    blk = malloc(len);
+    cr_assert_eq(pk_hex_decode(hex, blk, len), 0);
+    cr_assert_eq(pk_block_verify(&b, blk, len, &p, &rep, &e), 0, "%s (%s)", e.msg, e.reason);
+    pk_block_free(&b);
+    free(blk);
+    free(hex);
+
     /* The node's default_witness_commitment must agree, or the template is refused. */
     pk_pool_job_free(&job);
     json_t *j2 = template_json(1, "6a24aa21a9ed0000000000000000000000000000000000000000000000000000000000000000");

@@ -21,6 +21,10 @@ extern "C" {
 #endif
 
 #define PK_SOLO_EXTRANONCE 8
+/* Solo templates roll BIP320 version bits 13-16 (16 versions per
+ * extranonce, a full version-lane group), no more: the node accepts any
+ * of them, and fewer rolled bits keep blocks' versions plain. */
+#define PK_SOLO_VERSION_ROLL 0x0001e000u
 /* 21,000,000 BTC in satoshis: a coinbasevalue above it is refused. */
 #define PK_MAX_MONEY 2100000000000000ll
 /* BIP34 heights are pushed in at most 4 bytes. */
