@@ -2,7 +2,9 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <secp256k1.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@
 #include "powkit/mine_cli.h"
 #include "powkit/opencl.h"
 #include "powkit/sha256.h"
+#include "powkit/version.h"
 #include "commands.h"
 
 #ifndef POWKIT_VERSION
@@ -39,7 +42,7 @@ static void usage(FILE *f)
             "                                   JSON lines of signature checks (engines: libsecp256k1, portable, ifma)\n"
             "  devices [--json]                 the CPU's kernels and every OpenCL device\n"
             "  selftest   check every kernel against the reference and show the pick\n"
-            "  version    print the version\n"
+            "  version [--json]                 the version, commit, compiler, kernels, OpenCL loader, libsecp256k1\n"
             "\n"
             "bench options:\n"
             "  --seconds N     time per row (default 2)\n"
@@ -455,6 +458,60 @@ static int cmd_selftest(void)
     return failed ? 1 : 0;
 }
 
+/* `powkit version`: what a bug report needs.  Cheap: no self-test runs,
+ * and OpenCL is asked only whether its loader opens. */
+static int cmd_version(int argc, char **argv)
+{
+    int json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            json = 1;
+        } else {
+            fprintf(stderr, "powkit version: unknown argument '%s' (usage: powkit version [--json])\n", argv[i]);
+            return 2;
+        }
+    }
+    const pk_build_info *bi = pk_build_info_get();
+    unsigned cpu = pk_cpu_features();
+    char compiled[512] = "", runnable[512] = "", feats[128], clpath[512] = "", clerr[256] = "";
+    for (size_t i = 0; i < pk_kernels_count; i++) {
+        const pk_kernel *k = pk_kernels_all[i];
+        size_t n = strlen(compiled);
+        snprintf(compiled + n, sizeof compiled - n, "%s%s", n ? " " : "", k->name);
+        if ((k->cpu_features & cpu) == k->cpu_features) {
+            n = strlen(runnable);
+            snprintf(runnable + n, sizeof runnable - n, "%s%s", n ? " " : "", k->name);
+        }
+    }
+    pk_cpu_feature_names(cpu, feats, sizeof feats);
+    int have_cl = pk_cl_loader(clpath, sizeof clpath, clerr, sizeof clerr);
+    const char *secp_from = pk_loaded_from((const void *)(uintptr_t)secp256k1_context_create);
+    if (json) {
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:s, s:s}", "version", bi->version,
+                              "commit", bi->commit, "compiler", bi->compiler, "arch", bi->arch, "kernels", compiled,
+                              "cpu", pk_cpu_brand(), "cpu_kernels", runnable, "opencl_loader", have_cl,
+                              "opencl", have_cl ? clpath : clerr, "secp256k1", bi->secp256k1,
+                              "secp256k1_loaded_from", secp_from);
+        json_object_set_new(o, "cpu_features", json_string(feats));
+        char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        puts(s);
+        free(s);
+        json_decref(o);
+        return 0;
+    }
+    printf("powkit %s\n", bi->version);
+    printf("commit        %s\n", bi->commit);
+    printf("compiler      %s, %s\n", bi->compiler, bi->arch);
+    printf("kernels       %s\n", compiled);
+    printf("this cpu      %s [%s]: %s\n", pk_cpu_brand(), feats, runnable);
+    if (have_cl)
+        printf("opencl        ICD loader %s\n", clpath);
+    else
+        printf("opencl        none: %s\n", clerr);
+    printf("libsecp256k1  %s (built against), loaded from %s\n", bi->secp256k1, secp_from);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -476,10 +533,8 @@ int main(int argc, char **argv)
         return cmd_bench(argc - 1, argv + 1);
     if (strcmp(cmd, "selftest") == 0)
         return cmd_selftest();
-    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-        printf("powkit %s\n", POWKIT_VERSION);
-        return 0;
-    }
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)
+        return cmd_version(argc - 1, argv + 1);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         usage(stdout);
         return 0;

@@ -53,7 +53,8 @@ void pk_mine_usage(FILE *f)
             "  --cl-launch-ms MS        time one launch is tuned to (default 20)\n"
             "operation:\n"
             "  -c, --config FILE        JSON with the long option names as keys, and\n"
-            "                           \"pools\": [{\"url\":...,\"user\":...,\"pass\":...}]\n"
+            "                           \"pools\": [{\"url\":...,\"user\":...,\"pass\":...}];\n"
+            "                           keys starting with // are comments\n"
             "  -l, --log, --status-interval N  status line every N s (default 10)\n"
             "  -q, --quiet              no status lines\n"
             "  --log-level LEVEL        error, warn, info (default), debug\n"
@@ -255,6 +256,8 @@ static int load_config(pk_mine_cli *c, const char *path, char *err, size_t errle
     const char *key;
     json_t *val;
     json_object_foreach(c->config, key, val) {
+        if (strncmp(key, "//", 2) == 0)
+            continue; /* JSON has no comments: "//key": "what key does" documents a key */
         if (strcmp(key, "pools") == 0) {
             size_t i;
             json_t *p;

@@ -64,6 +64,16 @@ static int loader_ok(char *err, size_t errlen)
     return 1;
 }
 
+int pk_cl_loader(char *path, size_t pathlen, char *err, size_t errlen)
+{
+    if (!loader_ok(err, errlen))
+        return 0;
+    Dl_info di;
+    snprintf(path, pathlen, "%s",
+             dladdr(*(void **)&cl.clGetPlatformIDs, &di) && di.dli_fname ? di.dli_fname : "libOpenCL.so.1");
+    return 1;
+}
+
 const char *pk_cl_error_name(int code)
 {
     switch (code) {

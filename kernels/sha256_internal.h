@@ -7,10 +7,11 @@
 #include <stdint.h>
 
 #include "powkit/cpu.h"
+#include "powkit/export.h"
 #include "powkit/kernel.h"
 
-extern const uint32_t pk_sha256_k[64];
-extern const uint32_t pk_sha256_iv[8];
+PK_LOCAL extern const uint32_t pk_sha256_k[64];
+PK_LOCAL extern const uint32_t pk_sha256_iv[8];
 
 static inline uint32_t pk_rotr32(uint32_t x, unsigned n) { return (x >> n) | (x << (32 - n)); }
 static inline uint32_t pk_bsig0(uint32_t x) { return pk_rotr32(x, 2) ^ pk_rotr32(x, 13) ^ pk_rotr32(x, 22); }

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Builds powkit with warnings as errors and runs the whole test suite.
+# Installs what the tests need (Debian packages, the bcoin node from npm),
+# builds powkit with warnings as errors into build-test/ and runs the whole
+# test suite.
 #   POWKIT_SANITIZE=1  the same under AddressSanitizer + UBSan (build-asan/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh --tests
 if [ "${POWKIT_SANITIZE:-0}" = 1 ]; then
   export BUILD_DIR=${BUILD_DIR:-build-asan}
   # clang: its UBSan flavour (pointer overflow, implicit truncations), and
@@ -13,13 +16,9 @@ if [ "${POWKIT_SANITIZE:-0}" = 1 ]; then
   export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 fi
-export BUILD_DIR=${BUILD_DIR:-build}
+export BUILD_DIR=${BUILD_DIR:-build-test}
 # Tests write the kernel-pick cache here, never into the user's own.
 export POWKIT_CACHE_DIR=${POWKIT_CACHE_DIR:-$PWD/$BUILD_DIR/cache}
-# The solo-mining tests need the bcoin node (installed once, from npm).
-if [ ! -d tests/node/node_modules/bcoin ]; then
-  (cd tests/node && npm install --no-audit --no-fund --no-package-lock --loglevel=error)
-fi
 POWKIT_WERROR=1 bash scripts/build.sh
 cd "$BUILD_DIR"
 ctest --output-on-failure

@@ -200,3 +200,184 @@ Test(cli, a_second_sigint_while_stopping_still_ends_cleanly, .timeout = 120)
     cr_assert_eq(WEXITSTATUS(st), 0, "%s", buf);
     cr_assert(strstr(buf, "summary:"), "%s", buf);
 }
+
+/* The documentation users get with the package says what the program does:
+ * every long option a command's help lists is in its man page and in the
+ * bash completion, and every option of `mine` is a key (or a documented
+ * "//key") of the example config, which itself loads. */
+static char *slurp(const char *rel)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", POWKIT_SOURCE_DIR, rel);
+    FILE *f = fopen(path, "rb");
+    cr_assert(f, "cannot open %s", path);
+    char *buf = malloc(1 << 16); /* the caller frees */
+    cr_assert(buf);
+    size_t n = fread(buf, 1, (1 << 16) - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    return buf;
+}
+
+/* Each "--name" in text, once, into names (up to max). */
+static size_t long_options(const char *text, char names[][32], size_t max)
+{
+    size_t n = 0;
+    for (const char *p = text; (p = strstr(p, "--")); p += 2) {
+        size_t len = strspn(p + 2, "abcdefghijklmnopqrstuvwxyz0123456789-");
+        if (len < 2 || len >= 32 || p[2 + len - 1] == '-')
+            continue;
+        char name[32];
+        memcpy(name, p + 2, len);
+        name[len] = 0;
+        size_t i;
+        for (i = 0; i < n && strcmp(names[i], name); i++)
+            ;
+        if (i == n && n < max)
+            snprintf(names[n++], 32, "%s", name);
+    }
+    return n;
+}
+
+/* roff writes a hyphen as \- */
+static int in_man(const char *man, const char *name)
+{
+    char want[80] = "\\-\\-";
+    for (const char *s = name; *s; s++) {
+        size_t l = strlen(want);
+        if (*s == '-')
+            snprintf(want + l, sizeof want - l, "\\-");
+        else
+            snprintf(want + l, sizeof want - l, "%c", *s);
+    }
+    return strstr(man, want) != NULL;
+}
+
+/* The opts="..." list of one command's case in the completion script, cut
+ * in place. */
+static char *completion_opts(char *comp, const char *cmd)
+{
+    char label[48];
+    snprintf(label, sizeof label, "\n    %s)", cmd);
+    char *p = strstr(comp, label);
+    cr_assert(p, "the completion has no case for %s", cmd);
+    p = strstr(p, "opts=\"");
+    cr_assert(p);
+    p += 6;
+    char *end = strchr(p, '"');
+    cr_assert(end);
+    *end = 0;
+    return p;
+}
+
+/* word as a whole, space-separated word of list */
+static int has_word(const char *list, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *p = list; (p = strstr(p, word)); p++)
+        if ((p == list || strchr(" \t\n", p[-1])) && (!p[n] || strchr(" \t\n", p[n])))
+            return 1;
+    return 0;
+}
+
+Test(cli, mine_options_are_documented_in_man_page_completion_and_example_config)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "mine --config '%s/contrib/powkit.json' --help", POWKIT_SOURCE_DIR);
+    cr_assert_eq(run(NULL, cmd), 0, "the example config does not load");
+    char names[128][32];
+    size_t n = long_options(out, names, 128);
+    cr_assert_gt(n, 30, "%s", out);
+    char *man = slurp("contrib/man/powkit-mine.1"), *comp_file = slurp("contrib/completion/powkit.bash"),
+         *conf = slurp("contrib/powkit.json");
+    const char *comp = completion_opts(comp_file, "mine");
+    for (size_t i = 0; i < n; i++) {
+        char word[48], key[48], ckey[48];
+        snprintf(word, sizeof word, "--%.31s", names[i]);
+        snprintf(key, sizeof key, "\"%.31s\"", names[i]);
+        snprintf(ckey, sizeof ckey, "\"//%.31s\"", names[i]);
+        cr_expect(in_man(man, names[i]), "powkit-mine.1 lacks --%s", names[i]);
+        cr_expect(has_word(comp, word), "the completion lacks mine --%s", names[i]);
+        if (strcmp(names[i], "config") && strcmp(names[i], "help") && strcmp(names[i], "version") &&
+            strcmp(names[i], "url") && strcmp(names[i], "user") && strcmp(names[i], "pass"))
+            cr_expect(strstr(conf, key) || strstr(conf, ckey), "the example config lacks \"%s\"", names[i]);
+    }
+    free(man);
+    free(comp_file);
+    free(conf);
+}
+
+Test(cli, every_command_has_a_man_page_listing_its_options)
+{
+    cr_assert_eq(run(NULL, "help"), 0);
+    char *comp = slurp("contrib/completion/powkit.bash"), *top = slurp("contrib/man/powkit.1");
+    static const char *cmds[] = {"mine", "bench", "verify-block", "verify-headers", "verify-sigs",
+                                 "devices", "selftest", "version"};
+    char help[sizeof out];
+    memcpy(help, out, sizeof help);
+    for (size_t c = 0; c < sizeof cmds / sizeof cmds[0]; c++) {
+        char rel[64];
+        snprintf(rel, sizeof rel, "contrib/man/powkit-%s.1", cmds[c]);
+        char *man = slurp(rel);
+        /* roff in the top page: .BR powkit\-verify\-sigs (1) */
+        char want[64] = "powkit\\-";
+        for (const char *s = cmds[c]; *s; s++) {
+            size_t l = strlen(want);
+            snprintf(want + l, sizeof want - l, *s == '-' ? "\\-" : "%c", *s);
+        }
+        cr_expect(strstr(top, want), "powkit.1 does not refer to %s", rel);
+        cr_expect(strstr(comp, cmds[c]), "the completion lacks the command %s", cmds[c]);
+        /* The options the top-level usage shows for this command. */
+        const char *line = strstr(help, cmds[c]);
+        cr_assert(line, "usage lacks %s", cmds[c]);
+        const char *eol = strchr(line, '\n');
+        char one[512];
+        snprintf(one, sizeof one, "%.*s", (int)(eol ? eol - line : (long)strlen(line)), line);
+        char names[32][32];
+        size_t n = long_options(one, names, 32);
+        for (size_t i = 0; i < n; i++)
+            cr_expect(in_man(man, names[i]), "%s lacks --%s", rel, names[i]);
+        free(man);
+    }
+    /* bench's own block of the usage, up to the environment variables */
+    char *b = strstr(help, "bench options:"), *env = b ? strstr(b, "environment:") : NULL;
+    cr_assert(b && env, "%s", help);
+    *env = 0;
+    char names[32][32];
+    size_t n = long_options(b, names, 32);
+    cr_assert_gt(n, 5, "%s", b);
+    char *man = slurp("contrib/man/powkit-bench.1");
+    const char *bench_opts = completion_opts(comp, "bench");
+    for (size_t i = 0; i < n; i++) {
+        char word[48];
+        snprintf(word, sizeof word, "--%.31s", names[i]);
+        cr_expect(in_man(man, names[i]), "powkit-bench.1 lacks --%s", names[i]);
+        cr_expect(has_word(bench_opts, word), "the completion lacks bench --%s", names[i]);
+    }
+    free(man);
+    free(comp);
+    free(top);
+}
+
+Test(cli, version_says_how_it_was_built)
+{
+    cr_assert_eq(run(NULL, "version --json"), 0);
+    json_error_t je;
+    json_t *v = json_loads(out, 0, &je);
+    cr_assert(v, "%s", out);
+    char version[64];
+    snprintf(version, sizeof version, "powkit %s\n", json_string_value(json_object_get(v, "version")));
+    const char *kernels = json_string_value(json_object_get(v, "kernels"));
+    cr_assert(kernels && strstr(kernels, "ref"), "%s", out);
+    cr_assert(json_is_boolean(json_object_get(v, "opencl_loader")));
+    cr_assert(json_string_length(json_object_get(v, "commit")) > 0);
+    cr_assert(json_string_length(json_object_get(v, "compiler")) > 0);
+    /* built against the 0.2 API; loaded from a file the dynamic linker named */
+    cr_assert(strchr(json_string_value(json_object_get(v, "secp256k1")), '.'), "%s", out);
+    cr_assert(strstr(json_string_value(json_object_get(v, "secp256k1_loaded_from")), "secp256k1"), "%s", out);
+    json_decref(v);
+    cr_assert_eq(run(NULL, "--version"), 0);
+    cr_assert(strncmp(out, version, strlen(version)) == 0, "%s", out);
+    cr_assert(strstr(out, "libsecp256k1"), "%s", out);
+    cr_assert_eq(run(NULL, "version --bogus"), 2);
+}

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "powkit/export.h"
+
 enum { PK_ENGINE_JOB_ECDSA = 1, PK_ENGINE_JOB_SCHNORR = 2 };
 
 /* One parsed check for an engine's batch entry. */
@@ -37,8 +39,8 @@ typedef struct pk_engine_impl {
 } pk_engine_impl;
 
 /* validate/secp256k1/ecmult_portable.c */
-extern const pk_engine_impl pk_engine_portable;
+PK_LOCAL extern const pk_engine_impl pk_engine_portable;
 /* validate/secp256k1/ecmult_ifma.c */
-extern const pk_engine_impl pk_engine_ifma;
+PK_LOCAL extern const pk_engine_impl pk_engine_ifma;
 
 #endif

@@ -6,6 +6,8 @@
 #ifndef POWKIT_ADDRESS_H
 #define POWKIT_ADDRESS_H
 
+#include "powkit/export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,12 +24,12 @@ typedef enum { PK_BECH32 = 1, PK_BECH32M = 2 } pk_bech32_encoding;
 /* Decodes any Bech32/Bech32m string (BIP173 rules: length, case, HRP
  * characters, checksum).  hrp gets the lower-case HRP, data the 5-bit
  * values without the checksum.  Returns the encoding, or 0 if invalid. */
-int pk_bech32_decode(const char *s, char hrp[84], uint8_t data[90], size_t *len);
+PK_API int pk_bech32_decode(const char *s, char hrp[84], uint8_t data[90], size_t *len);
 
 /* Address for chain to scriptPubKey.  Returns 0, or -1 with err telling
  * why (wrong chain, bad checksum, bad length, ...). */
-int pk_address_to_script(const char *addr, pk_chain chain, uint8_t script[PK_SCRIPT_MAX],
-                         size_t *len, char *err, size_t errlen);
+PK_API int pk_address_to_script(const char *addr, pk_chain chain, uint8_t script[PK_SCRIPT_MAX],
+                                size_t *len, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -5,6 +5,8 @@
 #ifndef POWKIT_API_H
 #define POWKIT_API_H
 
+#include "powkit/export.h"
+
 #include <stddef.h>
 #include <uv.h>
 
@@ -19,14 +21,14 @@ typedef int (*pk_api_handler)(void *ud, const char *path, char **body, const cha
 
 /* addr is "host:port" or "[v6]:port".  Returns 0 or a negative libuv or
  * PK_E* code with err filled. */
-int pk_api_start(uv_loop_t *loop, const char *addr, pk_api_handler h, void *ud, pk_api **out,
-                 char *err, size_t errlen);
+PK_API int pk_api_start(uv_loop_t *loop, const char *addr, pk_api_handler h, void *ud, pk_api **out,
+                        char *err, size_t errlen);
 /* Port actually bound (useful with port 0). */
-int pk_api_port(const pk_api *api);
-void pk_api_close(pk_api *api);
+PK_API int pk_api_port(const pk_api *api);
+PK_API void pk_api_close(pk_api *api);
 
 /* Splits "host:port" / "[v6]:port"; returns 0 or -1. */
-int pk_split_host_port(const char *in, char *host, size_t hostlen, int *port);
+PK_API int pk_split_host_port(const char *in, char *host, size_t hostlen, int *port);
 
 #ifdef __cplusplus
 }

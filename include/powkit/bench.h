@@ -2,6 +2,8 @@
 #ifndef POWKIT_BENCH_H
 #define POWKIT_BENCH_H
 
+#include "powkit/export.h"
+
 #include <stdint.h>
 
 #include "powkit/device.h"
@@ -25,17 +27,17 @@ typedef struct pk_bench_row {
 
 /* Mines the offline job with kernel k on `threads` threads for about
  * `seconds`.  Returns 0 or a PK_E* code. */
-int pk_bench_row_run(const pk_kernel *k, unsigned threads, double seconds, int affinity,
-                     pk_bench_row *row);
+PK_API int pk_bench_row_run(const pk_kernel *k, unsigned threads, double seconds, int affinity,
+                            pk_bench_row *row);
 
 /* The same with version_lanes 1: the offline job's rolled versions side
  * by side in the kernel's lanes (its vscan; PK_EUNSUPPORTED without). */
-int pk_bench_row_run_lanes(const pk_kernel *k, unsigned threads, double seconds, int affinity,
-                           int version_lanes, pk_bench_row *row);
+PK_API int pk_bench_row_run_lanes(const pk_kernel *k, unsigned threads, double seconds, int affinity,
+                                  int version_lanes, pk_bench_row *row);
 
 /* Mines the offline job on any device for about `seconds` (row->kernel
  * and row->threads are the caller's to fill). */
-int pk_bench_device_run(pk_device *dev, double seconds, pk_bench_row *row);
+PK_API int pk_bench_device_run(pk_device *dev, double seconds, pk_bench_row *row);
 
 #ifdef __cplusplus
 }

@@ -10,6 +10,8 @@
 #ifndef POWKIT_COINBASE_H
 #define POWKIT_COINBASE_H
 
+#include "powkit/export.h"
+
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -53,22 +55,22 @@ typedef struct pk_gbt {
  * (and must match what the node says); a coinbasevalue outside 0 to 21
  * million BTC, or a height that is none, refuses the template.
  * Returns 0 or -1 with err. */
-int pk_gbt_parse(const json_t *result, pk_gbt *t, char *err, size_t errlen);
-void pk_gbt_free(pk_gbt *t);
+PK_API int pk_gbt_parse(const json_t *result, pk_gbt *t, char *err, size_t errlen);
+PK_API void pk_gbt_free(pk_gbt *t);
 
 /* BIP34: height as a minimal CScript push (OP_0..OP_16 for 0..16). */
-size_t pk_bip34_height(int64_t height, uint8_t out[9]);
+PK_API size_t pk_bip34_height(int64_t height, uint8_t out[9]);
 
 /* The job for t paying to payout (a scriptPubKey), with an optional tag
  * (at most 32 bytes).  Returns 0 or -1 with err (e.g. the commitment does
  * not match the node's default_witness_commitment). */
-int pk_solo_job(const pk_gbt *t, const uint8_t *payout, size_t payout_len, const char *tag,
-                pk_pool_job *job, char *err, size_t errlen);
+PK_API int pk_solo_job(const pk_gbt *t, const uint8_t *payout, size_t payout_len, const char *tag,
+                       pk_pool_job *job, char *err, size_t errlen);
 
 /* The whole block for a header whose coinbase used extranonce2 en2:
  * malloc'd hex in *hex.  Returns 0 or -1 on no memory. */
-int pk_solo_block_hex(const pk_gbt *t, const pk_pool_job *job, const uint8_t header[80],
-                      const uint8_t *en2, char **hex);
+PK_API int pk_solo_block_hex(const pk_gbt *t, const pk_pool_job *job, const uint8_t header[80],
+                             const uint8_t *en2, char **hex);
 
 #ifdef __cplusplus
 }

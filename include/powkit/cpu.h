@@ -8,6 +8,8 @@
 #ifndef POWKIT_CPU_H
 #define POWKIT_CPU_H
 
+#include "powkit/export.h"
+
 #include <stddef.h>
 
 #ifdef __cplusplus
@@ -24,17 +26,17 @@ enum {
 };
 
 /* Features of the running CPU (cached after the first call). */
-unsigned pk_cpu_features(void);
+PK_API unsigned pk_cpu_features(void);
 
 /* The CPU's brand string ("unknown" where CPUID has none). */
-const char *pk_cpu_brand(void);
+PK_API const char *pk_cpu_brand(void);
 
 /* Space-separated names of the features in mask, e.g. "sse4.1 sha avx2". */
-void pk_cpu_feature_names(unsigned mask, char *buf, size_t len);
+PK_API void pk_cpu_feature_names(unsigned mask, char *buf, size_t len);
 
 /* Whether the comma-separated list (e.g. POWKIT_DISABLE's value) names
  * `name`.  A NULL list names nothing. */
-int pk_name_in_list(const char *list, const char *name);
+PK_API int pk_name_in_list(const char *list, const char *name);
 
 #ifdef __cplusplus
 }

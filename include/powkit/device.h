@@ -7,6 +7,8 @@
 #ifndef POWKIT_DEVICE_H
 #define POWKIT_DEVICE_H
 
+#include "powkit/export.h"
+
 #include <stdint.h>
 
 #include "powkit/dispatcher.h"
@@ -42,11 +44,11 @@ typedef struct pk_cpu_device_opts {
 } pk_cpu_device_opts;
 
 /* Returns NULL on a bad argument or no memory. */
-pk_device *pk_cpu_device_new(const pk_cpu_device_opts *opts, unsigned index);
-unsigned pk_cpu_device_threads(const pk_device *dev);
+PK_API pk_device *pk_cpu_device_new(const pk_cpu_device_opts *opts, unsigned index);
+PK_API unsigned pk_cpu_device_threads(const pk_device *dev);
 
 /* Online CPUs (at least 1). */
-unsigned pk_online_cpus(void);
+PK_API unsigned pk_online_cpus(void);
 
 static inline int pk_device_start(pk_device *dev, pk_dispatcher *d) { return dev->ops->start(dev, d); }
 static inline void pk_device_stop(pk_device *dev) { dev->ops->stop(dev); }

@@ -9,6 +9,8 @@
 #ifndef POWKIT_DISPATCH_H
 #define POWKIT_DISPATCH_H
 
+#include "powkit/export.h"
+
 #include <stddef.h>
 
 #include "powkit/kernel.h"
@@ -27,7 +29,7 @@ typedef enum pk_selftest_result {
 } pk_selftest_result;
 
 /* "ok", "unsupported", "disabled", "failed" */
-const char *pk_selftest_name(pk_selftest_result r);
+PK_API const char *pk_selftest_name(pk_selftest_result r);
 
 typedef struct pk_dispatch_opts {
     const char *disable;   /* kernels or families to switch off; NULL: $POWKIT_DISABLE */
@@ -55,25 +57,25 @@ typedef struct pk_dispatch {
 /* Checks, self-tests and (unless cached) calibrates the given kernels; the
  * first must be ref, the oracle.  opts may be NULL.  Returns 0 or a
  * negative PK_E* code. */
-int pk_dispatch_init(pk_dispatch *d, const pk_kernel *const *kernels, size_t n,
-                     const pk_dispatch_opts *opts);
+PK_API int pk_dispatch_init(pk_dispatch *d, const pk_kernel *const *kernels, size_t n,
+                            const pk_dispatch_opts *opts);
 
 /* The usable kernel called name, or NULL with *err set (PK_ENOTFOUND,
  * PK_EUNSUPPORTED, PK_EDISABLED, PK_ESELFTEST).  A family's name
  * ("avx512") gives its fastest layout as calibrated here (or cached), or
  * its default layout when nothing was measured. */
-const pk_kernel *pk_dispatch_get(const pk_dispatch *d, const char *name, int *err);
+PK_API const pk_kernel *pk_dispatch_get(const pk_dispatch *d, const char *name, int *err);
 
-const pk_kernel_entry *pk_dispatch_entry(const pk_dispatch *d, const char *name);
+PK_API const pk_kernel_entry *pk_dispatch_entry(const pk_dispatch *d, const char *name);
 
 /* Runs kernel k against ref on fixed pseudo-random jobs: at-target and
  * just-above-target hashes, partial steps and a range that wraps past
  * 2^32-1.  Returns 1 when every answer matches. */
-int pk_kernel_selftest(const pk_kernel *k);
+PK_API int pk_kernel_selftest(const pk_kernel *k);
 
 /* 1 when k is a layout of family ("avx512" for "avx512:2r") or is called
  * family. */
-int pk_kernel_in_family(const pk_kernel *k, const char *family);
+PK_API int pk_kernel_in_family(const pk_kernel *k, const char *family);
 
 #ifdef __cplusplus
 }

@@ -13,6 +13,8 @@
 #ifndef POWKIT_DISPATCHER_H
 #define POWKIT_DISPATCHER_H
 
+#include "powkit/export.h"
+
 #include <stdint.h>
 
 #include "powkit/kernel.h"
@@ -76,28 +78,28 @@ typedef struct pk_dispatcher_stats {
 
 typedef struct pk_dispatcher pk_dispatcher;
 
-int pk_dispatcher_new(pk_dispatcher **out, pk_source *src);
-void pk_dispatcher_free(pk_dispatcher *d);
+PK_API int pk_dispatcher_new(pk_dispatcher **out, pk_source *src);
+PK_API void pk_dispatcher_free(pk_dispatcher *d);
 
 /* The source's job changed: drop the current template. */
-void pk_dispatcher_new_job(pk_dispatcher *d);
+PK_API void pk_dispatcher_new_job(pk_dispatcher *d);
 /* Wake every waiting device and make take() return PK_ESTOPPED. */
-void pk_dispatcher_stop(pk_dispatcher *d);
+PK_API void pk_dispatcher_stop(pk_dispatcher *d);
 
 /* Next range of up to `want` nonces.  Returns 0, PK_EAGAIN after waiting
  * up to wait_ms for work, or PK_ESTOPPED. */
-int pk_dispatcher_take(pk_dispatcher *d, uint32_t want, unsigned wait_ms, pk_range *r);
+PK_API int pk_dispatcher_take(pk_dispatcher *d, uint32_t want, unsigned wait_ms, pk_range *r);
 /* Whether the job has changed since r was taken. */
-int pk_dispatcher_is_stale(const pk_dispatcher *d, const pk_range *r);
-uint64_t pk_dispatcher_generation(const pk_dispatcher *d);
+PK_API int pk_dispatcher_is_stale(const pk_dispatcher *d, const pk_range *r);
+PK_API uint64_t pk_dispatcher_generation(const pk_dispatcher *d);
 
 /* A device found nonce in r: recheck with ref, count, pass on.  Returns 1
  * when it was a valid share, 0 when ref rejected it. */
-int pk_dispatcher_found(pk_dispatcher *d, const pk_range *r, uint32_t nonce, unsigned device,
-                        unsigned thread);
+PK_API int pk_dispatcher_found(pk_dispatcher *d, const pk_range *r, uint32_t nonce, unsigned device,
+                               unsigned thread);
 /* The same for lane `lane` of a version-lane range. */
-int pk_dispatcher_found_lane(pk_dispatcher *d, const pk_range *r, unsigned lane, uint32_t nonce,
-                             unsigned device, unsigned thread);
+PK_API int pk_dispatcher_found_lane(pk_dispatcher *d, const pk_range *r, unsigned lane, uint32_t nonce,
+                                    unsigned device, unsigned thread);
 
 /* Version lanes: hand out ranges over up to `lanes` consecutive templates
  * that differ only in their version (what a source that rolls BIP320 bits
@@ -106,14 +108,14 @@ int pk_dispatcher_found_lane(pk_dispatcher *d, const pk_range *r, unsigned lane,
  * does not fit the group is kept for the next one; none is skipped.  0 or
  * 1: one template per range (the default).  Returns PK_EINVAL above
  * PK_RANGE_LANES_MAX. */
-int pk_dispatcher_set_version_lanes(pk_dispatcher *d, unsigned lanes);
+PK_API int pk_dispatcher_set_version_lanes(pk_dispatcher *d, unsigned lanes);
 
-void pk_dispatcher_get_stats(const pk_dispatcher *d, pk_dispatcher_stats *st);
+PK_API void pk_dispatcher_get_stats(const pk_dispatcher *d, pk_dispatcher_stats *st);
 
 /* Called (on the device thread, outside the lock) each time a range is
  * taken: what benchmarks use to see when devices pick up a new job. */
 typedef void (*pk_take_observer)(void *ud, const pk_range *r);
-void pk_dispatcher_set_observer(pk_dispatcher *d, pk_take_observer fn, void *ud);
+PK_API void pk_dispatcher_set_observer(pk_dispatcher *d, pk_take_observer fn, void *ud);
 
 #ifdef __cplusplus
 }

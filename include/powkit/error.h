@@ -3,6 +3,8 @@
 #ifndef POWKIT_ERROR_H
 #define POWKIT_ERROR_H
 
+#include "powkit/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -21,7 +23,7 @@ enum {
     PK_ETHREAD = -10,    /* could not start a thread */
 };
 
-const char *pk_strerror(int err);
+PK_API const char *pk_strerror(int err);
 
 #ifdef __cplusplus
 }

@@ -5,6 +5,8 @@
 #ifndef POWKIT_HTTP_H
 #define POWKIT_HTTP_H
 
+#include "powkit/export.h"
+
 #include <stddef.h>
 #include <uv.h>
 
@@ -18,14 +20,14 @@ typedef struct pk_http pk_http;
  * body is NUL-terminated and freed after the callback. */
 typedef void (*pk_http_cb)(void *ud, long status, const char *body, size_t len, const char *error);
 
-pk_http *pk_http_new(uv_loop_t *loop);
+PK_API pk_http *pk_http_new(uv_loop_t *loop);
 /* userpwd "user:password" or NULL; timeout_ms 0: none (long polls).
  * Responses over 32 MiB are cut off with an error.  Returns 0 or -1. */
-int pk_http_post(pk_http *h, const char *url, const char *userpwd, const char *body, long timeout_ms,
-                 pk_http_cb cb, void *ud);
+PK_API int pk_http_post(pk_http *h, const char *url, const char *userpwd, const char *body, long timeout_ms,
+                        pk_http_cb cb, void *ud);
 /* Aborts transfers in flight: their callbacks run now with status 0 and
  * error "closed", so their owners can release what they hold. */
-void pk_http_close(pk_http *h, void (*closed)(void *arg), void *arg);
+PK_API void pk_http_close(pk_http *h, void (*closed)(void *arg), void *arg);
 
 #ifdef __cplusplus
 }

@@ -14,6 +14,8 @@
 #ifndef POWKIT_KERNEL_H
 #define POWKIT_KERNEL_H
 
+#include "powkit/export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,11 +47,11 @@ typedef struct pk_job {
     uint32_t ni_mid_abef[4], ni_mid_cdgh[4];
 } pk_job;
 
-void pk_job_init(pk_job *job, const pk_work *work);
+PK_API void pk_job_init(pk_job *job, const pk_work *work);
 
 /* Work from a full 80-byte header (its nonce is ignored) and a target. */
-void pk_work_from_header(pk_work *work, const uint8_t header[80],
-                         const uint8_t target[32]);
+PK_API void pk_work_from_header(pk_work *work, const uint8_t header[80],
+                                const uint8_t target[32]);
 
 /* Scan count nonces from start.  Writes up to max_found winning nonces to
  * found (in scan order) and returns how many there were in all, which may
@@ -83,38 +85,38 @@ typedef struct pk_kernel {
     pk_vscan_fn vscan;     /* NULL when the kernel has no version lanes */
 } pk_kernel;
 
-extern const pk_kernel pk_kernel_ref;
+PK_API extern const pk_kernel pk_kernel_ref;
 /* SHA-NI with S nonces interleaved: pk_kernel_shani is "shani:5", the
  * others "shani:S". */
-extern const pk_kernel pk_kernel_shani;
-extern const pk_kernel pk_kernel_shani_2;
-extern const pk_kernel pk_kernel_shani_3;
-extern const pk_kernel pk_kernel_shani_4;
-extern const pk_kernel pk_kernel_shani_8;
+PK_API extern const pk_kernel pk_kernel_shani;
+PK_API extern const pk_kernel pk_kernel_shani_2;
+PK_API extern const pk_kernel pk_kernel_shani_3;
+PK_API extern const pk_kernel pk_kernel_shani_4;
+PK_API extern const pk_kernel pk_kernel_shani_8;
 /* The lane kernels come in layouts ("family:layout"), each measured at
  * start-up; the family's name alone picks the fastest here.  avx2 and
  * avx512 are the two-group rolled layouts (":2r"); ":1" is one group, ":2"
  * two groups fully unrolled (kernels/lanes_scan.h says why). */
-extern const pk_kernel pk_kernel_avx2;
-extern const pk_kernel pk_kernel_avx2_1;
-extern const pk_kernel pk_kernel_avx2_2;
-extern const pk_kernel pk_kernel_avx512;
-extern const pk_kernel pk_kernel_avx512_1;
-extern const pk_kernel pk_kernel_avx512_2;
+PK_API extern const pk_kernel pk_kernel_avx2;
+PK_API extern const pk_kernel pk_kernel_avx2_1;
+PK_API extern const pk_kernel pk_kernel_avx2_2;
+PK_API extern const pk_kernel pk_kernel_avx512;
+PK_API extern const pk_kernel pk_kernel_avx512_1;
+PK_API extern const pk_kernel pk_kernel_avx512_2;
 
 /* Every kernel powkit has, ref first. */
-extern const pk_kernel *const pk_kernels_all[];
-extern const size_t pk_kernels_count;
+PK_API extern const pk_kernel *const pk_kernels_all[];
+PK_API extern const size_t pk_kernels_count;
 
 /* 1 when hash (32 bytes as SHA-256 wrote them) <= target (little-endian). */
-int pk_hash_meets_target(const uint8_t hash[32], const uint8_t target[32]);
+PK_API int pk_hash_meets_target(const uint8_t hash[32], const uint8_t target[32]);
 
 /* Compact "bits" to a 32-byte little-endian target.  Returns 0, or -1 for
  * a negative or overflowing encoding (target left zero). */
-int pk_bits_to_target(uint32_t bits, uint8_t target[32]);
+PK_API int pk_bits_to_target(uint32_t bits, uint8_t target[32]);
 
 /* Target for a pool difficulty (difficulty 1 = 0x00000000ffff0000...). */
-void pk_difficulty_to_target(double difficulty, uint8_t target[32]);
+PK_API void pk_difficulty_to_target(double difficulty, uint8_t target[32]);
 
 #ifdef __cplusplus
 }

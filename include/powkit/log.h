@@ -4,6 +4,8 @@
 #ifndef POWKIT_LOG_H
 #define POWKIT_LOG_H
 
+#include "powkit/export.h"
+
 #include <stddef.h>
 
 #ifdef __cplusplus
@@ -12,14 +14,14 @@ extern "C" {
 
 typedef enum { PK_LOG_ERROR = 0, PK_LOG_WARN, PK_LOG_INFO, PK_LOG_DEBUG } pk_log_level;
 
-void pk_log_set_level(pk_log_level level);
-pk_log_level pk_log_get_level(void);
+PK_API void pk_log_set_level(pk_log_level level);
+PK_API pk_log_level pk_log_get_level(void);
 /* "error", "warn", "info", "debug"; returns 0 or -1 for another word. */
-int pk_log_parse_level(const char *s, pk_log_level *out);
-void pk_log(pk_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+PK_API int pk_log_parse_level(const char *s, pk_log_level *out);
+PK_API void pk_log(pk_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Copies untrusted text, replacing control characters with '?' and
  * cutting it at len-1 bytes. */
-void pk_log_clean(const char *in, char *out, size_t len);
+PK_API void pk_log_clean(const char *in, char *out, size_t len);
 
 #ifdef __cplusplus
 }

@@ -2,6 +2,8 @@
 #ifndef POWKIT_MINE_CLI_H
 #define POWKIT_MINE_CLI_H
 
+#include "powkit/export.h"
+
 #include <jansson.h>
 #include <stdio.h>
 
@@ -16,8 +18,8 @@ typedef struct pk_mine_cli {
 } pk_mine_cli;
 
 /* argv[0] is "mine".  Returns 0 or -1 with err filled. */
-int pk_mine_cli_parse(pk_mine_cli *c, int argc, char **argv, char *err, size_t errlen);
-void pk_mine_cli_free(pk_mine_cli *c);
-void pk_mine_usage(FILE *f);
+PK_API int pk_mine_cli_parse(pk_mine_cli *c, int argc, char **argv, char *err, size_t errlen);
+PK_API void pk_mine_cli_free(pk_mine_cli *c);
+PK_API void pk_mine_usage(FILE *f);
 
 #endif

@@ -5,6 +5,8 @@
 #ifndef POWKIT_MINER_H
 #define POWKIT_MINER_H
 
+#include "powkit/export.h"
+
 #include <stdint.h>
 
 #include "powkit/node.h"
@@ -45,18 +47,18 @@ typedef struct pk_miner_stats {
 
 typedef struct pk_miner pk_miner;
 
-int pk_miner_new(const pk_miner_opts *o, pk_miner **out, char *err, size_t errlen);
+PK_API int pk_miner_new(const pk_miner_opts *o, pk_miner **out, char *err, size_t errlen);
 /* Runs until stopped (signal, duration, pk_miner_stop, --blocks reached).
  * Returns 0; 1 when a device reported a nonce that failed the reference
  * recheck; 2 when the node refused (credentials, address chain). */
-int pk_miner_run(pk_miner *m);
+PK_API int pk_miner_run(pk_miner *m);
 /* From any thread. */
-void pk_miner_stop(pk_miner *m);
+PK_API void pk_miner_stop(pk_miner *m);
 /* From any thread: the figures of the last second's sample. */
-void pk_miner_get_stats(pk_miner *m, pk_miner_stats *out);
+PK_API void pk_miner_get_stats(pk_miner *m, pk_miner_stats *out);
 /* Port of the API once running (0 if off or not yet bound). */
-int pk_miner_api_port(pk_miner *m);
-void pk_miner_free(pk_miner *m);
+PK_API int pk_miner_api_port(pk_miner *m);
+PK_API void pk_miner_free(pk_miner *m);
 
 #ifdef __cplusplus
 }

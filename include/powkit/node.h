@@ -7,6 +7,8 @@
 #ifndef POWKIT_NODE_H
 #define POWKIT_NODE_H
 
+#include "powkit/export.h"
+
 #include <stdint.h>
 #include <uv.h>
 
@@ -50,16 +52,16 @@ typedef struct pk_node_events {
     void (*done)(void *arg);
 } pk_node_events;
 
-int pk_node_new(uv_loop_t *loop, const pk_node_opts *o, const pk_node_events *ev, pk_node **out,
-                char *err, size_t errlen);
-pk_source *pk_node_source(pk_node *n);
-void pk_node_attach(pk_node *n, pk_dispatcher *d);
-int pk_node_start(pk_node *n);
-void pk_node_close(pk_node *n, void (*closed)(void *arg), void *arg);
-void pk_node_get_stats(pk_node *n, pk_node_stats *out);
+PK_API int pk_node_new(uv_loop_t *loop, const pk_node_opts *o, const pk_node_events *ev, pk_node **out,
+                       char *err, size_t errlen);
+PK_API pk_source *pk_node_source(pk_node *n);
+PK_API void pk_node_attach(pk_node *n, pk_dispatcher *d);
+PK_API int pk_node_start(pk_node *n);
+PK_API void pk_node_close(pk_node *n, void (*closed)(void *arg), void *arg);
+PK_API void pk_node_get_stats(pk_node *n, pk_node_stats *out);
 /* When the template that became job seq (a pk_range's job_id) arrived
  * from the node (pk_now() seconds), or 0 if it is no longer held. */
-double pk_node_template_time(pk_node *n, uint64_t seq);
+PK_API double pk_node_template_time(pk_node *n, uint64_t seq);
 
 #ifdef __cplusplus
 }

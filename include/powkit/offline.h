@@ -8,6 +8,8 @@
 #ifndef POWKIT_OFFLINE_H
 #define POWKIT_OFFLINE_H
 
+#include "powkit/export.h"
+
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -17,7 +19,7 @@
 extern "C" {
 #endif
 
-extern const uint8_t pk_offline_header[80];
+PK_API extern const uint8_t pk_offline_header[80];
 
 typedef struct pk_offline_source {
     pk_source base; /* first: the dispatcher sees this */
@@ -29,7 +31,7 @@ typedef struct pk_offline_source {
 
 /* header NULL: the embedded one; target NULL: the bench share target
  * (hashes whose top 32 bits are at most 0xff: one in 2^24). */
-void pk_offline_source_init(pk_offline_source *src, const uint8_t *header, const uint8_t *target);
+PK_API void pk_offline_source_init(pk_offline_source *src, const uint8_t *header, const uint8_t *target);
 
 #ifdef __cplusplus
 }

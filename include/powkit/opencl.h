@@ -7,6 +7,8 @@
 #ifndef POWKIT_OPENCL_H
 #define POWKIT_OPENCL_H
 
+#include "powkit/export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,9 +27,13 @@ typedef struct pk_cl_info {
     int is_cpu;
 } pk_cl_info;
 
+/* Whether the OpenCL ICD loader could be opened (with every function powkit
+ * uses): 1 with its file in path, or 0 with the reason in err. */
+PK_API int pk_cl_loader(char *path, size_t pathlen, char *err, size_t errlen);
+
 /* Every OpenCL device.  Returns the count (0 with err filled when there is
  * no loader or no platform). */
-size_t pk_cl_list(pk_cl_info *out, size_t max, char *err, size_t errlen);
+PK_API size_t pk_cl_list(pk_cl_info *out, size_t max, char *err, size_t errlen);
 
 typedef struct pk_cl_opts {
     unsigned index;         /* opencl:N */
@@ -41,20 +47,20 @@ typedef struct pk_cl_opts {
 
 /* Builds the program (or loads it from the cache).  NULL with err (the
  * device's build log included) on failure. */
-pk_device *pk_cl_device_new(const pk_cl_opts *o, unsigned device_index, char *err, size_t errlen);
+PK_API pk_device *pk_cl_device_new(const pk_cl_opts *o, unsigned device_index, char *err, size_t errlen);
 /* 1 when the program came from the binary cache. */
-int pk_cl_device_from_cache(const pk_device *dev);
-unsigned pk_cl_device_vector_width(const pk_device *dev);
+PK_API int pk_cl_device_from_cache(const pk_device *dev);
+PK_API unsigned pk_cl_device_vector_width(const pk_device *dev);
 
 /* One synchronous scan, for tests and calibration: like a CPU kernel's
  * scan (count up to 2^32, wrapping), with the host's full-target check. */
-size_t pk_cl_scan(pk_device *dev, const pk_job *job, uint32_t start, uint64_t count, uint32_t *found,
-                  size_t max_found, int *err);
+PK_API size_t pk_cl_scan(pk_device *dev, const pk_job *job, uint32_t start, uint64_t count, uint32_t *found,
+                         size_t max_found, int *err);
 
 /* "CL_OUT_OF_RESOURCES" and so on. */
-const char *pk_cl_error_name(int code);
+PK_API const char *pk_cl_error_name(int code);
 
-extern const char pk_sha256d_cl_source[];
+PK_API extern const char pk_sha256d_cl_source[];
 
 #ifdef __cplusplus
 }

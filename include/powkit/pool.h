@@ -15,6 +15,8 @@
 #ifndef POWKIT_POOL_H
 #define POWKIT_POOL_H
 
+#include "powkit/export.h"
+
 #include <stdint.h>
 #include <uv.h>
 
@@ -58,19 +60,19 @@ typedef struct pk_pool_stats {
 typedef struct pk_pool_set pk_pool_set;
 
 /* Returns 0 or PK_EINVAL (bad URL, TLS setup) with err filled. */
-int pk_pool_set_new(uv_loop_t *loop, const pk_pool_set_opts *o, pk_pool_set **out, char *err,
-                    size_t errlen);
+PK_API int pk_pool_set_new(uv_loop_t *loop, const pk_pool_set_opts *o, pk_pool_set **out, char *err,
+                           size_t errlen);
 /* The work source to give the dispatcher. */
-pk_source *pk_pool_set_source(pk_pool_set *ps);
+PK_API pk_source *pk_pool_set_source(pk_pool_set *ps);
 /* The dispatcher to tell about job changes (set before start). */
-void pk_pool_set_attach(pk_pool_set *ps, pk_dispatcher *d);
-int pk_pool_set_start(pk_pool_set *ps);
+PK_API void pk_pool_set_attach(pk_pool_set *ps, pk_dispatcher *d);
+PK_API int pk_pool_set_start(pk_pool_set *ps);
 /* Close every connection; closed() runs once all handles are closed. */
-void pk_pool_set_close(pk_pool_set *ps, void (*closed)(void *arg), void *arg);
+PK_API void pk_pool_set_close(pk_pool_set *ps, void (*closed)(void *arg), void *arg);
 
-size_t pk_pool_set_count(const pk_pool_set *ps);
-void pk_pool_set_stats(pk_pool_set *ps, size_t i, pk_pool_stats *out);
-int pk_pool_set_active(pk_pool_set *ps); /* index, or -1 */
+PK_API size_t pk_pool_set_count(const pk_pool_set *ps);
+PK_API void pk_pool_set_stats(pk_pool_set *ps, size_t i, pk_pool_stats *out);
+PK_API int pk_pool_set_active(pk_pool_set *ps); /* index, or -1 */
 
 #ifdef __cplusplus
 }

@@ -14,6 +14,8 @@
 #ifndef POWKIT_POOLWORK_H
 #define POWKIT_POOLWORK_H
 
+#include "powkit/export.h"
+
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,10 +51,10 @@ typedef struct pk_pool_job {
 
 /* Parses mining.notify params.  Returns 0, or PK_EINVAL with a message in
  * err naming the field at fault; job is then left empty. */
-int pk_pool_job_parse(pk_pool_job *job, const json_t *params, char *err, size_t errlen);
-void pk_pool_job_free(pk_pool_job *job);
+PK_API int pk_pool_job_parse(pk_pool_job *job, const json_t *params, char *err, size_t errlen);
+PK_API void pk_pool_job_free(pk_pool_job *job);
 /* Deep copy; returns 0 or PK_ENOMEM. */
-int pk_pool_job_copy(pk_pool_job *dst, const pk_pool_job *src);
+PK_API int pk_pool_job_copy(pk_pool_job *dst, const pk_pool_job *src);
 
 /* Templates of one job. */
 typedef struct pk_pool_work {
@@ -66,16 +68,16 @@ typedef struct pk_pool_work {
     uint8_t root[32];
 } pk_pool_work;
 
-int pk_pool_work_init(pk_pool_work *w, const pk_pool_job *job);
+PK_API int pk_pool_work_init(pk_pool_work *w, const pk_pool_job *job);
 /* Template number t: its header (nonce zero).  Returns 0 or PK_EAGAIN when
  * t is past the job's template space. */
-int pk_pool_work_header(pk_pool_work *w, uint64_t t, uint8_t header[80]);
+PK_API int pk_pool_work_header(pk_pool_work *w, uint64_t t, uint8_t header[80]);
 /* The next unused template; PK_EAGAIN when the job has no more. */
-int pk_pool_work_next(pk_pool_work *w, uint8_t header[80], uint64_t *t);
+PK_API int pk_pool_work_next(pk_pool_work *w, uint8_t header[80], uint64_t *t);
 
 /* Extranonce2 bytes and version of template t. */
-void pk_pool_work_extranonce2(const pk_pool_work *w, uint64_t t, uint8_t *en2);
-uint32_t pk_pool_work_version(const pk_pool_work *w, uint64_t t);
+PK_API void pk_pool_work_extranonce2(const pk_pool_work *w, uint64_t t, uint8_t *en2);
+PK_API uint32_t pk_pool_work_version(const pk_pool_work *w, uint64_t t);
 
 /* mining.submit fields for a share on template t: extranonce2, ntime,
  * nonce and version_bits as the hex strings Stratum uses. */
@@ -83,12 +85,12 @@ typedef struct pk_submit_fields {
     char extranonce2[2 * PK_EXTRANONCE2_MAX + 1];
     char ntime[9], nonce[9], version_bits[9];
 } pk_submit_fields;
-void pk_pool_work_submit_fields(const pk_pool_work *w, uint64_t t, uint32_t nonce,
-                                pk_submit_fields *out);
+PK_API void pk_pool_work_submit_fields(const pk_pool_work *w, uint64_t t, uint32_t nonce,
+                                       pk_submit_fields *out);
 
 /* Stratum's prevhash hex: 8 words, each byte-reversed against the header.
  * Returns 0 or PK_EINVAL. */
-int pk_stratum_prevhash_decode(const char *hex, uint8_t out[32]);
+PK_API int pk_stratum_prevhash_decode(const char *hex, uint8_t out[32]);
 
 #ifdef __cplusplus
 }

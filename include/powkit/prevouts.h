@@ -7,6 +7,8 @@
 #ifndef POWKIT_PREVOUTS_H
 #define POWKIT_PREVOUTS_H
 
+#include "powkit/export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,9 +35,9 @@ typedef struct pk_prevouts {
 /* Reads text (len bytes) for block b, which must be parsed and hashed.
  * Returns 0, or -1 with a message in err saying which transaction and
  * input disagree or what is missing. */
-int pk_prevouts_from_json(pk_prevouts *p, const pk_block *b, const char *text, size_t len, char *err,
-                          size_t errlen);
-void pk_prevouts_free(pk_prevouts *p);
+PK_API int pk_prevouts_from_json(pk_prevouts *p, const pk_block *b, const char *text, size_t len, char *err,
+                                 size_t errlen);
+PK_API void pk_prevouts_free(pk_prevouts *p);
 
 /* The spent outputs of transaction tx (n_in of them). */
 static inline const pk_prevout *pk_prevouts_of(const pk_prevouts *p, size_t tx)

@@ -8,6 +8,8 @@
 #ifndef POWKIT_SHA256_H
 #define POWKIT_SHA256_H
 
+#include "powkit/export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,37 +26,37 @@ typedef struct pk_sha256_ctx {
     uint64_t bytes; /* total bytes fed so far */
 } pk_sha256_ctx;
 
-void pk_sha256_init(pk_sha256_ctx *ctx);
-void pk_sha256_update(pk_sha256_ctx *ctx, const void *data, size_t len);
+PK_API void pk_sha256_init(pk_sha256_ctx *ctx);
+PK_API void pk_sha256_update(pk_sha256_ctx *ctx, const void *data, size_t len);
 /* Writes the digest and leaves ctx re-initialised for a new message. */
-void pk_sha256_final(pk_sha256_ctx *ctx, uint8_t out[PK_SHA256_SIZE]);
+PK_API void pk_sha256_final(pk_sha256_ctx *ctx, uint8_t out[PK_SHA256_SIZE]);
 
-void pk_sha256(const void *data, size_t len, uint8_t out[PK_SHA256_SIZE]);
+PK_API void pk_sha256(const void *data, size_t len, uint8_t out[PK_SHA256_SIZE]);
 /* SHA256(SHA256(data)): Bitcoin's hash for headers, txids and merkle nodes. */
-void pk_sha256d(const void *data, size_t len, uint8_t out[PK_SHA256_SIZE]);
+PK_API void pk_sha256d(const void *data, size_t len, uint8_t out[PK_SHA256_SIZE]);
 
 /* State after compressing one 64-byte block from the initial value: the
  * mining midstate of a header's first 64 bytes. */
-void pk_sha256_midstate(const uint8_t block[PK_SHA256_BLOCK], uint32_t out[8]);
+PK_API void pk_sha256_midstate(const uint8_t block[PK_SHA256_BLOCK], uint32_t out[8]);
 
 /* Double SHA-256 of n messages (out[i] for msgs[i] of lens[i] bytes), many
  * at once in SIMD lanes: txids and wtxids of a block. */
-void pk_sha256d_many(const uint8_t *const *msgs, const size_t *lens, size_t n, uint8_t (*out)[32]);
+PK_API void pk_sha256d_many(const uint8_t *const *msgs, const size_t *lens, size_t n, uint8_t (*out)[32]);
 /* SHA-256 of n messages that share a prefix of whole 64-byte blocks (a
  * BIP340 tagged hash's two tag hashes): state is the prefix's compressed
  * state (pk_sha256_ctx.state after it), prefix_len its length in bytes;
  * out[i] = SHA256(prefix || msgs[i]), many at once in SIMD lanes. */
-void pk_sha256_many_from(const uint32_t state[8], uint64_t prefix_len, const uint8_t *const *msgs,
-                         const size_t *lens, size_t n, uint8_t (*out)[32]);
+PK_API void pk_sha256_many_from(const uint32_t state[8], uint64_t prefix_len, const uint8_t *const *msgs,
+                                const size_t *lens, size_t n, uint8_t (*out)[32]);
 /* Double SHA-256 of n 64-byte inputs (merkle node pairs) into n*32 bytes. */
-void pk_sha256d64_many(const uint8_t *in, size_t n, uint8_t *out);
+PK_API void pk_sha256d64_many(const uint8_t *in, size_t n, uint8_t *out);
 /* The same for 80-byte messages (block headers) laid side by side. */
-void pk_sha256d80_many(const uint8_t *in, size_t n, uint8_t *out);
+PK_API void pk_sha256d80_many(const uint8_t *in, size_t n, uint8_t *out);
 /* The path the two above use: "avx512", "shani", "avx2" or "ref". */
-const char *pk_sha256_multi_implementation(void);
+PK_API const char *pk_sha256_multi_implementation(void);
 
 /* Name of the compression the functions above use: "shani" or "ref". */
-const char *pk_sha256_implementation(void);
+PK_API const char *pk_sha256_implementation(void);
 
 #ifdef __cplusplus
 }

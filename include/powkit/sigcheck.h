@@ -18,6 +18,8 @@
 #ifndef POWKIT_SIGCHECK_H
 #define POWKIT_SIGCHECK_H
 
+#include "powkit/export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,7 +51,7 @@ typedef enum pk_spend {
     PK_SPEND_COUNT
 } pk_spend;
 /* "p2pkh", "p2sh_multisig", "p2sh_p2wsh_multisig", "p2tr_key", ... */
-const char *pk_spend_name(pk_spend s);
+PK_API const char *pk_spend_name(pk_spend s);
 
 typedef enum pk_unchecked {
     PK_UNCHECKED_NEEDS_PREVOUTS, /* a segwit or P2SH-wrapped spend, or a bare script, without --prevouts */
@@ -58,7 +60,7 @@ typedef enum pk_unchecked {
     PK_UNCHECKED_INACTIVE,       /* segwit or taproot before its activation height */
     PK_UNCHECKED_COUNT
 } pk_unchecked;
-const char *pk_unchecked_name(pk_unchecked u);
+PK_API const char *pk_unchecked_name(pk_unchecked u);
 
 typedef struct pk_sig_failure {
     size_t tx, vin;
@@ -108,8 +110,8 @@ typedef struct pk_sigcheck_opts {
  * and the signature operations are within the limit, -1 when not, -2 when
  * the rules cannot be chosen (mainnet, no height given, none readable
  * from the coinbase: rep->error says so; nothing is checked). */
-int pk_block_verify_sigs(const pk_block *b, const pk_sigcheck_opts *opts, pk_verifier *v, pk_sig_report *rep);
-void pk_sig_report_free(pk_sig_report *rep);
+PK_API int pk_block_verify_sigs(const pk_block *b, const pk_sigcheck_opts *opts, pk_verifier *v, pk_sig_report *rep);
+PK_API void pk_sig_report_free(pk_sig_report *rep);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,8 @@
 #ifndef POWKIT_SIGHASH_H
 #define POWKIT_SIGHASH_H
 
+#include "powkit/export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,14 +24,14 @@ extern "C" {
 /* One script opcode as Bitcoin Core's GetScriptOp reads it, from *pos:
  * returns 0 at the end or at a push that runs past it (*pos then left where
  * Core leaves it, which the legacy serialisation depends on). */
-int pk_script_op(const uint8_t *s, size_t len, size_t *pos, uint8_t *op);
+PK_API int pk_script_op(const uint8_t *s, size_t len, size_t *pos, uint8_t *op);
 
 /* Legacy signature hash of input `vin` of transaction t in block b for
  * script_code and hash_type (the 4-byte type).  OP_CODESEPARATORs are left
  * out of the serialised script code, as consensus does; removing the
  * signature from it (FindAndDelete) is the caller's part. */
-void pk_sighash_legacy(const pk_block *b, const pk_tx *t, size_t vin, const uint8_t *script_code,
-                       size_t code_len, uint32_t hash_type, uint8_t out[32]);
+PK_API void pk_sighash_legacy(const pk_block *b, const pk_tx *t, size_t vin, const uint8_t *script_code,
+                              size_t code_len, uint32_t hash_type, uint8_t out[32]);
 
 /* BIP143 (segwit v0): the per-transaction hashes, computed once, and
  * where the inputs are, so each input's hash is constant work. */
@@ -38,12 +40,12 @@ typedef struct pk_bip143_cache {
     pk_txin_ref *ins; /* the transaction's inputs (malloc'd) */
     size_t outs_at;
 } pk_bip143_cache;
-void pk_bip143_precompute(const pk_block *b, const pk_tx *t, pk_bip143_cache *c);
-void pk_bip143_cache_free(pk_bip143_cache *c);
+PK_API void pk_bip143_precompute(const pk_block *b, const pk_tx *t, pk_bip143_cache *c);
+PK_API void pk_bip143_cache_free(pk_bip143_cache *c);
 /* script_code without its length prefix; amount in satoshis. */
-void pk_sighash_bip143(const pk_block *b, const pk_tx *t, const pk_bip143_cache *c, size_t vin,
-                       const uint8_t *script_code, size_t code_len, uint64_t amount, uint32_t hash_type,
-                       uint8_t out[32]);
+PK_API void pk_sighash_bip143(const pk_block *b, const pk_tx *t, const pk_bip143_cache *c, size_t vin,
+                              const uint8_t *script_code, size_t code_len, uint64_t amount, uint32_t hash_type,
+                              uint8_t out[32]);
 
 /* BIP341 (taproot): the per-transaction single SHA-256 hashes of every
  * outpoint, spent amount, spent scriptPubKey, sequence and output. */
@@ -52,19 +54,19 @@ typedef struct pk_bip341_cache {
     pk_txin_ref *ins; /* the transaction's inputs (malloc'd) */
     size_t outs_at;
 } pk_bip341_cache;
-void pk_bip341_precompute(const pk_block *b, const pk_tx *t, const pk_prevout *spent, pk_bip341_cache *c);
-void pk_bip341_cache_free(pk_bip341_cache *c);
+PK_API void pk_bip341_precompute(const pk_block *b, const pk_tx *t, const pk_prevout *spent, pk_bip341_cache *c);
+PK_API void pk_bip341_cache_free(pk_bip341_cache *c);
 /* The key-path signature message, epoch byte first, for hash_type (0x00
  * default, 0x01-0x03, 0x81-0x83) and an optional annex (with its 0x50).
  * Writes it to msg when it fits in cap; returns its length, or 0 when the
  * hash type is not defined or SINGLE has no output at vin (the spend is
  * invalid then). */
-size_t pk_bip341_sigmsg(const pk_block *b, const pk_tx *t, const pk_bip341_cache *c, const pk_prevout *spent,
-                        size_t vin, uint8_t hash_type, const uint8_t *annex, size_t annex_len, uint8_t *msg,
-                        size_t cap);
+PK_API size_t pk_bip341_sigmsg(const pk_block *b, const pk_tx *t, const pk_bip341_cache *c, const pk_prevout *spent,
+                               size_t vin, uint8_t hash_type, const uint8_t *annex, size_t annex_len, uint8_t *msg,
+                               size_t cap);
 /* TapSighash tagged hash of that message; -1 when it is not defined. */
-int pk_sighash_bip341(const pk_block *b, const pk_tx *t, const pk_bip341_cache *c, const pk_prevout *spent,
-                      size_t vin, uint8_t hash_type, const uint8_t *annex, size_t annex_len, uint8_t out[32]);
+PK_API int pk_sighash_bip341(const pk_block *b, const pk_tx *t, const pk_bip341_cache *c, const pk_prevout *spent,
+                             size_t vin, uint8_t hash_type, const uint8_t *annex, size_t annex_len, uint8_t out[32]);
 
 /* The legacy serialisation for hash types without NONE, SINGLE or
  * ANYONECANPAY (SIGHASH_ALL in practice), made once per transaction: each
@@ -75,11 +77,11 @@ typedef struct pk_legacy_all {
     size_t len;
     size_t *at; /* per input: offset of its (empty) script length byte */
 } pk_legacy_all;
-void pk_legacy_all_init(pk_legacy_all *a, const pk_block *b, const pk_tx *t);
-void pk_legacy_all_free(pk_legacy_all *a);
+PK_API void pk_legacy_all_init(pk_legacy_all *a, const pk_block *b, const pk_tx *t);
+PK_API void pk_legacy_all_free(pk_legacy_all *a);
 /* Equals pk_sighash_legacy for those hash types. */
-void pk_sighash_legacy_all(const pk_legacy_all *a, size_t vin, const uint8_t *script_code, size_t code_len,
-                           uint32_t hash_type, uint8_t out[32]);
+PK_API void pk_sighash_legacy_all(const pk_legacy_all *a, size_t vin, const uint8_t *script_code, size_t code_len,
+                                  uint32_t hash_type, uint8_t out[32]);
 
 #ifdef __cplusplus
 }

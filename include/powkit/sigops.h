@@ -10,6 +10,8 @@
 #ifndef POWKIT_SIGOPS_H
 #define POWKIT_SIGOPS_H
 
+#include "powkit/export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,18 +27,18 @@ extern "C" {
 /* Core's GetSigOpCount: CHECKSIG(VERIFY) 1, CHECKMULTISIG(VERIFY) 20, or
  * with accurate and OP_1..OP_16 before it, that many.  Counting stops at
  * the first operation that does not parse. */
-unsigned pk_script_sigops(const uint8_t *script, size_t len, int accurate);
+PK_API unsigned pk_script_sigops(const uint8_t *script, size_t len, int accurate);
 /* The legacy count of a parsed transaction: its scriptSigs and output
  * scripts, not accurate. */
-uint64_t pk_tx_legacy_sigops(const pk_block *b, const pk_tx *t);
+PK_API uint64_t pk_tx_legacy_sigops(const pk_block *b, const pk_tx *t);
 /* The sum over the block's transactions. */
-uint64_t pk_block_legacy_sigops(const pk_block *b);
+PK_API uint64_t pk_block_legacy_sigops(const pk_block *b);
 
 /* The last push of a push-only script (OP_0..OP_16 and OP_RESERVED count
  * as pushes of nothing), as Core takes a P2SH redeem script for counting.
  * Returns 0 and sets *data and *dlen (dlen 0 for an empty script), or -1 when
  * the script is not push-only or does not parse. */
-int pk_script_last_push(const uint8_t *script, size_t len, const uint8_t **data, size_t *dlen);
+PK_API int pk_script_last_push(const uint8_t *script, size_t len, const uint8_t **data, size_t *dlen);
 
 #ifdef __cplusplus
 }

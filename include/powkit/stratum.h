@@ -17,6 +17,8 @@
 #ifndef POWKIT_STRATUM_H
 #define POWKIT_STRATUM_H
 
+#include "powkit/export.h"
+
 #include <stdint.h>
 #include <uv.h>
 
@@ -54,35 +56,35 @@ typedef struct pk_stratum_cb {
 } pk_stratum_cb;
 
 /* Parses the URL; returns 0 or PK_EINVAL with err filled. */
-int pk_stratum_new(uv_loop_t *loop, const pk_stratum_opts *o, const pk_stratum_cb *cb,
-                   pk_stratum **out, char *err, size_t errlen);
-int pk_stratum_connect(pk_stratum *s);
+PK_API int pk_stratum_new(uv_loop_t *loop, const pk_stratum_opts *o, const pk_stratum_cb *cb,
+                          pk_stratum **out, char *err, size_t errlen);
+PK_API int pk_stratum_connect(pk_stratum *s);
 /* Ends the connection (no reconnect by itself); `down` is called. */
-void pk_stratum_disconnect(pk_stratum *s, const char *reason);
+PK_API void pk_stratum_disconnect(pk_stratum *s, const char *reason);
 /* closed(NULL, ud) runs once everything is released (s is freed by then). */
-void pk_stratum_close(pk_stratum *s, void (*closed)(pk_stratum *s, void *ud));
+PK_API void pk_stratum_close(pk_stratum *s, void (*closed)(pk_stratum *s, void *ud));
 
 /* Sends mining.submit; the answer comes to submit_result with tag.
  * Returns 0 or PK_EAGAIN when not connected and ready. */
-int pk_stratum_submit(pk_stratum *s, const char *job_id, const pk_submit_fields *f, uint64_t tag);
+PK_API int pk_stratum_submit(pk_stratum *s, const char *job_id, const pk_submit_fields *f, uint64_t tag);
 
 typedef enum {
     PK_STRATUM_IDLE = 0, PK_STRATUM_RESOLVING, PK_STRATUM_CONNECTING, PK_STRATUM_HANDSHAKE,
     PK_STRATUM_SUBSCRIBING, PK_STRATUM_READY,
 } pk_stratum_state;
 
-pk_stratum_state pk_stratum_get_state(const pk_stratum *s);
-const char *pk_stratum_host(const pk_stratum *s); /* host:port now in use */
-const char *pk_stratum_url(const pk_stratum *s);
-double pk_stratum_difficulty(const pk_stratum *s);
-uint32_t pk_stratum_version_mask(const pk_stratum *s); /* 0: no rolling */
+PK_API pk_stratum_state pk_stratum_get_state(const pk_stratum *s);
+PK_API const char *pk_stratum_host(const pk_stratum *s); /* host:port now in use */
+PK_API const char *pk_stratum_url(const pk_stratum *s);
+PK_API double pk_stratum_difficulty(const pk_stratum *s);
+PK_API uint32_t pk_stratum_version_mask(const pk_stratum *s); /* 0: no rolling */
 /* The current session's number: it changes with every subscribe answered
- * by a session that is not the previous one resumed (0 before the first).
- * Jobs carry the number of the session that sent them. */
-uint64_t pk_stratum_session(const pk_stratum *s);
-int pk_stratum_resumed(const pk_stratum *s); /* last subscribe resumed the session */
+        * by a session that is not the previous one resumed (0 before the first).
+        * Jobs carry the number of the session that sent them. */
+PK_API uint64_t pk_stratum_session(const pk_stratum *s);
+PK_API int pk_stratum_resumed(const pk_stratum *s); /* last subscribe resumed the session */
 /* Milliseconds the pool asked to wait before reconnecting (client.reconnect), or -1. */
-long pk_stratum_reconnect_hint(const pk_stratum *s);
+PK_API long pk_stratum_reconnect_hint(const pk_stratum *s);
 
 #ifdef __cplusplus
 }

@@ -6,6 +6,8 @@
 #ifndef POWKIT_TLS_H
 #define POWKIT_TLS_H
 
+#include "powkit/export.h"
+
 #include <stddef.h>
 
 #ifdef __cplusplus
@@ -16,22 +18,22 @@ typedef struct pk_tls_ctx pk_tls_ctx;
 typedef struct pk_tls pk_tls;
 
 /* ca_file NULL: the system store.  Returns NULL with err filled. */
-pk_tls_ctx *pk_tls_ctx_new(const char *ca_file, int insecure, char *err, size_t errlen);
-void pk_tls_ctx_free(pk_tls_ctx *ctx);
+PK_API pk_tls_ctx *pk_tls_ctx_new(const char *ca_file, int insecure, char *err, size_t errlen);
+PK_API void pk_tls_ctx_free(pk_tls_ctx *ctx);
 
-pk_tls *pk_tls_new(pk_tls_ctx *ctx, const char *host);
-void pk_tls_free(pk_tls *t);
+PK_API pk_tls *pk_tls_new(pk_tls_ctx *ctx, const char *host);
+PK_API void pk_tls_free(pk_tls *t);
 
 /* Ciphertext from the socket. */
-int pk_tls_feed(pk_tls *t, const void *data, size_t len);
+PK_API int pk_tls_feed(pk_tls *t, const void *data, size_t len);
 /* Advances the handshake: 1 done, 0 wants more input, -1 failed (err). */
-int pk_tls_handshake(pk_tls *t, char *err, size_t errlen);
+PK_API int pk_tls_handshake(pk_tls *t, char *err, size_t errlen);
 /* Plaintext out: bytes read, 0 nothing yet, -1 error or closed (err). */
-long pk_tls_read(pk_tls *t, void *buf, size_t len, char *err, size_t errlen);
+PK_API long pk_tls_read(pk_tls *t, void *buf, size_t len, char *err, size_t errlen);
 /* Plaintext in: 0 or -1. */
-int pk_tls_write(pk_tls *t, const void *buf, size_t len);
+PK_API int pk_tls_write(pk_tls *t, const void *buf, size_t len);
 /* Ciphertext to send: bytes copied into buf (call until 0). */
-size_t pk_tls_take_output(pk_tls *t, void *buf, size_t len);
+PK_API size_t pk_tls_take_output(pk_tls *t, void *buf, size_t len);
 
 #ifdef __cplusplus
 }

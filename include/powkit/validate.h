@@ -14,6 +14,8 @@
 #ifndef POWKIT_VALIDATE_H
 #define POWKIT_VALIDATE_H
 
+#include "powkit/export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,7 +54,7 @@ typedef struct pk_verror {
     char msg[200];
 } pk_verror;
 
-const char *pk_vcode_name(pk_vcode c);
+PK_API const char *pk_vcode_name(pk_vcode c);
 
 typedef struct pk_tx {
     size_t offset, size;   /* the whole serialization in the block */
@@ -80,16 +82,16 @@ typedef struct pk_block {
 } pk_block;
 
 /* Parses data (kept, not copied) into b.  Returns 0 or -1 with e set. */
-int pk_block_parse(pk_block *b, const uint8_t *data, size_t len, pk_verror *e);
-void pk_block_free(pk_block *b);
+PK_API int pk_block_parse(pk_block *b, const uint8_t *data, size_t len, pk_verror *e);
+PK_API void pk_block_free(pk_block *b);
 /* Fills txid and wtxid of every transaction (many at a time). */
-void pk_block_hash_txs(pk_block *b);
+PK_API void pk_block_hash_txs(pk_block *b);
 
 /* Parses exactly one transaction (the whole of data, strict bounds as in
  * a block; its offsets are into data).  Returns 0 or -1 with e set. */
-int pk_tx_parse(pk_tx *t, const uint8_t *data, size_t len, pk_verror *e);
+PK_API int pk_tx_parse(pk_tx *t, const uint8_t *data, size_t len, pk_verror *e);
 /* Fills t's txid and wtxid (one transaction; data as parsed). */
-void pk_tx_hash(const uint8_t *data, pk_tx *t);
+PK_API void pk_tx_hash(const uint8_t *data, pk_tx *t);
 
 /* Where each input of a parsed transaction is: offsets into the block's
  * data of the outpoint, the scriptSig (and its length), the sequence, and
@@ -99,15 +101,15 @@ typedef struct pk_txin_ref {
     size_t prevout, script, script_len, sequence, witness;
 } pk_txin_ref;
 /* Fills ins (n_in entries); returns the offset of the output count. */
-size_t pk_tx_inputs(const pk_block *b, const pk_tx *t, pk_txin_ref *ins);
+PK_API size_t pk_tx_inputs(const pk_block *b, const pk_tx *t, pk_txin_ref *ins);
 /* A CompactSize at *pos of data already parsed (no bounds checks). */
-uint64_t pk_compact_get(const uint8_t *d, size_t *pos);
+PK_API uint64_t pk_compact_get(const uint8_t *d, size_t *pos);
 
 /* Header helpers. */
-void pk_header_hash(const uint8_t header[80], uint8_t out[32]);
-uint32_t pk_header_version(const uint8_t h[80]);
-uint32_t pk_header_time(const uint8_t h[80]);
-uint32_t pk_header_bits(const uint8_t h[80]);
+PK_API void pk_header_hash(const uint8_t header[80], uint8_t out[32]);
+PK_API uint32_t pk_header_version(const uint8_t h[80]);
+PK_API uint32_t pk_header_time(const uint8_t h[80]);
+PK_API uint32_t pk_header_bits(const uint8_t h[80]);
 
 typedef enum { PK_CHAIN_MAIN = 0, PK_CHAIN_TEST, PK_CHAIN_REGTEST } pk_chain;
 
@@ -119,16 +121,16 @@ typedef struct pk_chain_params {
     int64_t spacing, timespan; /* 600 s, 2 weeks */
 } pk_chain_params;
 
-void pk_chain_params_init(pk_chain_params *p, pk_chain chain);
+PK_API void pk_chain_params_init(pk_chain_params *p, pk_chain chain);
 /* "main", "test", "regtest". */
-int pk_chain_parse(const char *name, pk_chain *out);
+PK_API int pk_chain_parse(const char *name, pk_chain *out);
 
 /* Proof of work of one header against its own bits and the chain limit. */
-int pk_check_pow(const uint8_t header[80], const pk_chain_params *p, pk_verror *e);
+PK_API int pk_check_pow(const uint8_t header[80], const pk_chain_params *p, pk_verror *e);
 
 /* Merkle root of n leaves; *mutated set when two equal siblings were
  * hashed (a tree that can be made to match with duplicated leaves). */
-void pk_merkle_root(const uint8_t (*leaves)[32], size_t n, uint8_t root[32], int *mutated);
+PK_API void pk_merkle_root(const uint8_t (*leaves)[32], size_t n, uint8_t root[32], int *mutated);
 
 typedef struct pk_block_report {
     uint8_t hash[32];
@@ -141,16 +143,16 @@ typedef struct pk_block_report {
 /* All block checks (parse included).  Returns 0 when everything passes,
  * else -1 with e set to the first failure; report filled either way as
  * far as it got.  b is left parsed for the caller (pk_block_free). */
-int pk_block_verify(pk_block *b, const uint8_t *data, size_t len, const pk_chain_params *p,
-                    pk_block_report *rep, pk_verror *e);
+PK_API int pk_block_verify(pk_block *b, const uint8_t *data, size_t len, const pk_chain_params *p,
+                           pk_block_report *rep, pk_verror *e);
 
 /* The difficulty rule: bits for the block after a period whose first and
  * last timestamps and last bits are given (clamped to a factor 4, capped
  * at the limit). */
-uint32_t pk_next_bits(uint32_t last_bits, int64_t first_time, int64_t last_time,
-                      const pk_chain_params *p);
+PK_API uint32_t pk_next_bits(uint32_t last_bits, int64_t first_time, int64_t last_time,
+                             const pk_chain_params *p);
 /* Compact encoding of a 256-bit little-endian target (Core's GetCompact). */
-uint32_t pk_target_to_bits(const uint8_t target[32]);
+PK_API uint32_t pk_target_to_bits(const uint8_t target[32]);
 
 typedef struct pk_headers_report {
     uint64_t count, verified;
@@ -175,16 +177,16 @@ typedef struct pk_headers_opts {
 
 /* Verifies n consecutive 80-byte headers, the first at start_height.
  * Returns 0, or -1 with e set (height of the first failure). */
-int pk_headers_verify(const uint8_t *headers, size_t n, int64_t start_height,
-                      const pk_chain_params *p, pk_headers_report *rep, pk_verror *e);
-int pk_headers_verify_opts(const uint8_t *headers, size_t n, const pk_headers_opts *o,
-                           const pk_chain_params *p, pk_headers_report *rep, pk_verror *e);
+PK_API int pk_headers_verify(const uint8_t *headers, size_t n, int64_t start_height,
+                             const pk_chain_params *p, pk_headers_report *rep, pk_verror *e);
+PK_API int pk_headers_verify_opts(const uint8_t *headers, size_t n, const pk_headers_opts *o,
+                                  const pk_chain_params *p, pk_headers_report *rep, pk_verror *e);
 
 /* Verifies retargets from (height, header) records as in a file of
  * period boundaries: 84-byte records, little-endian height then header.
  * Returns 0 or -1 with e set; *checked counts the retargets. */
-int pk_retargets_verify(const uint8_t *records, size_t n, const pk_chain_params *p,
-                        uint64_t *checked, pk_verror *e);
+PK_API int pk_retargets_verify(const uint8_t *records, size_t n, const pk_chain_params *p,
+                               uint64_t *checked, pk_verror *e);
 
 #ifdef __cplusplus
 }

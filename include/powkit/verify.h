@@ -9,6 +9,8 @@
 #ifndef POWKIT_VERIFY_H
 #define POWKIT_VERIFY_H
 
+#include "powkit/export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,19 +47,19 @@ typedef struct pk_verifier pk_verifier;
  * set, else ifma when available, else libsecp256k1.  Verification handles public data only: powkit's
  * engines are not constant-time, and need not be. */
 typedef enum pk_engine { PK_ENGINE_LIBSECP256K1 = 0, PK_ENGINE_PORTABLE, PK_ENGINE_IFMA, PK_ENGINE_COUNT } pk_engine;
-const char *pk_engine_name(pk_engine e);
+PK_API const char *pk_engine_name(pk_engine e);
 /* "libsecp256k1", "portable", "ifma".  Returns 0 or -1 for an unknown name. */
-int pk_engine_parse(const char *name, pk_engine *out);
+PK_API int pk_engine_parse(const char *name, pk_engine *out);
 /* 1 when e can be used here: built, not disabled by POWKIT_DISABLE, and
  * its self-test passed (run once, at first ask). */
-int pk_engine_available(pk_engine e);
+PK_API int pk_engine_available(pk_engine e);
 /* What pk_verifier_new chooses: the engine POWKIT_ENGINE names when it is
  * available, else the fastest available one. */
-pk_engine pk_engine_default(void);
+PK_API pk_engine pk_engine_default(void);
 /* Chooses the engine of v's checks; returns 0, or -1 when it is not
  * available (v keeps its engine). */
-int pk_verifier_set_engine(pk_verifier *v, pk_engine e);
-pk_engine pk_verifier_engine(const pk_verifier *v);
+PK_API int pk_verifier_set_engine(pk_verifier *v, pk_engine e);
+PK_API pk_engine pk_verifier_engine(const pk_verifier *v);
 
 /* BIP340 batch verification (BIP340's "Batch Verification": one
  * multi-scalar multiplication with random weights for many signatures),
@@ -67,26 +69,26 @@ pk_engine pk_verifier_engine(const pk_verifier *v);
  * batch that fails is checked again in halves, and below that size one by
  * one with the engine, so every answer is the one single verification
  * gives.  on 0 turns it off (every check by the engine alone). */
-void pk_verifier_set_batch(pk_verifier *v, int on);
-int pk_verifier_batch(const pk_verifier *v);
+PK_API void pk_verifier_set_batch(pk_verifier *v, int on);
+PK_API int pk_verifier_batch(const pk_verifier *v);
 
 /* threads 0: one per online CPU.  NULL when the context or threads
  * cannot be made. */
-pk_verifier *pk_verifier_new(unsigned threads);
-void pk_verifier_free(pk_verifier *v);
-unsigned pk_verifier_threads(const pk_verifier *v);
+PK_API pk_verifier *pk_verifier_new(unsigned threads);
+PK_API void pk_verifier_free(pk_verifier *v);
+PK_API unsigned pk_verifier_threads(const pk_verifier *v);
 
 /* Verifies every check (or, with stop_at_failure, until a failure is seen:
  * the rest keep valid = -1).  Returns how many were valid. */
-size_t pk_verifier_run(pk_verifier *v, pk_sig_check *checks, size_t n, int stop_at_failure);
+PK_API size_t pk_verifier_run(pk_verifier *v, pk_sig_check *checks, size_t n, int stop_at_failure);
 
 /* Runs fn(arg, i) for i in [0, n) on the pool, chunk indices at a time,
  * and returns when all are done: other work that parallelises like the
  * checks (signature hashes of a block). */
-void pk_verifier_for(pk_verifier *v, size_t n, size_t chunk, void (*fn)(void *arg, size_t i), void *arg);
+PK_API void pk_verifier_for(pk_verifier *v, size_t n, size_t chunk, void (*fn)(void *arg, size_t i), void *arg);
 
 /* One check on the calling thread. */
-void pk_sig_check_one(pk_verifier *v, pk_sig_check *c);
+PK_API void pk_sig_check_one(pk_verifier *v, pk_sig_check *c);
 
 #ifdef __cplusplus
 }

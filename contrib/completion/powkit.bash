@@ -1,0 +1,109 @@
+# bash completion for powkit (installed as
+# share/bash-completion/completions/powkit).
+
+_powkit()
+{
+    local cur prev words cword
+    _init_completion || return
+
+    local commands="mine bench verify-block verify-headers verify-sigs devices selftest version help"
+    if [[ $cword -eq 1 ]]; then
+        COMPREPLY=($(compgen -W "$commands --version --help" -- "$cur"))
+        return
+    fi
+
+    local cmd=${words[1]} opts=""
+    case $cmd in
+    mine)
+        opts="--url --user --pass --cert --insecure --no-extranonce --no-version-rolling
+              --no-version-lanes --suggest-diff --allow-redirect --no-work-timeout --max-rejects
+              --failback --node --address --payout-script --rpc-user --rpc-password --rpc-cookie
+              --coinbase-tag --blocks --blocks-dir --gbt-refresh --threads --kernel --cpu-affinity
+              --normal-priority --devices --cl-vector-width --cl-global --cl-launch-ms --config --log
+              --status-interval --quiet --log-level --api-listen --duration --help --version
+              -o -u -p -t -c -l -q -h -V"
+        case $prev in
+        --config | -c | --cert | --rpc-cookie)
+            _filedir
+            return ;;
+        --blocks-dir)
+            _filedir -d
+            return ;;
+        --kernel)
+            COMPREPLY=($(compgen -W "ref shani avx2 avx512 shani:2 shani:3 shani:4 shani:5 shani:8
+                                     avx2:1 avx2:2 avx2:2r avx512:1 avx512:2 avx512:2r" -- "$cur"))
+            return ;;
+        --log-level)
+            COMPREPLY=($(compgen -W "error warn info debug" -- "$cur"))
+            return ;;
+        --cl-vector-width)
+            COMPREPLY=($(compgen -W "1 2 4 8 16" -- "$cur"))
+            return ;;
+        --url | -o)
+            COMPREPLY=($(compgen -W "stratum+tcp:// stratum+ssl://" -- "$cur"))
+            compopt -o nospace
+            return ;;
+        --node)
+            COMPREPLY=($(compgen -W "http://127.0.0.1:8332 http://127.0.0.1:18443" -- "$cur"))
+            return ;;
+        --user | -u | --pass | -p | --suggest-diff | --no-work-timeout | --max-rejects | --failback | \
+        --address | --payout-script | --rpc-user | --rpc-password | --coinbase-tag | --blocks | \
+        --gbt-refresh | --threads | -t | --devices | --cl-global | --cl-launch-ms | --log | -l | \
+        --status-interval | --api-listen | --duration)
+            return ;;
+        esac ;;
+    bench)
+        opts="--seconds --threads --kernel --cpu-affinity --json --no-opencl --no-version-lanes -t"
+        case $prev in
+        --kernel)
+            COMPREPLY=($(compgen -W "ref shani avx2 avx512 shani:2 shani:3 shani:4 shani:5 shani:8
+                                     avx2:1 avx2:2 avx2:2r avx512:1 avx512:2 avx512:2r" -- "$cur"))
+            return ;;
+        --seconds | --threads | -t)
+            return ;;
+        esac ;;
+    verify-block)
+        opts="--json --chain --sigs --prevouts --height --threads --engine --no-batch"
+        case $prev in
+        --chain)
+            COMPREPLY=($(compgen -W "main test regtest" -- "$cur"))
+            return ;;
+        --engine)
+            COMPREPLY=($(compgen -W "libsecp256k1 portable ifma" -- "$cur"))
+            return ;;
+        --prevouts)
+            _filedir
+            return ;;
+        --height | --threads)
+            return ;;
+        esac ;;
+    verify-headers)
+        opts="--json --start-height --start-bits --chain"
+        case $prev in
+        --chain)
+            COMPREPLY=($(compgen -W "main test regtest" -- "$cur"))
+            return ;;
+        --start-height | --start-bits)
+            return ;;
+        esac ;;
+    verify-sigs)
+        opts="--threads --engine --no-batch --lax-der --low-s"
+        case $prev in
+        --engine)
+            COMPREPLY=($(compgen -W "libsecp256k1 portable ifma" -- "$cur"))
+            return ;;
+        --threads)
+            return ;;
+        esac ;;
+    devices | version)
+        opts="--json" ;;
+    selftest | help)
+        return ;;
+    esac
+
+    if [[ $cur == -* ]]; then
+        COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+    else
+        _filedir
+    fi
+} && complete -F _powkit powkit
