@@ -1,6 +1,9 @@
 /* CPU feature detection: CPUID says what the core implements, XGETBV what
  * register state the operating system saves on context switches. */
+#if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
+#define PK_HAVE_CPUID 1
+#endif
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,6 +15,7 @@ static unsigned g_features;
 static char g_brand[49] = "unknown";
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
+#ifdef PK_HAVE_CPUID
 static uint64_t xgetbv0(void)
 {
     uint32_t lo, hi;
@@ -62,6 +66,11 @@ static void detect(void)
             snprintf(g_brand, sizeof g_brand, "%s", s);
     }
 }
+#else
+/* No x86 features to find; the brand stays "unknown" (other architectures'
+ * detection belongs here). */
+static void detect(void) {}
+#endif
 
 unsigned pk_cpu_features(void)
 {

@@ -4,15 +4,18 @@
 #include <string.h>
 
 #include "powkit/sha256.h"
+#include "arch.h"
 #include "sha256_internal.h"
 
 const pk_kernel *const pk_kernels_all[] = {
     /* Within a family the default layout first: without calibration it
      * is the one picked. */
     &pk_kernel_ref,
+#if PK_X86_SIMD
     &pk_kernel_shani,  &pk_kernel_shani_2,  &pk_kernel_shani_3, &pk_kernel_shani_4, &pk_kernel_shani_8,
     &pk_kernel_avx2,   &pk_kernel_avx2_1,   &pk_kernel_avx2_2,
     &pk_kernel_avx512, &pk_kernel_avx512_1, &pk_kernel_avx512_2,
+#endif
 };
 const size_t pk_kernels_count = sizeof pk_kernels_all / sizeof pk_kernels_all[0];
 

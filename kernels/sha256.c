@@ -7,6 +7,7 @@
 
 #include "powkit/cpu.h"
 #include "powkit/sha256.h"
+#include "arch.h"
 #include "sha256_internal.h"
 
 static pk_compress_fn g_compress = pk_sha256_compress_ref;
@@ -30,11 +31,15 @@ static int compress_selftest(pk_compress_fn fn)
 
 static void choose_compress(void)
 {
+#if PK_X86_SIMD
     if ((pk_cpu_features() & PK_CPU_SHA) && !pk_name_in_list(getenv("POWKIT_DISABLE"), "shani") &&
         compress_selftest(pk_sha256_compress_shani)) {
         g_compress = pk_sha256_compress_shani;
         g_compress_name = "shani";
     }
+#else
+    (void)compress_selftest;
+#endif
 }
 
 static pk_compress_fn compress(void)

@@ -12,17 +12,21 @@
 
 #include "powkit/cpu.h"
 #include "powkit/sha256.h"
+#include "arch.h"
 #include "sha256_internal.h"
 
 #define MAX_LANES 16
 
 static const pk_multi_path g_paths[] = {
+#if PK_X86_SIMD
     {"avx512", PK_CPU_AVX512, 16, pk_sha256_compress_avx512_multi, pk_sha256d64_avx512, pk_sha256d80_avx512},
     {"shani", PK_CPU_SHA, 4, pk_sha256_compress_shani_multi, pk_sha256d64_shani, pk_sha256d80_shani},
     {"avx2", PK_CPU_AVX2, 8, pk_sha256_compress_avx2_multi, pk_sha256d64_avx2, pk_sha256d80_avx2},
+#endif
     {"ref", 0, 1, pk_sha256_compress_ref_multi, NULL, NULL},
 };
-static const pk_multi_path *g_pick = &g_paths[3];
+#define N_PATHS (sizeof g_paths / sizeof g_paths[0])
+static const pk_multi_path *g_pick = &g_paths[N_PATHS - 1]; /* ref */
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
 const pk_multi_path *pk_sha256_multi_paths(size_t *n)

@@ -22,7 +22,7 @@ pkgs=(
   libsecp256k1-dev ocl-icd-opencl-dev opencl-headers pocl-opencl-icd
 )
 if [ $tests = 1 ]; then
-  pkgs+=(libcriterion-dev clang libclang-rt-14-dev llvm libgmp-dev bash-completion nodejs npm)
+  pkgs+=(libcriterion-dev clang libclang-rt-14-dev llvm libgmp-dev bash-completion)
 fi
 
 SUDO=""
@@ -39,7 +39,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-# The bcoin regtest node the solo-mining tests run against (npm registry).
+# The bcoin regtest node the solo-mining tests run against (npm registry),
+# with Debian's Node.js unless a node and npm are already there (another
+# distribution's nodejs bundles npm and conflicts with Debian's).
+if [ $tests = 1 ] && { ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; }; then
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q nodejs npm
+fi
 if [ $tests = 1 ] && [ ! -d tests/node/node_modules/bcoin ]; then
   (cd tests/node && npm install --no-audit --no-fund --no-package-lock --loglevel=error)
 fi

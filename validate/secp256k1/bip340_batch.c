@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../kernels/arch.h"
 #include "batch.h"
 #include "powkit/sha256.h"
 #include "scalar.h"
@@ -200,6 +201,7 @@ pk_msm_method pk_bip340_batch_method(size_t n, int use_ifma)
     return !use_ifma && n < STRAUSS_BELOW ? PK_MSM_STRAUSS : PK_MSM_BUCKETS;
 }
 
+#if PK_X86_SIMD
 /* Lifts of the lanes' x (IFMA) into ys; mask: which of xs[0..n) to lift.
  * ok[i] becomes 0 where there is no root. */
 static void lift_many_ifma(pk_ge *pts, const uint8_t *const *x32, const int8_t *want, int8_t *ok, size_t n)
@@ -225,6 +227,11 @@ static void lift_many_ifma(pk_ge *pts, const uint8_t *const *x32, const int8_t *
         }
     }
 }
+#else
+/* Built without the IFMA code: batches always run on the portable code. */
+#define lift_many_ifma lift_many_portable
+#define pk_ifma_msm_windows windows_portable
+#endif
 
 static void lift_many_portable(pk_ge *pts, const uint8_t *const *x32, const int8_t *want, int8_t *ok, size_t n)
 {
@@ -250,6 +257,7 @@ int pk_bip340_batch_with(const pk_bip340_item *items, size_t n, int8_t *alone, i
     atomic_fetch_add_explicit(&g_batches, 1, memory_order_relaxed);
     if (n == 0)
         return 1;
+    use_ifma = use_ifma && PK_X86_SIMD;
     void (*lift)(pk_ge *, const uint8_t *const *, const int8_t *, int8_t *, size_t) =
         use_ifma ? lift_many_ifma : lift_many_portable;
     pk_ge *P = malloc(n * sizeof *P), *R = malloc(n * sizeof *R);

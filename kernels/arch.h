@@ -1,0 +1,16 @@
+/* Internal: which instruction-set code this build has.  The x86-64 SIMD
+ * files (SHA-NI, AVX2, AVX-512 kernels and multi-buffer hashing, the IFMA
+ * engine) are compiled with their own flags on x86-64 only; elsewhere, or
+ * with CMake's -DPOWKIT_X86_SIMD=OFF (which tests the portable build on
+ * x86-64), the portable code stands alone.  Run-time dispatch still
+ * decides what runs where the code is present. */
+#ifndef POWKIT_ARCH_H
+#define POWKIT_ARCH_H
+
+#if defined(__x86_64__) && !defined(POWKIT_NO_X86_SIMD)
+#define PK_X86_SIMD 1
+#else
+#define PK_X86_SIMD 0
+#endif
+
+#endif
