@@ -69,6 +69,25 @@ static double rate_over(pk_miner *m, unsigned secs)
     return dt > 0 ? (double)(m->samples[newest] - m->samples[old]) / dt / 1e6 : 0;
 }
 
+/* Every verdict at info, as cpuminer says it: "accepted: 12/13 (92.31%),
+ * 80.10 MH/s yes!" (totals over every pool). */
+static void share_result(void *arg, int pool, int accepted, const char *reason)
+{
+    pk_miner *m = arg;
+    (void)pool;
+    (void)reason; /* the pool set logs the reason with the pool's name */
+    uint64_t acc = 0, total = 0;
+    for (size_t i = 0; m->pools && i < pk_pool_set_count(m->pools); i++) {
+        pk_pool_stats st;
+        pk_pool_set_stats(m->pools, i, &st);
+        acc += st.accepted;
+        total += st.accepted + st.rejected;
+    }
+    pk_log(PK_LOG_INFO, "accepted: %llu/%llu (%.2f%%), %.2f MH/s %s", (unsigned long long)acc,
+           (unsigned long long)total, total ? 100.0 * (double)acc / (double)total : 0.0, rate_over(m, 5),
+           accepted ? "yes!" : "booooo");
+}
+
 /* One device's rate over the last secs seconds of samples. */
 static double dev_rate(pk_miner *m, size_t dev, unsigned secs)
 {
@@ -372,7 +391,10 @@ int pk_miner_new(const pk_miner_opts *o, pk_miner **out, char *err, size_t errle
             goto fail;
         src = pk_node_source(m->node);
     } else if (o->pool.npools > 0) {
-        rc = pk_pool_set_new(&m->loop, &o->pool, &m->pools, err, errlen);
+        pk_pool_set_opts po = o->pool;
+        po.on_result = share_result;
+        po.result_arg = m;
+        rc = pk_pool_set_new(&m->loop, &po, &m->pools, err, errlen);
         if (rc)
             goto fail;
         src = pk_pool_set_source(m->pools);

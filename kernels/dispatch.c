@@ -88,7 +88,8 @@ static int same_answer(const pk_kernel *k, const pk_job *job, uint32_t start, ui
 {
     enum { MAXF = 64 };
     uint32_t want[MAXF], got[MAXF];
-    /* A short found-buffer on purpose: kernels must count past it. */
+    /* A short found-buffer on purpose: kernels must stop at it as ref does
+     * (max_found + 1) and agree on what they stored. */
     size_t max_found = (start & 1) ? 3 : MAXF;
     size_t n_ref = pk_kernel_ref.scan(job, start, count, want, max_found);
     size_t n = k->scan(job, start, count, got, max_found);
@@ -132,14 +133,14 @@ static int vlanes_agree(const pk_kernel *k, uint64_t *seed)
     pk_vfound got[MAXF];
     size_t n = k->vscan(jp, start, count, got, MAXF);
     size_t want = 0;
-    for (uint32_t i = 0; i < count; i++) {
-        for (unsigned l = 0; l < k->vlanes; l++) {
+    for (uint32_t i = 0; i < count && want <= MAXF; i++) {
+        for (unsigned l = 0; l < k->vlanes && want <= MAXF; l++) {
             uint32_t f;
             if (pk_kernel_ref.scan(&jobs[l], start + i, 1, &f, 1) == 0)
                 continue;
             if (want >= n || (want < MAXF && (got[want].nonce != f || got[want].lane != l)))
                 return 0;
-            want++; /* past MAXF the hits are only counted */
+            want++; /* the hit after a full buffer is where the kernel stops */
         }
     }
     return want == n && n > 0;

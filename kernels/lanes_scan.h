@@ -210,9 +210,9 @@ static size_t SCAN_FN(const pk_job *job, uint32_t start, uint64_t count, uint32_
             uint32_t cand = n + lane, hs[8];
             pk_job_hash_nonce(job, cand, hs);
             if (pk_state_meets_target(hs, job->target_w)) {
-                if (hits < max_found)
-                    found[hits] = cand;
-                hits++;
+                if (hits == max_found)
+                    return hits + 1; /* full: resume after found[max_found - 1] */
+                found[hits++] = cand;
             }
         }
         n += (uint32_t)step;
@@ -306,10 +306,10 @@ static size_t VSCAN_FN(const pk_job *const *jobs, uint32_t start, uint64_t count
                 uint32_t cand = n + (uint32_t)g, hs[8];
                 pk_job_hash_nonce(jobs[lane], cand, hs);
                 if (pk_state_meets_target(hs, jobs[lane]->target_w)) {
-                    if (hits < max_found) {
-                        found[hits].nonce = cand;
-                        found[hits].lane = lane;
-                    }
+                    if (hits == max_found)
+                        return hits + 1; /* full: resume after found[max_found - 1] */
+                    found[hits].nonce = cand;
+                    found[hits].lane = lane;
                     hits++;
                 }
             }

@@ -77,9 +77,9 @@ static size_t scan_ref(const pk_job *job, uint32_t start, uint64_t count, uint32
         uint32_t h[8];
         pk_job_hash_nonce(job, nonce, h);
         if (pk_state_meets_target(h, target_w)) {
-            if (hits < max_found)
-                found[hits] = nonce;
-            hits++;
+            if (hits == max_found)
+                return hits + 1; /* full: the caller resumes after found[max_found - 1] */
+            found[hits++] = nonce;
         }
     }
     return hits;

@@ -360,9 +360,9 @@ static inline __attribute__((always_inline)) size_t scan_streams(const pk_job *j
             uint32_t nonce = n + (uint32_t)s, h[8];
             pk_job_hash_nonce(job, nonce, h);
             if (pk_state_meets_target(h, job->target_w)) {
-                if (hits < max_found)
-                    found[hits] = nonce;
-                hits++;
+                if (hits == max_found)
+                    return hits + 1; /* full: resume after found[max_found - 1] */
+                found[hits++] = nonce;
             }
         }
         uint64_t step = left >= (uint64_t)S ? (uint64_t)S : left;

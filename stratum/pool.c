@@ -356,6 +356,8 @@ static void on_result(pk_stratum *s, uint64_t tag, int accepted, const char *rea
         e->st.accepted++;
         e->rejects_in_row = 0;
         pk_log(PK_LOG_DEBUG, "pool %d: share accepted", e->index);
+        if (e->ps->o.on_result)
+            e->ps->o.on_result(e->ps->o.result_arg, e->index, 1, NULL);
         return;
     }
     e->st.rejected++;
@@ -363,6 +365,8 @@ static void on_result(pk_stratum *s, uint64_t tag, int accepted, const char *rea
     snprintf(e->st.last_reject, sizeof e->st.last_reject, "%s", reason ? reason : "rejected");
     pk_log(PK_LOG_WARN, "pool %d (%s): share rejected: %s", e->index, pk_stratum_host(s),
            e->st.last_reject);
+    if (e->ps->o.on_result)
+        e->ps->o.on_result(e->ps->o.result_arg, e->index, 0, e->st.last_reject);
 }
 
 static int wanted(pk_pool_set *ps, size_t i)

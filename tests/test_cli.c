@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "powkit/cpu.h"
 
@@ -219,11 +221,18 @@ static char *slurp(const char *rel)
     return buf;
 }
 
-/* Each "--name" in text, once, into names (up to max). */
+/* Each "--name" in text's usage and option lines (those starting, after
+ * spaces, with "usage:" or '-'), once, into names (up to max). */
 static size_t long_options(const char *text, char names[][32], size_t max)
 {
     size_t n = 0;
     for (const char *p = text; (p = strstr(p, "--")); p += 2) {
+        const char *bol = p;
+        while (bol > text && bol[-1] != '\n')
+            bol--;
+        bol += strspn(bol, " ");
+        if (*bol != '-' && strncmp(bol, "usage:", 6) != 0 && strncmp(bol, "powkit ", 7) != 0)
+            continue;
         size_t len = strspn(p + 2, "abcdefghijklmnopqrstuvwxyz0123456789-");
         if (len < 2 || len >= 32 || p[2 + len - 1] == '-')
             continue;
@@ -307,55 +316,41 @@ Test(cli, mine_options_are_documented_in_man_page_completion_and_example_config)
     free(conf);
 }
 
-Test(cli, every_command_has_a_man_page_listing_its_options)
+Test(cli, every_command_has_a_man_page_and_completion_listing_its_options)
 {
-    cr_assert_eq(run(NULL, "help"), 0);
-    char *comp = slurp("contrib/completion/powkit.bash"), *top = slurp("contrib/man/powkit.1");
     static const char *cmds[] = {"mine", "bench", "verify-block", "verify-headers", "verify-sigs",
                                  "devices", "selftest", "version"};
-    char help[sizeof out];
-    memcpy(help, out, sizeof help);
+    char *top = slurp("contrib/man/powkit.1");
     for (size_t c = 0; c < sizeof cmds / sizeof cmds[0]; c++) {
-        char rel[64];
+        char rel[64], args[64];
         snprintf(rel, sizeof rel, "contrib/man/powkit-%s.1", cmds[c]);
-        char *man = slurp(rel);
-        /* roff in the top page: .BR powkit\-verify\-sigs (1) */
+        char *man = slurp(rel), *comp = slurp("contrib/completion/powkit.bash");
+        /* powkit.1 refers to the page: .BR powkit\-verify\-sigs (1) */
         char want[64] = "powkit\\-";
-        for (const char *s = cmds[c]; *s; s++) {
+        for (const char *p = cmds[c]; *p; p++) {
             size_t l = strlen(want);
-            snprintf(want + l, sizeof want - l, *s == '-' ? "\\-" : "%c", *s);
+            snprintf(want + l, sizeof want - l, *p == '-' ? "\\-" : "%c", *p);
         }
         cr_expect(strstr(top, want), "powkit.1 does not refer to %s", rel);
-        cr_expect(strstr(comp, cmds[c]), "the completion lacks the command %s", cmds[c]);
-        /* The options the top-level usage shows for this command. */
-        const char *line = strstr(help, cmds[c]);
-        cr_assert(line, "usage lacks %s", cmds[c]);
-        const char *eol = strchr(line, '\n');
-        char one[512];
-        snprintf(one, sizeof one, "%.*s", (int)(eol ? eol - line : (long)strlen(line)), line);
-        char names[32][32];
-        size_t n = long_options(one, names, 32);
-        for (size_t i = 0; i < n; i++)
+        char cmdword[32];
+        snprintf(cmdword, sizeof cmdword, "%s", cmds[c]);
+        cr_expect(strstr(comp, cmdword), "the completion lacks the command %s", cmds[c]);
+        /* The options the command's own --help lists. */
+        snprintf(args, sizeof args, "%s --help", cmds[c]);
+        cr_assert_eq(run(NULL, args), 0, "%s", args);
+        char names[128][32];
+        size_t n = long_options(out, names, 128);
+        const char *opts = strcmp(cmds[c], "selftest") ? completion_opts(comp, strcmp(cmds[c], "devices") && strcmp(cmds[c], "version") ? cmds[c] : "devices | version") : "";
+        for (size_t i = 0; i < n; i++) {
+            char word[48];
+            snprintf(word, sizeof word, "--%.31s", names[i]);
             cr_expect(in_man(man, names[i]), "%s lacks --%s", rel, names[i]);
+            if (strcmp(cmds[c], "selftest") && strcmp(cmds[c], "version"))
+                cr_expect(has_word(opts, word), "the completion of %s lacks --%s", cmds[c], names[i]);
+        }
         free(man);
+        free(comp);
     }
-    /* bench's own block of the usage, up to the environment variables */
-    char *b = strstr(help, "bench options:"), *env = b ? strstr(b, "environment:") : NULL;
-    cr_assert(b && env, "%s", help);
-    *env = 0;
-    char names[32][32];
-    size_t n = long_options(b, names, 32);
-    cr_assert_gt(n, 5, "%s", b);
-    char *man = slurp("contrib/man/powkit-bench.1");
-    const char *bench_opts = completion_opts(comp, "bench");
-    for (size_t i = 0; i < n; i++) {
-        char word[48];
-        snprintf(word, sizeof word, "--%.31s", names[i]);
-        cr_expect(in_man(man, names[i]), "powkit-bench.1 lacks --%s", names[i]);
-        cr_expect(has_word(bench_opts, word), "the completion lacks bench --%s", names[i]);
-    }
-    free(man);
-    free(comp);
     free(top);
 }
 
@@ -380,4 +375,139 @@ Test(cli, version_says_how_it_was_built)
     cr_assert(strncmp(out, version, strlen(version)) == 0, "%s", out);
     cr_assert(strstr(out, "libsecp256k1"), "%s", out);
     cr_assert_eq(run(NULL, "version --bogus"), 2);
+}
+
+/* Runs the CLI with stderr into out too. */
+static int run2(const char *args)
+{
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", POWKIT_CLI, args);
+    FILE *p = popen(cmd, "r");
+    cr_assert(p);
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static const char *all_commands[] = {"mine", "bench", "verify-block", "verify-headers", "verify-sigs",
+                                     "devices", "selftest", "version"};
+
+Test(cli, every_command_answers_help_unknown_options_and_extra_arguments_alike)
+{
+    for (size_t i = 0; i < sizeof all_commands / sizeof all_commands[0]; i++) {
+        const char *c = all_commands[i];
+        char args[128], want[64];
+        snprintf(want, sizeof want, "usage: powkit %s", c);
+        snprintf(args, sizeof args, "%s --help", c);
+        cr_assert_eq(run(NULL, args), 0, "%s", args);
+        cr_assert(strstr(out, want), "%s: %s", args, out);
+        cr_assert(strstr(out, "exit status"), "%s documents no exit status: %s", c, out);
+        snprintf(args, sizeof args, "%s -h", c);
+        cr_assert_eq(run(NULL, args), 0, "%s", args);
+        cr_assert(strstr(out, want), "%s: %s", args, out);
+        snprintf(args, sizeof args, "help %s", c);
+        cr_assert_eq(run(NULL, args), 0, "%s", args);
+        cr_assert(strstr(out, want), "%s: %s", args, out);
+        snprintf(args, sizeof args, "%s --bogus", c);
+        cr_assert_eq(run2(args), 2, "%s: %s", args, out);
+        cr_assert(strstr(out, "'--bogus'"), "%s does not name the option: %s", args, out);
+    }
+    /* extra arguments: named */
+    cr_assert_eq(run2("devices extra"), 2);
+    cr_assert(strstr(out, "'extra'"), "%s", out);
+    cr_assert_eq(run2("selftest --bogus extra"), 2);
+    cr_assert_eq(run2("selftest extra"), 2);
+    cr_assert(strstr(out, "'extra'"), "%s", out);
+    cr_assert_eq(run2("version extra"), 2);
+    cr_assert_eq(run2("verify-sigs a b c"), 2);
+    cr_assert(strstr(out, "unexpected argument 'b'"), "%s", out);
+    cr_assert_eq(run2("verify-block a b"), 2);
+    cr_assert(strstr(out, "unexpected argument 'b'"), "%s", out);
+    cr_assert_eq(run2("verify-block"), 2);
+    cr_assert(strstr(out, "missing operand"), "%s", out);
+    cr_assert_eq(run2("help frobnicate"), 2);
+    cr_assert_eq(run2("verify-block --chain"), 2);
+    cr_assert(strstr(out, "--chain needs a value"), "%s", out);
+}
+
+Test(cli, numbers_are_strict_and_name_the_option_as_typed)
+{
+    cr_assert_eq(run2("mine -t 0"), 2);
+    cr_assert(strstr(out, "-t wants a whole number from 1 to 1024, got '0'"), "%s", out);
+    cr_assert_eq(run2("mine --threads 99999"), 2);
+    cr_assert(strstr(out, "--threads wants a whole number"), "%s", out);
+    cr_assert_eq(run2("mine -t 2.5"), 2, "2.5 threads must be refused, not taken as 2: %s", out);
+    cr_assert_eq(run2("mine -t abc"), 2);
+    cr_assert_eq(run2("mine -l 0"), 2);
+    cr_assert(strstr(out, "-l wants"), "%s", out);
+    cr_assert_eq(run2("mine --status-interval=0"), 2);
+    cr_assert(strstr(out, "--status-interval wants"), "%s", out);
+    cr_assert_eq(run2("bench -t 2.5"), 2);
+    cr_assert(strstr(out, "-t wants a whole number"), "%s", out);
+    cr_assert_eq(run2("bench --threads=0"), 2);
+    cr_assert(strstr(out, "--threads wants"), "%s", out);
+    cr_assert_eq(run2("verify-sigs --threads 1x"), 2);
+    cr_assert_eq(run2("verify-block x --height -5"), 2);
+    cr_assert(strstr(out, "--height wants"), "%s", out);
+}
+
+Test(cli, files_are_refused_with_the_reason)
+{
+    static const char *cmds[] = {"verify-block", "verify-headers", "verify-sigs"};
+    for (size_t i = 0; i < 3; i++) {
+        char args[128];
+        snprintf(args, sizeof args, "%s /nonexistent/powkit-input", cmds[i]);
+        cr_assert_eq(run2(args), 2, "%s", args);
+        cr_assert(strstr(out, "No such file or directory"), "%s: %s", args, out);
+        snprintf(args, sizeof args, "%s /tmp", cmds[i]);
+        cr_assert_eq(run2(args), 2, "%s", args);
+        cr_assert(strstr(out, "is a directory"), "%s: %s", args, out);
+    }
+    cr_assert_eq(run2("mine -c /nonexistent/powkit.json"), 2);
+    cr_assert(strstr(out, "No such file or directory") && !strstr(out, "line -1"), "%s", out);
+    cr_assert_eq(run2("mine -c /tmp"), 2);
+    cr_assert(strstr(out, "directory"), "%s", out);
+    /* An empty block file is an input error, not an invalid block. */
+    char path[] = "/tmp/powkit-empty-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    close(fd);
+    char args[128];
+    snprintf(args, sizeof args, "verify-block %s", path);
+    cr_assert_eq(run2(args), 2, "%s", out);
+    cr_assert(strstr(out, "empty"), "%s", out);
+    unlink(path);
+}
+
+Test(cli, verify_sigs_exit_status_and_line_numbers)
+{
+    char path[] = "/tmp/powkit-sigs-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    /* line 0 blank, line 1 malformed */
+    cr_assert_eq(write(fd, "\n{\"type\":\"ecdsa\"}\n", 18), 18);
+    close(fd);
+    char args[128];
+    snprintf(args, sizeof args, "verify-sigs %s", path);
+    cr_assert_eq(run(NULL, args), 1, "%s", out);
+    cr_assert(strstr(out, "{\"i\":1,\"error\""), "%s", out);
+    /* nothing to check: every line (none) valid */
+    fd = open(path, O_WRONLY | O_TRUNC);
+    cr_assert(fd >= 0);
+    cr_assert_eq(write(fd, "\n\n", 2), 2);
+    close(fd);
+    cr_assert_eq(run(NULL, args), 0, "%s", out);
+    unlink(path);
+}
+
+Test(cli, verify_headers_needs_the_start_height_of_a_slice)
+{
+    char args[512];
+    snprintf(args, sizeof args, "verify-headers '%s/tests/data/mainnet-headers-822528-830592.bin'", POWKIT_SOURCE_DIR);
+    cr_assert_eq(run2(args), 2, "%s", out);
+    cr_assert(strstr(out, "--start-height"), "%s", out);
+    snprintf(args, sizeof args, "verify-headers '%s/tests/data/mainnet-headers-822528-830592.bin' --start-height 822528",
+             POWKIT_SOURCE_DIR);
+    cr_assert_eq(run2(args), 0, "%s", out);
 }

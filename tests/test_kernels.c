@@ -133,8 +133,9 @@ Test(kernels, avx512_2_matches_ref_on_3000_random_jobs) { compare_random_jobs(&p
 static void found_buffer_overflow(const pk_kernel *k)
 {
     require_cpu(k);
-    /* Everything wins: the return value counts past max_found and the
-     * stored nonces are the first ones, in order. */
+    /* Everything wins: the kernel stops at the hit after a full buffer
+     * (max_found + 1), the stored nonces are the first ones, in order, and
+     * resuming after the last stored one walks the whole range. */
     uint8_t header[80] = {1}, target[32];
     memset(target, 0xff, 32);
     pk_work work;
@@ -142,9 +143,24 @@ static void found_buffer_overflow(const pk_kernel *k)
     pk_work_from_header(&work, header, target);
     pk_job_init(&job, &work);
     uint32_t found[5];
-    cr_assert_eq(k->scan(&job, 0xfffffff0u, 77, found, 5), 77);
+    cr_assert_eq(k->scan(&job, 0xfffffff0u, 77, found, 5), 6, "%s: stops at the sixth hit", k->name);
     for (uint32_t i = 0; i < 5; i++)
         cr_assert_eq(found[i], 0xfffffff0u + i);
+    uint32_t pos = 0xfffffff0u, next = pos;
+    uint64_t left = 77, total = 0;
+    while (left > 0) {
+        size_t n = k->scan(&job, pos, left, found, 5);
+        size_t stored = n < 5 ? n : 5;
+        for (size_t i = 0; i < stored; i++)
+            cr_assert_eq(found[i], next++, "%s: every nonce once, in order", k->name);
+        total += stored;
+        if (n <= 5)
+            break;
+        uint64_t used = (uint64_t)(uint32_t)(found[4] - pos) + 1;
+        pos += (uint32_t)used;
+        left -= used;
+    }
+    cr_assert_eq(total, 77, "%s: resuming walks the range", k->name);
     cr_assert_eq(k->scan(&job, 5, 0, found, 5), 0, "an empty range finds nothing");
 }
 
@@ -326,11 +342,26 @@ static void vlanes_overflow(const pk_kernel *k)
     const pk_job *jp[VL_MAX];
     version_jobs(k, header, target, 0, jobs, jp);
     pk_vfound got[7];
-    cr_assert_eq(k->vscan(jp, 0xfffffffeu, 5, got, 7), 5 * k->vlanes, "every hit counted");
+    cr_assert_eq(k->vscan(jp, 0xfffffffeu, 5, got, 7), 8, "%s: stops at the hit after a full buffer", k->name);
     for (unsigned i = 0; i < 7; i++) {
         cr_assert_eq(got[i].nonce, 0xfffffffeu + i / k->vlanes, "nonce order, wrapping");
         cr_assert_eq(got[i].lane, i % k->vlanes, "lanes ascending within a nonce");
     }
+    /* Resuming as the CPU device does: the rest of the last nonce's lanes,
+     * then the nonces after it; every (nonce, lane) once. */
+    uint32_t pos = 0xfffffffeu;
+    uint64_t left = 5, total = 0;
+    while (left > 0) {
+        size_t n = k->vscan(jp, pos, left, got, 7);
+        total += n < 7 ? n : 7;
+        if (n <= 7)
+            break;
+        total += k->vlanes - 1 - got[6].lane; /* every lane wins: the rest of that nonce */
+        uint64_t used = (uint64_t)(uint32_t)(got[6].nonce - pos) + 1;
+        pos += (uint32_t)used;
+        left -= used;
+    }
+    cr_assert_eq(total, 5 * k->vlanes, "%s: resuming walks every lane of the range", k->name);
     cr_assert_eq(k->vscan(jp, 9, 0, got, 7), 0, "an empty range finds nothing");
 }
 

@@ -13,7 +13,7 @@
 
 #include "powkit/error.h"
 #include "powkit/log.h"
-#include "powkit/mine_cli.h"
+#include "../cli/mine.h"
 #include "powkit/miner.h"
 #include "powkit/poolwork.h"
 #include "powkit/sha256.h"

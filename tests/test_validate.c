@@ -95,7 +95,29 @@ Test(block413567, txids_and_merkle_root_match_an_independent_computation)
     pk_chain_params_init(&p, PK_CHAIN_MAIN);
     cr_assert_eq(pk_block_verify(&vb, d, len, &p, &rep, &e), 0, "%s", e.msg);
     cr_assert(rep.merkle_ok && rep.pow_ok && rep.structure_ok && rep.witness_ok);
+    cr_assert_eq(rep.checked, PK_CHECK_POW | PK_CHECK_MERKLE | PK_CHECK_STRUCTURE | PK_CHECK_WITNESS);
     pk_block_free(&vb);
+    /* Proof of work first, as Core's CheckBlockHeader: a changed nonce and
+     * a changed transaction byte fail as high-hash, and the merkle root is
+     * not checked (neither ok nor failed). */
+    uint8_t *bad = malloc(len);
+    memcpy(bad, d, len);
+    bad[76] ^= 1;
+    bad[len - 1] ^= 1;
+    cr_assert_eq(pk_block_verify(&vb, bad, len, &p, &rep, &e), -1);
+    cr_assert_eq(e.code, PK_V_HIGH_HASH, "%s", e.msg);
+    cr_assert_eq(rep.checked, PK_CHECK_POW);
+    cr_assert(!rep.pow_ok && !rep.merkle_ok);
+    pk_block_free(&vb);
+    /* The work holds, a transaction byte does not: the merkle root fails,
+     * the later checks did not run. */
+    bad[76] ^= 1;
+    cr_assert_eq(pk_block_verify(&vb, bad, len, &p, &rep, &e), -1);
+    cr_assert_eq(e.code, PK_V_MERKLE, "%s", e.msg);
+    cr_assert_eq(rep.checked, PK_CHECK_POW | PK_CHECK_MERKLE);
+    cr_assert(rep.pow_ok && !rep.merkle_ok);
+    pk_block_free(&vb);
+    free(bad);
     free(ids);
     free(mine);
     pk_block_free(&b);

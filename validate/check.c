@@ -188,12 +188,20 @@ int pk_block_verify(pk_block *b, const uint8_t *data, size_t len, const pk_chain
                     pk_block_report *rep, pk_verror *e)
 {
     memset(rep, 0, sizeof *rep);
+    memset(b, 0, sizeof *b);
     if (e)
         memset(e, 0, sizeof *e);
     double t0 = pk_now();
-    /* The header names the block even when what follows it is broken. */
-    if (len >= 80)
+    /* The header names the block even when what follows it is broken, and
+     * its proof of work is checked first, as Core's CheckBlockHeader does:
+     * a block without the work is not worth parsing. */
+    if (len >= 80) {
         pk_header_hash(data, rep->hash);
+        rep->checked |= PK_CHECK_POW;
+        if (pk_check_pow(data, p, e))
+            return -1;
+        rep->pow_ok = 1;
+    }
     if (pk_block_parse(b, data, len, e))
         return -1;
     double t1 = pk_now();
@@ -215,6 +223,7 @@ int pk_block_verify(pk_block *b, const uint8_t *data, size_t len, const pk_chain
     double t3 = pk_now();
     rep->ms_merkle = (t3 - t2) * 1e3;
     int rc = 0;
+    rep->checked |= PK_CHECK_MERKLE;
     if (memcmp(root, data + 36, 32) != 0) {
         rc = verr(e, PK_V_MERKLE, "bad-txnmrklroot", "merkle root of the %zu txids differs from the header's",
                   b->ntx);
@@ -227,12 +236,7 @@ int pk_block_verify(pk_block *b, const uint8_t *data, size_t len, const pk_chain
     }
     rep->merkle_ok = 1;
 
-    if (pk_check_pow(data, p, e)) {
-        rc = -1;
-        goto out;
-    }
-    rep->pow_ok = 1;
-
+    rep->checked |= PK_CHECK_STRUCTURE;
     /* Size and weight (Core's CheckBlock and ContextualCheckBlock). */
     if (b->ntx * WITNESS_SCALE > MAX_BLOCK_WEIGHT || b->base_size * WITNESS_SCALE > MAX_BLOCK_WEIGHT) {
         rc = verr(e, PK_V_WEIGHT, "bad-blk-length", "stripped size %zu bytes is over the limit", b->base_size);
@@ -281,6 +285,7 @@ int pk_block_verify(pk_block *b, const uint8_t *data, size_t len, const pk_chain
     rep->structure_ok = 1;
 
     /* Witness commitment (BIP141). */
+    rep->checked |= PK_CHECK_WITNESS;
     size_t commit = find_commitment(b);
     rep->has_commitment = commit != 0;
     if (commit) {

@@ -21,9 +21,10 @@ _powkit()
               --coinbase-tag --blocks --blocks-dir --gbt-refresh --threads --kernel --cpu-affinity
               --normal-priority --devices --cl-vector-width --cl-global --cl-launch-ms --config --log
               --status-interval --quiet --log-level --api-listen --duration --help --version
-              -o -u -p -t -c -l -q -h -V"
+              --debug --log-file --syslog --algo --benchmark --userpass --coinbase-addr --timeout
+              --retry-pause -o -u -p -t -c -l -q -h -V -a -O -T -R -D -S"
         case $prev in
-        --config | -c | --cert | --rpc-cookie)
+        --config | -c | --cert | --rpc-cookie | --log-file | --log)
             _filedir
             return ;;
         --blocks-dir)
@@ -32,6 +33,9 @@ _powkit()
         --kernel)
             COMPREPLY=($(compgen -W "ref shani avx2 avx512 shani:2 shani:3 shani:4 shani:5 shani:8
                                      avx2:1 avx2:2 avx2:2r avx512:1 avx512:2 avx512:2r" -- "$cur"))
+            return ;;
+        --algo | -a)
+            COMPREPLY=($(compgen -W "sha256d" -- "$cur"))
             return ;;
         --log-level)
             COMPREPLY=($(compgen -W "error warn info debug" -- "$cur"))
@@ -49,11 +53,12 @@ _powkit()
         --user | -u | --pass | -p | --suggest-diff | --no-work-timeout | --max-rejects | --failback | \
         --address | --payout-script | --rpc-user | --rpc-password | --coinbase-tag | --blocks | \
         --gbt-refresh | --threads | -t | --devices | --cl-global | --cl-launch-ms | --log | -l | \
-        --status-interval | --api-listen | --duration)
+        --status-interval | --api-listen | --duration | --userpass | -O | --coinbase-addr | \
+        --timeout | -T | --retry-pause | -R)
             return ;;
         esac ;;
     bench)
-        opts="--seconds --threads --kernel --cpu-affinity --json --no-opencl --no-version-lanes -t"
+        opts="--seconds --threads --kernel --cpu-affinity --json --no-opencl --no-version-lanes --help -t"
         case $prev in
         --kernel)
             COMPREPLY=($(compgen -W "ref shani avx2 avx512 shani:2 shani:3 shani:4 shani:5 shani:8
@@ -63,7 +68,7 @@ _powkit()
             return ;;
         esac ;;
     verify-block)
-        opts="--json --chain --sigs --prevouts --height --threads --engine --no-batch"
+        opts="--json --chain --sigs --prevouts --height --threads --engine --no-batch --help -t"
         case $prev in
         --chain)
             COMPREPLY=($(compgen -W "main test regtest" -- "$cur"))
@@ -78,7 +83,7 @@ _powkit()
             return ;;
         esac ;;
     verify-headers)
-        opts="--json --start-height --start-bits --chain"
+        opts="--json --start-height --start-bits --chain --help"
         case $prev in
         --chain)
             COMPREPLY=($(compgen -W "main test regtest" -- "$cur"))
@@ -87,7 +92,7 @@ _powkit()
             return ;;
         esac ;;
     verify-sigs)
-        opts="--threads --engine --no-batch --lax-der --low-s"
+        opts="--threads --engine --no-batch --lax-der --low-s --help -t"
         case $prev in
         --engine)
             COMPREPLY=($(compgen -W "libsecp256k1 portable ifma" -- "$cur"))
@@ -96,9 +101,12 @@ _powkit()
             return ;;
         esac ;;
     devices | version)
-        opts="--json" ;;
-    selftest | help)
+        opts="--json --help" ;;
+    help)
+        [[ $cword -eq 2 ]] && COMPREPLY=($(compgen -W "${commands% help}" -- "$cur"))
         return ;;
+    selftest)
+        opts="--help" ;;
     esac
 
     if [[ $cur == -* ]]; then

@@ -53,9 +53,13 @@ PK_API void pk_job_init(pk_job *job, const pk_work *work);
 PK_API void pk_work_from_header(pk_work *work, const uint8_t header[80],
                                 const uint8_t target[32]);
 
-/* Scan count nonces from start.  Writes up to max_found winning nonces to
- * found (in scan order) and returns how many there were in all, which may
- * be more than max_found. */
+/* Scan count nonces from start.  Writes up to max_found (at least 1)
+ * winning nonces to found, in scan order, and returns how many it found:
+ * at most max_found + 1, for it stops at the hit after a full buffer.  A
+ * return above max_found means the range is not done: scan again from
+ * found[max_found - 1] + 1.  (Counting every hit of a range would cost a
+ * reference recheck per hit to store none of them: on an easy target,
+ * regtest's, most nonces win.) */
 typedef size_t (*pk_scan_fn)(const pk_job *job, uint32_t start, uint64_t count,
                              uint32_t *found, size_t max_found);
 
@@ -70,9 +74,11 @@ typedef struct pk_vfound {
 } pk_vfound;
 
 /* Scan count nonces from start on each of the jobs (jobs[0..vlanes-1]:
- * same tail and target, any midstates).  Writes up to max_found hits in
- * nonce order, lanes ascending within a nonce, and returns how many there
- * were in all.  count * vlanes headers are hashed. */
+ * same tail and target, any midstates).  Writes up to max_found (at least
+ * 1) hits in nonce order, lanes ascending within a nonce, and returns how
+ * many it found, stopping as pk_scan_fn does at max_found + 1: then the
+ * rest of found[max_found - 1]'s nonce (the lanes after its lane) and the
+ * nonces after it are not done.  count * vlanes headers are hashed. */
 typedef size_t (*pk_vscan_fn)(const pk_job *const *jobs, uint32_t start, uint64_t count,
                               pk_vfound *found, size_t max_found);
 

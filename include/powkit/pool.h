@@ -46,6 +46,10 @@ typedef struct pk_pool_set_opts {
     unsigned failback_stable_ms; /* 0: 30000 */
     unsigned offline_max;        /* 0: 256 shares */
     unsigned connect_timeout_ms, request_timeout_ms, configure_timeout_ms; /* 0: defaults */
+    /* Each share's verdict, on the loop thread, after the counters moved
+     * (reason NULL when accepted). */
+    void (*on_result)(void *arg, int pool, int accepted, const char *reason);
+    void *result_arg;
 } pk_pool_set_opts;
 
 typedef struct pk_pool_stats {

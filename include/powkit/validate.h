@@ -132,8 +132,13 @@ PK_API int pk_check_pow(const uint8_t header[80], const pk_chain_params *p, pk_v
  * hashed (a tree that can be made to match with duplicated leaves). */
 PK_API void pk_merkle_root(const uint8_t (*leaves)[32], size_t n, uint8_t root[32], int *mutated);
 
+/* pk_block_report.checked: the checks that ran.  One that did not run (an
+ * earlier one failed) is neither ok nor failed: "not checked". */
+enum { PK_CHECK_POW = 1, PK_CHECK_MERKLE = 2, PK_CHECK_STRUCTURE = 4, PK_CHECK_WITNESS = 8 };
+
 typedef struct pk_block_report {
     uint8_t hash[32];
+    unsigned checked; /* PK_CHECK_* */
     int pow_ok, merkle_ok, witness_ok, structure_ok;
     int has_commitment;
     uint64_t legacy_sigops; /* counted once the structure is checked */

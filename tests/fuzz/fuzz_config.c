@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "powkit/log.h"
-#include "powkit/mine_cli.h"
+#include "../../cli/mine.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

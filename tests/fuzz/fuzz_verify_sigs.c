@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "powkit/log.h"
-#include "../../host/commands.h"
+#include "../../cli/commands.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

@@ -1,14 +1,19 @@
 /* `powkit mine`: options and config file into pk_miner_opts. */
+#include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "powkit/log.h"
-#include "powkit/mine_cli.h"
+#include "commands.h"
+#include "mine.h"
 
-void pk_mine_usage(FILE *f)
+void pk_usage_mine(FILE *f)
 {
     fprintf(f,
             "usage: powkit mine [-o URL -u USER -p PASS]... [options]\n"
@@ -55,25 +60,44 @@ void pk_mine_usage(FILE *f)
             "  -c, --config FILE        JSON with the long option names as keys, and\n"
             "                           \"pools\": [{\"url\":...,\"user\":...,\"pass\":...}];\n"
             "                           keys starting with // are comments\n"
-            "  -l, --log, --status-interval N  status line every N s (default 10)\n"
+            "  -l, --status-interval N  status line every N s (default 10)\n"
             "  -q, --quiet              no status lines\n"
             "  --log-level LEVEL        error, warn, info (default), debug\n"
+            "  -D, --debug              the same as --log-level debug\n"
+            "  --log-file FILE          every log line appended to FILE too (--log FILE as well)\n"
+            "  -S, --syslog             every log line to syslog too\n"
             "  --api-listen HOST:PORT   GET /status (JSON) and /metrics (Prometheus)\n"
-            "  --duration S             stop after S seconds\n");
+            "  --duration S             stop after S seconds\n"
+            "cpuminer's names, accepted as aliases:\n"
+            "  -a, --algo sha256d       the only algorithm (any other is refused)\n"
+            "  --benchmark              mine the offline job (as with no pool)\n"
+            "  -O, --userpass USER:PASS -u and -p of the last -o in one\n"
+            "  --coinbase-addr ADDR     --address\n"
+            "  -T, --timeout S          --no-work-timeout\n"
+            "  -R, --retry-pause S      first pause before reconnecting (back-off from there)\n"
+            "\n"
+            "exit status: 0 stopped cleanly (signal, --duration, --blocks), 1 a found nonce failed\n"
+            "the recheck, 2 bad options or config, a device that cannot start, a fatal node answer\n");
 }
 
 enum {
     O_CERT = 1000, O_INSECURE, O_NO_EN, O_NO_VR, O_SUGGEST, O_REDIRECT, O_NOWORK, O_MAXREJ,
     O_FAILBACK, O_KERNEL, O_AFFINITY, O_DEVICES, O_LOGLEVEL, O_API, O_DURATION, O_NORMALPRIO,
     O_CLVW, O_CLGLOBAL, O_CLMS, O_NODE, O_ADDRESS, O_PAYOUT, O_RPCUSER, O_RPCPASS, O_COOKIE, O_TAG, O_BLOCKS, O_BLOCKSDIR, O_REFRESH,
-    O_NO_VLANES,
+    O_NO_VLANES, O_LOG, O_LOGFILE, O_BENCHMARK, O_CBADDR,
 };
 
 static const struct option long_opts[] = {
     {"url", required_argument, 0, 'o'},         {"user", required_argument, 0, 'u'},
     {"pass", required_argument, 0, 'p'},        {"threads", required_argument, 0, 't'},
     {"config", required_argument, 0, 'c'},      {"quiet", no_argument, 0, 'q'},
-    {"log", required_argument, 0, 'l'},         {"status-interval", required_argument, 0, 'l'},
+    {"log", required_argument, 0, O_LOG},       {"status-interval", required_argument, 0, 'l'},
+    /* cpuminer's names, as aliases of powkit's own */
+    {"algo", required_argument, 0, 'a'},        {"benchmark", no_argument, 0, O_BENCHMARK},
+    {"userpass", required_argument, 0, 'O'},    {"coinbase-addr", required_argument, 0, O_CBADDR},
+    {"timeout", required_argument, 0, 'T'},     {"retry-pause", required_argument, 0, 'R'},
+    {"debug", no_argument, 0, 'D'},             {"syslog", no_argument, 0, 'S'},
+    {"log-file", required_argument, 0, O_LOGFILE},
     {"cert", required_argument, 0, O_CERT},     {"insecure", no_argument, 0, O_INSECURE},
     {"no-extranonce", no_argument, 0, O_NO_EN}, {"no-version-rolling", no_argument, 0, O_NO_VR},
     {"no-version-lanes", no_argument, 0, O_NO_VLANES},
@@ -95,16 +119,34 @@ static const struct option long_opts[] = {
     {0, 0, 0, 0},
 };
 
+/* name: the option as the user gave it ("-t", "--threads", or a config
+ * key), for the message. */
 static int num(const char *name, const char *v, double lo, double hi, double *out, char *err,
                size_t errlen)
 {
     char *end;
+    errno = 0;
     double d = strtod(v, &end);
-    if (!*v || *end || !(d >= lo && d <= hi)) {
-        snprintf(err, errlen, "--%s wants a number from %g to %g, got '%s'", name, lo, hi, v);
+    if (!*v || *end || errno || !(d >= lo && d <= hi)) {
+        snprintf(err, errlen, "%s wants a number from %g to %g, got '%s'", name, lo, hi, v);
         return -1;
     }
     *out = d;
+    return 0;
+}
+
+/* A whole number: "2.5" and "2e3" are refused, not truncated. */
+static int whole(const char *name, const char *v, unsigned lo, unsigned hi, unsigned *out, char *err,
+                 size_t errlen)
+{
+    char *end;
+    errno = 0;
+    unsigned long x = strtoul(v, &end, 10);
+    if (!*v || *end || errno || v[0] == '-' || v[0] == '+' || x < lo || x > hi) {
+        snprintf(err, errlen, "%s wants a whole number from %u to %u, got '%s'", name, lo, hi, v);
+        return -1;
+    }
+    *out = (unsigned)x;
     return 0;
 }
 
@@ -133,17 +175,67 @@ static int apply(pk_mine_cli *c, int opt, const char *name, const char *v, char 
         else
             po->pools[po->npools - 1].pass = v;
         return 0;
-    case 't':
-        if (num(name, v, 1, 1024, &d, err, errlen))
-            return -1;
-        o->threads = (unsigned)d;
-        return 0;
+    case 't': return whole(name, v, 1, 1024, &o->threads, err, errlen);
     case 'q': o->quiet = 1; return 0;
-    case 'l':
-        if (num(name, v, 1, 86400, &d, err, errlen))
+    case 'a':
+        /* cpuminer's -a: powkit mines one algorithm. */
+        if (strcmp(v, "sha256d") != 0) {
+            snprintf(err, errlen, "%s %s: powkit mines sha256d (Bitcoin) only", name, v);
             return -1;
-        o->status_interval_s = (unsigned)d;
+        }
         return 0;
+    case O_BENCHMARK: c->benchmark = 1; return 0;
+    case 'O': {
+        /* USER:PASS for the last -o (cpuminer's -O) */
+        if (po->npools == 0) {
+            snprintf(err, errlen, "%s comes after the -o it belongs to", name);
+            return -1;
+        }
+        const char *colon = strchr(v, ':');
+        if (!colon || colon == v) {
+            snprintf(err, errlen, "%s wants USER:PASS, got '%s'", name, v);
+            return -1;
+        }
+        if (c->nowned + 2 > sizeof c->owned / sizeof c->owned[0]) {
+            snprintf(err, errlen, "too many options");
+            return -1;
+        }
+        char *user = strndup(v, (size_t)(colon - v)), *pass = strdup(colon + 1);
+        if (!user || !pass) {
+            free(user);
+            free(pass);
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        c->owned[c->nowned++] = user;
+        c->owned[c->nowned++] = pass;
+        po->pools[po->npools - 1].user = user;
+        po->pools[po->npools - 1].pass = pass;
+        return 0;
+    }
+    case O_CBADDR: o->node.address = v; return 0;
+    case 'T': return whole(name, v, 1, 86400, &po->no_work_timeout_s, err, errlen);
+    case 'R': {
+        unsigned s;
+        if (whole(name, v, 1, 3600, &s, err, errlen))
+            return -1;
+        po->backoff_min_ms = s * 1000;
+        if (po->backoff_max_ms && po->backoff_max_ms < po->backoff_min_ms)
+            po->backoff_max_ms = po->backoff_min_ms;
+        else if (!po->backoff_max_ms && po->backoff_min_ms > 60000)
+            po->backoff_max_ms = po->backoff_min_ms;
+        return 0;
+    }
+    case 'D': c->log_level = PK_LOG_DEBUG + 1; return 0;
+    case 'S': c->syslog = 1; return 0;
+    case O_LOGFILE: c->log_file = v; return 0;
+    case O_LOG:
+        /* --log N was the status interval; --log FILE is the log file. */
+        if (strspn(v, "0123456789") == strlen(v) && *v)
+            return whole(name, v, 1, 86400, &o->status_interval_s, err, errlen);
+        c->log_file = v;
+        return 0;
+    case 'l': return whole(name, v, 1, 86400, &o->status_interval_s, err, errlen);
     case O_CERT: po->ca_file = v; return 0;
     case O_INSECURE: po->insecure = 1; return 0;
     case O_NO_EN: po->no_extranonce = 1; return 0;
@@ -151,16 +243,8 @@ static int apply(pk_mine_cli *c, int opt, const char *name, const char *v, char 
     case O_NO_VLANES: o->no_version_lanes = 1; return 0;
     case O_SUGGEST: return num(name, v, 1e-12, 1e15, &po->suggest_difficulty, err, errlen);
     case O_REDIRECT: po->allow_redirect = 1; return 0;
-    case O_NOWORK:
-        if (num(name, v, 1, 86400, &d, err, errlen))
-            return -1;
-        po->no_work_timeout_s = (unsigned)d;
-        return 0;
-    case O_MAXREJ:
-        if (num(name, v, 1, 1e6, &d, err, errlen))
-            return -1;
-        po->max_rejects = (unsigned)d;
-        return 0;
+    case O_NOWORK: return whole(name, v, 1, 86400, &po->no_work_timeout_s, err, errlen);
+    case O_MAXREJ: return whole(name, v, 1, 1000000, &po->max_rejects, err, errlen);
     case O_FAILBACK:
         if (num(name, v, 0.001, 86400, &d, err, errlen))
             return -1;
@@ -178,7 +262,7 @@ static int apply(pk_mine_cli *c, int opt, const char *name, const char *v, char 
             int ok = (len == 3 && strncmp(p, "cpu", 3) == 0) ||
                      (len > 7 && strncmp(p, "opencl:", 7) == 0 && strspn(p + 7, "0123456789") == len - 7);
             if (!ok) {
-                snprintf(err, errlen, "--devices wants cpu and opencl:N, comma separated; got '%s'", v);
+                snprintf(err, errlen, "%s wants cpu and opencl:N, comma separated; got '%s'", name, v);
                 return -1;
             }
             p += len + (end ? 1 : 0);
@@ -189,32 +273,26 @@ static int apply(pk_mine_cli *c, int opt, const char *name, const char *v, char 
     case O_LOGLEVEL: {
         pk_log_level lv;
         if (pk_log_parse_level(v, &lv)) {
-            snprintf(err, errlen, "--log-level wants error, warn, info or debug, got '%s'", v);
+            snprintf(err, errlen, "%s wants error, warn, info or debug, got '%s'", name, v);
             return -1;
         }
-        pk_log_set_level(lv);
+        c->log_level = (int)lv + 1; /* set by pk_cmd_mine, not while parsing */
         return 0;
     }
     case O_API: o->api_listen = v; return 0;
-    case O_CLVW:
-        if (num(name, v, 1, 16, &d, err, errlen))
+    case O_CLVW: {
+        unsigned w;
+        if (whole(name, v, 1, 16, &w, err, errlen))
             return -1;
-        if (d != 1 && d != 2 && d != 4 && d != 8 && d != 16) {
-            snprintf(err, errlen, "--cl-vector-width wants 1, 2, 4, 8 or 16, got '%s'", v);
+        if (w & (w - 1)) {
+            snprintf(err, errlen, "%s wants 1, 2, 4, 8 or 16, got '%s'", name, v);
             return -1;
         }
-        o->cl_vector_width = (unsigned)d;
+        o->cl_vector_width = w;
         return 0;
-    case O_CLGLOBAL:
-        if (num(name, v, 64, 1 << 26, &d, err, errlen))
-            return -1;
-        o->cl_global = (unsigned)d;
-        return 0;
-    case O_CLMS:
-        if (num(name, v, 1, 1000, &d, err, errlen))
-            return -1;
-        o->cl_launch_ms = (unsigned)d;
-        return 0;
+    }
+    case O_CLGLOBAL: return whole(name, v, 64, 1u << 26, &o->cl_global, err, errlen);
+    case O_CLMS: return whole(name, v, 1, 1000, &o->cl_launch_ms, err, errlen);
     case O_NODE: o->node.url = v; return 0;
     case O_ADDRESS: o->node.address = v; return 0;
     case O_PAYOUT: o->node.payout_script_hex = v; return 0;
@@ -223,16 +301,8 @@ static int apply(pk_mine_cli *c, int opt, const char *name, const char *v, char 
     case O_COOKIE: o->node.cookie = v; return 0;
     case O_TAG: o->node.coinbase_tag = v; return 0;
     case O_BLOCKSDIR: o->node.blocks_dir = v; return 0;
-    case O_BLOCKS:
-        if (num(name, v, 1, 1e9, &d, err, errlen))
-            return -1;
-        o->node.max_blocks = (unsigned)d;
-        return 0;
-    case O_REFRESH:
-        if (num(name, v, 1, 86400, &d, err, errlen))
-            return -1;
-        o->node.refresh_s = (unsigned)d;
-        return 0;
+    case O_BLOCKS: return whole(name, v, 1, 1000000000, &o->node.max_blocks, err, errlen);
+    case O_REFRESH: return whole(name, v, 1, 86400, &o->node.refresh_s, err, errlen);
     case O_DURATION: return num(name, v, 0.001, 1e9, &o->duration_s, err, errlen);
     }
     snprintf(err, errlen, "unknown option");
@@ -243,6 +313,16 @@ static int load_config(pk_mine_cli *c, const char *path, char *err, size_t errle
 {
     json_error_t je;
     json_decref(c->config); /* a second --config replaces the first */
+    c->config = NULL;
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        snprintf(err, errlen, "config %s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "config %s: a directory, not a file", path);
+        return -1;
+    }
     c->config = json_load_file(path, 0, &je);
     if (!json_is_object(c->config)) {
         if (c->config)
@@ -315,7 +395,9 @@ static int load_config(pk_mine_cli *c, const char *path, char *err, size_t errle
             snprintf(err, errlen, "config %s: \"%s\" must be a string or number", path, key);
             return -1;
         }
-        if (apply(c, lo->val, key, v, err, errlen))
+        char name[320];
+        snprintf(name, sizeof name, "\"%s\" in %s", key, path);
+        if (apply(c, lo->val, name, v, err, errlen))
             return -1;
     }
     return 0;
@@ -337,7 +419,7 @@ int pk_mine_cli_parse(pk_mine_cli *c, int argc, char **argv, char *err, size_t e
     int cli_pools = 0;
     for (;;) {
         idx = -1; /* getopt_long sets it only for long options */
-        opt = getopt_long(argc, argv, ":o:u:p:t:c:ql:hV", long_opts, &idx);
+        opt = getopt_long(argc, argv, ":o:u:p:t:c:ql:hVa:O:T:R:DS", long_opts, &idx);
         if (opt == -1)
             break;
         if (opt == 'h' || opt == 'V') {
@@ -354,12 +436,23 @@ int pk_mine_cli_parse(pk_mine_cli *c, int argc, char **argv, char *err, size_t e
         if (opt == 'o' && !cli_pools++) {
             c->opts.pool.npools = 0; /* pools on the command line replace the config's */
         }
-        const char *name = idx >= 0 && long_opts[idx].val == opt ? long_opts[idx].name : "option";
+        /* The option as typed ("-t", "--threads"), for messages. */
+        int at = optind - 1;
+        if (optarg && at > 0 && optarg == argv[at])
+            at--;
+        char name[48];
+        const char *tok = argv[at];
+        size_t n = tok[1] == '-' ? strcspn(tok, "=") : 2;
+        snprintf(name, sizeof name, "%.*s", (int)(n < sizeof name ? n : sizeof name - 1), tok);
         if (apply(c, opt, name, optarg, err, errlen))
             return -1;
     }
     if (optind < argc) {
         snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
+        return -1;
+    }
+    if (c->benchmark && (c->opts.node.url || c->opts.pool.npools)) {
+        snprintf(err, errlen, "--benchmark mines the offline job: no -o or --node with it");
         return -1;
     }
     if (c->opts.node.url && c->opts.pool.npools) {
@@ -386,4 +479,55 @@ void pk_mine_cli_free(pk_mine_cli *c)
     for (size_t i = 0; i < c->nowned; i++)
         free(c->owned[i]);
     c->nowned = 0;
+}
+
+int pk_cmd_mine(int argc, char **argv)
+{
+    pk_mine_cli cli;
+    char err[512];
+    if (pk_mine_cli_parse(&cli, argc, argv, err, sizeof err)) {
+        fprintf(stderr, "powkit mine: %s (see 'powkit mine --help')\n", err);
+        pk_mine_cli_free(&cli);
+        return 2;
+    }
+    if (cli.help) {
+        if (cli.help == 2)
+            printf("powkit %s\n", POWKIT_VERSION);
+        else
+            pk_usage_mine(stdout);
+        pk_mine_cli_free(&cli);
+        return 0;
+    }
+    if (cli.log_level)
+        pk_log_set_level((pk_log_level)(cli.log_level - 1));
+    if (cli.log_file && pk_log_to_file(cli.log_file)) {
+        fprintf(stderr, "powkit mine: --log-file %s: %s\n", cli.log_file, strerror(errno));
+        pk_mine_cli_free(&cli);
+        return 2;
+    }
+    if (cli.syslog)
+        pk_log_to_syslog("powkit");
+    pk_miner *m;
+    if (pk_miner_new(&cli.opts, &m, err, sizeof err)) {
+        fprintf(stderr, "powkit mine: %s\n", err);
+        pk_mine_cli_free(&cli);
+        return 2;
+    }
+    int rc = pk_miner_run(m);
+    /* Done: a late SIGINT or SIGTERM (a second Ctrl-C, timeout -s INT
+     * signalling twice) must not turn a clean stop into a kill once the
+     * miner's handlers are gone.  Blocked first, then ignored, which
+     * discards any that is pending. */
+    sigset_t late;
+    sigemptyset(&late);
+    sigaddset(&late, SIGINT);
+    sigaddset(&late, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &late, NULL);
+    pk_miner_free(m);
+    signal(SIGINT, SIG_IGN);
+    signal(SIGTERM, SIG_IGN);
+    pk_log_to_file(NULL);
+    pk_log_to_syslog(NULL);
+    pk_mine_cli_free(&cli);
+    return rc;
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "commands.h"
 #include "powkit/util.h"
 #include "powkit/verify.h"
@@ -109,6 +110,28 @@ out:
     json_decref(o);
 }
 
+void pk_usage_verify_sigs(FILE *f)
+{
+    fprintf(f,
+            "usage: powkit verify-sigs [FILE|-] [--threads N] [--engine E] [--no-batch] [--lax-der] [--low-s]\n"
+            "\n"
+            "Reads JSON lines (FILE or standard input), one check each:\n"
+            "  {\"type\":\"ecdsa\",\"pubkey\":HEX,\"msg32\":HEX,\"sig\":HEX_DER}\n"
+            "  {\"type\":\"schnorr\",\"pubkey\":HEX_XONLY,\"msg\":HEX,\"sig\":HEX64}\n"
+            "and writes one answer per non-blank line, in order: {\"i\":N,\"valid\":true|false}, or\n"
+            "{\"i\":N,\"error\":\"...\"} for a malformed line; N is the line's number from 0.\n"
+            "\n"
+            "  -t, --threads N   verification threads (default: all CPUs)\n"
+            "  --engine E        libsecp256k1, portable or ifma (default: the fastest that passed\n"
+            "                    its self-test)\n"
+            "  --no-batch        verify Schnorr signatures one by one, not in batches\n"
+            "  --lax-der         accept historical, non-strict DER encodings\n"
+            "  --low-s           Bitcoin Core's standardness rule: a high S is invalid\n"
+            "\n"
+            "exit status: 0 every line valid, 1 a line invalid or malformed, 2 usage error or\n"
+            "unreadable input\n");
+}
+
 int pk_cmd_verify_sigs(int argc, char **argv)
 {
     unsigned threads = 0;
@@ -118,38 +141,33 @@ int pk_cmd_verify_sigs(int argc, char **argv)
     static const struct option opts[] = {{"threads", required_argument, 0, 't'}, {"engine", required_argument, 0, 'e'},
                                          {"lax-der", no_argument, 0, 'l'}, {"no-batch", no_argument, 0, 'B'},
                                          {"low-s", no_argument, 0, 's'}, {0, 0, 0, 0}};
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "t:", opts, NULL)) != -1) {
-        if (c == 'e') {
-            if (pk_engine_parse(optarg, &engine)) {
-                fprintf(stderr, "powkit verify-sigs: --engine wants libsecp256k1, portable or ifma, got '%s'\n", optarg);
-                return 2;
-            }
-        } else if (c == 't') {
-            char *end;
-            long t = strtol(optarg, &end, 10);
-            if (*end || t < 1 || t > 1024) {
-                fprintf(stderr, "powkit verify-sigs: --threads wants 1 to 1024\n");
-                return 2;
-            }
-            threads = (unsigned)t;
-        } else if (c == 'B') {
-            batch = 0;
-        } else if (c == 'l') {
-            flags |= PK_SIG_LAX_DER;
-        } else if (c == 's') {
-            flags |= PK_SIG_LOW_S;
-        } else {
-            return 2;
+    pk_args a;
+    pk_args_init(&a, "verify-sigs", pk_usage_verify_sigs, argc, argv, "t:", opts);
+    int c, first;
+    while ((c = pk_args_next(&a)) != PK_ARGS_END) {
+        switch (c) {
+        case PK_ARGS_HELP: return PK_EXIT_OK;
+        case PK_ARGS_ERROR: return PK_EXIT_USAGE;
+        case 'e':
+            if (pk_engine_parse(optarg, &engine))
+                return pk_args_fail(&a, "%s wants libsecp256k1, portable or ifma, got '%s'", pk_args_typed(&a), optarg);
+            break;
+        case 't':
+            if (pk_args_uint(&a, optarg, 1, 1024, &threads))
+                return PK_EXIT_USAGE;
+            break;
+        case 'B': batch = 0; break;
+        case 'l': flags |= PK_SIG_LAX_DER; break;
+        case 's': flags |= PK_SIG_LOW_S; break;
         }
     }
-    const char *path = optind < argc ? argv[optind] : "-";
-    FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
-    if (!in) {
-        fprintf(stderr, "powkit verify-sigs: cannot open %s\n", path);
-        return 2;
-    }
+    int nops = pk_args_operands(&a, 0, 1, &first);
+    if (nops < 0)
+        return PK_EXIT_USAGE;
+    const char *path = nops ? argv[first] : "-";
+    FILE *in = pk_cli_open_input("verify-sigs", path);
+    if (!in)
+        return PK_EXIT_USAGE;
     pk_verifier *v = pk_verifier_new(threads);
     if (v && pk_verifier_set_engine(v, engine)) {
         fprintf(stderr, "powkit verify-sigs: engine %s is not available here (disabled or failed its self-test)\n",
@@ -241,5 +259,6 @@ int pk_cmd_verify_sigs(int argc, char **argv)
     free(checks);
     free(items);
     free(line);
-    return 0;
+    /* Every line answered; the status says whether all were valid. */
+    return n_invalid || n_error ? PK_EXIT_INVALID : PK_EXIT_OK;
 }

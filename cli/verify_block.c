@@ -1,4 +1,4 @@
-/* `powkit verify-block` and `powkit verify-headers`. */
+/* `powkit verify-block`. */
 #include <ctype.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -6,100 +6,36 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "commands.h"
+#include "input.h"
 #include "powkit/util.h"
 #include "powkit/sigcheck.h"
 #include "powkit/sigops.h"
 #include "powkit/validate.h"
 #include "powkit/verify.h"
 
-/* Whole file, NUL-terminated.  Returns NULL with a message on stderr. */
-static uint8_t *read_raw(const char *cmd, const char *path, size_t *len)
+void pk_usage_verify_block(FILE *f)
 {
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "powkit %s: cannot open %s\n", cmd, path);
-        return NULL;
-    }
-    size_t cap = 1 << 20, n = 0;
-    uint8_t *buf = malloc(cap);
-    size_t r;
-    while (buf && (r = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += r;
-        if (n == cap) {
-            if (cap >= ((size_t)1 << 31)) {
-                fprintf(stderr, "powkit %s: %s is larger than 2 GiB\n", cmd, path);
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            uint8_t *nb = realloc(buf, cap *= 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-            }
-            buf = nb;
-        }
-    }
-    if (f != stdin)
-        fclose(f);
-    if (!buf) {
-        fprintf(stderr, "powkit %s: cannot read %s\n", cmd, path);
-        return NULL;
-    }
-    buf[n] = 0; /* n < cap: the loop grows the buffer when it fills */
-    *len = n;
-    return buf;
-}
-
-/* Whole file; hex text (whitespace allowed) is decoded, anything else is
- * taken as raw bytes.  Returns NULL with a message on stderr. */
-static uint8_t *read_input(const char *cmd, const char *path, size_t *len)
-{
-    size_t n;
-    uint8_t *buf = read_raw(cmd, path, &n);
-    if (!buf)
-        return NULL;
-    size_t digits = 0, i;
-    for (i = 0; i < n; i++) {
-        if (isxdigit(buf[i]))
-            digits++;
-        else if (!isspace(buf[i]))
-            break;
-    }
-    if (i == n && digits > 0 && digits % 2 == 0) {
-        size_t k = 0;
-        char pair[3] = {0};
-        for (i = 0; i < n; i++) {
-            if (isspace(buf[i]))
-                continue;
-            pair[k % 2] = (char)buf[i];
-            if (k++ % 2) {
-                uint8_t v;
-                pk_hex_decode(pair, &v, 1);
-                buf[k / 2 - 1] = v;
-            }
-        }
-        n = digits / 2;
-    }
-    *len = n;
-    return buf;
-}
-
-static json_t *error_json(const pk_verror *e)
-{
-    return json_pack("{s:s, s:s, s:I, s:I, s:s}", "code", pk_vcode_name(e->code), "reason",
-                     e->reason ? e->reason : "", "offset", (json_int_t)e->offset, "height",
-                     (json_int_t)e->height, "message", e->msg);
-}
-
-static int parse_chain(const char *v, pk_chain *c)
-{
-    if (pk_chain_parse(v, c)) {
-        fprintf(stderr, "powkit: --chain wants main, test or regtest, got '%s'\n", v);
-        return -1;
-    }
-    return 0;
+    fprintf(f,
+            "usage: powkit verify-block FILE [--json] [--chain main|test|regtest]\n"
+            "                           [--sigs [--prevouts FILE] [--height N] [-t N] [--engine E] [--no-batch]]\n"
+            "\n"
+            "Checks a block (raw bytes or hex; - reads standard input): proof of work, merkle\n"
+            "root (and the CVE-2012-2459 mutation), witness commitment, coinbase, size and\n"
+            "weight, duplicate txids, signature operations; with --sigs its signatures.\n"
+            "\n"
+            "  --json            one JSON object instead of the report\n"
+            "  --chain C         main (default), test or regtest\n"
+            "  --sigs            verify every recognised input's signatures too\n"
+            "  --prevouts FILE   the spent outputs, as `getblock HASH 3` prints them (implies --sigs)\n"
+            "  --height N        the block's height for the consensus rules (default: from BIP34)\n"
+            "  -t, --threads N   verification threads (default: all CPUs)\n"
+            "  --engine E        libsecp256k1, portable or ifma\n"
+            "  --no-batch        verify Schnorr signatures one by one, not in batches\n"
+            "\n"
+            "exit status: 0 valid, 1 invalid, 2 usage or input error (an unreadable or empty\n"
+            "file, prevouts that do not match the block)\n");
 }
 
 int pk_cmd_verify_block(int argc, char **argv)
@@ -119,54 +55,61 @@ int pk_cmd_verify_block(int argc, char **argv)
                                          {"prevouts", required_argument, 0, 'p'},
                                          {"height", required_argument, 0, 'H'},
                                          {0, 0, 0, 0}};
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'j') {
-            json = 1;
-        } else if (c == 's') {
-            sigs = 1;
-        } else if (c == 'B') {
-            batch = 0;
-        } else if (c == 'e') {
-            if (pk_engine_parse(optarg, &engine)) {
-                fprintf(stderr, "powkit verify-block: --engine wants libsecp256k1, portable or ifma, got '%s'\n", optarg);
-                return 2;
-            }
-        } else if (c == 't') {
-            char *end;
-            long t = strtol(optarg, &end, 10);
-            if (*end || t < 1 || t > 1024) {
-                fprintf(stderr, "powkit verify-block: --threads wants 1 to 1024\n");
-                return 2;
-            }
-            threads = (unsigned)t;
-        } else if (c == 'p') {
+    pk_args a;
+    pk_args_init(&a, "verify-block", pk_usage_verify_block, argc, argv, "t:", opts);
+    int c, first;
+    while ((c = pk_args_next(&a)) != PK_ARGS_END) {
+        switch (c) {
+        case PK_ARGS_HELP: return PK_EXIT_OK;
+        case PK_ARGS_ERROR: return PK_EXIT_USAGE;
+        case 'j': json = 1; break;
+        case 's': sigs = 1; break;
+        case 'B': batch = 0; break;
+        case 'e':
+            if (pk_engine_parse(optarg, &engine))
+                return pk_args_fail(&a, "%s wants libsecp256k1, portable or ifma, got '%s'", pk_args_typed(&a), optarg);
+            break;
+        case 't':
+            if (pk_args_uint(&a, optarg, 1, 1024, &threads))
+                return PK_EXIT_USAGE;
+            break;
+        case 'p':
             prevouts_path = optarg;
             sigs = 1;
-        } else if (c == 'H') {
-            char *end;
-            height = strtoll(optarg, &end, 10);
-            if (*end || height < 0 || height > 100000000) {
-                fprintf(stderr, "powkit verify-block: --height wants a block height, got '%s'\n", optarg);
-                return 2;
-            }
-        } else if (c == 'c') {
-            if (parse_chain(optarg, &chain))
-                return 2;
-        } else {
-            return 2;
+            break;
+        case 'H': {
+            int64_t h;
+            if (pk_args_int64(&a, optarg, 0, 100000000, &h))
+                return PK_EXIT_USAGE;
+            height = h;
+            break;
+        }
+        case 'c':
+            if (pk_cli_parse_chain(&a, optarg, &chain))
+                return PK_EXIT_USAGE;
+            break;
         }
     }
-    if (optind != argc - 1) {
-        fprintf(stderr, "usage: powkit verify-block FILE [--json] [--chain main|test|regtest] "
-                        "[--sigs [--prevouts FILE] [--height N] [--threads N] [--engine E] [--no-batch]]\n");
-        return 2;
-    }
+    if (pk_args_operands(&a, 1, 1, &first) < 0)
+        return PK_EXIT_USAGE;
     size_t len;
-    uint8_t *data = read_input("verify-block", argv[optind], &len);
+    uint8_t *data = pk_cli_read_input("verify-block", argv[first], &len);
     if (!data)
-        return 2;
+        return PK_EXIT_USAGE;
+    if (len == 0) {
+        fprintf(stderr, "powkit verify-block: %s is empty\n", argv[first]);
+        free(data);
+        return PK_EXIT_USAGE;
+    }
+    /* Every input is read before anything is checked: an unreadable file
+     * is an input error whatever the block turns out to be. */
+    char *prevouts_text = NULL;
+    size_t prevouts_len = 0;
+    if (prevouts_path &&
+        !(prevouts_text = (char *)pk_cli_read_file("verify-block", prevouts_path, PK_CLI_MAX_INPUT, &prevouts_len))) {
+        free(data);
+        return PK_EXIT_USAGE;
+    }
     pk_chain_params p;
     pk_chain_params_init(&p, chain);
     pk_block b;
@@ -187,19 +130,17 @@ int pk_cmd_verify_block(int argc, char **argv)
         if (!b.hashed)
             pk_block_hash_txs(&b);
         if (prevouts_path) {
-            size_t pl;
-            char *text = (char *)read_raw("verify-block", prevouts_path, &pl);
             char err[256];
-            if (!text || pk_prevouts_from_json(&prev, &b, text, pl, err, sizeof err)) {
-                if (text)
-                    fprintf(stderr, "powkit verify-block: %s: %s\n", prevouts_path, err);
-                free(text);
+            if (pk_prevouts_from_json(&prev, &b, prevouts_text, prevouts_len, err, sizeof err)) {
+                fprintf(stderr, "powkit verify-block: %s: %s\n", prevouts_path, err);
+                free(prevouts_text);
                 pk_block_free(&b);
                 free(data);
-                return 2;
+                return PK_EXIT_USAGE;
             }
-            free(text);
         }
+        free(prevouts_text); /* prev holds its own copies */
+        prevouts_text = NULL;
         pk_sigcheck_opts so = {prevouts_path ? &prev : NULL, height, chain == PK_CHAIN_MAIN};
         verifier = pk_verifier_new(threads);
         if (verifier && pk_verifier_set_engine(verifier, engine)) {
@@ -229,15 +170,22 @@ int pk_cmd_verify_block(int argc, char **argv)
                               "weight", (json_int_t)b.weight, "transactions", (json_int_t)b.ntx, "inputs",
                               (json_int_t)b.n_inputs, "outputs", (json_int_t)b.n_outputs, "witness_transactions",
                               (json_int_t)b.n_witness_tx);
-        json_object_set_new(o, "checks",
-                            json_pack("{s:b, s:b, s:b, s:b, s:b}", "pow", rep.pow_ok, "merkle", rep.merkle_ok,
-                                      "structure", rep.structure_ok, "witness", rep.witness_ok,
-                                      "witness_commitment", rep.has_commitment));
+        /* true passed, false failed, null not checked (an earlier check failed) */
+#define CHECK_JSON(bit, ok) ((rep.checked & (bit)) ? json_boolean(ok) : json_null())
+        json_t *checks = json_object();
+        json_object_set_new(checks, "pow", CHECK_JSON(PK_CHECK_POW, rep.pow_ok));
+        json_object_set_new(checks, "merkle", CHECK_JSON(PK_CHECK_MERKLE, rep.merkle_ok));
+        json_object_set_new(checks, "structure", CHECK_JSON(PK_CHECK_STRUCTURE, rep.structure_ok));
+        json_object_set_new(checks, "witness", CHECK_JSON(PK_CHECK_WITNESS, rep.witness_ok));
+        json_object_set_new(checks, "witness_commitment",
+                            (rep.checked & PK_CHECK_WITNESS) ? json_boolean(rep.has_commitment) : json_null());
+#undef CHECK_JSON
+        json_object_set_new(o, "checks", checks);
         json_object_set_new(o, "timing_ms",
                             json_pack("{s:f, s:f, s:f, s:f}", "parse", rep.ms_parse, "hash", rep.ms_hash,
                                       "merkle", rep.ms_merkle, "checks", rep.ms_checks));
         if (rc)
-            json_object_set_new(o, "error", error_json(&e));
+            json_object_set_new(o, "error", pk_cli_error_json(&e));
         if (sigs && parsed) {
             json_t *fails = json_array();
             for (size_t i = 0; i < sr.failed_inputs; i++) {
@@ -295,10 +243,13 @@ int pk_cmd_verify_block(int argc, char **argv)
                    "  %zu bytes, stripped %zu, weight %zu\n",
                    b.ntx, (unsigned long long)b.n_witness_tx, (unsigned long long)b.n_inputs,
                    (unsigned long long)b.n_outputs, len, b.base_size, b.weight);
-        printf("  merkle root   %s\n  proof of work %s\n  structure     %s\n  witness       %s\n",
-               rep.merkle_ok ? "ok" : "-", rep.pow_ok ? "ok" : "-", rep.structure_ok ? "ok" : "-",
-               rep.witness_ok ? (rep.has_commitment ? "ok (commitment matches)" : "ok (no commitment, no witness data)")
-                              : "-");
+#define CHECK_TEXT(bit, ok, yes) (!(rep.checked & (bit)) ? "not checked" : (ok) ? (yes) : "FAILED")
+        printf("  proof of work %s\n  merkle root   %s\n  structure     %s\n  witness       %s\n",
+               CHECK_TEXT(PK_CHECK_POW, rep.pow_ok, "ok"), CHECK_TEXT(PK_CHECK_MERKLE, rep.merkle_ok, "ok"),
+               CHECK_TEXT(PK_CHECK_STRUCTURE, rep.structure_ok, "ok"),
+               CHECK_TEXT(PK_CHECK_WITNESS, rep.witness_ok,
+                          rep.has_commitment ? "ok (commitment matches)" : "ok (no commitment, no witness data)"));
+#undef CHECK_TEXT
         printf("  time          parse %.3f ms, txids %.3f ms, merkle %.3f ms, checks %.3f ms\n",
                rep.ms_parse, rep.ms_hash, rep.ms_merkle, rep.ms_checks);
         if (sigs && parsed) {
@@ -344,98 +295,6 @@ int pk_cmd_verify_block(int argc, char **argv)
     pk_verifier_free(verifier);
     pk_block_free(&b);
     free(data);
-    return rc || sig_rc ? 1 : 0;
-}
-
-int pk_cmd_verify_headers(int argc, char **argv)
-{
-    int json = 0;
-    long long start = 0;
-    uint32_t start_bits = 0;
-    pk_chain chain = PK_CHAIN_MAIN;
-    static const struct option opts[] = {{"json", no_argument, 0, 'j'},
-                                         {"start-height", required_argument, 0, 's'},
-                                         {"chain", required_argument, 0, 'c'},
-                                         {"start-bits", required_argument, 0, 'b'},
-                                         {0, 0, 0, 0}};
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'j') {
-            json = 1;
-        } else if (c == 's') {
-            char *end;
-            start = strtoll(optarg, &end, 10);
-            if (*end || start < 0 || start > 100000000) {
-                fprintf(stderr, "powkit verify-headers: --start-height wants a height, got '%s'\n", optarg);
-                return 2;
-            }
-        } else if (c == 'c') {
-            if (parse_chain(optarg, &chain))
-                return 2;
-        } else if (c == 'b') {
-            uint8_t b4[4];
-            if (strlen(optarg) != 8 || pk_hex_decode(optarg, b4, 4)) {
-                fprintf(stderr, "powkit verify-headers: --start-bits wants 8 hex digits (as getblockheader's \"bits\"), "
-                                "got '%s'\n", optarg);
-                return 2;
-            }
-            start_bits = (uint32_t)b4[0] << 24 | (uint32_t)b4[1] << 16 | (uint32_t)b4[2] << 8 | b4[3];
-        } else {
-            return 2;
-        }
-    }
-    if (optind != argc - 1) {
-        fprintf(stderr, "usage: powkit verify-headers FILE [--start-height H] [--start-bits HEX] [--json] [--chain ...]\n");
-        return 2;
-    }
-    size_t len;
-    uint8_t *data = read_input("verify-headers", argv[optind], &len);
-    if (!data)
-        return 2;
-    if (len % 80 != 0 || len == 0) {
-        fprintf(stderr, "powkit verify-headers: %s is %zu bytes, not a whole number of 80-byte headers\n",
-                argv[optind], len);
-        free(data);
-        return 2;
-    }
-    pk_chain_params p;
-    pk_chain_params_init(&p, chain);
-    pk_headers_report rep;
-    pk_verror e;
-    pk_headers_opts ho = {start, start_bits};
-    int rc = pk_headers_verify_opts(data, len / 80, &ho, &p, &rep, &e);
-    double rate = rep.seconds > 0 ? rep.verified / rep.seconds : 0;
-    if (json) {
-        json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:b, s:f, s:f}", "count", (json_int_t)rep.count,
-                              "start_height", (json_int_t)start, "verified", (json_int_t)rep.verified,
-                              "retargets_checked", (json_int_t)rep.retargets_checked, "mtp_checked",
-                              (json_int_t)rep.mtp_checked, "valid", rc == 0, "seconds", rep.seconds,
-                              "headers_per_second", rate);
-        json_object_set_new(o, "undecided", json_integer((json_int_t)rep.undecided));
-        json_object_set_new(o, "first_undecided_height", json_integer((json_int_t)rep.first_undecided));
-        if (rc)
-            json_object_set_new(o, "first_failure", error_json(&e));
-        char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        puts(s);
-        free(s);
-        json_decref(o);
-    } else {
-        printf("%llu headers from height %lld: %llu verified, %llu retargets checked, %llu median-time checks\n",
-               (unsigned long long)rep.count, start, (unsigned long long)rep.verified,
-               (unsigned long long)rep.retargets_checked, (unsigned long long)rep.mtp_checked);
-        printf("  %.3f ms, %.2f M headers/s\n", rep.seconds * 1e3, rate / 1e6);
-        if (rep.undecided)
-            printf("  %llu header(s) whose bits the file cannot decide, the first at height %lld: the rule needs "
-                   "blocks before the file (a retarget's period start; on testnet the last block not at the minimum "
-                   "difficulty: give its bits with --start-bits)\n",
-                   (unsigned long long)rep.undecided, (long long)rep.first_undecided);
-        if (rc)
-            printf("first failure: height %lld: %s (%s)\n", (long long)e.height, e.msg,
-                   e.reason ? e.reason : pk_vcode_name(e.code));
-        else
-            printf("result: valid\n");
-    }
-    free(data);
-    return rc ? 1 : 0;
+    free(prevouts_text);
+    return rc || sig_rc ? PK_EXIT_INVALID : PK_EXIT_OK;
 }
