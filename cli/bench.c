@@ -33,15 +33,18 @@ void pk_usage_bench(FILE *f)
             "  --json              one JSON object on stdout instead of the table\n"
             "  --no-opencl         no rows for OpenCL devices (opencl:N)\n"
             "  --no-version-lanes  no <layout>+v rows (rolled versions side by side in the lanes)\n"
+            "  --recalibrate       measure the kernels for the pick even when it is cached, and\n"
+            "                      cache the new pick\n"
             "\n"
             "exit status: 0 done, 1 a found nonce failed the recheck, 2 usage error\n");
 }
 
 /* The kernel dispatch every command that mines or tests kernels starts
  * with; -1 after a message. */
-int pk_cli_init_dispatch(pk_dispatch *d)
+int pk_cli_init_dispatch(pk_dispatch *d, int recalibrate)
 {
-    int rc = pk_dispatch_init(d, pk_kernels_all, pk_kernels_count, NULL);
+    pk_dispatch_opts o = {.recalibrate = recalibrate};
+    int rc = pk_dispatch_init(d, pk_kernels_all, pk_kernels_count, &o);
     if (rc) {
         fprintf(stderr, "powkit: kernel dispatch: %s\n", pk_strerror(rc));
         return -1;
@@ -65,13 +68,14 @@ int pk_cmd_bench(int argc, char **argv)
     double seconds = 2.0;
     unsigned threads = pk_online_cpus();
     const char *only = NULL;
-    int no_vlanes = 0;
+    int no_vlanes = 0, recalibrate = 0;
     int json = 0, affinity = 0, no_opencl = 0;
     static const struct option opts[] = {
         {"no-opencl", no_argument, 0, 'n'},
         {"seconds", required_argument, 0, 's'}, {"threads", required_argument, 0, 't'},
         {"kernel", required_argument, 0, 'k'},  {"cpu-affinity", no_argument, 0, 'a'},
         {"json", no_argument, 0, 'j'},          {"no-version-lanes", no_argument, 0, 'V'},
+        {"recalibrate", no_argument, 0, 'R'},
         {0, 0, 0, 0},
     };
     pk_args a;
@@ -94,13 +98,14 @@ int pk_cmd_bench(int argc, char **argv)
         case 'n': no_opencl = 1; break;
         case 'j': json = 1; break;
         case 'V': no_vlanes = 1; break;
+        case 'R': recalibrate = 1; break;
         }
     }
     if (pk_args_operands(&a, 0, 0, &first) < 0)
         return PK_EXIT_USAGE;
 
     pk_dispatch disp;
-    if (pk_cli_init_dispatch(&disp))
+    if (pk_cli_init_dispatch(&disp, recalibrate))
         return PK_EXIT_USAGE;
     if (only) {
         int err;

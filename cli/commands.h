@@ -35,7 +35,8 @@ int pk_cmd_version(int argc, char **argv);
 void pk_usage_version(FILE *f);
 
 struct pk_dispatch;
-int pk_cli_init_dispatch(struct pk_dispatch *d);
+/* recalibrate: measure the kernels even when the pick is cached. */
+int pk_cli_init_dispatch(struct pk_dispatch *d, int recalibrate);
 
 #ifndef POWKIT_VERSION
 #define POWKIT_VERSION "dev"

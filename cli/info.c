@@ -55,7 +55,7 @@ int pk_cmd_devices(int argc, char **argv)
     if (rc >= 0)
         return rc;
     pk_dispatch disp;
-    if (pk_cli_init_dispatch(&disp))
+    if (pk_cli_init_dispatch(&disp, 0))
         return PK_EXIT_USAGE;
     char feats[128], clerr[256] = "";
     pk_cpu_feature_names(disp.cpu, feats, sizeof feats);
@@ -107,11 +107,14 @@ int pk_cmd_devices(int argc, char **argv)
 
 void pk_usage_selftest(FILE *f)
 {
-    fprintf(f, "usage: powkit selftest\n"
+    fprintf(f, "usage: powkit selftest [--recalibrate]\n"
                "\n"
                "Checks every CPU kernel and layout this CPU supports against the reference\n"
                "hash, measures the ones that pass (unless the pick is cached for this CPU in\n"
                "POWKIT_CACHE_DIR), and prints each result and the default kernel.\n"
+               "\n"
+               "  --recalibrate   measure even when the pick is cached, and cache the new pick\n"
+               "                  (a pick measured while the machine was busy stays until then)\n"
                "\n"
                "exit status: 0 every kernel that ran passed, 1 a kernel failed its self-test,\n"
                "2 usage error or no kernel dispatch\n");
@@ -119,11 +122,21 @@ void pk_usage_selftest(FILE *f)
 
 int pk_cmd_selftest(int argc, char **argv)
 {
-    int rc = json_only("selftest", pk_usage_selftest, argc, argv, NULL);
-    if (rc >= 0)
-        return rc;
+    static const struct option opts[] = {{"recalibrate", no_argument, 0, 'r'}, {0, 0, 0, 0}};
+    pk_args a;
+    pk_args_init(&a, "selftest", pk_usage_selftest, argc, argv, "", opts);
+    int c, first, recalibrate = 0;
+    while ((c = pk_args_next(&a)) != PK_ARGS_END) {
+        if (c == PK_ARGS_HELP)
+            return PK_EXIT_OK;
+        if (c == PK_ARGS_ERROR)
+            return PK_EXIT_USAGE;
+        recalibrate = 1;
+    }
+    if (pk_args_operands(&a, 0, 0, &first) < 0)
+        return PK_EXIT_USAGE;
     pk_dispatch disp;
-    if (pk_cli_init_dispatch(&disp))
+    if (pk_cli_init_dispatch(&disp, recalibrate))
         return PK_EXIT_USAGE;
     char feats[128];
     pk_cpu_feature_names(disp.cpu, feats, sizeof feats);

@@ -1,9 +1,34 @@
 /* powkit: the command line.  Each command lives in its own file in cli/;
  * this is the table of them and the top-level help. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
+#include "powkit/kernel.h"
+
+/* POWKIT_DISABLE names kernels, layouts and engines; a word that is none
+ * of them (a typo) would switch nothing off without a word said. */
+static void check_disable(void)
+{
+    const char *list = getenv("POWKIT_DISABLE");
+    static const char *other[] = {"shani", "avx2", "avx512", "ifma", "portable"};
+    for (const char *p = list; p && *p;) {
+        size_t len = strcspn(p, ",");
+        int known = len == 0;
+        for (size_t i = 0; !known && i < pk_kernels_count; i++) {
+            const char *name = pk_kernels_all[i]->name;
+            size_t fam = strcspn(name, ":");
+            known = (strlen(name) == len && strncmp(name, p, len) == 0) || (fam == len && strncmp(name, p, len) == 0);
+        }
+        for (size_t i = 0; !known && i < sizeof other / sizeof other[0]; i++)
+            known = strlen(other[i]) == len && strncmp(other[i], p, len) == 0;
+        if (!known)
+            fprintf(stderr, "powkit: POWKIT_DISABLE: '%.*s' is no kernel, layout or engine here: ignored\n", (int)len,
+                    p);
+        p += len + (p[len] == ',');
+    }
+}
 
 const pk_command pk_commands[] = {
     {"mine", pk_cmd_mine, pk_usage_mine, "mine on pools (-o URL -u USER -p PASS), a node (--node), or the offline job"},
@@ -53,6 +78,7 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[1];
+    check_disable();
     const pk_command *c = pk_command_find(cmd);
     if (c)
         return c->run(argc - 1, argv + 1);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "powkit/log.h"
 #include "commands.h"
@@ -67,6 +68,12 @@ void pk_usage_mine(FILE *f)
             "  --log-file FILE          every log line appended to FILE too (--log FILE as well)\n"
             "  -S, --syslog             every log line to syslog too\n"
             "  --api-listen HOST:PORT   GET /status (JSON) and /metrics (Prometheus)\n"
+            "  --cgminer-api HOST:PORT  cgminer's API (summary, devs, pools, ..., switchpool|N), e.g.\n"
+            "                           127.0.0.1:4028\n"
+            "  --api-allow LIST         who may use the APIs: [W:]ADDRESS[/PREFIX],... (W: also the\n"
+            "                           privileged commands); loopback may always read; an API\n"
+            "                           reachable from other machines needs this or --api-token\n"
+            "  --api-token TOKEN        the HTTP API wants Authorization: Bearer TOKEN\n"
             "  --duration S             stop after S seconds\n"
             "cpuminer's names, accepted as aliases:\n"
             "  -a, --algo sha256d       the only algorithm (any other is refused)\n"
@@ -84,7 +91,7 @@ enum {
     O_CERT = 1000, O_INSECURE, O_NO_EN, O_NO_VR, O_SUGGEST, O_REDIRECT, O_NOWORK, O_MAXREJ,
     O_FAILBACK, O_KERNEL, O_AFFINITY, O_DEVICES, O_LOGLEVEL, O_API, O_DURATION, O_NORMALPRIO,
     O_CLVW, O_CLGLOBAL, O_CLMS, O_NODE, O_ADDRESS, O_PAYOUT, O_RPCUSER, O_RPCPASS, O_COOKIE, O_TAG, O_BLOCKS, O_BLOCKSDIR, O_REFRESH,
-    O_NO_VLANES, O_LOG, O_LOGFILE, O_BENCHMARK, O_CBADDR,
+    O_NO_VLANES, O_LOG, O_LOGFILE, O_BENCHMARK, O_CBADDR, O_CGAPI, O_APIALLOW, O_APITOKEN,
 };
 
 static const struct option long_opts[] = {
@@ -98,6 +105,8 @@ static const struct option long_opts[] = {
     {"timeout", required_argument, 0, 'T'},     {"retry-pause", required_argument, 0, 'R'},
     {"debug", no_argument, 0, 'D'},             {"syslog", no_argument, 0, 'S'},
     {"log-file", required_argument, 0, O_LOGFILE},
+    {"cgminer-api", required_argument, 0, O_CGAPI}, {"api-allow", required_argument, 0, O_APIALLOW},
+    {"api-token", required_argument, 0, O_APITOKEN},
     {"cert", required_argument, 0, O_CERT},     {"insecure", no_argument, 0, O_INSECURE},
     {"no-extranonce", no_argument, 0, O_NO_EN}, {"no-version-rolling", no_argument, 0, O_NO_VR},
     {"no-version-lanes", no_argument, 0, O_NO_VLANES},
@@ -280,6 +289,9 @@ static int apply(pk_mine_cli *c, int opt, const char *name, const char *v, char 
         return 0;
     }
     case O_API: o->api_listen = v; return 0;
+    case O_CGAPI: o->cgminer_api = v; return 0;
+    case O_APIALLOW: o->api_allow = v; return 0;
+    case O_APITOKEN: o->api_token = v; return 0;
     case O_CLVW: {
         unsigned w;
         if (whole(name, v, 1, 16, &w, err, errlen))
@@ -514,6 +526,7 @@ int pk_cmd_mine(int argc, char **argv)
         return 2;
     }
     int rc = pk_miner_run(m);
+    int restart = pk_miner_restart_asked(m);
     /* Done: a late SIGINT or SIGTERM (a second Ctrl-C, timeout -s INT
      * signalling twice) must not turn a clean stop into a kill once the
      * miner's handlers are gone.  Blocked first, then ignored, which
@@ -529,5 +542,16 @@ int pk_cmd_mine(int argc, char **argv)
     pk_log_to_file(NULL);
     pk_log_to_syslog(NULL);
     pk_mine_cli_free(&cli);
+    if (restart) {
+        /* cgminer's `restart`: the same program and arguments again
+         * (argv is main's, one past the program's name). */
+        fflush(NULL);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        sigprocmask(SIG_UNBLOCK, &late, NULL);
+        execv("/proc/self/exe", argv - 1);
+        fprintf(stderr, "powkit mine: restart: %s\n", strerror(errno));
+        return 1;
+    }
     return rc;
 }

@@ -1,7 +1,12 @@
+#define _GNU_SOURCE /* strcasestr */
+#include <netdb.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "powkit/access.h"
 #include "powkit/api.h"
 #include "powkit/error.h"
 #include "powkit/log.h"
@@ -18,6 +23,8 @@ struct pk_api {
     uv_tcp_t server;
     pk_api_handler handler;
     void *ud;
+    pk_access access;
+    char token[128]; /* "": none */
     int port;
     unsigned clients;
     uint64_t refused;
@@ -112,8 +119,12 @@ static void written(uv_write_t *w, int status)
 
 static void respond(client *c, int code, const char *type, char *body)
 {
-    const char *reason = code == 200 ? "OK" : code == 404 ? "Not Found" : code == 405 ? "Method Not Allowed"
-                                                                       : "Bad Request";
+    const char *reason = code == 200   ? "OK"
+                         : code == 401 ? "Unauthorized"
+                         : code == 403 ? "Forbidden"
+                         : code == 404 ? "Not Found"
+                         : code == 405 ? "Method Not Allowed"
+                                       : "Bad Request";
     size_t blen = body ? strlen(body) : 0;
     size_t cap = blen + 256;
     wr *r = malloc(sizeof *r);
@@ -127,8 +138,8 @@ static void respond(client *c, int code, const char *type, char *body)
     }
     int n = snprintf(out, cap,
                      "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                     "Connection: close\r\n\r\n",
-                     code, reason, type, blen);
+                     "%sConnection: close\r\n\r\n",
+                     code, reason, type, blen, code == 401 ? "WWW-Authenticate: Bearer\r\n" : "");
     memcpy(out + n, body ? body : "", blen);
     free(body);
     r->c = c;
@@ -153,6 +164,24 @@ static void handle(client *c)
     if (strcmp(method, "GET") != 0) {
         respond(c, 405, "text/plain", strdup("only GET\n"));
         return;
+    }
+    /* With --api-token, every request carries it (Authorization: Bearer);
+     * but the status page itself, which holds no data and asks /status
+     * with the token from its URL (#token=...). */
+    if (c->api->token[0] && strcmp(path, "/") != 0 && strcmp(path, "/index.html") != 0) {
+        const char *auth = strcasestr(c->req, "\nAuthorization:");
+        int ok = 0;
+        if (auth) {
+            auth += 15;
+            auth += strspn(auth, " \t");
+            size_t tl = strlen(c->api->token);
+            ok = strncasecmp(auth, "Bearer ", 7) == 0 && strncmp(auth + 7, c->api->token, tl) == 0 &&
+                 (auth[7 + tl] == '\r' || auth[7 + tl] == '\n');
+        }
+        if (!ok) {
+            respond(c, 401, "text/plain", strdup("a bearer token is needed (--api-token)\n"));
+            return;
+        }
     }
     char *body = NULL;
     const char *type = "text/plain";
@@ -208,6 +237,13 @@ static void on_conn(uv_stream_t *server, int status)
         client_close(c);
         return;
     }
+    struct sockaddr_storage peer;
+    int plen = sizeof peer;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&peer, &plen) != 0 ||
+        pk_access_check(&api->access, (struct sockaddr *)&peer) == PK_ACCESS_DENIED) {
+        client_close(c); /* not on --api-allow: not a word */
+        return;
+    }
     if (api->clients > API_CLIENTS_MAX) {
         if (api->refused++ % 1000 == 0)
             pk_log(PK_LOG_WARN, "API: more than %d clients at once: closing the extra connections", API_CLIENTS_MAX);
@@ -218,9 +254,13 @@ static void on_conn(uv_stream_t *server, int status)
     uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
 }
 
-int pk_api_start(uv_loop_t *loop, const char *addr, pk_api_handler h, void *ud, pk_api **out,
-                 char *err, size_t errlen)
+int pk_api_start(uv_loop_t *loop, const char *addr, const pk_access *access, const char *token,
+                 pk_api_handler h, void *ud, pk_api **out, char *err, size_t errlen)
 {
+    if (token && strlen(token) >= sizeof ((pk_api *)0)->token) {
+        snprintf(err, errlen, "--api-token: at most %zu characters", sizeof((pk_api *)0)->token - 1);
+        return PK_EINVAL;
+    }
     char host[128];
     int port;
     *out = NULL;
@@ -229,14 +269,41 @@ int pk_api_start(uv_loop_t *loop, const char *addr, pk_api_handler h, void *ud, 
         return PK_EINVAL;
     }
     struct sockaddr_storage sa;
+    memset(&sa, 0, sizeof sa);
     if (uv_ip4_addr(host, port, (struct sockaddr_in *)&sa) != 0 &&
         uv_ip6_addr(host, port, (struct sockaddr_in6 *)&sa) != 0) {
-        snprintf(err, errlen, "--api-listen '%s': HOST must be an IP address", addr);
-        return PK_EINVAL;
+        /* A name ("localhost"): resolved once, here, before the loop runs. */
+        struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+        int gai = getaddrinfo(host, NULL, &hints, &res);
+        if (gai != 0 || !res || res->ai_addrlen > sizeof sa) {
+            snprintf(err, errlen, "--api-listen '%s': %s", addr, gai ? gai_strerror(gai) : "no address");
+            if (res)
+                freeaddrinfo(res);
+            return PK_EINVAL;
+        }
+        memcpy(&sa, res->ai_addr, res->ai_addrlen);
+        freeaddrinfo(res);
+        if (sa.ss_family == AF_INET6)
+            ((struct sockaddr_in6 *)&sa)->sin6_port = htons((uint16_t)port);
+        else
+            ((struct sockaddr_in *)&sa)->sin_port = htons((uint16_t)port);
     }
+    int loopback = sa.ss_family == AF_INET6
+                       ? IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&sa)->sin6_addr)
+                       : (ntohl(((struct sockaddr_in *)&sa)->sin_addr.s_addr) >> 24) == 127;
     pk_api *api = calloc(1, sizeof *api);
     if (!api)
         return PK_ENOMEM;
+    if (!loopback && (!access || access->n == 0) && !(token && *token)) {
+        snprintf(err, errlen,
+                 "--api-listen %s is reachable from other machines: give --api-allow ADDRESSES (who may ask) or "
+                 "--api-token TOKEN", addr);
+        free(api);
+        return PK_EINVAL;
+    }
+    if (access)
+        api->access = *access;
+    snprintf(api->token, sizeof api->token, "%s", token ? token : "");
     api->handler = h;
     api->ud = ud;
     uv_tcp_init(loop, &api->server);
@@ -256,8 +323,9 @@ int pk_api_start(uv_loop_t *loop, const char *addr, pk_api_handler h, void *ud, 
     uv_tcp_getsockname(&api->server, (struct sockaddr *)&bound, &blen);
     api->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
                                                   : ((struct sockaddr_in *)&bound)->sin_port);
-    if (strcmp(host, "127.0.0.1") != 0 && strcmp(host, "::1") != 0)
-        pk_log(PK_LOG_WARN, "API listening on %s: reachable from other machines", addr);
+    if (!loopback)
+        pk_log(PK_LOG_WARN, "API listening on %s: reachable from other machines (%s)", addr,
+               api->token[0] ? "with the bearer token" : "for the --api-allow addresses");
     *out = api;
     return PK_OK;
 }

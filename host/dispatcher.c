@@ -27,6 +27,8 @@ struct pk_dispatcher {
     uint64_t next_nonce; /* 0 .. 2^32 within the template */
     _Atomic uint64_t generation;
     _Atomic uint64_t templates, groups, shares, invalid, stale;
+    _Atomic uint64_t difficulty_bits; /* the current target's difficulty, a double's bits */
+    _Atomic uint64_t best_bits;       /* the best share's difficulty, likewise */
     pk_take_observer observer;
     void *observer_ud;
 };
@@ -169,6 +171,10 @@ int pk_dispatcher_take(pk_dispatcher *d, uint32_t want, unsigned wait_ms, pk_ran
                 }
                 d->have_template = 1;
                 d->next_nonce = 0;
+                double diff = pk_target_to_difficulty(d->tmpl[0].target);
+                uint64_t bits;
+                memcpy(&bits, &diff, sizeof bits);
+                atomic_store(&d->difficulty_bits, bits);
                 atomic_fetch_add(&d->templates, d->lanes);
                 if (d->lanes > 1)
                     atomic_fetch_add(&d->groups, 1);
@@ -238,6 +244,13 @@ int pk_dispatcher_found_lane(pk_dispatcher *d, const pk_range *r, unsigned lane,
     if (pk_dispatcher_is_stale(d, r))
         atomic_fetch_add(&d->stale, 1);
     atomic_fetch_add(&d->shares, 1);
+    /* The best share so far (cgminer's "Best Share"): positive doubles
+     * order as their bits do. */
+    double diff = pk_target_to_difficulty(s.hash);
+    uint64_t bits, old = atomic_load(&d->best_bits);
+    memcpy(&bits, &diff, sizeof bits);
+    while (bits > old && !atomic_compare_exchange_weak(&d->best_bits, &old, bits))
+        ;
     s.nonce = nonce;
     s.job_id = grouped ? r->job_ids[lane] : r->job_id;
     s.extra = grouped ? r->extras[lane] : r->extra;
@@ -255,4 +268,8 @@ void pk_dispatcher_get_stats(const pk_dispatcher *d, pk_dispatcher_stats *st)
     st->shares = atomic_load(&d->shares);
     st->invalid = atomic_load(&d->invalid);
     st->stale = atomic_load(&d->stale);
+    uint64_t bits = atomic_load(&d->difficulty_bits);
+    memcpy(&st->difficulty, &bits, sizeof st->difficulty);
+    bits = atomic_load(&d->best_bits);
+    memcpy(&st->best_share, &bits, sizeof st->best_share);
 }

@@ -7,7 +7,9 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "powkit/access.h"
 #include "powkit/api.h"
+#include "powkit/cgminer_api.h"
 #include "powkit/cpu.h"
 #include "powkit/device.h"
 #include "powkit/dispatch.h"
@@ -19,6 +21,7 @@
 #include "powkit/util.h"
 
 #define SAMPLES 61
+#define HISTORY 360 /* 10-s points: an hour */
 
 struct pk_miner {
     pk_miner_opts o;
@@ -36,6 +39,10 @@ struct pk_miner {
     pk_offline_source offline;
     pk_api *api;
     _Atomic int api_port;
+    pk_cgminer_api *cg;
+    _Atomic int cg_port;
+    int restart; /* the cgminer API asked for a restart */
+    uint64_t best_share_bits; /* unused: cgminer's Best Share is not tracked */
     uv_timer_t sampler, status, deadline;
     uv_signal_t sigint, sigterm;
     uv_async_t stop_async;
@@ -43,6 +50,9 @@ struct pk_miner {
     uint64_t samples[SAMPLES];
     uint64_t dev_samples[9][SAMPLES]; /* per device, same clock */
     double sample_t[SAMPLES];
+    /* The last hour for the status page's chart: the 10-s rate every 10 s. */
+    double hist_t[HISTORY], hist_mhs[HISTORY];
+    unsigned nhist, next_hist;
     unsigned nsamples, next_sample, ticks;
     pthread_mutex_t mu;
     pk_miner_stats snap;
@@ -113,6 +123,7 @@ static void take_snapshot(pk_miner *m)
     pk_dispatcher_get_stats(m->d, &ds);
     s.invalid = ds.invalid;
     s.shares_found = ds.shares;
+    s.difficulty = ds.difficulty;
     s.active_pool = -1;
     if (m->pools) {
         s.active_pool = pk_pool_set_active(m->pools);
@@ -131,9 +142,9 @@ static void take_snapshot(pk_miner *m)
         s.blocks_accepted = s.accepted = ns.blocks_accepted;
         s.rejected = ns.blocks_rejected;
         s.height = ns.height;
-    } else {
-        s.accepted = atomic_load(&m->offline.shares);
     }
+    /* The offline job submits nothing: its shares are found, not accepted
+     * (shares_found counts them). */
     snprintf(s.kernel, sizeof s.kernel, "%s", m->kernel->name);
     s.threads = m->dev ? pk_cpu_device_threads(m->dev) : 0;
     s.version_lanes = m->version_lanes;
@@ -150,6 +161,13 @@ static void sampler_cb(uv_timer_t *t)
         m->dev_samples[i][m->next_sample] = pk_device_hashes(m->devs[i]);
     m->sample_t[m->next_sample] = pk_now();
     m->next_sample = (m->next_sample + 1) % SAMPLES;
+    if (m->ticks++ % 10 == 9) {
+        m->hist_t[m->next_hist] = (double)time(NULL);
+        m->hist_mhs[m->next_hist] = rate_over(m, 10);
+        m->next_hist = (m->next_hist + 1) % HISTORY;
+        if (m->nhist < HISTORY)
+            m->nhist++;
+    }
     if (m->nsamples < SAMPLES)
         m->nsamples++;
     take_snapshot(m);
@@ -161,8 +179,8 @@ static void status_cb(uv_timer_t *t)
     take_snapshot(m);
     pk_miner_stats s;
     pk_miner_get_stats(m, &s);
-    char pool[600] = "offline job";
-    double diff = 0;
+    char pool[600] = "offline job: nothing submitted";
+    double diff = s.difficulty; /* the work's share target: the pool's, the network's (solo), the offline job's */
     if (m->node) {
         snprintf(pool, sizeof pool, "node %s, height %lld, blocks found %llu", m->node_url,
                  (long long)s.height, (unsigned long long)s.blocks_found);
@@ -172,7 +190,6 @@ static void status_cb(uv_timer_t *t)
             pk_pool_stats ps;
             pk_pool_set_stats(m->pools, (size_t)s.active_pool, &ps);
             snprintf(pool, sizeof pool, "pool %d %s", s.active_pool, ps.url);
-            diff = ps.difficulty;
         }
     }
     char devs[300] = "";
@@ -184,10 +201,13 @@ static void status_cb(uv_timer_t *t)
             break;
         used += (size_t)n;
     }
-    pk_log(PK_LOG_INFO,
-           "%.2f MH/s (5s) %.2f (60s) %.2f (avg) | %s | A:%llu R:%llu S:%llu | diff %g | %s",
-           s.mhs_5s, s.mhs_60s, s.mhs_avg, devs, (unsigned long long)s.accepted,
-           (unsigned long long)s.rejected, (unsigned long long)s.stale, diff, pool);
+    if (!m->pools && !m->node)
+        pk_log(PK_LOG_INFO, "%.2f MH/s (5s) %.2f (60s) %.2f (avg) | %s | found %llu | diff %g | %s", s.mhs_5s,
+               s.mhs_60s, s.mhs_avg, devs, (unsigned long long)s.shares_found, diff, pool);
+    else
+        pk_log(PK_LOG_INFO, "%.2f MH/s (5s) %.2f (60s) %.2f (avg) | %s | A:%llu R:%llu S:%llu | diff %g | %s",
+               s.mhs_5s, s.mhs_60s, s.mhs_avg, devs, (unsigned long long)s.accepted,
+               (unsigned long long)s.rejected, (unsigned long long)s.stale, diff, pool);
 }
 
 static void stop_now(pk_miner *m)
@@ -216,6 +236,9 @@ static void stop_now(pk_miner *m)
     if (m->api)
         pk_api_close(m->api);
     m->api = NULL;
+    if (m->cg)
+        pk_cgminer_api_close(m->cg);
+    m->cg = NULL;
     if (m->pools)
         pk_pool_set_close(m->pools, NULL, NULL); /* sends shares still queued first */
     if (m->node)
@@ -262,12 +285,268 @@ void pk_miner_get_stats(pk_miner *m, pk_miner_stats *out)
 }
 
 int pk_miner_api_port(pk_miner *m) { return atomic_load(&m->api_port); }
+int pk_miner_cgminer_api_port(pk_miner *m) { return atomic_load(&m->cg_port); }
+int pk_miner_restart_asked(pk_miner *m) { return m->restart; }
 
 static const char *state_name(int st)
 {
     static const char *n[] = {"disconnected", "resolving", "connecting", "tls-handshake",
                               "subscribing", "mining"};
     return st >= 0 && st <= 5 ? n[st] : "unknown";
+}
+
+/* ---- cgminer's API: its sections from the miner's state (loop thread) ---- */
+
+static double pct(double part, double whole) { return whole > 0 ? 100.0 * part / whole : 0; }
+
+static void cg_summary(pk_miner *m, const pk_miner_stats *s, pk_cg_reply *r)
+{
+    pk_dispatcher_stats ds;
+    pk_dispatcher_get_stats(m->d, &ds);
+    double dacc = 0, drej = 0;
+    for (size_t i = 0; m->pools && i < pk_pool_set_count(m->pools); i++) {
+        pk_pool_stats ps;
+        pk_pool_set_stats(m->pools, i, &ps);
+        dacc += ps.diff_accepted;
+        drej += ps.diff_rejected;
+    }
+    double mins = s->uptime_s / 60.0;
+    json_t *o = json_object();
+    json_object_set_new(o, "Elapsed", json_integer((json_int_t)s->uptime_s));
+    json_object_set_new(o, "MHS av", json_real(s->mhs_avg));
+    json_object_set_new(o, "MHS 5s", json_real(s->mhs_5s));
+    json_object_set_new(o, "MHS 1m", json_real(s->mhs_60s));
+    /* 5 and 15 minutes: the average since start, until that long has passed */
+    json_object_set_new(o, "MHS 5m", json_real(s->uptime_s < 300 ? s->mhs_avg : s->mhs_60s));
+    json_object_set_new(o, "MHS 15m", json_real(s->uptime_s < 900 ? s->mhs_avg : s->mhs_60s));
+    json_object_set_new(o, "Found Blocks", json_integer((json_int_t)s->blocks_found));
+    json_object_set_new(o, "Getworks", json_integer((json_int_t)ds.templates));
+    json_object_set_new(o, "Accepted", json_integer((json_int_t)s->accepted));
+    json_object_set_new(o, "Rejected", json_integer((json_int_t)s->rejected));
+    json_object_set_new(o, "Hardware Errors", json_integer((json_int_t)s->invalid));
+    json_object_set_new(o, "Utility", json_real(mins > 0 ? (double)s->accepted / mins : 0));
+    json_object_set_new(o, "Discarded", json_integer(0));
+    json_object_set_new(o, "Stale", json_integer((json_int_t)s->stale));
+    json_object_set_new(o, "Get Failures", json_integer(0));
+    json_object_set_new(o, "Local Work", json_integer((json_int_t)ds.templates));
+    json_object_set_new(o, "Remote Failures", json_integer(0));
+    json_object_set_new(o, "Network Blocks", json_integer(0));
+    json_object_set_new(o, "Total MH", json_real((double)s->hashes / 1e6));
+    json_object_set_new(o, "Work Utility", json_real(mins > 0 ? dacc / mins : 0));
+    json_object_set_new(o, "Difficulty Accepted", json_real(dacc));
+    json_object_set_new(o, "Difficulty Rejected", json_real(drej));
+    json_object_set_new(o, "Difficulty Stale", json_real(0));
+    json_object_set_new(o, "Best Share", json_real(ds.best_share));
+    json_object_set_new(o, "Device Hardware%", json_real(pct((double)s->invalid, (double)(s->shares_found + s->invalid))));
+    json_object_set_new(o, "Device Rejected%", json_real(pct(drej, dacc + drej)));
+    json_object_set_new(o, "Pool Rejected%", json_real(pct(drej, dacc + drej)));
+    json_object_set_new(o, "Pool Stale%", json_real(pct((double)s->stale, (double)(s->accepted + s->rejected + s->stale))));
+    json_object_set_new(o, "Last getwork", json_integer((json_int_t)time(NULL)));
+    r->code = 11;
+    snprintf(r->msg, sizeof r->msg, "Summary");
+    r->section = "SUMMARY";
+    r->items = json_pack("[o]", o);
+}
+
+static void cg_devs(pk_miner *m, const pk_miner_stats *s, pk_cg_reply *r)
+{
+    json_t *arr = json_array();
+    unsigned ncpu = 0, ngpu = 0;
+    for (size_t i = 0; i < m->ndev; i++) {
+        int cpu = m->devs[i] == m->dev;
+        json_t *o = json_object();
+        /* cgminer names a device by its kind: GPU=N for OpenCL, CPU=N here */
+        json_object_set_new(o, cpu ? "CPU" : "GPU", json_integer(cpu ? ncpu++ : ngpu++));
+        json_object_set_new(o, "Name", json_string(m->devs[i]->name));
+        json_object_set_new(o, "ID", json_integer((json_int_t)i));
+        json_object_set_new(o, "Enabled", json_string("Y"));
+        json_object_set_new(o, "Status", json_string("Alive"));
+        json_object_set_new(o, "Temperature", json_real(0));
+        double total = (double)pk_device_hashes(m->devs[i]);
+        json_object_set_new(o, "MHS av", json_real(s->uptime_s > 0 ? total / s->uptime_s / 1e6 : 0));
+        json_object_set_new(o, "MHS 5s", json_real(dev_rate(m, i, 5)));
+        json_object_set_new(o, "Total MH", json_real(total / 1e6));
+        json_object_set_new(o, "Hardware Errors", json_integer(0));
+        json_object_set_new(o, "Device Elapsed", json_integer((json_int_t)s->uptime_s));
+        json_array_append_new(arr, o);
+    }
+    r->code = 9;
+    snprintf(r->msg, sizeof r->msg, "%zu Dev(s)", m->ndev);
+    r->section = "DEVS";
+    r->items = arr;
+}
+
+static void cg_pools(pk_miner *m, pk_cg_reply *r)
+{
+    json_t *arr = json_array();
+    size_t n = m->pools ? pk_pool_set_count(m->pools) : 0;
+    for (size_t i = 0; i < n; i++) {
+        pk_pool_stats ps;
+        pk_pool_set_stats(m->pools, i, &ps);
+        int alive = ps.state == 5 /* mining */;
+        json_t *o = json_object();
+        json_object_set_new(o, "POOL", json_integer((json_int_t)i));
+        json_object_set_new(o, "URL", json_string(ps.url));
+        json_object_set_new(o, "Status", json_string(ps.disabled ? "Disabled" : alive ? "Alive" : "Dead"));
+        json_object_set_new(o, "Priority", json_integer(ps.priority));
+        json_object_set_new(o, "Quota", json_integer(1));
+        json_object_set_new(o, "Long Poll", json_string("N"));
+        json_object_set_new(o, "Getworks", json_integer(0));
+        json_object_set_new(o, "Accepted", json_integer((json_int_t)ps.accepted));
+        json_object_set_new(o, "Rejected", json_integer((json_int_t)ps.rejected));
+        json_object_set_new(o, "Discarded", json_integer((json_int_t)ps.dropped));
+        json_object_set_new(o, "Stale", json_integer((json_int_t)ps.stale));
+        json_object_set_new(o, "Get Failures", json_integer(0));
+        json_object_set_new(o, "Remote Failures", json_integer(0));
+        json_object_set_new(o, "User", json_string(ps.user));
+        json_object_set_new(o, "Last Share Time", json_integer((json_int_t)ps.last_share_time));
+        json_object_set_new(o, "Diff1 Shares", json_real(ps.diff_accepted));
+        json_object_set_new(o, "Proxy Type", json_string(""));
+        json_object_set_new(o, "Proxy", json_string(""));
+        json_object_set_new(o, "Difficulty Accepted", json_real(ps.diff_accepted));
+        json_object_set_new(o, "Difficulty Rejected", json_real(ps.diff_rejected));
+        json_object_set_new(o, "Difficulty Stale", json_real(0));
+        json_object_set_new(o, "Last Share Difficulty", json_real(ps.last_share_diff));
+        json_object_set_new(o, "Has Stratum", json_true());
+        json_object_set_new(o, "Stratum Active", json_boolean(ps.active));
+        json_object_set_new(o, "Stratum URL", json_string(ps.url));
+        json_object_set_new(o, "Stratum Difficulty", json_real(ps.difficulty));
+        json_object_set_new(o, "Pool Rejected%", json_real(pct(ps.diff_rejected, ps.diff_accepted + ps.diff_rejected)));
+        json_object_set_new(o, "Pool Stale%",
+                            json_real(pct((double)ps.stale, (double)(ps.accepted + ps.rejected + ps.stale))));
+        json_array_append_new(arr, o);
+    }
+    r->code = 7;
+    snprintf(r->msg, sizeof r->msg, "%zu Pool(s)", n);
+    r->section = "POOLS";
+    r->items = arr;
+}
+
+/* N of "switchpool|N": a pool index that exists, else a message. */
+static int cg_pool_index(pk_miner *m, const char *param, pk_cg_reply *r, size_t *out)
+{
+    char *end;
+    unsigned long i = strtoul(param, &end, 10);
+    size_t n = m->pools ? pk_pool_set_count(m->pools) : 0;
+    if (!*param || *end || i >= n) {
+        r->status = 'E';
+        r->code = n ? 26 : 8;
+        snprintf(r->msg, sizeof r->msg, n ? "Invalid pool id %.20s - range is 0 - %zu" : "No pools", param,
+                 n ? n - 1 : 0);
+        return -1;
+    }
+    *out = i;
+    return 0;
+}
+
+static void cg_handler(void *ud, const char *cmd, const char *param, int privileged, pk_cg_reply *r)
+{
+    pk_miner *m = ud;
+    (void)privileged; /* the server already refused privileged commands to others */
+    pk_miner_stats s;
+    take_snapshot(m);
+    pk_miner_get_stats(m, &s);
+    size_t i;
+    if (strcmp(cmd, "summary") == 0) {
+        cg_summary(m, &s, r);
+    } else if (strcmp(cmd, "devs") == 0) {
+        cg_devs(m, &s, r);
+    } else if (strcmp(cmd, "pools") == 0) {
+        cg_pools(m, r);
+    } else if (strcmp(cmd, "version") == 0) {
+        r->code = 22;
+        snprintf(r->msg, sizeof r->msg, "CGMiner versions");
+        r->section = "VERSION";
+        r->items = json_pack("[{s:s, s:s, s:s}]", "CGMiner", "powkit-" POWKIT_VERSION, "API", "3.7", "powkit",
+                             POWKIT_VERSION);
+    } else if (strcmp(cmd, "config") == 0) {
+        size_t ngpu = m->ndev - (m->dev ? 1 : 0);
+        r->code = 33;
+        snprintf(r->msg, sizeof r->msg, "CGMiner config");
+        r->section = "CONFIG";
+        r->items = json_pack("[{s:i, s:i, s:i, s:i, s:i, s:s, s:i, s:s, s:s, s:b, s:i, s:i, s:i, s:s}]", "GPU Count",
+                             (int)ngpu, "ASC Count", 0, "PGA Count", 0, "CPU Count", m->dev ? 1 : 0, "Pool Count",
+                             m->pools ? (int)pk_pool_set_count(m->pools) : 0, "Strategy", "Failover", "Log Interval",
+                             (int)(m->o.status_interval_s ? m->o.status_interval_s : 10), "Device Code",
+                             m->dev ? "CPU OCL" : "OCL", "OS", "Linux", "Failover-Only", 1, "ScanTime", 0, "Queue", 0,
+                             "Expiry", 0, "Kernel", m->kernel->name);
+    } else if (strcmp(cmd, "stats") == 0) {
+        json_t *arr = json_array();
+        for (size_t k = 0; k < m->ndev; k++)
+            json_array_append_new(arr, json_pack("{s:i, s:s, s:I, s:i, s:f, s:f, s:f}", "STATS", (int)k, "ID",
+                                                 m->devs[k]->name, "Elapsed", (json_int_t)s.uptime_s, "Calls", 0,
+                                                 "Wait", 0.0, "Max", 0.0, "Min", 99999999.0));
+        for (size_t k = 0; m->pools && k < pk_pool_set_count(m->pools); k++) {
+            pk_pool_stats ps;
+            pk_pool_set_stats(m->pools, k, &ps);
+            char id[32];
+            snprintf(id, sizeof id, "POOL%zu", k);
+            json_array_append_new(arr, json_pack("{s:i, s:s, s:I, s:f, s:I, s:I}", "STATS", (int)(m->ndev + k), "ID",
+                                                 id, "Elapsed", (json_int_t)s.uptime_s, "Work Diff", ps.difficulty,
+                                                 "Times Sent", (json_int_t)ps.submitted, "Times Recv",
+                                                 (json_int_t)(ps.accepted + ps.rejected)));
+        }
+        r->code = 70;
+        snprintf(r->msg, sizeof r->msg, "CGMiner stats");
+        r->section = "STATS";
+        r->items = arr;
+    } else if (strcmp(cmd, "switchpool") == 0) {
+        if (cg_pool_index(m, param, r, &i) == 0) {
+            pk_pool_set_switch(m->pools, i);
+            r->code = 27;
+            snprintf(r->msg, sizeof r->msg, "Switching to pool %zu:'%s'", i, "");
+        }
+    } else if (strcmp(cmd, "enablepool") == 0 || strcmp(cmd, "disablepool") == 0) {
+        int on = cmd[0] == 'e';
+        if (cg_pool_index(m, param, r, &i) == 0) {
+            if (pk_pool_set_enable(m->pools, i, on)) {
+                r->status = 'E';
+                r->code = 49;
+                snprintf(r->msg, sizeof r->msg, "Cannot disable last active pool %zu", i);
+            } else {
+                r->code = on ? 47 : 48;
+                snprintf(r->msg, sizeof r->msg, "%s pool %zu", on ? "Enabling" : "Disabling", i);
+            }
+        }
+    } else if (strcmp(cmd, "addpool") == 0) {
+        char buf[1024], err[256];
+        snprintf(buf, sizeof buf, "%s", param);
+        char *user = strchr(buf, ','), *pass = user ? strchr(user + 1, ',') : NULL;
+        if (user)
+            *user++ = 0;
+        if (pass)
+            *pass++ = 0;
+        if (!m->pools) {
+            r->status = 'E';
+            r->code = 8;
+            snprintf(r->msg, sizeof r->msg, "No pools: solo or offline mining");
+        } else if (!user || !*buf || pk_pool_set_add(m->pools, buf, user, pass, err, sizeof err)) {
+            r->status = 'E';
+            r->code = 53;
+            snprintf(r->msg, sizeof r->msg, "Invalid addpool details '%.80s'%s%.80s", param, user ? ": " : "",
+                     user ? err : "");
+        } else {
+            r->code = 55;
+            snprintf(r->msg, sizeof r->msg, "Added pool %zu: '%.150s'", pk_pool_set_count(m->pools) - 1, buf);
+        }
+    } else if (strcmp(cmd, "quit") == 0 || strcmp(cmd, "restart") == 0) {
+        int restart = cmd[0] == 'r';
+        r->code = restart ? 67 : 68;
+        snprintf(r->msg, sizeof r->msg, restart ? "Restart" : "BYE");
+        pk_log(PK_LOG_INFO, "cgminer API: %s", cmd);
+        m->restart = restart;
+        pk_miner_stop(m); /* on the next turn of the loop: this reply goes out first */
+    }
+}
+
+/* host/status.html, embedded by CMake (status_html.c). */
+extern const char pk_status_html[];
+
+static double best_share(pk_miner *m)
+{
+    pk_dispatcher_stats ds;
+    pk_dispatcher_get_stats(m->d, &ds);
+    return ds.best_share;
 }
 
 static int api_handler(void *ud, const char *path, char **body, const char **type)
@@ -283,11 +562,25 @@ static int api_handler(void *ud, const char *path, char **body, const char **typ
                                  (json_int_t)s.accepted, "rejected", (json_int_t)s.rejected,
                                  "stale", (json_int_t)s.stale, "dropped", (json_int_t)s.dropped,
                                  "invalid", (json_int_t)s.invalid);
+        /* Each device's count read once, and the total is their sum: one
+         * response never disagrees with itself. */
         json_t *devs = json_array();
-        for (size_t i = 0; i < m->ndev; i++)
+        uint64_t total = 0;
+        for (size_t i = 0; i < m->ndev; i++) {
+            uint64_t h = pk_device_hashes(m->devs[i]);
+            total += h;
             json_array_append_new(devs, json_pack("{s:s, s:I, s:f}", "name", m->devs[i]->name, "hashes",
-                                                  (json_int_t)pk_device_hashes(m->devs[i]), "mhs_5s",
-                                                  dev_rate(m, i, 5)));
+                                                  (json_int_t)h, "mhs_5s", dev_rate(m, i, 5)));
+        }
+        json_object_set_new(root, "hashes", json_integer((json_int_t)total));
+        json_object_set_new(json_object_get(root, "shares"), "found", json_integer((json_int_t)s.shares_found));
+        json_object_set_new(root, "difficulty", json_real(s.difficulty));
+        json_t *hist = json_array();
+        for (unsigned k = 0; k < m->nhist; k++) {
+            unsigned at = (m->next_hist + HISTORY - m->nhist + k) % HISTORY;
+            json_array_append_new(hist, json_pack("[f, f]", m->hist_t[at], m->hist_mhs[at]));
+        }
+        json_object_set_new(root, "history", hist); /* [unix time, MH/s over 10 s], oldest first */
         json_object_set_new(root, "devices", devs);
         json_t *pools = json_array();
         for (size_t i = 0; m->pools && i < pk_pool_set_count(m->pools); i++) {
@@ -314,6 +607,11 @@ static int api_handler(void *ud, const char *path, char **body, const char **typ
         *type = "application/json";
         return 200;
     }
+    if (strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0) {
+        *body = strdup(pk_status_html);
+        *type = "text/html; charset=utf-8";
+        return *body ? 200 : 500;
+    }
     if (strcmp(path, "/metrics") == 0) {
         size_t cap = 4096;
         char *b = malloc(cap);
@@ -328,14 +626,22 @@ static int api_handler(void *ud, const char *path, char **body, const char **typ
                          "# HELP powkit_shares_total Shares by result.\n# TYPE powkit_shares_total counter\n"
                          "powkit_shares_total{result=\"accepted\"} %llu\npowkit_shares_total{result=\"rejected\"} %llu\n"
                          "powkit_shares_total{result=\"stale\"} %llu\npowkit_shares_total{result=\"dropped\"} %llu\n"
-                         "powkit_shares_total{result=\"invalid\"} %llu\n"
+                         "powkit_shares_total{result=\"invalid\"} %llu\npowkit_shares_total{result=\"found\"} %llu\n"
+                         "# HELP powkit_difficulty The share difficulty of the work being mined.\n"
+                         "# TYPE powkit_difficulty gauge\npowkit_difficulty %.9g\n"
+                         "# HELP powkit_best_share The highest difficulty a share reached.\n"
+                         "# TYPE powkit_best_share gauge\npowkit_best_share %.9g\n"
+                         "# HELP powkit_blocks_total Blocks found and accepted (solo).\n# TYPE powkit_blocks_total counter\n"
+                         "powkit_blocks_total{result=\"found\"} %llu\npowkit_blocks_total{result=\"accepted\"} %llu\n"
                          "# HELP powkit_uptime_seconds Seconds since start.\n# TYPE powkit_uptime_seconds gauge\n"
                          "powkit_uptime_seconds %.3f\n"
                          "# HELP powkit_pool_active 1 for the pool being mined.\n# TYPE powkit_pool_active gauge\n",
                          s.mhs_5s, s.mhs_60s, s.mhs_avg, (unsigned long long)s.hashes,
                          (unsigned long long)s.accepted, (unsigned long long)s.rejected,
                          (unsigned long long)s.stale, (unsigned long long)s.dropped,
-                         (unsigned long long)s.invalid, s.uptime_s);
+                         (unsigned long long)s.invalid, (unsigned long long)s.shares_found, s.difficulty,
+                         best_share(m), (unsigned long long)s.blocks_found, (unsigned long long)s.blocks_accepted,
+                         s.uptime_s);
         for (size_t i = 0; m->pools && i < pk_pool_set_count(m->pools) && (size_t)n < cap - 256; i++) {
             pk_pool_stats ps;
             pk_pool_set_stats(m->pools, i, &ps);
@@ -449,8 +755,23 @@ int pk_miner_new(const pk_miner_opts *o, pk_miner **out, char *err, size_t errle
                    pk_cl_device_from_cache(d) ? ", cached binary" : "");
             m->devs[m->ndev++] = d;
         }
-        if (o->devices && ncl == 0 && strstr(list, "opencl"))
-            pk_log(PK_LOG_WARN, "OpenCL: %s", clerr);
+        /* Every opencl:N asked for must exist: mining on without the one
+         * the user named would look like it did. */
+        for (const char *p = o->devices ? strstr(list, "opencl:") : NULL; p; p = strstr(p + 7, "opencl:")) {
+            unsigned want = (unsigned)strtoul(p + 7, NULL, 10);
+            size_t k = 0;
+            while (k < ncl && info[k].index != want)
+                k++;
+            if (k == ncl) {
+                if (ncl == 0)
+                    snprintf(err, errlen, "--devices opencl:%u: no OpenCL device here (%s)", want, clerr);
+                else
+                    snprintf(err, errlen, "--devices opencl:%u: no such OpenCL device (opencl:0 to opencl:%u; see "
+                             "powkit devices)", want, info[ncl - 1].index);
+                rc = PK_EINVAL;
+                goto fail;
+            }
+        }
     }
     if (m->ndev == 0) {
         snprintf(err, errlen, "no device to mine with (--devices %s)", list);
@@ -462,11 +783,24 @@ int pk_miner_new(const pk_miner_opts *o, pk_miner **out, char *err, size_t errle
     if (m->dev && m->ndev == 1 && !o->no_version_lanes && m->kernel->vscan &&
         pk_dispatcher_set_version_lanes(m->d, m->kernel->vlanes) == PK_OK)
         m->version_lanes = m->kernel->vlanes;
+    pk_access acl;
+    if (pk_access_parse(&acl, o->api_allow, err, errlen)) {
+        rc = PK_EINVAL;
+        goto fail;
+    }
     if (o->api_listen) {
-        rc = pk_api_start(&m->loop, o->api_listen, api_handler, m, &m->api, err, errlen);
+        rc = pk_api_start(&m->loop, o->api_listen, &acl, o->api_token, api_handler, m, &m->api, err, errlen);
         if (rc)
             goto fail;
         atomic_store(&m->api_port, pk_api_port(m->api));
+    }
+    atomic_store(&m->cg_port, -1);
+    if (o->cgminer_api) {
+        rc = pk_cgminer_api_start(&m->loop, o->cgminer_api, &acl, "powkit " POWKIT_VERSION, cg_handler, m, &m->cg,
+                                  err, errlen);
+        if (rc)
+            goto fail;
+        atomic_store(&m->cg_port, pk_cgminer_api_port(m->cg));
     }
     uv_timer_init(&m->loop, &m->sampler);
     uv_timer_init(&m->loop, &m->status);
@@ -492,19 +826,24 @@ int pk_miner_run(pk_miner *m)
     if (m->version_lanes)
         pk_log(PK_LOG_INFO, "version lanes: %u versions side by side in %s's lanes where the work rolls them",
                m->version_lanes, m->kernel->name);
+    /* "avx512:1 on 2 threads", or the OpenCL devices alone */
+    char cpu[96] = "OpenCL only";
+    if (m->dev) {
+        unsigned th = pk_cpu_device_threads(m->dev);
+        snprintf(cpu, sizeof cpu, "%s on %u thread%s", m->kernel->name, th, th == 1 ? "" : "s");
+    }
     if (m->node) {
-        pk_log(PK_LOG_INFO, "solo mining on node %s with %s on %u thread(s)", m->node_url, m->kernel->name,
-               pk_cpu_device_threads(m->dev));
+        pk_log(PK_LOG_INFO, "solo mining on node %s with %s", m->node_url, cpu);
         pk_node_start(m->node);
     } else if (m->pools) {
-        pk_log(PK_LOG_INFO, "mining with %s on %u thread(s), %zu pool(s)", m->kernel->name,
-               pk_cpu_device_threads(m->dev), pk_pool_set_count(m->pools));
+        size_t np = pk_pool_set_count(m->pools);
+        pk_log(PK_LOG_INFO, "mining with %s, %zu pool%s", cpu, np, np == 1 ? "" : "s");
         pk_pool_set_start(m->pools);
     } else {
         pk_log(PK_LOG_INFO,
                "no pool given: mining the embedded offline job (block 822528's header, share "
-               "target 2^-24) with %s on %u thread(s); nothing is submitted anywhere",
-               m->kernel->name, pk_cpu_device_threads(m->dev));
+               "target 2^-24) with %s; nothing is submitted anywhere",
+               cpu);
     }
     for (size_t i = 0; i < m->ndev; i++) {
         int rc = pk_device_start(m->devs[i], m->d);
@@ -525,9 +864,10 @@ int pk_miner_run(pk_miner *m)
     pk_miner_stats s;
     pk_miner_get_stats(m, &s);
     pk_log(PK_LOG_INFO,
-           "summary: %.1f s, %.2f MH/s average, %llu hashes, accepted %llu, rejected %llu, stale %llu, "
+           "summary: %.1f s, %.2f MH/s average, %llu hashes, found %llu, accepted %llu, rejected %llu, stale %llu, "
            "dropped %llu, invalid %llu",
-           s.uptime_s, s.mhs_avg, (unsigned long long)s.hashes, (unsigned long long)s.accepted,
+           s.uptime_s, s.mhs_avg, (unsigned long long)s.hashes, (unsigned long long)s.shares_found,
+           (unsigned long long)s.accepted,
            (unsigned long long)s.rejected, (unsigned long long)s.stale, (unsigned long long)s.dropped,
            (unsigned long long)s.invalid);
     if (m->exit_code)
@@ -552,6 +892,8 @@ void pk_miner_free(pk_miner *m)
         pk_node_close(m->node, NULL, NULL);
     if (m->api)
         pk_api_close(m->api);
+    if (m->cg)
+        pk_cgminer_api_close(m->cg);
     uv_walk(&m->loop, close_walk, NULL);
     uv_run(&m->loop, UV_RUN_DEFAULT);
     uv_loop_close(&m->loop);

@@ -337,7 +337,7 @@ int pk_dispatch_init(pk_dispatch *d, const pk_kernel *const *kernels, size_t n,
     char key[600];
     cache_path(d, opts->cache_dir);
     cache_key(d, key, sizeof key);
-    if ((d->best = cache_read(d, key)) != NULL) {
+    if (!opts->recalibrate && (d->best = cache_read(d, key)) != NULL) {
         d->best_from_cache = 1;
         return PK_OK;
     }

@@ -102,6 +102,14 @@ int pk_bits_to_target(uint32_t bits, uint8_t target[32])
     return 0;
 }
 
+double pk_target_to_difficulty(const uint8_t target[32])
+{
+    double t = 0;
+    for (int i = 31; i >= 0; i--) /* little-endian: the top byte last */
+        t = t * 256.0 + target[i];
+    return t > 0 ? ldexp(65535.0, 208) / t : 0;
+}
+
 void pk_difficulty_to_target(double difficulty, uint8_t target[32])
 {
     /* target = 0xffff * 2^208 / difficulty, filled 32 bits at a time from

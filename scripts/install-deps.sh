@@ -2,8 +2,9 @@
 # Installs the Debian packages powkit builds and runs with.
 #   --tests  also what the tests need: Criterion, clang with its sanitizer
 #            and libFuzzer runtimes, llvm (symbolized reports), GMP (an
-#            oracle), bash-completion (the completion check), and the bcoin
-#            regtest node from the npm registry (Node.js from Debian).
+#            oracle), bash-completion (the completion check), Chromium (the
+#            status page, headless), and the bcoin regtest node from the npm
+#            registry (Node.js from Debian).
 # Idempotent: packages already installed are skipped without apt-get.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +23,7 @@ pkgs=(
   libsecp256k1-dev ocl-icd-opencl-dev opencl-headers pocl-opencl-icd
 )
 if [ $tests = 1 ]; then
-  pkgs+=(libcriterion-dev clang libclang-rt-14-dev llvm libgmp-dev bash-completion)
+  pkgs+=(libcriterion-dev clang libclang-rt-14-dev llvm libgmp-dev bash-completion chromium)
 fi
 
 SUDO=""

@@ -427,6 +427,9 @@ static void save_block(pk_node *n, pending_block *b, int *keep_fd)
 {
     if (b->saved)
         return;
+    /* The folder is made for the first block, not at start: a miner that
+     * finds nothing leaves nothing behind. */
+    (void)mkdir(n->blocks_dir, 0755); /* if it fails, write_file does too, and says why */
     if (write_file(n, b->path, b->hex, keep_fd) == 0) {
         b->saved = 1;
         return;
@@ -783,6 +786,23 @@ int pk_node_new(uv_loop_t *loop, const pk_node_opts *o, const pk_node_events *ev
         snprintf(err, errlen, "solo mining needs exactly one of --address or --payout-script");
         return PK_EINVAL;
     }
+    /* An address that is one on no chain is refused now; which chain it
+     * must be for is checked once the node has said its chain. */
+    if (o->address) {
+        uint8_t script[PK_SCRIPT_MAX];
+        size_t slen;
+        char why[256];
+        int ok = 0;
+        for (int c = PK_CHAIN_MAIN; c <= PK_CHAIN_REGTEST && !ok; c++) {
+            char e2[256];
+            ok = pk_address_to_script(o->address, (pk_chain)c, script, &slen, c == PK_CHAIN_MAIN ? why : e2,
+                                      sizeof why) == 0;
+        }
+        if (!ok) {
+            snprintf(err, errlen, "--address %s: %s", o->address, why);
+            return PK_EINVAL;
+        }
+    }
     pk_node *n = calloc(1, sizeof *n);
     if (!n)
         return PK_ENOMEM;
@@ -825,10 +845,25 @@ int pk_node_new(uv_loop_t *loop, const pk_node_opts *o, const pk_node_events *ev
         }
         snprintf(n->cookie_path, sizeof n->cookie_path, "%s", path);
     }
-    if (mkdir(n->blocks_dir, 0755) != 0 && errno != EEXIST) {
-        snprintf(err, errlen, "cannot create the blocks directory %s: %s", n->blocks_dir, strerror(errno));
-        free(n);
-        return PK_EIO;
+    /* Blocks must be writable before the first is found: the folder, or
+     * where it would be made (it is made with the first block). */
+    {
+        char parent[512];
+        snprintf(parent, sizeof parent, "%s", n->blocks_dir);
+        char *slash = strrchr(parent, '/');
+        if (slash)
+            *(slash == parent ? slash + 1 : slash) = 0;
+        else
+            snprintf(parent, sizeof parent, ".");
+        struct stat st;
+        int exists = stat(n->blocks_dir, &st) == 0;
+        if (exists ? (!S_ISDIR(st.st_mode) || access(n->blocks_dir, W_OK | X_OK) != 0)
+                   : access(parent, W_OK | X_OK) != 0) {
+            snprintf(err, errlen, "found blocks could not be saved to %s: %s", n->blocks_dir,
+                     exists && !S_ISDIR(st.st_mode) ? "not a directory" : strerror(errno));
+            free(n);
+            return PK_EIO;
+        }
     }
     n->http = pk_http_new(loop);
     if (!n->http) {

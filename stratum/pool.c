@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "powkit/error.h"
 #include "powkit/kernel.h"
@@ -44,6 +45,9 @@ typedef struct pool_entry {
     uint64_t last_job_ms;
     uint64_t latest_seq;
     unsigned rejects_in_row;
+    int disabled;        /* cgminer's disablepool: never connected, never mined */
+    int switch_now;      /* switchpool: promote as soon as it has work, no failback wait */
+    char *owned[3];      /* url, user, pass of a pool added at run time */
     pk_pool_stats st;
 } pool_entry;
 
@@ -55,6 +59,9 @@ struct pk_pool_set {
     pool_entry pools[PK_POOLS_MAX];
     size_t n;
     int active;
+    /* Priority: by_rank[0] is tried first.  Pool indexes never change (the
+     * API and the shares name pools by them); their order does. */
+    int by_rank[PK_POOLS_MAX], rank[PK_POOLS_MAX];
     pk_dispatcher *disp;
 
     pthread_mutex_t mu;
@@ -352,7 +359,10 @@ static void on_result(pk_stratum *s, uint64_t tag, int accepted, const char *rea
 {
     pool_entry *e = ud;
     (void)tag;
+    e->st.last_share_diff = e->st.difficulty;
+    e->st.last_share_time = (uint64_t)time(NULL);
     if (accepted) {
+        e->st.diff_accepted += e->st.difficulty;
         e->st.accepted++;
         e->rejects_in_row = 0;
         pk_log(PK_LOG_DEBUG, "pool %d: share accepted", e->index);
@@ -361,6 +371,7 @@ static void on_result(pk_stratum *s, uint64_t tag, int accepted, const char *rea
         return;
     }
     e->st.rejected++;
+    e->st.diff_rejected += e->st.difficulty;
     e->rejects_in_row++;
     snprintf(e->st.last_reject, sizeof e->st.last_reject, "%s", reason ? reason : "rejected");
     pk_log(PK_LOG_WARN, "pool %d (%s): share rejected: %s", e->index, pk_stratum_host(s),
@@ -369,11 +380,21 @@ static void on_result(pk_stratum *s, uint64_t tag, int accepted, const char *rea
         e->ps->o.on_result(e->ps->o.result_arg, e->index, 0, e->st.last_reject);
 }
 
+/* Connected or connecting: every enabled pool ranked at or above the
+ * active one; with none active, the first enabled one and each after a
+ * pool that failed. */
 static int wanted(pk_pool_set *ps, size_t i)
 {
+    if (ps->pools[i].disabled)
+        return 0;
     if (ps->active >= 0)
-        return (int)i <= ps->active;
-    return i == 0 || ps->pools[i - 1].ever_failed;
+        return ps->rank[i] <= ps->rank[ps->active];
+    for (int r = ps->rank[i] - 1; r >= 0; r--) {
+        const pool_entry *above = &ps->pools[ps->by_rank[r]];
+        if (!above->disabled)
+            return above->ever_failed;
+    }
+    return 1;
 }
 
 static void tick_cb(uv_timer_t *t)
@@ -396,22 +417,26 @@ static void tick_cb(uv_timer_t *t)
         }
     }
     /* Promotion: the best ready pool with work, a higher one only once it
-     * has stayed up long enough. */
-    for (size_t i = 0; i < ps->n; i++) {
+     * has stayed up long enough (or at once when switched to). */
+    for (size_t r = 0; r < ps->n; r++) {
+        size_t i = (size_t)ps->by_rank[r];
         pool_entry *e = &ps->pools[i];
-        if (pk_stratum_get_state(e->s) != PK_STRATUM_READY || !e->session_job)
+        if (e->disabled || pk_stratum_get_state(e->s) != PK_STRATUM_READY || !e->session_job)
             continue;
         if (ps->active < 0) {
             pk_log(PK_LOG_INFO, "mining on pool %zu (%s)", i, pk_stratum_host(e->s));
+            e->switch_now = 0;
             set_active(ps, (int)i);
             break;
         }
-        if ((int)i < ps->active && now - e->ready_since >= ps->o.failback_stable_ms) {
-            pk_log(PK_LOG_INFO, "pool %zu (%s) is back: mining on it again", i, pk_stratum_host(e->s));
+        if ((int)r < ps->rank[ps->active] && (e->switch_now || now - e->ready_since >= ps->o.failback_stable_ms)) {
+            pk_log(PK_LOG_INFO, "pool %zu (%s) %s: mining on it%s", i, pk_stratum_host(e->s),
+                   e->switch_now ? "switched to" : "is back", e->switch_now ? "" : " again");
+            e->switch_now = 0;
             set_active(ps, (int)i);
             break;
         }
-        if ((int)i >= ps->active)
+        if ((int)r >= ps->rank[ps->active])
             break;
     }
     /* Connect what is wanted, drop what is not. */
@@ -424,8 +449,8 @@ static void tick_cb(uv_timer_t *t)
                 pk_log(PK_LOG_INFO, "pool %zu: connecting to %s", i, pk_stratum_host(e->s));
                 pk_stratum_connect(e->s);
             }
-        } else if (st != PK_STRATUM_IDLE && ps->active >= 0 && (int)i > ps->active) {
-            pk_stratum_disconnect(e->s, "not needed: a higher-priority pool is active");
+        } else if (st != PK_STRATUM_IDLE && (e->disabled || (ps->active >= 0 && ps->rank[i] > ps->rank[ps->active]))) {
+            pk_stratum_disconnect(e->s, e->disabled ? "disabled" : "not needed: a higher-priority pool is active");
             e->retry_at = 0;
             e->backoff_ms = 0;
             e->ever_failed = 0;
@@ -445,6 +470,33 @@ static void tick_cb(uv_timer_t *t)
                 pk_dispatcher_new_job(ps->disp);
         }
     }
+}
+
+/* Pool cfg at the next index, ranked last. */
+static int add_entry(pk_pool_set *ps, const pk_pool_cfg *cfg, char *err, size_t errlen)
+{
+    const pk_pool_set_opts *o = &ps->o;
+    pool_entry *e = &ps->pools[ps->n];
+    memset(e, 0, sizeof *e);
+    e->ps = ps;
+    e->index = (int)ps->n;
+    pk_stratum_opts so = {
+        .url = cfg->url, .user = cfg->user, .pass = cfg->pass,
+        .tls = ps->tls, .no_version_rolling = o->no_version_rolling,
+        .no_extranonce = o->no_extranonce, .suggest_difficulty = o->suggest_difficulty,
+        .allow_redirect = o->allow_redirect, .connect_timeout_ms = o->connect_timeout_ms,
+        .request_timeout_ms = o->request_timeout_ms,
+        .configure_timeout_ms = o->configure_timeout_ms,
+    };
+    pk_stratum_cb cb = {e, on_ready, on_job, on_down, on_result};
+    if (pk_stratum_new(ps->loop, &so, &cb, &e->s, err, errlen))
+        return -1;
+    pk_url_redact(cfg->url, e->st.url, sizeof e->st.url);
+    snprintf(e->st.user, sizeof e->st.user, "%s", cfg->user ? cfg->user : "");
+    ps->rank[ps->n] = (int)ps->n;
+    ps->by_rank[ps->n] = (int)ps->n;
+    ps->n++;
+    return 0;
 }
 
 int pk_pool_set_new(uv_loop_t *loop, const pk_pool_set_opts *o, pk_pool_set **out, char *err,
@@ -485,22 +537,8 @@ int pk_pool_set_new(uv_loop_t *loop, const pk_pool_set_opts *o, pk_pool_set **ou
             pk_log(PK_LOG_WARN, "--insecure: pool certificates are NOT checked");
     }
     for (size_t i = 0; i < o->npools; i++) {
-        pool_entry *e = &ps->pools[i];
-        e->ps = ps;
-        e->index = (int)i;
-        pk_stratum_opts so = {
-            .url = o->pools[i].url, .user = o->pools[i].user, .pass = o->pools[i].pass,
-            .tls = ps->tls, .no_version_rolling = o->no_version_rolling,
-            .no_extranonce = o->no_extranonce, .suggest_difficulty = o->suggest_difficulty,
-            .allow_redirect = o->allow_redirect, .connect_timeout_ms = o->connect_timeout_ms,
-            .request_timeout_ms = o->request_timeout_ms,
-            .configure_timeout_ms = o->configure_timeout_ms,
-        };
-        pk_stratum_cb cb = {e, on_ready, on_job, on_down, on_result};
-        if (pk_stratum_new(loop, &so, &cb, &e->s, err, errlen))
+        if (add_entry(ps, &o->pools[i], err, errlen))
             goto fail;
-        pk_url_redact(o->pools[i].url, e->st.url, sizeof e->st.url);
-        ps->n++;
     }
     uv_async_init(loop, &ps->async, async_cb);
     ps->async.data = ps;
@@ -538,6 +576,9 @@ static void one_closed(pk_pool_set *ps)
     pk_tls_ctx_free(ps->tls);
     free(ps->q);
     free(ps->offline);
+    for (size_t i = 0; i < ps->n; i++)
+        for (int k = 0; k < 3; k++)
+            free(ps->pools[i].owned[k]);
     pthread_mutex_destroy(&ps->mu);
     void (*cb)(void *) = ps->closed;
     void *arg = ps->closed_arg;
@@ -578,4 +619,71 @@ void pk_pool_set_stats(pk_pool_set *ps, size_t i, pk_pool_stats *out)
     pthread_mutex_unlock(&ps->mu);
     out->state = (int)pk_stratum_get_state(e->s);
     out->active = ps->active == (int)i;
+    out->priority = ps->rank[i];
+    out->disabled = e->disabled;
+}
+
+int pk_pool_set_switch(pk_pool_set *ps, size_t i)
+{
+    if (i >= ps->n)
+        return PK_EINVAL;
+    /* To the top of the order, enabled; mined as soon as it has work. */
+    for (int r = ps->rank[i]; r > 0; r--) {
+        ps->by_rank[r] = ps->by_rank[r - 1];
+        ps->rank[ps->by_rank[r]] = r;
+    }
+    ps->by_rank[0] = (int)i;
+    ps->rank[i] = 0;
+    pool_entry *e = &ps->pools[i];
+    e->disabled = 0;
+    e->switch_now = (int)i != ps->active;
+    e->retry_at = 0; /* connect now, not after a back-off */
+    pk_log(PK_LOG_INFO, "pool %zu (%s): first in the order now", i, e->st.url);
+    return PK_OK;
+}
+
+int pk_pool_set_enable(pk_pool_set *ps, size_t i, int on)
+{
+    if (i >= ps->n)
+        return PK_EINVAL;
+    pool_entry *e = &ps->pools[i];
+    if (!on) {
+        size_t enabled = 0;
+        for (size_t k = 0; k < ps->n; k++)
+            enabled += !ps->pools[k].disabled;
+        if (!e->disabled && enabled == 1)
+            return PK_EINVAL; /* the last enabled pool stays */
+    }
+    e->disabled = !on;
+    if (!on && ps->active == (int)i)
+        set_active(ps, -1); /* the next one in the order takes over */
+    if (on)
+        e->retry_at = 0;
+    pk_log(PK_LOG_INFO, "pool %zu (%s) %s", i, e->st.url, on ? "enabled" : "disabled");
+    return PK_OK;
+}
+
+int pk_pool_set_add(pk_pool_set *ps, const char *url, const char *user, const char *pass, char *err, size_t errlen)
+{
+    if (ps->n == PK_POOLS_MAX) {
+        snprintf(err, errlen, "at most %d pools", PK_POOLS_MAX);
+        return PK_EINVAL;
+    }
+    if (strncmp(url, "stratum+tcp://", 14) != 0 && !ps->tls) {
+        ps->tls = pk_tls_ctx_new(ps->o.ca_file, ps->o.insecure, err, errlen);
+        if (!ps->tls)
+            return PK_EINVAL;
+    }
+    char *u = strdup(url), *us = strdup(user ? user : ""), *pw = strdup(pass ? pass : "x");
+    pk_pool_cfg cfg = {u, us, pw};
+    if (!u || !us || !pw || add_entry(ps, &cfg, err, errlen)) {
+        free(u);
+        free(us);
+        free(pw);
+        return PK_EINVAL;
+    }
+    pool_entry *e = &ps->pools[ps->n - 1];
+    e->owned[0] = u, e->owned[1] = us, e->owned[2] = pw;
+    pk_log(PK_LOG_INFO, "pool %zu (%s) added, last in the order", ps->n - 1, e->st.url);
+    return PK_OK;
 }

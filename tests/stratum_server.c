@@ -451,8 +451,11 @@ static void on_line(srv *s, char *line)
                         e1, (int)s->en2_size),
               NULL);
     } else if (strcmp(method, "mining.authorize") == 0) {
+        const char *u = json_string_value(json_array_get(p, 0)), *pw = json_string_value(json_array_get(p, 1));
         pthread_mutex_lock(&s->mu);
         s->st.authorizes++;
+        snprintf(s->st.user, sizeof s->st.user, "%s", u ? u : "");
+        snprintf(s->st.pass, sizeof s->st.pass, "%s", pw ? pw : "");
         pthread_mutex_unlock(&s->mu);
         reply(s, id, json_true(), NULL);
         int quiet = s->cfg.notify_before_subscribe_answer || s->conn_notify_first ||

@@ -44,6 +44,7 @@ typedef struct srv_stats {
     int answers;             /* answers to our own requests (ping, get_version, unknown) */
     int answer_errors;       /* ... that were JSON-RPC errors */
     char first_method[64], user_agent[64], last_answer[128];
+    char user[64], pass[64]; /* the last mining.authorize's */
     int jobs_sent;
     double last_notify_at; /* CLOCK_MONOTONIC seconds when the last notify was written */
     int drops_before_subscribe_answer, drops_mid_submit, drops_mid_line, drops_idle;

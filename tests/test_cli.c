@@ -340,12 +340,13 @@ Test(cli, every_command_has_a_man_page_and_completion_listing_its_options)
         cr_assert_eq(run(NULL, args), 0, "%s", args);
         char names[128][32];
         size_t n = long_options(out, names, 128);
-        const char *opts = strcmp(cmds[c], "selftest") ? completion_opts(comp, strcmp(cmds[c], "devices") && strcmp(cmds[c], "version") ? cmds[c] : "devices | version") : "";
+        const char *opts =
+            completion_opts(comp, strcmp(cmds[c], "devices") && strcmp(cmds[c], "version") ? cmds[c] : "devices | version");
         for (size_t i = 0; i < n; i++) {
             char word[48];
             snprintf(word, sizeof word, "--%.31s", names[i]);
             cr_expect(in_man(man, names[i]), "%s lacks --%s", rel, names[i]);
-            if (strcmp(cmds[c], "selftest") && strcmp(cmds[c], "version"))
+            if (strcmp(cmds[c], "version")) /* `powkit --version` is the command's other name */
                 cr_expect(has_word(opts, word), "the completion of %s lacks --%s", cmds[c], names[i]);
         }
         free(man);
@@ -510,4 +511,49 @@ Test(cli, verify_headers_needs_the_start_height_of_a_slice)
     snprintf(args, sizeof args, "verify-headers '%s/tests/data/mainnet-headers-822528-830592.bin' --start-height 822528",
              POWKIT_SOURCE_DIR);
     cr_assert_eq(run2(args), 0, "%s", out);
+}
+
+Test(cli, small_things_users_met, .timeout = 120)
+{
+    /* A typo in POWKIT_DISABLE is said, not silently ignored. */
+    cr_assert_eq(run2("version"), 0);
+    cr_assert_null(strstr(out, "POWKIT_DISABLE"), "%s", out);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "POWKIT_DISABLE=avx2,bogus '%s' version 2>&1", POWKIT_CLI);
+    FILE *p = popen(cmd, "r");
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = 0;
+    pclose(p);
+    cr_assert(strstr(out, "'bogus'") && !strstr(out, "'avx2'"), "%s", out);
+    /* An OpenCL device that is not there is named. */
+    cr_assert_eq(run2("mine --devices cpu,opencl:7 --duration 1 -t 1"), 2, "%s", out);
+    cr_assert(strstr(out, "opencl:7"), "%s", out);
+    /* A host name for the API. */
+    cr_assert_eq(run2("mine --api-listen localhost:0 --duration 1 -t 1"), 0, "%s", out);
+    /* The offline job finds shares; it accepts none (nothing is sent). */
+    cr_assert_eq(run2("mine --duration 2 -t 1 -l 1"), 0, "%s", out);
+    cr_assert(strstr(out, "| found "), "%s", out);
+    cr_assert(strstr(out, "accepted 0,"), "%s", out);
+    cr_assert_null(strstr(out, "diff 0 "), "%s", out);
+    cr_assert(strstr(out, " on 1 thread;"), "%s", out);
+    /* A bad address is refused before the node is asked, and no blocks/
+     * folder is left behind. */
+    char dir[] = "/tmp/powkit-cwd-XXXXXX";
+    cr_assert(mkdtemp(dir));
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' mine --node http://127.0.0.1:1 --address bc1qnotanaddress 2>&1", dir,
+             POWKIT_CLI);
+    p = popen(cmd, "r");
+    n = fread(out, 1, sizeof out - 1, p);
+    out[n] = 0;
+    int st = pclose(p);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2, "%s", out);
+    cr_assert(strstr(out, "--address bc1qnotanaddress"), "%s", out);
+    char blocks[64];
+    snprintf(blocks, sizeof blocks, "%s/blocks", dir);
+    cr_assert_neq(access(blocks, F_OK), 0, "blocks/ made at start");
+    rmdir(dir);
+    /* The cached pick can be measured again. */
+    cr_assert_eq(run2("selftest"), 0);
+    cr_assert_eq(run2("selftest --recalibrate"), 0, "%s", out);
+    cr_assert(strstr(out, "(measured now)"), "%s", out);
 }

@@ -238,8 +238,141 @@ Test(api, status_and_metrics, .timeout = 60)
     cr_assert_gt(http_get(port, "/metrics", buf, sizeof buf), 0);
     cr_assert(strstr(buf, "# TYPE powkit_hashes_total counter"), "%s", buf);
     cr_assert(strstr(buf, "powkit_hashrate_mhs{window=\"5s\"}"));
+    /* Every metric the Grafana dashboard in contrib/ plots is served. */
+    {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/../../contrib/grafana/powkit-dashboard.json", POWKIT_TEST_DATA);
+        json_error_t je;
+        json_t *dash = json_load_file(path, 0, &je);
+        cr_assert(dash, "%s: %s", path, je.text);
+        size_t i, k, checked = 0;
+        json_t *panel, *target;
+        json_array_foreach(json_object_get(dash, "panels"), i, panel) {
+            json_array_foreach(json_object_get(panel, "targets"), k, target) {
+                const char *expr = json_string_value(json_object_get(target, "expr"));
+                cr_assert(expr);
+                for (const char *p = expr; (p = strstr(p, "powkit_")); p += 7) {
+                    char name[64], want[96];
+                    size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyz_");
+                    snprintf(name, sizeof name, "%.*s", (int)(n < 63 ? n : 63), p);
+                    snprintf(want, sizeof want, "# TYPE %s ", name);
+                    cr_assert(strstr(buf, want), "the dashboard plots %s, /metrics has no such metric", name);
+                    checked++;
+                }
+            }
+        }
+        cr_assert_gt(checked, 8);
+        json_decref(dash);
+    }
     cr_assert_gt(http_get(port, "/nope", buf, sizeof buf), 0);
     cr_assert(strstr(buf, "HTTP/1.1 404"));
+    pk_miner_stop(m);
+    pthread_join(th, NULL);
+    pk_miner_free(m);
+}
+
+/* ---- who may use the APIs ---- */
+
+#include "powkit/access.h"
+
+static struct sockaddr_storage addr_of(const char *ip)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    if (strchr(ip, ':')) {
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+        a6->sin6_family = AF_INET6;
+        cr_assert_eq(inet_pton(AF_INET6, ip, &a6->sin6_addr), 1);
+    } else {
+        struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+        a4->sin_family = AF_INET;
+        cr_assert_eq(inet_pton(AF_INET, ip, &a4->sin_addr), 1);
+    }
+    return ss;
+}
+
+static int level(const pk_access *a, const char *ip)
+{
+    struct sockaddr_storage ss = addr_of(ip);
+    return pk_access_check(a, (struct sockaddr *)&ss);
+}
+
+Test(access, rules_like_cgminers_api_allow)
+{
+    pk_access a;
+    char err[200];
+    cr_assert_eq(pk_access_parse(&a, "W:192.168.1.0/24,10.0.0.5,W:2001:db8::/32", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(level(&a, "192.168.1.77"), PK_ACCESS_WRITE);
+    cr_assert_eq(level(&a, "192.168.2.1"), PK_ACCESS_DENIED);
+    cr_assert_eq(level(&a, "10.0.0.5"), PK_ACCESS_READ);
+    cr_assert_eq(level(&a, "10.0.0.6"), PK_ACCESS_DENIED);
+    cr_assert_eq(level(&a, "2001:db8:1::9"), PK_ACCESS_WRITE);
+    cr_assert_eq(level(&a, "2001:db9::1"), PK_ACCESS_DENIED);
+    cr_assert_eq(level(&a, "::ffff:192.168.1.3"), PK_ACCESS_WRITE, "IPv4-mapped is IPv4");
+    /* Loopback always reads, and only reads unless a W: rule says more. */
+    cr_assert_eq(level(&a, "127.0.0.1"), PK_ACCESS_READ);
+    cr_assert_eq(level(&a, "::1"), PK_ACCESS_READ);
+    cr_assert_eq(pk_access_parse(&a, NULL, err, sizeof err), 0);
+    cr_assert_eq(level(&a, "127.0.0.2"), PK_ACCESS_READ);
+    cr_assert_eq(level(&a, "192.168.1.77"), PK_ACCESS_DENIED);
+    cr_assert_eq(pk_access_parse(&a, "W:127.0.0.1", err, sizeof err), 0);
+    cr_assert_eq(level(&a, "127.0.0.1"), PK_ACCESS_WRITE);
+    cr_assert_eq(level(&a, "127.0.0.2"), PK_ACCESS_READ);
+    /* Nonsense is refused with the entry named. */
+    static const char *bad[] = {"W:", "10.0.0.1/33", "::1/129", "example.com", "10.0.0.1,,10.0.0.2", "1.2.3.4/x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert_eq(pk_access_parse(&a, bad[i], err, sizeof err), -1, "%s accepted", bad[i]);
+}
+
+static int http_get_auth(int port, const char *path, const char *extra, char *out, size_t len)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a)) {
+        close(fd);
+        return -1;
+    }
+    char req[512];
+    snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\n%s\r\n", path, extra);
+    if (write(fd, req, strlen(req)) < 0) {
+        close(fd);
+        return -1;
+    }
+    size_t n = 0;
+    ssize_t r;
+    while (n < len - 1 && (r = read(fd, out + n, len - 1 - n)) > 0)
+        n += (size_t)r;
+    out[n] = 0;
+    close(fd);
+    return (int)n;
+}
+
+Test(api, token_and_public_binds, .timeout = 60)
+{
+    pk_log_set_level(PK_LOG_ERROR);
+    pk_miner *m;
+    char err[300];
+    /* Reachable from other machines with nothing to say who may ask: no. */
+    pk_miner_opts pub = {.threads = 1, .quiet = 1, .api_listen = "0.0.0.0:0"};
+    cr_assert_neq(pk_miner_new(&pub, &m, err, sizeof err), 0);
+    cr_assert(strstr(err, "--api-allow") && strstr(err, "--api-token"), "%s", err);
+    pk_miner_opts cg = {.threads = 1, .quiet = 1, .cgminer_api = "0.0.0.0:0"};
+    cr_assert_neq(pk_miner_new(&cg, &m, err, sizeof err), 0);
+    cr_assert(strstr(err, "--api-allow"), "%s", err);
+    /* With a token, every request needs it. */
+    pk_miner_opts o = {.threads = 1, .quiet = 1, .api_listen = "0.0.0.0:0", .api_token = "s3cret"};
+    cr_assert_eq(pk_miner_new(&o, &m, err, sizeof err), 0, "%s", err);
+    pthread_t th;
+    pthread_create(&th, NULL, run_miner, m);
+    int port = pk_miner_api_port(m);
+    static char buf[65536];
+    cr_assert_gt(http_get_auth(port, "/status", "", buf, sizeof buf), 0);
+    cr_assert(strstr(buf, "HTTP/1.1 401"), "%s", buf);
+    cr_assert_gt(http_get_auth(port, "/status", "Authorization: Bearer wrong\r\n", buf, sizeof buf), 0);
+    cr_assert(strstr(buf, "HTTP/1.1 401"), "%s", buf);
+    cr_assert_gt(http_get_auth(port, "/status", "Authorization: Bearer s3cret\r\n", buf, sizeof buf), 0);
+    cr_assert(strstr(buf, "HTTP/1.1 200"), "%s", buf);
     pk_miner_stop(m);
     pthread_join(th, NULL);
     pk_miner_free(m);
@@ -312,4 +445,108 @@ Test(mine_cli, config_file_with_command_line_override)
     cr_assert(strstr(err, "threds"), "%s", err);
     pk_mine_cli_free(&c);
     unlink(path);
+}
+
+/* ---- the status page in a real browser ---- */
+
+static const char *find_chromium(void)
+{
+    static const char *names[] = {"/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (access(names[i], X_OK) == 0)
+            return names[i];
+    return NULL;
+}
+
+/* The page's DOM after its scripts ran for 5 s of (virtual) time. */
+static char *dump_dom(const char *chromium, int port)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "'%s' --headless --no-sandbox --disable-gpu --virtual-time-budget=5000 --dump-dom "
+             "http://127.0.0.1:%d/ 2>/dev/null",
+             chromium, port);
+    FILE *p = popen(cmd, "r");
+    cr_assert(p);
+    size_t cap = 1 << 16, n = 0, k;
+    char *buf = malloc(cap);
+    while ((k = fread(buf + n, 1, cap - 1 - n, p)) > 0)
+        n += k;
+    buf[n] = 0;
+    pclose(p);
+    return buf;
+}
+
+/* The text of the element with this id (up to the next '<'). */
+static void text_of(const char *dom, const char *id, char *out, size_t len)
+{
+    char want[64];
+    snprintf(want, sizeof want, "id=\"%s\"", id);
+    const char *p = strstr(dom, want);
+    cr_assert(p, "no #%s in the page", id);
+    p = strchr(p, '>');
+    cr_assert(p);
+    size_t n = strcspn(p + 1, "<");
+    snprintf(out, len, "%.*s", (int)n, p + 1);
+}
+
+/* The hashes cell (the third) of the page's first device row. */
+static unsigned long long device_hashes(const char *dom)
+{
+    const char *p = strstr(dom, "<tr class=\"device\">");
+    cr_assert(p, "no device row");
+    for (int i = 0; i < 3; i++) {
+        p = strstr(p + 1, "<td");
+        cr_assert(p);
+    }
+    p = strchr(p, '>');
+    return strtoull(p + 1, NULL, 10);
+}
+
+Test(api, status_page_draws_the_chart_and_devices_in_chromium, .timeout = 120)
+{
+    const char *chromium = find_chromium();
+    if (!chromium)
+        cr_skip_test("no chromium here (scripts/install-deps.sh --tests installs it)");
+    pk_log_set_level(PK_LOG_ERROR);
+    pk_miner_opts o = {.threads = 1, .quiet = 1, .api_listen = "127.0.0.1:0"};
+    pk_miner *m;
+    char err[200];
+    cr_assert_eq(pk_miner_new(&o, &m, err, sizeof err), 0, "%s", err);
+    pthread_t th;
+    pthread_create(&th, NULL, run_miner, m);
+    int port = pk_miner_api_port(m);
+    static char buf[1 << 17];
+    /* The page itself: one file, nothing fetched from elsewhere. */
+    cr_assert_gt(http_get(port, "/", buf, sizeof buf), 0);
+    cr_assert(strstr(buf, "HTTP/1.1 200") && strstr(buf, "text/html"), "%.300s", buf);
+    cr_assert_null(strstr(buf, "src=\"http"), "an external script");
+    cr_assert_null(strstr(buf, "href=\"http"), "an external style or font");
+    sleep(11); /* a point of the hour's history is made every 10 s */
+
+    char *a = dump_dom(chromium, port);
+    char updates[32], hashrate[32], line[256];
+    text_of(a, "updates", updates, sizeof updates);
+    text_of(a, "hashrate", hashrate, sizeof hashrate);
+    cr_assert_geq(atoi(updates), 2, "the page polls /status: %s updates", updates);
+    cr_assert_gt(atof(hashrate), 0, "hash rate shown: '%s'", hashrate);
+    cr_assert(strstr(a, "<tr class=\"device\"><td>cpu:"), "no device row:\n%s", a);
+    const char *pts = strstr(a, "id=\"line\"");
+    cr_assert(pts && (pts = strstr(pts, "points=\"")), "no chart line");
+    snprintf(line, sizeof line, "%.*s", (int)strcspn(pts + 8, "\""), pts + 8);
+    cr_assert(strchr(line, ','), "the chart has no point: '%s'", line);
+
+    /* Again a moment later: the numbers moved (the page is live). */
+    sleep(2);
+    char *b = dump_dom(chromium, port);
+    cr_assert_gt(device_hashes(b), device_hashes(a), "the device's hashes did not move");
+    char up_a[32], up_b[32];
+    text_of(a, "uptime", up_a, sizeof up_a);
+    text_of(b, "uptime", up_b, sizeof up_b);
+    cr_assert_str_neq(up_a, up_b, "the page did not update");
+    free(a);
+    free(b);
+    pk_miner_stop(m);
+    pthread_join(th, NULL);
+    pk_miner_free(m);
 }

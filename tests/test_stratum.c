@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "powkit/log.h"
@@ -658,4 +659,203 @@ Test(stratum, client_reconnect_to_another_port_is_a_redirect)
     cr_assert(srv_wait(s, connections_at_least, &two, 20), "did not come back to this port");
     wait_more(s, 5, "after the refused redirect");
     close_pool(&x);
+}
+
+/* A cpuminer command line, run as cpuminer users run it, against the
+ * scripted pool: -a sha256d, -O user:pass, -t, -q; the shares are valid
+ * and every verdict is logged as cpuminer logs it. */
+Test(stratum, cpuminer_command_line_mines_on_the_pool, .timeout = 120)
+{
+    srv_cfg c = {.diff_log2 = -12, .version_rolling = 1};
+    srv *s = srv_start(&c);
+    cr_assert(s);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd,
+             "'%s' mine -a sha256d -o stratum+tcp://127.0.0.1:%d -O worker1:secret -t 2 -q --duration 6 2>&1",
+             POWKIT_CLI, srv_port(s));
+    FILE *p = popen(cmd, "r");
+    cr_assert(p);
+    static char out[1 << 16];
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = 0;
+    int st = pclose(p);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", out);
+    srv_stats ss;
+    srv_stats_get(s, &ss);
+    cr_assert_str_eq(ss.user, "worker1");
+    cr_assert_str_eq(ss.pass, "secret");
+    cr_assert_gt(ss.valid, 0, "%s", out);
+    cr_assert(strstr(out, "] accepted: 1/1 (100.00%), "), "%s", out);
+    cr_assert(strstr(out, " yes!"), "%s", out);
+    no_bad_shares(s);
+    srv_stop(s);
+    /* Another algorithm is refused before anything connects. */
+    snprintf(cmd, sizeof cmd, "'%s' mine -a scrypt -o stratum+tcp://127.0.0.1:1 -u x 2>&1", POWKIT_CLI);
+    p = popen(cmd, "r");
+    n = fread(out, 1, sizeof out - 1, p);
+    out[n] = 0;
+    st = pclose(p);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2, "%s", out);
+    cr_assert(strstr(out, "sha256d"), "%s", out);
+}
+
+/* ---- cgminer's API, asked as a farm monitor asks it ---- */
+
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+/* One request from source address `from`; the reply up to its NUL. */
+static char *cg_ask(int port, const char *from, const char *req)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert(fd >= 0);
+    struct sockaddr_in src = {.sin_family = AF_INET}, dst = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, from, &src.sin_addr);
+    inet_pton(AF_INET, "127.0.0.1", &dst.sin_addr);
+    cr_assert_eq(bind(fd, (struct sockaddr *)&src, sizeof src), 0, "bind %s", from);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&dst, sizeof dst), 0);
+    cr_assert_eq(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+    shutdown(fd, SHUT_WR);
+    static char buf[1 << 16];
+    size_t n = 0;
+    ssize_t k;
+    while (n < sizeof buf - 1 && (k = read(fd, buf + n, sizeof buf - 1 - n)) > 0)
+        n += (size_t)k;
+    close(fd);
+    cr_assert(n > 0 && buf[n - 1] == 0, "the reply ends with a NUL (%zu bytes)", n);
+    return strdup(buf);
+}
+
+/* reply[cmd][0]: STATUS S with code, and the section, an array. */
+static json_t *cg_section(json_t *reply, const char *cmd, const char *section, int code)
+{
+    json_t *one = json_array_get(json_object_get(reply, cmd), 0);
+    cr_assert(one, "no answer for %s", cmd);
+    json_t *st = json_array_get(json_object_get(one, "STATUS"), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(st, "STATUS")), "S", "%s", cmd);
+    cr_assert_eq(json_integer_value(json_object_get(st, "Code")), code, "%s", cmd);
+    cr_assert(json_is_integer(json_object_get(st, "When")));
+    cr_assert(json_is_string(json_object_get(st, "Description")));
+    json_t *sec = json_object_get(one, section);
+    cr_assert(json_is_array(sec), "%s has no %s array", cmd, section);
+    return sec;
+}
+
+static void cg_numbers(json_t *o, const char *const *keys, size_t n, const char *what)
+{
+    for (size_t i = 0; i < n; i++)
+        cr_assert(json_is_number(json_object_get(o, keys[i])), "%s lacks the number \"%s\"", what, keys[i]);
+}
+
+static int cg_code(const char *reply)
+{
+    const char *c = strstr(reply, "Code=");
+    return c ? atoi(c + 5) : -1;
+}
+
+Test(stratum, cgminer_api_answers_as_cgminer_and_guards_privileged_commands, .timeout = 120)
+{
+    srv_cfg c = {.diff_log2 = -12, .version_rolling = 1};
+    srv *a = srv_start(&c), *b = srv_start(&c);
+    runner r = {0};
+    pk_miner_opts o = base_opts();
+    add_pool(&r, &o, srv_port(a), 0);
+    add_pool(&r, &o, srv_port(b), 0);
+    o.cgminer_api = "127.0.0.1:0";
+    o.api_allow = "W:127.0.0.1"; /* 127.0.0.2 is loopback too: it may read, not command */
+    start(&r, &o);
+    int port = pk_miner_cgminer_api_port(r.m);
+    cr_assert_gt(port, 0);
+    wait_valid(a, 5, "on pool 0");
+
+    char *txt = cg_ask(port, "127.0.0.1", "{\"command\":\"summary+devs+pools+version+config+stats\",\"parameter\":\"\"}");
+    json_error_t je;
+    json_t *reply = json_loads(txt, 0, &je);
+    cr_assert(reply, "%s: %s", je.text, txt);
+    json_t *sum = json_array_get(cg_section(reply, "summary", "SUMMARY", 11), 0);
+    static const char *sum_keys[] = {"Elapsed", "MHS av", "MHS 5s", "MHS 1m", "Found Blocks", "Getworks", "Accepted",
+                                     "Rejected", "Hardware Errors", "Utility", "Stale", "Total MH",
+                                     "Difficulty Accepted", "Difficulty Rejected", "Best Share", "Pool Rejected%"};
+    cg_numbers(sum, sum_keys, sizeof sum_keys / sizeof sum_keys[0], "SUMMARY");
+    cr_assert_gt(json_integer_value(json_object_get(sum, "Accepted")), 0);
+    cr_assert_gt(json_number_value(json_object_get(sum, "MHS av")), 0);
+    cr_assert_gt(json_number_value(json_object_get(sum, "Best Share")), 0);
+    json_t *devs = cg_section(reply, "devs", "DEVS", 9);
+    cr_assert_eq(json_array_size(devs), 1);
+    static const char *dev_keys[] = {"MHS av", "MHS 5s", "Total MH", "Hardware Errors"};
+    cg_numbers(json_array_get(devs, 0), dev_keys, 4, "DEVS");
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(devs, 0), "Status")), "Alive");
+    json_t *pools = cg_section(reply, "pools", "POOLS", 7);
+    cr_assert_eq(json_array_size(pools), 2);
+    static const char *pool_keys[] = {"POOL", "Priority", "Accepted", "Rejected", "Stale", "Difficulty Accepted",
+                                      "Stratum Difficulty", "Last Share Time"};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *p = json_array_get(pools, i);
+        cg_numbers(p, pool_keys, sizeof pool_keys / sizeof pool_keys[0], "POOLS");
+        cr_assert_eq(json_integer_value(json_object_get(p, "POOL")), (json_int_t)i);
+        cr_assert_str_eq(json_string_value(json_object_get(p, "URL")), r.url[i]);
+        cr_assert_str_eq(json_string_value(json_object_get(p, "User")), "worker.1");
+    }
+    cr_assert(json_is_true(json_object_get(json_array_get(pools, 0), "Stratum Active")));
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(pools, 0), "Status")), "Alive");
+    json_t *ver = json_array_get(cg_section(reply, "version", "VERSION", 22), 0);
+    cr_assert(json_is_string(json_object_get(ver, "API")));
+    json_t *cfg = json_array_get(cg_section(reply, "config", "CONFIG", 33), 0);
+    cr_assert_eq(json_integer_value(json_object_get(cfg, "Pool Count")), 2);
+    cr_assert_str_eq(json_string_value(json_object_get(cfg, "Strategy")), "Failover");
+    cr_assert_geq(json_array_size(cg_section(reply, "stats", "STATS", 70)), 3);
+    json_decref(reply);
+    free(txt);
+
+    /* The plain form: STATUS=...|SUMMARY,...| */
+    txt = cg_ask(port, "127.0.0.1", "summary");
+    cr_assert(strncmp(txt, "STATUS=S,", 9) == 0 && strstr(txt, "|SUMMARY,Elapsed="), "%s", txt);
+    cr_assert(strstr(txt, ",MHS av="), "%s", txt);
+    free(txt);
+    txt = cg_ask(port, "127.0.0.1", "frobnicate");
+    cr_assert_eq(cg_code(txt), 14, "%s", txt);
+    free(txt);
+
+    /* Privileged: refused to a reader, honoured for a W: address. */
+    txt = cg_ask(port, "127.0.0.2", "switchpool|1");
+    cr_assert_eq(cg_code(txt), 45, "%s", txt);
+    free(txt);
+    txt = cg_ask(port, "127.0.0.2", "quit");
+    cr_assert_eq(cg_code(txt), 45, "%s", txt);
+    free(txt);
+    txt = cg_ask(port, "127.0.0.1", "switchpool|7");
+    cr_assert(strstr(txt, "STATUS=E"), "%s", txt);
+    free(txt);
+    txt = cg_ask(port, "127.0.0.1", "switchpool|1");
+    cr_assert_eq(cg_code(txt), 27, "%s", txt);
+    free(txt);
+    wait_valid(b, 5, "on pool 1 after switchpool");
+    srv_stats s1, s2;
+    usleep(300000);
+    srv_stats_get(a, &s1);
+    usleep(600000);
+    srv_stats_get(a, &s2);
+    cr_assert_eq(s2.submits, s1.submits, "still submitting to pool 0 after switchpool|1");
+    txt = cg_ask(port, "127.0.0.1", "{\"command\":\"pools\"}");
+    reply = json_loads(txt, 0, &je);
+    pools = json_object_get(reply, "POOLS");
+    cr_assert(json_is_true(json_object_get(json_array_get(pools, 1), "Stratum Active")), "%s", txt);
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(pools, 1), "Priority")), 0, "%s", txt);
+    json_decref(reply);
+    free(txt);
+
+    /* quit: the reply, then the miner stops. */
+    txt = cg_ask(port, "127.0.0.1", "quit");
+    cr_assert_eq(cg_code(txt), 68, "%s", txt);
+    cr_assert(strstr(txt, "Msg=BYE"), "%s", txt);
+    free(txt);
+    pthread_join(r.th, NULL);
+    pk_miner_free(r.m);
+    cr_assert_eq(r.rc, 0);
+    no_bad_shares(a);
+    no_bad_shares(b);
+    srv_stop(a);
+    srv_stop(b);
 }

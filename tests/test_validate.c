@@ -178,6 +178,34 @@ Test(block413567, truncation_anywhere_is_a_clean_error, .timeout = 300)
         cr_assert_leq(e.offset, cut);
         free(t);
     }
+    /* The message names the part that ran out, here in the last input of
+     * the last transaction with several (the counts before it fit): its
+     * outpoint, its script length, its script, its sequence. */
+    {
+        pk_block full;
+        pk_verror e;
+        cr_assert_eq(pk_block_parse(&full, d, len, &e), 0);
+        size_t t = full.ntx - 1;
+        while (full.tx[t].n_in < 2)
+            t--;
+        pk_txin_ref ins[64];
+        cr_assert_leq(full.tx[t].n_in, 64);
+        pk_tx_inputs(&full, &full.tx[t], ins);
+        const pk_txin_ref *last = &ins[full.tx[t].n_in - 1];
+        cr_assert_gt(last->script_len, 2);
+        const struct { size_t cut; const char *words; } named[] = {
+            {last->prevout + 10, "outpoint needs 36 bytes"},
+            {last->script - 1, "script length"}, /* a one-byte length, not there */
+            {last->script + 1, "script length"}, /* longer than what is left */
+            {last->sequence + 2, "sequence needs 4 bytes"},
+        };
+        for (size_t k = 0; k < 4; k++) {
+            pk_block b;
+            cr_assert_eq(pk_block_parse(&b, d, named[k].cut, &e), -1);
+            cr_assert(strstr(e.msg, named[k].words), "cut %zu: %s", named[k].cut, e.msg);
+        }
+        pk_block_free(&full);
+    }
     /* And trailing bytes. */
     uint8_t *t = malloc(len + 1);
     memcpy(t, d, len);

@@ -114,12 +114,17 @@ static int count(rd *r, uint64_t *out, size_t min_item, const char *what)
     return 0;
 }
 
-static int bytes(rd *r, const char *what)
+/* A length-prefixed string: "<what> script length", then "<what> script"
+ * (or "item"): a truncation says which of the two ran out. */
+static int bytes(rd *r, const char *what, const char *kind)
 {
+    char part[128];
     uint64_t n;
-    if (count(r, &n, 1, what))
+    snprintf(part, sizeof part, "%s %s length", what, kind);
+    if (count(r, &n, 1, part))
         return -1;
-    return skip(r, (size_t)n, what);
+    snprintf(part, sizeof part, "%s %s", what, kind);
+    return skip(r, (size_t)n, part);
 }
 
 static int parse_tx(rd *r, pk_tx *t, size_t index)
@@ -153,7 +158,12 @@ static int parse_tx(rd *r, pk_tx *t, size_t index)
     t->first_in_offset = r->pos;
     for (uint64_t i = 0; i < nin; i++) {
         snprintf(what, sizeof what, "tx %zu input %llu", index, (unsigned long long)i);
-        if (skip(r, 36, what) || bytes(r, what) || skip(r, 4, what))
+        char part[96];
+        snprintf(part, sizeof part, "%s outpoint", what);
+        if (skip(r, 36, part) || bytes(r, what, "script"))
+            return -1;
+        snprintf(part, sizeof part, "%s sequence", what);
+        if (skip(r, 4, part))
             return -1;
     }
     snprintf(what, sizeof what, "tx %zu output count", index);
@@ -162,7 +172,9 @@ static int parse_tx(rd *r, pk_tx *t, size_t index)
     t->out_offset = r->pos;
     for (uint64_t i = 0; i < nout; i++) {
         snprintf(what, sizeof what, "tx %zu output %llu", index, (unsigned long long)i);
-        if (skip(r, 8, what) || bytes(r, what))
+        char part[96];
+        snprintf(part, sizeof part, "%s value", what);
+        if (skip(r, 8, part) || bytes(r, what, "script"))
             return -1;
     }
     t->io_size = r->pos - t->io_offset;
@@ -178,7 +190,7 @@ static int parse_tx(rd *r, pk_tx *t, size_t index)
                 return -1;
             any |= items > 0;
             for (uint64_t k = 0; k < items; k++) {
-                if (bytes(r, what))
+                if (bytes(r, what, "item"))
                     return -1;
             }
         }

@@ -22,7 +22,8 @@ _powkit()
               --normal-priority --devices --cl-vector-width --cl-global --cl-launch-ms --config --log
               --status-interval --quiet --log-level --api-listen --duration --help --version
               --debug --log-file --syslog --algo --benchmark --userpass --coinbase-addr --timeout
-              --retry-pause -o -u -p -t -c -l -q -h -V -a -O -T -R -D -S"
+              --retry-pause --cgminer-api --api-allow --api-token
+              -o -u -p -t -c -l -q -h -V -a -O -T -R -D -S"
         case $prev in
         --config | -c | --cert | --rpc-cookie | --log-file | --log)
             _filedir
@@ -54,11 +55,12 @@ _powkit()
         --address | --payout-script | --rpc-user | --rpc-password | --coinbase-tag | --blocks | \
         --gbt-refresh | --threads | -t | --devices | --cl-global | --cl-launch-ms | --log | -l | \
         --status-interval | --api-listen | --duration | --userpass | -O | --coinbase-addr | \
-        --timeout | -T | --retry-pause | -R)
+        --timeout | -T | --retry-pause | -R | --cgminer-api | --api-allow | --api-token)
             return ;;
         esac ;;
     bench)
-        opts="--seconds --threads --kernel --cpu-affinity --json --no-opencl --no-version-lanes --help -t"
+        opts="--seconds --threads --kernel --cpu-affinity --json --no-opencl --no-version-lanes --recalibrate
+              --help -t"
         case $prev in
         --kernel)
             COMPREPLY=($(compgen -W "ref shani avx2 avx512 shani:2 shani:3 shani:4 shani:5 shani:8
@@ -106,7 +108,7 @@ _powkit()
         [[ $cword -eq 2 ]] && COMPREPLY=($(compgen -W "${commands% help}" -- "$cur"))
         return ;;
     selftest)
-        opts="--help" ;;
+        opts="--recalibrate --help" ;;
     esac
 
     if [[ $cur == -* ]]; then

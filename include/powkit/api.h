@@ -1,6 +1,6 @@
 /* powkit: a tiny read-only HTTP endpoint on the miner's libuv loop, for
- * `--api-listen`.  GET /status answers JSON, GET /metrics Prometheus text;
- * anything else 404 (or 405 for another method).  A request must fit in
+ * `--api-listen`.  GET / is a status page, GET /status answers JSON, GET
+ * /metrics Prometheus text; anything else 404 (or 405 for another method).  A request must fit in
  * 8 KiB and arrive within 5 s; one request per connection. */
 #ifndef POWKIT_API_H
 #define POWKIT_API_H
@@ -19,10 +19,15 @@ typedef struct pk_api pk_api;
 /* Fills *body (malloc'd) and *type for a path; returns the HTTP status. */
 typedef int (*pk_api_handler)(void *ud, const char *path, char **body, const char **type);
 
-/* addr is "host:port" or "[v6]:port".  Returns 0 or a negative libuv or
- * PK_E* code with err filled. */
-PK_API int pk_api_start(uv_loop_t *loop, const char *addr, pk_api_handler h, void *ud, pk_api **out,
-                        char *err, size_t errlen);
+struct pk_access;
+
+/* addr is "host:port", "[v6]:port" or "name:port" (resolved once, now).
+ * Peers not allowed by access (NULL: loopback only) are closed unanswered;
+ * with a token, every request needs "Authorization: Bearer TOKEN" (401
+ * without).  A bind that other machines can reach needs access rules or a
+ * token.  Returns 0 or a negative libuv or PK_E* code with err filled. */
+PK_API int pk_api_start(uv_loop_t *loop, const char *addr, const struct pk_access *access, const char *token,
+                        pk_api_handler h, void *ud, pk_api **out, char *err, size_t errlen);
 /* Port actually bound (useful with port 0). */
 PK_API int pk_api_port(const pk_api *api);
 PK_API void pk_api_close(pk_api *api);

@@ -37,6 +37,8 @@ typedef struct pk_dispatch_opts {
                               else ~/.cache/powkit; "": no cache */
     unsigned calibrate_ms; /* time per kernel for the pick; 0: 30 ms */
     int no_calibrate;      /* 1: pick the widest usable kernel, measure nothing */
+    int recalibrate;       /* 1: measure even when a pick is cached, and cache the new one
+                              (a pick measured under load is never measured again otherwise) */
 } pk_dispatch_opts;
 
 typedef struct pk_kernel_entry {

@@ -74,6 +74,8 @@ typedef struct pk_dispatcher_stats {
     uint64_t shares;     /* rechecked and passed to the source */
     uint64_t invalid;    /* reported by a device but rejected by ref: a bug */
     uint64_t stale;      /* found on a job that changed meanwhile, still passed on */
+    double difficulty;   /* the share target of the work being mined (0 before any) */
+    double best_share;   /* the highest difficulty a rechecked share reached */
 } pk_dispatcher_stats;
 
 typedef struct pk_dispatcher pk_dispatcher;

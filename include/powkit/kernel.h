@@ -123,6 +123,8 @@ PK_API int pk_bits_to_target(uint32_t bits, uint8_t target[32]);
 
 /* Target for a pool difficulty (difficulty 1 = 0x00000000ffff0000...). */
 PK_API void pk_difficulty_to_target(double difficulty, uint8_t target[32]);
+/* The difficulty of a target (its inverse; 0 for an all-zero target). */
+PK_API double pk_target_to_difficulty(const uint8_t target[32]);
 
 #ifdef __cplusplus
 }

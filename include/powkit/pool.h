@@ -58,7 +58,13 @@ typedef struct pk_pool_stats {
     int active;
     double difficulty;
     uint64_t accepted, rejected, stale, dropped, submitted;
+    double diff_accepted, diff_rejected; /* the pool's difficulty summed over the verdicts */
+    double last_share_diff;
+    uint64_t last_share_time;            /* unix seconds of the last verdict, 0: none */
     char last_reject[128];
+    char user[128];     /* the worker name */
+    int priority;       /* 0: tried first */
+    int disabled;
 } pk_pool_stats;
 
 typedef struct pk_pool_set pk_pool_set;
@@ -77,6 +83,14 @@ PK_API void pk_pool_set_close(pk_pool_set *ps, void (*closed)(void *arg), void *
 PK_API size_t pk_pool_set_count(const pk_pool_set *ps);
 PK_API void pk_pool_set_stats(pk_pool_set *ps, size_t i, pk_pool_stats *out);
 PK_API int pk_pool_set_active(pk_pool_set *ps); /* index, or -1 */
+/* cgminer's pool commands, on the loop thread.  Switch: pool i first in
+ * the order (enabled), mined as soon as it has work.  Enable/disable: a
+ * disabled pool is not connected (the last enabled one cannot be).  Add:
+ * a pool last in the order.  Return 0 or PK_EINVAL. */
+PK_API int pk_pool_set_switch(pk_pool_set *ps, size_t i);
+PK_API int pk_pool_set_enable(pk_pool_set *ps, size_t i, int on);
+PK_API int pk_pool_set_add(pk_pool_set *ps, const char *url, const char *user, const char *pass, char *err,
+                           size_t errlen);
 
 #ifdef __cplusplus
 }
