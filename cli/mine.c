@@ -49,7 +49,8 @@ void pk_usage_mine(FILE *f)
             "devices:\n"
             "  -t, --threads N          CPU threads (default: all)\n"
             "  --kernel NAME            ref, shani, avx2, avx512 (default: fastest measured)\n"
-            "  --cpu-affinity           pin thread i to CPU i\n"
+            "  --cpu-affinity [MASK]    pin thread i to CPU i, or the threads to the CPUs set in\n"
+            "                           MASK (cpuminer's: 0x5 is CPUs 0 and 2)\n"
             "  --normal-priority        hash at normal priority (default: idle priority, so\n"
             "                           the network thread and other programs go first)\n"
             "  --devices LIST           cpu,opencl:0,... (default: cpu and every OpenCL device\n"
@@ -82,6 +83,8 @@ void pk_usage_mine(FILE *f)
             "  --coinbase-addr ADDR     --address\n"
             "  -T, --timeout S          --no-work-timeout\n"
             "  -R, --retry-pause S      first pause before reconnecting (back-off from there)\n"
+            "  -r, --retries N          stop (exit 2) once every pool failed more than N times in\n"
+            "                           a row (default, and -1: retry forever)\n"
             "\n"
             "exit status: 0 stopped cleanly (signal, --duration, --blocks), 1 a found nonce failed\n"
             "the recheck, 2 bad options or config, a device that cannot start, a fatal node answer\n");
@@ -103,6 +106,7 @@ static const struct option long_opts[] = {
     {"algo", required_argument, 0, 'a'},        {"benchmark", no_argument, 0, O_BENCHMARK},
     {"userpass", required_argument, 0, 'O'},    {"coinbase-addr", required_argument, 0, O_CBADDR},
     {"timeout", required_argument, 0, 'T'},     {"retry-pause", required_argument, 0, 'R'},
+    {"retries", required_argument, 0, 'r'},
     {"debug", no_argument, 0, 'D'},             {"syslog", no_argument, 0, 'S'},
     {"log-file", required_argument, 0, O_LOGFILE},
     {"cgminer-api", required_argument, 0, O_CGAPI}, {"api-allow", required_argument, 0, O_APIALLOW},
@@ -115,7 +119,7 @@ static const struct option long_opts[] = {
     {"no-work-timeout", required_argument, 0, O_NOWORK},
     {"max-rejects", required_argument, 0, O_MAXREJ},
     {"failback", required_argument, 0, O_FAILBACK}, {"kernel", required_argument, 0, O_KERNEL},
-    {"cpu-affinity", no_argument, 0, O_AFFINITY}, {"devices", required_argument, 0, O_DEVICES},
+    {"cpu-affinity", optional_argument, 0, O_AFFINITY}, {"devices", required_argument, 0, O_DEVICES},
     {"log-level", required_argument, 0, O_LOGLEVEL}, {"api-listen", required_argument, 0, O_API},
     {"duration", required_argument, 0, O_DURATION}, {"normal-priority", no_argument, 0, O_NORMALPRIO},
     {"cl-vector-width", required_argument, 0, O_CLVW}, {"cl-global", required_argument, 0, O_CLGLOBAL},
@@ -224,6 +228,13 @@ static int apply(pk_mine_cli *c, int opt, const char *name, const char *v, char 
     }
     case O_CBADDR: o->node.address = v; return 0;
     case 'T': return whole(name, v, 1, 86400, &po->no_work_timeout_s, err, errlen);
+    case 'r':
+        /* cpuminer's -r: -1 (its default) is forever, as powkit's is */
+        if (strcmp(v, "-1") == 0) {
+            po->max_retries = 0;
+            return 0;
+        }
+        return whole(name, v, 1, 1000000, &po->max_retries, err, errlen);
     case 'R': {
         unsigned s;
         if (whole(name, v, 1, 3600, &s, err, errlen))
@@ -260,7 +271,22 @@ static int apply(pk_mine_cli *c, int opt, const char *name, const char *v, char 
         po->failback_stable_ms = (unsigned)(d * 1000);
         return 0;
     case O_KERNEL: o->kernel = v; return 0;
-    case O_AFFINITY: o->affinity = 1; return 0;
+    case O_AFFINITY: {
+        /* Alone: thread i on CPU i.  With a MASK (cpuminer's, hex or
+         * decimal): the threads on the CPUs set in it. */
+        o->affinity = 1;
+        if (!v)
+            return 0;
+        char *end;
+        errno = 0;
+        unsigned long long mask = strtoull(v, &end, 0);
+        if (!*v || *end || errno || mask == 0 || v[0] == '-') {
+            snprintf(err, errlen, "%s wants a CPU mask such as 0x5 (CPUs 0 and 2), got '%s'", name, v);
+            return -1;
+        }
+        o->affinity_mask = (uint64_t)mask;
+        return 0;
+    }
     case O_NORMALPRIO: o->normal_priority = 1; return 0;
     case O_DEVICES: {
         /* cpu and opencl:N, comma separated */
@@ -384,7 +410,10 @@ static int load_config(pk_mine_cli *c, const char *path, char *err, size_t errle
         }
         char buf[64];
         const char *v = NULL;
-        if (lo->has_arg == no_argument) {
+        if (lo->has_arg == optional_argument && json_is_boolean(val)) {
+            if (!json_is_true(val))
+                continue;
+        } else if (lo->has_arg == no_argument) {
             if (!json_is_boolean(val)) {
                 snprintf(err, errlen, "config %s: \"%s\" must be true or false", path, key);
                 return -1;
@@ -431,7 +460,7 @@ int pk_mine_cli_parse(pk_mine_cli *c, int argc, char **argv, char *err, size_t e
     int cli_pools = 0;
     for (;;) {
         idx = -1; /* getopt_long sets it only for long options */
-        opt = getopt_long(argc, argv, ":o:u:p:t:c:ql:hVa:O:T:R:DS", long_opts, &idx);
+        opt = getopt_long(argc, argv, ":o:u:p:t:c:ql:hVa:O:T:R:r:DS", long_opts, &idx);
         if (opt == -1)
             break;
         if (opt == 'h' || opt == 'V') {
@@ -448,6 +477,9 @@ int pk_mine_cli_parse(pk_mine_cli *c, int argc, char **argv, char *err, size_t e
         if (opt == 'o' && !cli_pools++) {
             c->opts.pool.npools = 0; /* pools on the command line replace the config's */
         }
+        /* cpuminer writes "--cpu-affinity 0x5": a mask as the next word. */
+        if (opt == O_AFFINITY && !optarg && optind < argc && argv[optind][0] >= '0' && argv[optind][0] <= '9')
+            optarg = argv[optind++];
         /* The option as typed ("-t", "--threads"), for messages. */
         int at = optind - 1;
         if (optarg && at > 0 && optarg == argv[at])

@@ -185,10 +185,18 @@ static int cpu_start(pk_device *base, pk_dispatcher *d)
             return PK_ETHREAD;
         }
         t->running = 1;
-        if (dev->opts.affinity) {
+        if (dev->opts.affinity || dev->opts.affinity_mask) {
             cpu_set_t set;
             CPU_ZERO(&set);
-            CPU_SET(i % ncpu, &set);
+            unsigned cpu = i % ncpu;
+            uint64_t mask = dev->opts.affinity_mask;
+            if (mask) {
+                unsigned nset = (unsigned)__builtin_popcountll(mask), k = i % nset;
+                while (k--)
+                    mask &= mask - 1; /* drop the lowest set bit */
+                cpu = (unsigned)__builtin_ctzll(mask);
+            }
+            CPU_SET(cpu, &set);
             /* Pinning is a hint: a failure (a restricted cpuset) leaves the
              * thread where the scheduler put it. */
             pthread_setaffinity_np(t->tid, sizeof set, &set);

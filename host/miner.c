@@ -79,6 +79,17 @@ static double rate_over(pk_miner *m, unsigned secs)
     return dt > 0 ? (double)(m->samples[newest] - m->samples[old]) / dt / 1e6 : 0;
 }
 
+static void stop_now(pk_miner *m);
+
+/* --retries ran out: stop, exit status 2 (nothing to mine for). */
+static void pools_gave_up(void *arg, const char *why)
+{
+    pk_miner *m = arg;
+    pk_log(PK_LOG_ERROR, "%s: stopping", why);
+    m->exit_code = 2;
+    stop_now(m);
+}
+
 /* Every verdict at info, as cpuminer says it: "accepted: 12/13 (92.31%),
  * 80.10 MH/s yes!" (totals over every pool). */
 static void share_result(void *arg, int pool, int accepted, const char *reason)
@@ -699,6 +710,7 @@ int pk_miner_new(const pk_miner_opts *o, pk_miner **out, char *err, size_t errle
     } else if (o->pool.npools > 0) {
         pk_pool_set_opts po = o->pool;
         po.on_result = share_result;
+        po.on_give_up = pools_gave_up;
         po.result_arg = m;
         rc = pk_pool_set_new(&m->loop, &po, &m->pools, err, errlen);
         if (rc)
@@ -724,6 +736,7 @@ int pk_miner_new(const pk_miner_opts *o, pk_miner **out, char *err, size_t errle
     int want_cpu = !o->devices || strstr(list, "cpu") != NULL;
     if (want_cpu) {
         pk_cpu_device_opts co = {.kernel = m->kernel, .threads = o->threads, .affinity = o->affinity,
+                                 .affinity_mask = o->affinity_mask,
                                  .idle_priority = !o->normal_priority};
         m->dev = pk_cpu_device_new(&co, 0);
         if (!m->dev) {

@@ -46,6 +46,7 @@ typedef struct pool_entry {
     uint64_t latest_seq;
     unsigned rejects_in_row;
     int disabled;        /* cgminer's disablepool: never connected, never mined */
+    unsigned failures_in_row; /* downs since it was last ready (--retries) */
     int switch_now;      /* switchpool: promote as soon as it has work, no failback wait */
     char *owned[3];      /* url, user, pass of a pool added at run time */
     pk_pool_stats st;
@@ -62,6 +63,7 @@ struct pk_pool_set {
     /* Priority: by_rank[0] is tried first.  Pool indexes never change (the
      * API and the shares name pools by them); their order does. */
     int by_rank[PK_POOLS_MAX], rank[PK_POOLS_MAX];
+    int gave_up;
     pk_dispatcher *disp;
 
     pthread_mutex_t mu;
@@ -297,6 +299,7 @@ static void on_ready(pk_stratum *s, void *ud)
     e->ready_since = uv_now(ps->loop);
     e->backoff_ms = 0;
     e->ever_failed = 0;
+    e->failures_in_row = 0;
     e->rejects_in_row = 0;
     if (!pk_stratum_resumed(s)) {
         /* A new session: the old extranonce1 is gone with every job on it.
@@ -341,6 +344,18 @@ static void on_down(pk_stratum *s, const char *reason, void *ud)
     e->ever_failed = 1;
     e->ready_since = 0;
     e->session_job = 0;
+    e->failures_in_row++;
+    if (ps->o.max_retries && ps->o.on_give_up && !ps->gave_up) {
+        int all = 1;
+        for (size_t i = 0; i < ps->n; i++)
+            all &= ps->pools[i].disabled || ps->pools[i].failures_in_row > ps->o.max_retries;
+        if (all) {
+            char why[128];
+            snprintf(why, sizeof why, "every pool failed more than %u times in a row (--retries)", ps->o.max_retries);
+            ps->gave_up = 1;
+            ps->o.on_give_up(ps->o.result_arg, why);
+        }
+    }
     long hint = pk_stratum_reconnect_hint(s);
     if (hint >= 0) {
         e->retry_at = now + (uint64_t)hint;

@@ -557,3 +557,16 @@ Test(cli, small_things_users_met, .timeout = 120)
     cr_assert_eq(run2("selftest --recalibrate"), 0, "%s", out);
     cr_assert(strstr(out, "(measured now)"), "%s", out);
 }
+
+Test(cli, cpuminer_retries_and_affinity_mask, .timeout = 60)
+{
+    /* -r: every pool down more than N times in a row ends the run, 2. */
+    cr_assert_eq(run2("mine -o stratum+tcp://127.0.0.1:1 -u x -r 1 -R 1 -t 1 -q"), 2, "%s", out);
+    cr_assert(strstr(out, "--retries"), "%s", out);
+    cr_assert_eq(run2("mine -r 0"), 2, "%s", out);
+    /* --cpu-affinity MASK, cpuminer's way and with = */
+    cr_assert_eq(run2("mine --cpu-affinity 0x1 -t 1 --duration 1 -q"), 0, "%s", out);
+    cr_assert_eq(run2("mine --cpu-affinity=1 -t 1 --duration 1 -q"), 0, "%s", out);
+    cr_assert_eq(run2("mine --cpu-affinity=zz -t 1"), 2, "%s", out);
+    cr_assert(strstr(out, "CPU mask"), "%s", out);
+}

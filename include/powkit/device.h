@@ -37,6 +37,8 @@ typedef struct pk_cpu_device_opts {
     const pk_kernel *kernel;
     unsigned threads;     /* 0: one per online CPU */
     int affinity;         /* pin thread i to CPU i mod ncpu */
+    uint64_t affinity_mask; /* cpuminer's --cpu-affinity MASK: thread i to the (i mod n)th CPU set
+                               in it (CPUs 0-63); 0: as affinity says */
     unsigned chunk_ms;    /* target time per range; 0: 4 ms (job changes are seen
                              every quarter of it) */
     int idle_priority;    /* run threads at SCHED_IDLE: anything else, the

@@ -24,6 +24,7 @@ typedef struct pk_miner_opts {
     unsigned cl_vector_width, cl_global, cl_launch_ms; /* OpenCL overrides; 0: tuned */
     unsigned threads;        /* 0: every CPU */
     int affinity;
+    uint64_t affinity_mask;  /* --cpu-affinity MASK (cpuminer's) */
     int normal_priority;     /* 0: device threads at SCHED_IDLE */
     unsigned status_interval_s; /* 0: 10 */
     int quiet;               /* no status lines */

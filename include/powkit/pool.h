@@ -50,6 +50,10 @@ typedef struct pk_pool_set_opts {
      * (reason NULL when accepted). */
     void (*on_result)(void *arg, int pool, int accepted, const char *reason);
     void *result_arg;
+    /* cpuminer's --retries: once every enabled pool has failed more than
+     * this many times in a row, on_give_up(result_arg, why) (0: never). */
+    unsigned max_retries;
+    void (*on_give_up)(void *arg, const char *why);
 } pk_pool_set_opts;
 
 typedef struct pk_pool_stats {
