@@ -75,6 +75,7 @@ void pk_usage_mine(FILE *f)
             "                           privileged commands); loopback may always read; an API\n"
             "                           reachable from other machines needs this or --api-token\n"
             "  --api-token TOKEN        the HTTP API wants Authorization: Bearer TOKEN\n"
+            "  --api-bind [IP:]PORT     cpuminer's API (summary|, threads|, quit| for W: addresses)\n"
             "  --duration S             stop after S seconds\n"
             "cpuminer's names, accepted as aliases:\n"
             "  -a, --algo sha256d       the only algorithm (any other is refused)\n"
@@ -94,7 +95,7 @@ enum {
     O_CERT = 1000, O_INSECURE, O_NO_EN, O_NO_VR, O_SUGGEST, O_REDIRECT, O_NOWORK, O_MAXREJ,
     O_FAILBACK, O_KERNEL, O_AFFINITY, O_DEVICES, O_LOGLEVEL, O_API, O_DURATION, O_NORMALPRIO,
     O_CLVW, O_CLGLOBAL, O_CLMS, O_NODE, O_ADDRESS, O_PAYOUT, O_RPCUSER, O_RPCPASS, O_COOKIE, O_TAG, O_BLOCKS, O_BLOCKSDIR, O_REFRESH,
-    O_NO_VLANES, O_LOG, O_LOGFILE, O_BENCHMARK, O_CBADDR, O_CGAPI, O_APIALLOW, O_APITOKEN,
+    O_NO_VLANES, O_LOG, O_LOGFILE, O_BENCHMARK, O_CBADDR, O_CGAPI, O_APIALLOW, O_APITOKEN, O_APIBIND,
 };
 
 static const struct option long_opts[] = {
@@ -110,7 +111,7 @@ static const struct option long_opts[] = {
     {"debug", no_argument, 0, 'D'},             {"syslog", no_argument, 0, 'S'},
     {"log-file", required_argument, 0, O_LOGFILE},
     {"cgminer-api", required_argument, 0, O_CGAPI}, {"api-allow", required_argument, 0, O_APIALLOW},
-    {"api-token", required_argument, 0, O_APITOKEN},
+    {"api-token", required_argument, 0, O_APITOKEN}, {"api-bind", required_argument, 0, O_APIBIND},
     {"cert", required_argument, 0, O_CERT},     {"insecure", no_argument, 0, O_INSECURE},
     {"no-extranonce", no_argument, 0, O_NO_EN}, {"no-version-rolling", no_argument, 0, O_NO_VR},
     {"no-version-lanes", no_argument, 0, O_NO_VLANES},
@@ -318,6 +319,21 @@ static int apply(pk_mine_cli *c, int opt, const char *name, const char *v, char 
     case O_CGAPI: o->cgminer_api = v; return 0;
     case O_APIALLOW: o->api_allow = v; return 0;
     case O_APITOKEN: o->api_token = v; return 0;
+    case O_APIBIND: {
+        /* cpuminer's [IP:]PORT; a port alone is on loopback */
+        if (strspn(v, "0123456789") == strlen(v) && *v) {
+            if (c->nowned == sizeof c->owned / sizeof c->owned[0])
+                return snprintf(err, errlen, "too many options"), -1;
+            char *a = malloc(strlen(v) + 16);
+            if (!a)
+                return snprintf(err, errlen, "out of memory"), -1;
+            sprintf(a, "127.0.0.1:%s", v);
+            c->owned[c->nowned++] = a;
+            v = a;
+        }
+        o->cpuminer_api = v;
+        return 0;
+    }
     case O_CLVW: {
         unsigned w;
         if (whole(name, v, 1, 16, &w, err, errlen))

@@ -20,6 +20,7 @@
 struct pk_cgminer_api {
     uv_tcp_t server;
     pk_cg_handler handler;
+    pk_cpuminer_handler text_handler; /* set: cpuminer's protocol */
     void *ud;
     pk_access access;
     char description[64];
@@ -275,7 +276,21 @@ static void answer(cg_client *c)
     c->answered = 1;
     uv_read_stop((uv_stream_t *)&c->tcp);
     c->req[c->len] = 0;
-    c->out = pk_cgminer_reply(c->req, c->privileged, c->api->description, c->api->handler, c->api->ud);
+    if (c->api->text_handler) {
+        /* cpuminer's "command|params" */
+        char cmd[64], *param = strchr(c->req, '|');
+        size_t n = param ? (size_t)(param - c->req) : strcspn(c->req, "\r\n");
+        snprintf(cmd, sizeof cmd, "%.*s", (int)(n < sizeof cmd ? n : sizeof cmd - 1), c->req);
+        for (char *q = cmd; *q; q++)
+            *q = (char)tolower((unsigned char)*q);
+        if (param)
+            param[strcspn(param, "\r\n")] = 0;
+        c->out = c->api->text_handler(c->api->ud, cmd, param ? param + 1 : "", c->privileged);
+        if (!c->out)
+            c->out = strdup("");
+    } else {
+        c->out = pk_cgminer_reply(c->req, c->privileged, c->api->description, c->api->handler, c->api->ud);
+    }
     if (!c->out) {
         client_close(c);
         return;
@@ -373,14 +388,30 @@ static void on_conn(uv_stream_t *server, int status)
     uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
 }
 
+static int start(uv_loop_t *loop, const char *addr, const pk_access *access, const char *description,
+                 pk_cg_handler h, pk_cpuminer_handler th, void *ud, pk_cgminer_api **out, char *err, size_t errlen);
+
 int pk_cgminer_api_start(uv_loop_t *loop, const char *addr, const pk_access *access, const char *description,
                          pk_cg_handler h, void *ud, pk_cgminer_api **out, char *err, size_t errlen)
 {
+    return start(loop, addr, access, description, h, NULL, ud, out, err, errlen);
+}
+
+int pk_cpuminer_api_start(uv_loop_t *loop, const char *addr, const pk_access *access, pk_cpuminer_handler h,
+                          void *ud, pk_cgminer_api **out, char *err, size_t errlen)
+{
+    return start(loop, addr, access, "", NULL, h, ud, out, err, errlen);
+}
+
+static int start(uv_loop_t *loop, const char *addr, const pk_access *access, const char *description,
+                 pk_cg_handler h, pk_cpuminer_handler th, void *ud, pk_cgminer_api **out, char *err, size_t errlen)
+{
+    const char *opt = th ? "--api-bind" : "--cgminer-api";
     char host[128];
     int port;
     *out = NULL;
     if (pk_split_host_port(addr, host, sizeof host, &port)) {
-        snprintf(err, errlen, "--cgminer-api '%s': want HOST:PORT", addr);
+        snprintf(err, errlen, "%s '%s': want HOST:PORT", opt, addr);
         return PK_EINVAL;
     }
     struct sockaddr_storage sa;
@@ -388,7 +419,7 @@ int pk_cgminer_api_start(uv_loop_t *loop, const char *addr, const pk_access *acc
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
     int gai = getaddrinfo(host, NULL, &hints, &res);
     if (gai != 0 || !res || res->ai_addrlen > sizeof sa) {
-        snprintf(err, errlen, "--cgminer-api '%s': %s", addr, gai ? gai_strerror(gai) : "no address");
+        snprintf(err, errlen, "%s '%s': %s", opt, addr, gai ? gai_strerror(gai) : "no address");
         if (res)
             freeaddrinfo(res);
         return PK_EINVAL;
@@ -400,15 +431,15 @@ int pk_cgminer_api_start(uv_loop_t *loop, const char *addr, const pk_access *acc
     else
         ((struct sockaddr_in *)&sa)->sin_port = htons((uint16_t)port);
     if (!pk_addr_is_loopback((struct sockaddr *)&sa) && (!access || access->n == 0)) {
-        snprintf(err, errlen,
-                 "--cgminer-api %s is reachable from other machines: give --api-allow [W:]ADDRESS[/PREFIX],...",
-                 addr);
+        snprintf(err, errlen, "%s %s is reachable from other machines: give --api-allow [W:]ADDRESS[/PREFIX],...",
+                 opt, addr);
         return PK_EINVAL;
     }
     pk_cgminer_api *api = calloc(1, sizeof *api);
     if (!api)
         return PK_ENOMEM;
     api->handler = h;
+    api->text_handler = th;
     api->ud = ud;
     if (access)
         api->access = *access;
@@ -419,7 +450,7 @@ int pk_cgminer_api_start(uv_loop_t *loop, const char *addr, const pk_access *acc
     if (!rc)
         rc = uv_listen((uv_stream_t *)&api->server, 16, on_conn);
     if (rc) {
-        snprintf(err, errlen, "--cgminer-api %s: %s", addr, uv_strerror(rc));
+        snprintf(err, errlen, "%s %s: %s", opt, addr, uv_strerror(rc));
         api->closing = 1;
         uv_close((uv_handle_t *)&api->server, server_closed);
         return rc;
@@ -429,7 +460,7 @@ int pk_cgminer_api_start(uv_loop_t *loop, const char *addr, const pk_access *acc
     uv_tcp_getsockname(&api->server, (struct sockaddr *)&bound, &blen);
     api->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
                                                   : ((struct sockaddr_in *)&bound)->sin_port);
-    pk_log(PK_LOG_INFO, "cgminer API on %s (port %d)", addr, api->port);
+    pk_log(PK_LOG_INFO, "%s API on %s (port %d)", th ? "cpuminer" : "cgminer", addr, api->port);
     *out = api;
     return 0;
 }

@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* asprintf */
 #include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
@@ -39,7 +40,7 @@ struct pk_miner {
     pk_offline_source offline;
     pk_api *api;
     _Atomic int api_port;
-    pk_cgminer_api *cg;
+    pk_cgminer_api *cg, *cpm;
     _Atomic int cg_port;
     int restart; /* the cgminer API asked for a restart */
     uint64_t best_share_bits; /* unused: cgminer's Best Share is not tracked */
@@ -250,6 +251,9 @@ static void stop_now(pk_miner *m)
     if (m->cg)
         pk_cgminer_api_close(m->cg);
     m->cg = NULL;
+    if (m->cpm)
+        pk_cgminer_api_close(m->cpm);
+    m->cpm = NULL;
     if (m->pools)
         pk_pool_set_close(m->pools, NULL, NULL); /* sends shares still queued first */
     if (m->node)
@@ -297,6 +301,7 @@ void pk_miner_get_stats(pk_miner *m, pk_miner_stats *out)
 
 int pk_miner_api_port(pk_miner *m) { return atomic_load(&m->api_port); }
 int pk_miner_cgminer_api_port(pk_miner *m) { return atomic_load(&m->cg_port); }
+int pk_miner_cpuminer_api_port(pk_miner *m) { return m->cpm ? pk_cgminer_api_port(m->cpm) : -1; }
 int pk_miner_restart_asked(pk_miner *m) { return m->restart; }
 
 static const char *state_name(int st)
@@ -560,6 +565,54 @@ static double best_share(pk_miner *m)
     return ds.best_share;
 }
 
+/* ---- cpuminer's API: "summary|" answers "NAME=...;KHS=...;...|" ---- */
+static char *cpm_handler(void *ud, const char *cmd, const char *param, int privileged)
+{
+    pk_miner *m = ud;
+    (void)param;
+    pk_miner_stats s;
+    take_snapshot(m);
+    pk_miner_get_stats(m, &s);
+    char *out = NULL;
+    if (strcmp(cmd, "summary") == 0) {
+        char url[512] = "offline";
+        if (m->node)
+            snprintf(url, sizeof url, "%s", m->node_url);
+        else if (m->pools && s.active_pool >= 0) {
+            pk_pool_stats ps;
+            pk_pool_set_stats(m->pools, (size_t)s.active_pool, &ps);
+            snprintf(url, sizeof url, "%s", ps.url);
+        }
+        for (char *p = url; *p; p++)
+            if (*p == ';' || *p == '|')
+                *p = '_'; /* the protocol's separators */
+        double hs = s.mhs_5s * 1e6;
+        if (asprintf(&out,
+                     "NAME=powkit;VER=%s;API=1.0;ALGO=sha256d;CPUS=%u;URL=%s;HS=%.2f;KHS=%.2f;ACC=%llu;REJ=%llu;"
+                     "SOL=%llu;ACCMN=%.3f;DIFF=%.6f;TEMP=0.0;FAN=0;FREQ=0;UPTIME=%.0f;TS=%u|",
+                     POWKIT_VERSION, s.threads, url, hs, hs / 1000.0, (unsigned long long)s.accepted,
+                     (unsigned long long)s.rejected, (unsigned long long)s.blocks_accepted,
+                     s.uptime_s > 0 ? 60.0 * (double)s.accepted / s.uptime_s : 0, s.difficulty, s.uptime_s,
+                     (unsigned)time(NULL)) < 0)
+            out = NULL;
+    } else if (strcmp(cmd, "threads") == 0) {
+        size_t cap = 256 * (m->ndev + 1), n = 0;
+        out = malloc(cap);
+        for (size_t i = 0; out && i < m->ndev; i++)
+            n += (size_t)snprintf(out + n, cap - n, "CPU=%zu;NAME=%s;KHS=%.2f|", i, m->devs[i]->name,
+                                  dev_rate(m, i, 5) * 1000.0);
+        if (out && m->ndev == 0)
+            out[0] = 0;
+    } else if (strcmp(cmd, "help") == 0) {
+        out = strdup("summary,threads,quit,help|");
+    } else if (strcmp(cmd, "quit") == 0 && privileged) {
+        pk_log(PK_LOG_INFO, "cpuminer API: quit");
+        pk_miner_stop(m);
+        out = strdup("bye|");
+    }
+    return out;
+}
+
 static int api_handler(void *ud, const char *path, char **body, const char **type)
 {
     pk_miner *m = ud;
@@ -815,6 +868,11 @@ int pk_miner_new(const pk_miner_opts *o, pk_miner **out, char *err, size_t errle
             goto fail;
         atomic_store(&m->cg_port, pk_cgminer_api_port(m->cg));
     }
+    if (o->cpuminer_api) {
+        rc = pk_cpuminer_api_start(&m->loop, o->cpuminer_api, &acl, cpm_handler, m, &m->cpm, err, errlen);
+        if (rc)
+            goto fail;
+    }
     uv_timer_init(&m->loop, &m->sampler);
     uv_timer_init(&m->loop, &m->status);
     uv_timer_init(&m->loop, &m->deadline);
@@ -907,6 +965,8 @@ void pk_miner_free(pk_miner *m)
         pk_api_close(m->api);
     if (m->cg)
         pk_cgminer_api_close(m->cg);
+    if (m->cpm)
+        pk_cgminer_api_close(m->cpm);
     uv_walk(&m->loop, close_walk, NULL);
     uv_run(&m->loop, UV_RUN_DEFAULT);
     uv_loop_close(&m->loop);

@@ -447,6 +447,50 @@ Test(mine_cli, config_file_with_command_line_override)
     unlink(path);
 }
 
+/* ---- cpuminer's API (--api-bind) ---- */
+
+static char *ask_text(int port, const char *req)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    cr_assert_eq(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+    static char buf[4096];
+    size_t n = 0;
+    ssize_t r;
+    while (n < sizeof buf - 1 && (r = read(fd, buf + n, sizeof buf - 1 - n)) > 0)
+        n += (size_t)r;
+    close(fd);
+    cr_assert(n > 0 && buf[n - 1] == 0, "NUL-terminated");
+    return buf;
+}
+
+Test(api, cpuminer_api_summary_threads_quit, .timeout = 60)
+{
+    pk_log_set_level(PK_LOG_ERROR);
+    pk_miner_opts o = {.threads = 1, .quiet = 1, .cpuminer_api = "127.0.0.1:0"};
+    pk_miner *m;
+    char err[200];
+    cr_assert_eq(pk_miner_new(&o, &m, err, sizeof err), 0, "%s", err);
+    pthread_t th;
+    pthread_create(&th, NULL, run_miner, m);
+    int port = pk_miner_cpuminer_api_port(m);
+    cr_assert_gt(port, 0);
+    usleep(1500000);
+    const char *s = ask_text(port, "summary|"); /* no newline: as cpuminer's clients send it */
+    cr_assert(strncmp(s, "NAME=powkit;VER=", 16) == 0 && strstr(s, ";ALGO=sha256d;") && strstr(s, ";KHS="), "%s", s);
+    cr_assert(strstr(s, ";UPTIME=") && s[strlen(s) - 1] == '|', "%s", s);
+    cr_assert_gt(atof(strstr(s, ";KHS=") + 5), 0, "%s", s);
+    s = ask_text(port, "threads|\n");
+    cr_assert(strncmp(s, "CPU=0;NAME=cpu:", 15) == 0, "%s", s);
+    s = ask_text(port, "quit|");
+    cr_assert_str_eq(s, "", "quit without a W: rule: nothing");
+    pk_miner_stop(m);
+    pthread_join(th, NULL);
+    pk_miner_free(m);
+}
+
 /* ---- the status page in a real browser ---- */
 
 static const char *find_chromium(void)

@@ -22,7 +22,7 @@ _powkit()
               --normal-priority --devices --cl-vector-width --cl-global --cl-launch-ms --config --log
               --status-interval --quiet --log-level --api-listen --duration --help --version
               --debug --log-file --syslog --algo --benchmark --userpass --coinbase-addr --timeout
-              --retry-pause --retries --cgminer-api --api-allow --api-token
+              --retry-pause --retries --cgminer-api --api-allow --api-token --api-bind
               -o -u -p -t -c -l -q -h -V -a -O -T -R -r -D -S"
         case $prev in
         --config | -c | --cert | --rpc-cookie | --log-file | --log)
@@ -55,7 +55,7 @@ _powkit()
         --address | --payout-script | --rpc-user | --rpc-password | --coinbase-tag | --blocks | \
         --gbt-refresh | --threads | -t | --devices | --cl-global | --cl-launch-ms | --log | -l | \
         --status-interval | --api-listen | --duration | --userpass | -O | --coinbase-addr | \
-        --timeout | -T | --retry-pause | -R | --retries | -r | --cgminer-api | --api-allow | --api-token)
+        --timeout | -T | --retry-pause | -R | --retries | -r | --cgminer-api | --api-allow | --api-token | --api-bind)
             return ;;
         esac ;;
     bench)

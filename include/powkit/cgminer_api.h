@@ -46,6 +46,14 @@ PK_API int pk_cgminer_api_start(uv_loop_t *loop, const char *addr, const struct 
 PK_API int pk_cgminer_api_port(const pk_cgminer_api *api);
 PK_API void pk_cgminer_api_close(pk_cgminer_api *api);
 
+/* cpuminer's API (its --api-bind) on the same server: a request is
+ * "command|params"; the handler's text is the reply ("K=V;K=V|", malloc'd,
+ * NULL for an unknown command: an empty reply), NUL-terminated too. */
+typedef char *(*pk_cpuminer_handler)(void *ud, const char *command, const char *param, int privileged);
+PK_API int pk_cpuminer_api_start(uv_loop_t *loop, const char *addr, const struct pk_access *access,
+                                 pk_cpuminer_handler h, void *ud, pk_cgminer_api **out, char *err,
+                                 size_t errlen);
+
 /* The reply to a request line, as the server sends it (without the NUL);
  * malloc'd.  For the server and the tests. */
 PK_API char *pk_cgminer_reply(const char *request, int privileged, const char *description, pk_cg_handler h,

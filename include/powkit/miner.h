@@ -30,6 +30,7 @@ typedef struct pk_miner_opts {
     int quiet;               /* no status lines */
     const char *api_listen;  /* NULL: off */
     const char *cgminer_api; /* cgminer's API, "127.0.0.1:4028"; NULL: off */
+    const char *cpuminer_api; /* cpuminer's API (its --api-bind), "127.0.0.1:4048"; NULL: off */
     const char *api_allow;   /* "[W:]ADDR[/PREFIX],...": who may use the APIs (loopback always reads) */
     const char *api_token;   /* the HTTP API wants "Authorization: Bearer TOKEN" */
     double duration_s;       /* > 0: stop after this long */
@@ -63,8 +64,9 @@ PK_API void pk_miner_stop(pk_miner *m);
 PK_API void pk_miner_get_stats(pk_miner *m, pk_miner_stats *out);
 /* Port of the API once running (0 if off or not yet bound). */
 PK_API int pk_miner_api_port(pk_miner *m);
-/* The cgminer API's port (-1 when off). */
+/* The cgminer and cpuminer APIs' ports (-1 when off). */
 PK_API int pk_miner_cgminer_api_port(pk_miner *m);
+PK_API int pk_miner_cpuminer_api_port(pk_miner *m);
 /* 1 when `restart` came through the cgminer API: run the program again. */
 PK_API int pk_miner_restart_asked(pk_miner *m);
 PK_API void pk_miner_free(pk_miner *m);
