@@ -254,6 +254,45 @@ static void on_conn(uv_stream_t *server, int status)
     uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
 }
 
+int pk_listen_addr(const char *addr, const char *opt, struct sockaddr_storage *sa, char *err, size_t errlen)
+{
+    char host[128];
+    int port;
+    if (pk_split_host_port(addr, host, sizeof host, &port)) {
+        snprintf(err, errlen, "%s '%s': want HOST:PORT", opt, addr);
+        return -1;
+    }
+    memset(sa, 0, sizeof *sa);
+    if (uv_ip4_addr(host, port, (struct sockaddr_in *)sa) == 0 || uv_ip6_addr(host, port, (struct sockaddr_in6 *)sa) == 0)
+        return 0;
+    /* A name ("localhost"): resolved once, here, before the loop runs. */
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+    int gai = getaddrinfo(host, NULL, &hints, &res);
+    if (gai != 0 || !res || res->ai_addrlen > sizeof *sa) {
+        snprintf(err, errlen, "%s '%s': %s", opt, addr, gai ? gai_strerror(gai) : "no address");
+        if (res)
+            freeaddrinfo(res);
+        return -1;
+    }
+    memcpy(sa, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    if (sa->ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)sa)->sin6_port = htons((uint16_t)port);
+    else
+        ((struct sockaddr_in *)sa)->sin_port = htons((uint16_t)port);
+    return 0;
+}
+
+int pk_bound_port(const uv_tcp_t *server)
+{
+    struct sockaddr_storage bound;
+    int blen = sizeof bound;
+    if (uv_tcp_getsockname(server, (struct sockaddr *)&bound, &blen) != 0)
+        return -1;
+    return ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                             : ((struct sockaddr_in *)&bound)->sin_port);
+}
+
 int pk_api_start(uv_loop_t *loop, const char *addr, const pk_access *access, const char *token,
                  pk_api_handler h, void *ud, pk_api **out, char *err, size_t errlen)
 {
@@ -261,36 +300,11 @@ int pk_api_start(uv_loop_t *loop, const char *addr, const pk_access *access, con
         snprintf(err, errlen, "--api-token: at most %zu characters", sizeof((pk_api *)0)->token - 1);
         return PK_EINVAL;
     }
-    char host[128];
-    int port;
     *out = NULL;
-    if (pk_split_host_port(addr, host, sizeof host, &port)) {
-        snprintf(err, errlen, "--api-listen '%s': want HOST:PORT", addr);
-        return PK_EINVAL;
-    }
     struct sockaddr_storage sa;
-    memset(&sa, 0, sizeof sa);
-    if (uv_ip4_addr(host, port, (struct sockaddr_in *)&sa) != 0 &&
-        uv_ip6_addr(host, port, (struct sockaddr_in6 *)&sa) != 0) {
-        /* A name ("localhost"): resolved once, here, before the loop runs. */
-        struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
-        int gai = getaddrinfo(host, NULL, &hints, &res);
-        if (gai != 0 || !res || res->ai_addrlen > sizeof sa) {
-            snprintf(err, errlen, "--api-listen '%s': %s", addr, gai ? gai_strerror(gai) : "no address");
-            if (res)
-                freeaddrinfo(res);
-            return PK_EINVAL;
-        }
-        memcpy(&sa, res->ai_addr, res->ai_addrlen);
-        freeaddrinfo(res);
-        if (sa.ss_family == AF_INET6)
-            ((struct sockaddr_in6 *)&sa)->sin6_port = htons((uint16_t)port);
-        else
-            ((struct sockaddr_in *)&sa)->sin_port = htons((uint16_t)port);
-    }
-    int loopback = sa.ss_family == AF_INET6
-                       ? IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&sa)->sin6_addr)
-                       : (ntohl(((struct sockaddr_in *)&sa)->sin_addr.s_addr) >> 24) == 127;
+    if (pk_listen_addr(addr, "--api-listen", &sa, err, errlen))
+        return PK_EINVAL;
+    int loopback = pk_addr_is_loopback((struct sockaddr *)&sa);
     pk_api *api = calloc(1, sizeof *api);
     if (!api)
         return PK_ENOMEM;
@@ -318,11 +332,7 @@ int pk_api_start(uv_loop_t *loop, const char *addr, const pk_access *access, con
         uv_close((uv_handle_t *)&api->server, (uv_close_cb)free);
         return rc;
     }
-    struct sockaddr_storage bound;
-    int blen = sizeof bound;
-    uv_tcp_getsockname(&api->server, (struct sockaddr *)&bound, &blen);
-    api->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
-                                                  : ((struct sockaddr_in *)&bound)->sin_port);
+    api->port = pk_bound_port(&api->server);
     if (!loopback)
         pk_log(PK_LOG_WARN, "API listening on %s: reachable from other machines (%s)", addr,
                api->token[0] ? "with the bearer token" : "for the --api-allow addresses");

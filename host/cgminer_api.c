@@ -407,29 +407,10 @@ static int start(uv_loop_t *loop, const char *addr, const pk_access *access, con
                  pk_cg_handler h, pk_cpuminer_handler th, void *ud, pk_cgminer_api **out, char *err, size_t errlen)
 {
     const char *opt = th ? "--api-bind" : "--cgminer-api";
-    char host[128];
-    int port;
     *out = NULL;
-    if (pk_split_host_port(addr, host, sizeof host, &port)) {
-        snprintf(err, errlen, "%s '%s': want HOST:PORT", opt, addr);
-        return PK_EINVAL;
-    }
     struct sockaddr_storage sa;
-    memset(&sa, 0, sizeof sa);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
-    int gai = getaddrinfo(host, NULL, &hints, &res);
-    if (gai != 0 || !res || res->ai_addrlen > sizeof sa) {
-        snprintf(err, errlen, "%s '%s': %s", opt, addr, gai ? gai_strerror(gai) : "no address");
-        if (res)
-            freeaddrinfo(res);
+    if (pk_listen_addr(addr, opt, &sa, err, errlen))
         return PK_EINVAL;
-    }
-    memcpy(&sa, res->ai_addr, res->ai_addrlen);
-    freeaddrinfo(res);
-    if (sa.ss_family == AF_INET6)
-        ((struct sockaddr_in6 *)&sa)->sin6_port = htons((uint16_t)port);
-    else
-        ((struct sockaddr_in *)&sa)->sin_port = htons((uint16_t)port);
     if (!pk_addr_is_loopback((struct sockaddr *)&sa) && (!access || access->n == 0)) {
         snprintf(err, errlen, "%s %s is reachable from other machines: give --api-allow [W:]ADDRESS[/PREFIX],...",
                  opt, addr);
@@ -455,11 +436,7 @@ static int start(uv_loop_t *loop, const char *addr, const pk_access *access, con
         uv_close((uv_handle_t *)&api->server, server_closed);
         return rc;
     }
-    struct sockaddr_storage bound;
-    int blen = sizeof bound;
-    uv_tcp_getsockname(&api->server, (struct sockaddr *)&bound, &blen);
-    api->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
-                                                  : ((struct sockaddr_in *)&bound)->sin_port);
+    api->port = pk_bound_port(&api->server);
     pk_log(PK_LOG_INFO, "%s API on %s (port %d)", th ? "cpuminer" : "cgminer", addr, api->port);
     *out = api;
     return 0;

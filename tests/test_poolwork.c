@@ -188,28 +188,11 @@ Test(poolwork, sixteen_byte_extranonce2)
 
 static void *run_miner(void *m) { pk_miner_run(m); return NULL; }
 
+static int http_get_auth(int port, const char *path, const char *extra, char *out, size_t len);
+
 static int http_get(int port, const char *path, char *out, size_t len)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a)) {
-        close(fd);
-        return -1;
-    }
-    char req[256];
-    snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
-    if (write(fd, req, strlen(req)) < 0) {
-        close(fd);
-        return -1;
-    }
-    size_t n = 0;
-    ssize_t r;
-    while (n < len - 1 && (r = read(fd, out + n, len - 1 - n)) > 0)
-        n += (size_t)r;
-    out[n] = 0;
-    close(fd);
-    return (int)n;
+    return http_get_auth(port, path, "", out, len);
 }
 
 Test(api, status_and_metrics, .timeout = 60)

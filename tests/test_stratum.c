@@ -846,6 +846,30 @@ Test(stratum, cgminer_api_answers_as_cgminer_and_guards_privileged_commands, .ti
     json_decref(reply);
     free(txt);
 
+    /* disablepool|1: its work stops, pool 0 takes over; the last enabled
+     * pool cannot be disabled; enablepool and addpool answer as cgminer. */
+    txt = cg_ask(port, "127.0.0.1", "disablepool|1");
+    cr_assert_eq(cg_code(txt), 48, "%s", txt);
+    free(txt);
+    srv_stats_get(a, &s1);
+    int want = s1.valid + 3;
+    cr_assert(srv_wait(a, valid_at_least, &want, 30), "pool 0 did not take over after disablepool|1");
+    txt = cg_ask(port, "127.0.0.1", "disablepool|0");
+    cr_assert_eq(cg_code(txt), 49, "%s", txt);
+    free(txt);
+    txt = cg_ask(port, "127.0.0.1", "enablepool|1");
+    cr_assert_eq(cg_code(txt), 47, "%s", txt);
+    free(txt);
+    txt = cg_ask(port, "127.0.0.1", "addpool|stratum+tcp://127.0.0.1:1,w.9,x");
+    cr_assert_eq(cg_code(txt), 55, "%s", txt);
+    free(txt);
+    txt = cg_ask(port, "127.0.0.1", "addpool|nonsense");
+    cr_assert(strstr(txt, "STATUS=E"), "%s", txt);
+    free(txt);
+    txt = cg_ask(port, "127.0.0.1", "{\"command\":\"config\"}");
+    cr_assert(strstr(txt, "\"Pool Count\":3"), "%s", txt);
+    free(txt);
+
     /* quit: the reply, then the miner stops. */
     txt = cg_ask(port, "127.0.0.1", "quit");
     cr_assert_eq(cg_code(txt), 68, "%s", txt);

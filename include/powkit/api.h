@@ -32,6 +32,14 @@ PK_API int pk_api_start(uv_loop_t *loop, const char *addr, const struct pk_acces
 PK_API int pk_api_port(const pk_api *api);
 PK_API void pk_api_close(pk_api *api);
 
+/* An address to listen on, "host:port", "[v6]:port" or "name:port" (a
+ * name is resolved now, blocking: call it before the loop runs).  opt
+ * names the option in the message.  Returns 0, or -1 with err filled. */
+struct sockaddr_storage;
+PK_API int pk_listen_addr(const char *addr, const char *opt, struct sockaddr_storage *sa, char *err, size_t errlen);
+/* The port a listening handle got (useful with port 0); -1 if unknown. */
+PK_API int pk_bound_port(const uv_tcp_t *server);
+
 /* Splits "host:port" / "[v6]:port"; returns 0 or -1. */
 PK_API int pk_split_host_port(const char *in, char *host, size_t hostlen, int *port);
 
