@@ -17,14 +17,13 @@
 #include "powkit/sha256.h"
 #include "powkit/version.h"
 
-/* The options of a command whose only one is --json (json NULL: none).
- * Returns -1 to go on, else the exit status. */
+/* The options of a command whose only one is --json.  Returns -1 to go
+ * on, else the exit status. */
 static int json_only(const char *cmd, void (*usage)(FILE *), int argc, char **argv, int *json)
 {
-    static const struct option with_json[] = {{"json", no_argument, 0, 'j'}, {0, 0, 0, 0}};
-    static const struct option none[] = {{0, 0, 0, 0}};
+    static const struct option opts[] = {{"json", no_argument, 0, 'j'}, {0, 0, 0, 0}};
     pk_args a;
-    pk_args_init(&a, cmd, usage, argc, argv, "", json ? with_json : none);
+    pk_args_init(&a, cmd, usage, argc, argv, "", opts);
     int c, first;
     while ((c = pk_args_next(&a)) != PK_ARGS_END) {
         if (c == PK_ARGS_HELP)

@@ -2,6 +2,7 @@
 #include "input.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "powkit/util.h"
@@ -45,6 +46,32 @@ int pk_cli_parse_chain(pk_args *a, const char *v, pk_chain *c)
         return -1;
     }
     return 0;
+}
+
+int pk_cli_parse_engine(pk_args *a, const char *v, pk_engine *e)
+{
+    if (pk_engine_parse(v, e)) {
+        pk_args_fail(a, "%s wants libsecp256k1, portable or ifma, got '%s'", pk_args_typed(a), v);
+        return -1;
+    }
+    return 0;
+}
+
+pk_verifier *pk_cli_verifier(const char *cmd, unsigned threads, pk_engine engine, int batch)
+{
+    pk_verifier *v = pk_verifier_new(threads);
+    if (!v) {
+        fprintf(stderr, "powkit %s: cannot start the verifier (out of memory or threads)\n", cmd);
+        return NULL;
+    }
+    if (pk_verifier_set_engine(v, engine)) {
+        fprintf(stderr, "powkit %s: engine %s is not available here (disabled or failed its self-test)\n", cmd,
+                pk_engine_name(engine));
+        pk_verifier_free(v);
+        return NULL;
+    }
+    pk_verifier_set_batch(v, batch);
+    return v;
 }
 
 json_t *pk_cli_error_json(const pk_verror *e)

@@ -66,8 +66,8 @@ int pk_cmd_verify_block(int argc, char **argv)
         case 's': sigs = 1; break;
         case 'B': batch = 0; break;
         case 'e':
-            if (pk_engine_parse(optarg, &engine))
-                return pk_args_fail(&a, "%s wants libsecp256k1, portable or ifma, got '%s'", pk_args_typed(&a), optarg);
+            if (pk_cli_parse_engine(&a, optarg, &engine))
+                return PK_EXIT_USAGE;
             break;
         case 't':
             if (pk_args_uint(&a, optarg, 1, 1024, &threads))
@@ -142,19 +142,14 @@ int pk_cmd_verify_block(int argc, char **argv)
         free(prevouts_text); /* prev holds its own copies */
         prevouts_text = NULL;
         pk_sigcheck_opts so = {prevouts_path ? &prev : NULL, height, chain == PK_CHAIN_MAIN};
-        verifier = pk_verifier_new(threads);
-        if (verifier && pk_verifier_set_engine(verifier, engine)) {
-            fprintf(stderr, "powkit verify-block: engine %s is not available here (disabled or failed its self-test)\n",
-                    pk_engine_name(engine));
-            pk_verifier_free(verifier);
+        verifier = pk_cli_verifier("verify-block", threads, engine, batch);
+        if (!verifier) {
             pk_prevouts_free(&prev);
             pk_block_free(&b);
             free(data);
-            return 2;
+            return PK_EXIT_USAGE;
         }
-        if (verifier)
-            pk_verifier_set_batch(verifier, batch);
-        sig_rc = verifier ? pk_block_verify_sigs(&b, &so, verifier, &sr) : -1;
+        sig_rc = pk_block_verify_sigs(&b, &so, verifier, &sr);
         if (sig_rc == -2) {
             fprintf(stderr, "powkit verify-block: %s\n", sr.error);
             pk_verifier_free(verifier);

@@ -9,6 +9,7 @@
 
 #include "args.h"
 #include "commands.h"
+#include "input.h"
 #include "powkit/util.h"
 #include "powkit/verify.h"
 
@@ -149,8 +150,8 @@ int pk_cmd_verify_sigs(int argc, char **argv)
         case PK_ARGS_HELP: return PK_EXIT_OK;
         case PK_ARGS_ERROR: return PK_EXIT_USAGE;
         case 'e':
-            if (pk_engine_parse(optarg, &engine))
-                return pk_args_fail(&a, "%s wants libsecp256k1, portable or ifma, got '%s'", pk_args_typed(&a), optarg);
+            if (pk_cli_parse_engine(&a, optarg, &engine))
+                return PK_EXIT_USAGE;
             break;
         case 't':
             if (pk_args_uint(&a, optarg, 1, 1024, &threads))
@@ -168,23 +169,20 @@ int pk_cmd_verify_sigs(int argc, char **argv)
     FILE *in = pk_cli_open_input("verify-sigs", path);
     if (!in)
         return PK_EXIT_USAGE;
-    pk_verifier *v = pk_verifier_new(threads);
-    if (v && pk_verifier_set_engine(v, engine)) {
-        fprintf(stderr, "powkit verify-sigs: engine %s is not available here (disabled or failed its self-test)\n",
-                pk_engine_name(engine));
-        pk_verifier_free(v);
-        if (in != stdin)
-            fclose(in);
-        return 2;
-    }
-    if (v)
-        pk_verifier_set_batch(v, batch);
+    pk_verifier *v = pk_cli_verifier("verify-sigs", threads, engine, batch);
     pk_sig_check *checks = malloc(BATCH * sizeof *checks);
     item *items = malloc(BATCH * sizeof *items);
     char *line = malloc(LINE_MAX_BYTES + 2);
     if (!v || !checks || !items || !line) {
-        fprintf(stderr, "powkit verify-sigs: out of memory\n");
-        return 2;
+        if (v)
+            fprintf(stderr, "powkit verify-sigs: out of memory\n");
+        pk_verifier_free(v);
+        free(checks);
+        free(items);
+        free(line);
+        if (in != stdin)
+            fclose(in);
+        return PK_EXIT_USAGE;
     }
     uint64_t index = 0, line_no = 0, n_valid = 0, n_invalid = 0, n_error = 0;
     static uint64_t where_line[BATCH]; /* each item's line number: its "i" */

@@ -233,14 +233,7 @@ static void on_conn(uv_stream_t *server, int status)
     uv_timer_init(server->loop, &c->timer);
     c->tcp.data = c->timer.data = c;
     c->open = 2;
-    if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
-        client_close(c);
-        return;
-    }
-    struct sockaddr_storage peer;
-    int plen = sizeof peer;
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&peer, &plen) != 0 ||
-        pk_access_check(&api->access, (struct sockaddr *)&peer) == PK_ACCESS_DENIED) {
+    if (pk_accept_checked(server, &c->tcp, &api->access) == PK_ACCESS_DENIED) {
         client_close(c); /* not on --api-allow: not a word */
         return;
     }
@@ -281,6 +274,16 @@ int pk_listen_addr(const char *addr, const char *opt, struct sockaddr_storage *s
     else
         ((struct sockaddr_in *)sa)->sin_port = htons((uint16_t)port);
     return 0;
+}
+
+int pk_accept_checked(uv_stream_t *server, uv_tcp_t *client, const pk_access *access)
+{
+    struct sockaddr_storage peer;
+    int plen = sizeof peer;
+    if (uv_accept(server, (uv_stream_t *)client) != 0 ||
+        uv_tcp_getpeername(client, (struct sockaddr *)&peer, &plen) != 0)
+        return PK_ACCESS_DENIED;
+    return pk_access_check(access, (struct sockaddr *)&peer);
 }
 
 int pk_bound_port(const uv_tcp_t *server)

@@ -50,10 +50,6 @@ static json_t *status_obj(const pk_cg_reply *r, const char *description)
                      "Code", r->code, "Msg", r->msg, "Description", description);
 }
 
-/* cgminer's plain form: "K=V,K=V" per object; strings as they are, with
- * the separators ',', '|', '=' and '\' escaped by '\' as cgminer does. */
-static void plain_value(char **buf, size_t *len, size_t *cap, const char *s);
-
 static void put(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
 {
     if (!*buf)
@@ -74,6 +70,8 @@ static void put(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
     (*buf)[*len] = 0;
 }
 
+/* cgminer's plain form: "K=V,K=V" per object; strings as they are, with
+ * the separators ',', '|', '=' and '\' escaped by '\' as cgminer does. */
 static void plain_value(char **buf, size_t *len, size_t *cap, const char *s)
 {
     for (; *s; s++) {
@@ -368,16 +366,8 @@ static void on_conn(uv_stream_t *server, int status)
     uv_timer_init(server->loop, &c->timer);
     c->tcp.data = c->timer.data = c;
     c->open = 2;
-    if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0 || api->clients > CLIENTS_MAX) {
-        client_close(c);
-        return;
-    }
-    struct sockaddr_storage peer;
-    int plen = sizeof peer;
-    int level = uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&peer, &plen) == 0
-                    ? pk_access_check(&api->access, (struct sockaddr *)&peer)
-                    : PK_ACCESS_DENIED;
-    if (level == PK_ACCESS_DENIED) {
+    int level = pk_accept_checked(server, &c->tcp, &api->access);
+    if (level == PK_ACCESS_DENIED || api->clients > CLIENTS_MAX) {
         client_close(c);
         return;
     }

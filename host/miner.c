@@ -43,7 +43,6 @@ struct pk_miner {
     pk_cgminer_api *cg, *cpm;
     _Atomic int cg_port;
     int restart; /* the cgminer API asked for a restart */
-    uint64_t best_share_bits; /* unused: cgminer's Best Share is not tracked */
     uv_timer_t sampler, status, deadline;
     uv_signal_t sigint, sigterm;
     uv_async_t stop_async;
@@ -619,10 +618,10 @@ static int api_handler(void *ud, const char *path, char **body, const char **typ
     pk_miner_stats s;
     pk_miner_get_stats(m, &s);
     if (strcmp(path, "/status") == 0) {
-        json_t *root = json_pack("{s:s, s:f, s:{s:f, s:f, s:f}, s:I, s:{s:I, s:I, s:I, s:I, s:I}}",
+        json_t *root = json_pack("{s:s, s:f, s:{s:f, s:f, s:f}, s:{s:I, s:I, s:I, s:I, s:I}}",
                                  "version", POWKIT_VERSION, "uptime", s.uptime_s, "hashrate",
                                  "mhs_5s", s.mhs_5s, "mhs_60s", s.mhs_60s, "mhs_avg", s.mhs_avg,
-                                 "hashes", (json_int_t)s.hashes, "shares", "accepted",
+                                 "shares", "accepted",
                                  (json_int_t)s.accepted, "rejected", (json_int_t)s.rejected,
                                  "stale", (json_int_t)s.stale, "dropped", (json_int_t)s.dropped,
                                  "invalid", (json_int_t)s.invalid);

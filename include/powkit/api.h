@@ -37,6 +37,10 @@ PK_API void pk_api_close(pk_api *api);
  * names the option in the message.  Returns 0, or -1 with err filled. */
 struct sockaddr_storage;
 PK_API int pk_listen_addr(const char *addr, const char *opt, struct sockaddr_storage *sa, char *err, size_t errlen);
+/* Accepts a connection on server into client (initialised) and says what
+ * its peer may do under access (access.h: PK_ACCESS_DENIED when the
+ * accept itself failed). */
+PK_API int pk_accept_checked(uv_stream_t *server, uv_tcp_t *client, const struct pk_access *access);
 /* The port a listening handle got (useful with port 0); -1 if unknown. */
 PK_API int pk_bound_port(const uv_tcp_t *server);
 
