@@ -80,6 +80,11 @@ struct pk_node {
     uint64_t rng; /* retry jitter */
     uint64_t next_refresh, next_gbt_retry;
     pending_block *blocks;
+    /* Hashes of blocks that got a verdict this run: the same block found
+     * again (a refreshed template identical to the last, on regtest's
+     * target) is one block, not two. */
+    char decided[16][65];
+    unsigned ndecided;
     int capped;            /* --blocks N reached: no new work (under mu) */
     int done_sent;
     uint64_t cap_deadline; /* stop by then even if verdicts are missing */
@@ -498,6 +503,7 @@ static void block_verdict(pk_node *n, pending_block *b, int accepted, const char
     }
     if (b->saved ? rename(b->path, done_path) != 0 : write_file(n, done_path, b->hex, NULL) != 0)
         pk_log(PK_LOG_WARN, "block %s: cannot record the verdict as %s: %s", b->hash, done_path, strerror(errno));
+    snprintf(n->decided[n->ndecided++ % 16], sizeof n->decided[0], "%s", b->hash);
     int reached = accepted && n->o.max_blocks && n->st.blocks_accepted >= n->o.max_blocks;
     forget_block(n, b);
     if (reached && !n->capped) {
@@ -646,7 +652,6 @@ static void handle_found(pk_node *n, const found *f)
         pk_log(PK_LOG_WARN, "a block was found on a template no longer held: dropped");
         return;
     }
-    n->st.blocks_found++;
     pending_block *b = calloc(1, sizeof *b);
     if (!b) { /* the log is the last place it can go */
         pk_log(PK_LOG_ERROR, "no memory to keep a found block; its hex, for submitblock by hand: %s", hex);
@@ -655,6 +660,18 @@ static void handle_found(pk_node *n, const found *f)
     }
     pk_sha256d(header, 80, hash);
     pk_hash_to_hex(hash, b->hash);
+    int seen = 0;
+    for (pending_block *p = n->blocks; p && !seen; p = p->next)
+        seen = strcmp(p->hash, b->hash) == 0;
+    for (unsigned i = 0; i < 16 && !seen; i++)
+        seen = strcmp(n->decided[i], b->hash) == 0;
+    if (seen) {
+        pk_log(PK_LOG_DEBUG, "block %s found again: already submitted", b->hash);
+        free(hex);
+        free(b);
+        return;
+    }
+    n->st.blocks_found++;
     b->hex = hex;
     snprintf(b->path, sizeof b->path, "%s/%lld-%s.hex", n->blocks_dir, (long long)height, b->hash);
     /* To disk first (synced), then to the node: a crash between the two
