@@ -19,11 +19,25 @@
 #include <secp256k1.h>
 #include <secp256k1_extrakeys.h>
 #include <secp256k1_schnorrsig.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__x86_64__)
 #include <x86intrin.h>
+/* The time-stamp counter: ticks at the nominal clock. */
+static uint64_t ticks_now(void) { return __rdtsc(); }
+#else
+#include <time.h>
+/* No TSC: nanoseconds stand in (the IFMA engine is x86-64 only anyway). */
+static uint64_t ticks_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+#endif
 
 #include "../validate/secp256k1/batch.h"
 #include "../validate/secp256k1/field.h"
@@ -106,11 +120,11 @@ static void ifma_cycles(pk_sig_check *ecdsa, pk_sig_check *schnorr, size_t n)
     }
     enum { ITERS = 2000000 };
     pk_ifma_mul_chains(1000);
-    uint64_t t0 = __rdtsc();
+    uint64_t t0 = ticks_now();
     double w0 = pk_now();
     volatile uint64_t sink = pk_ifma_mul_chains(ITERS);
     (void)sink;
-    double ticks = (double)(__rdtsc() - t0), wall = pk_now() - w0;
+    double ticks = (double)(ticks_now() - t0), wall = pk_now() - w0;
     double per_mul = ticks / (4.0 * ITERS), ns = wall * 1e9 / (4.0 * ITERS), ticks_per_ms = ticks / (wall * 1e3);
     pk_ifma_profile p;
     memset(&p, 0, sizeof p);

@@ -3,6 +3,9 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #define PK_HAVE_CPUID 1
+#elif defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#define PK_HAVE_HWCAP 1
 #endif
 #include <pthread.h>
 #include <stdint.h>
@@ -66,9 +69,72 @@ static void detect(void)
             snprintf(g_brand, sizeof g_brand, "%s", s);
     }
 }
+#elif defined(PK_HAVE_HWCAP)
+/* AArch64 Linux: the kernel's HWCAP bits (arch/arm64/include/uapi/asm/
+ * hwcap.h) say what user space may run; MIDR_EL1's implementer and part
+ * name the core.  /proc/cpuinfo carries both fields on every arm64
+ * kernel (an emulator may show the host's instead: then "aarch64"). */
+#ifndef HWCAP_ASIMD
+#define HWCAP_ASIMD (1ul << 1)
+#endif
+#ifndef HWCAP_SHA2
+#define HWCAP_SHA2 (1ul << 6)
+#endif
+
+static const char *arm_part_name(unsigned implementer, unsigned part)
+{
+    static const struct { unsigned impl, part; const char *name; } parts[] = {
+        {0x41, 0xd03, "ARM Cortex-A53"},  {0x41, 0xd04, "ARM Cortex-A35"},
+        {0x41, 0xd05, "ARM Cortex-A55"},  {0x41, 0xd07, "ARM Cortex-A57"},
+        {0x41, 0xd08, "ARM Cortex-A72"},  {0x41, 0xd09, "ARM Cortex-A73"},
+        {0x41, 0xd0a, "ARM Cortex-A75"},  {0x41, 0xd0b, "ARM Cortex-A76"},
+        {0x41, 0xd0c, "ARM Neoverse N1"}, {0x41, 0xd0d, "ARM Cortex-A77"},
+        {0x41, 0xd40, "ARM Neoverse V1"}, {0x41, 0xd41, "ARM Cortex-A78"},
+        {0x41, 0xd44, "ARM Cortex-X1"},   {0x41, 0xd46, "ARM Cortex-A510"},
+        {0x41, 0xd47, "ARM Cortex-A710"}, {0x41, 0xd48, "ARM Cortex-X2"},
+        {0x41, 0xd49, "ARM Neoverse N2"}, {0x41, 0xd4f, "ARM Neoverse V2"},
+        {0xc0, 0xac3, "Ampere-1"},
+    };
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        if (parts[i].impl == implementer && parts[i].part == part)
+            return parts[i].name;
+    return NULL;
+}
+
+static void detect(void)
+{
+    unsigned long hw = getauxval(AT_HWCAP);
+    unsigned f = 0;
+    if (hw & HWCAP_ASIMD)
+        f |= PK_CPU_NEON;
+    if ((hw & HWCAP_SHA2) && (hw & HWCAP_ASIMD))
+        f |= PK_CPU_ARM_SHA2;
+    g_features = f;
+
+    snprintf(g_brand, sizeof g_brand, "aarch64");
+    FILE *fp = fopen("/proc/cpuinfo", "r");
+    if (!fp)
+        return;
+    char line[256];
+    unsigned impl = 0, part = 0;
+    int have_impl = 0, have_part = 0;
+    while (fgets(line, sizeof line, fp) && !(have_impl && have_part)) {
+        if (!have_impl && sscanf(line, "CPU implementer : %x", &impl) == 1)
+            have_impl = 1;
+        else if (!have_part && sscanf(line, "CPU part : %x", &part) == 1)
+            have_part = 1;
+    }
+    fclose(fp);
+    if (have_impl && have_part) {
+        const char *name = arm_part_name(impl, part);
+        if (name)
+            snprintf(g_brand, sizeof g_brand, "%s", name);
+        else
+            snprintf(g_brand, sizeof g_brand, "aarch64 implementer 0x%02x part 0x%03x", impl, part);
+    }
+}
 #else
-/* No x86 features to find; the brand stays "unknown" (other architectures'
- * detection belongs here). */
+/* No features to find; the brand stays "unknown". */
 static void detect(void) {}
 #endif
 
@@ -89,6 +155,7 @@ void pk_cpu_feature_names(unsigned mask, char *buf, size_t len)
     static const struct { unsigned bit; const char *name; } names[] = {
         {PK_CPU_SSSE3, "ssse3"}, {PK_CPU_SSE41, "sse4.1"}, {PK_CPU_SHA, "sha"},
         {PK_CPU_AVX2, "avx2"},   {PK_CPU_AVX512, "avx512"}, {PK_CPU_AVX512IFMA, "avx512ifma"},
+        {PK_CPU_NEON, "neon"},   {PK_CPU_ARM_SHA2, "sha2"},
     };
     size_t used = 0;
     if (len)

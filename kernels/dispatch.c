@@ -301,7 +301,7 @@ static void cache_write(const pk_dispatch *d, const char *key)
     fprintf(f, "powkit kernel choice\nkey %s\nbest %s\n", key, d->best->name);
     for (size_t i = 0; i < d->count; i++) {
         if (d->entries[i].calib_mhs > 0)
-            fprintf(f, "mhs %s %.2f\n", d->entries[i].kernel->name, d->entries[i].calib_mhs);
+            fprintf(f, "mhs %s %.4f\n", d->entries[i].kernel->name, d->entries[i].calib_mhs);
     }
     if (fclose(f) == 0)
         rename(tmp, d->cache_file); /* atomic: readers see old or new */

@@ -37,6 +37,12 @@ static void choose_compress(void)
         g_compress = pk_sha256_compress_shani;
         g_compress_name = "shani";
     }
+#elif PK_ARM_SIMD
+    if ((pk_cpu_features() & PK_CPU_ARM_SHA2) && !pk_name_in_list(getenv("POWKIT_DISABLE"), "armsha") &&
+        compress_selftest(pk_sha256_compress_armsha)) {
+        g_compress = pk_sha256_compress_armsha;
+        g_compress_name = "armsha";
+    }
 #else
     (void)compress_selftest;
 #endif

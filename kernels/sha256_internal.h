@@ -57,6 +57,9 @@ void pk_sha256_compress_shani(uint32_t state[8], const uint8_t *blocks, size_t n
 void pk_sha256_compress_shani_multi(uint32_t (*states)[8], const uint8_t *const *blocks, size_t n);
 void pk_sha256_compress_avx2_multi(uint32_t (*states)[8], const uint8_t *const *blocks, size_t n);
 void pk_sha256_compress_avx512_multi(uint32_t (*states)[8], const uint8_t *const *blocks, size_t n);
+void pk_sha256_compress_armsha(uint32_t state[8], const uint8_t *blocks, size_t n);
+void pk_sha256_compress_armsha_multi(uint32_t (*states)[8], const uint8_t *const *blocks, size_t n);
+void pk_sha256_compress_neon_multi(uint32_t (*states)[8], const uint8_t *const *blocks, size_t n);
 /* Portable: one after another. */
 void pk_sha256_compress_ref_multi(uint32_t (*states)[8], const uint8_t *const *blocks, size_t n);
 
@@ -69,6 +72,10 @@ size_t pk_sha256d80_avx512(uint8_t *out, const uint8_t *in, size_t n);
 size_t pk_sha256d80_avx2(uint8_t *out, const uint8_t *in, size_t n);
 size_t pk_sha256d64_shani(uint8_t *out, const uint8_t *in, size_t n);
 size_t pk_sha256d80_shani(uint8_t *out, const uint8_t *in, size_t n);
+size_t pk_sha256d64_armsha(uint8_t *out, const uint8_t *in, size_t n);
+size_t pk_sha256d80_armsha(uint8_t *out, const uint8_t *in, size_t n);
+size_t pk_sha256d64_neon(uint8_t *out, const uint8_t *in, size_t n);
+size_t pk_sha256d80_neon(uint8_t *out, const uint8_t *in, size_t n);
 
 /* A multi-buffer compression path: `lanes` messages at a time, and
  * optionally its own double hashes of 64-byte (merkle nodes) and 80-byte

@@ -23,6 +23,10 @@ static const pk_multi_path g_paths[] = {
     {"shani", PK_CPU_SHA, 4, pk_sha256_compress_shani_multi, pk_sha256d64_shani, pk_sha256d80_shani},
     {"avx2", PK_CPU_AVX2, 8, pk_sha256_compress_avx2_multi, pk_sha256d64_avx2, pk_sha256d80_avx2},
 #endif
+#if PK_ARM_SIMD
+    {"armsha", PK_CPU_ARM_SHA2, 4, pk_sha256_compress_armsha_multi, pk_sha256d64_armsha, pk_sha256d80_armsha},
+    {"neon", PK_CPU_NEON, 4, pk_sha256_compress_neon_multi, pk_sha256d64_neon, pk_sha256d80_neon},
+#endif
     {"ref", 0, 1, pk_sha256_compress_ref_multi, NULL, NULL},
 };
 #define N_PATHS (sizeof g_paths / sizeof g_paths[0])

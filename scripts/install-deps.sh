@@ -30,9 +30,13 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
   SUDO="sudo"
 fi
+# Installed for this machine's architecture (or for all): with arm64
+# packages beside them (scripts/cross-arm64.sh) a bare name may match those.
+native=$(dpkg --print-architecture)
 missing=()
 for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  dpkg-query -W -f='${Architecture} ${db:Status-Abbrev}\n' "$p" 2>/dev/null | grep -qE "^($native|all) ii" ||
+    missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"

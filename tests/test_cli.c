@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "powkit/cpu.h"
+#include "testutil.h"
 
 static char out[1 << 16];
 
@@ -49,8 +50,12 @@ Test(cli, bench_json_lists_every_kernel_with_its_fields, .timeout = 120)
     cr_assert_not_null(root, "not JSON: %s", err.text);
     cr_assert(json_is_string(json_object_get(root, "cpu")));
     static const struct { const char *name; unsigned feat; } ks[] = {
-        {"ref", 0}, {"shani", PK_CPU_SHA}, {"avx2", PK_CPU_AVX2}, {"avx512", PK_CPU_AVX512}};
-    for (size_t i = 0; i < 4; i++) {
+        {"ref", 0}, {TU_SHA_FAMILY, TU_SHA_CPU}, {TU_LANE_FAMILY, TU_LANE_CPU},
+#if !PK_ARM_SIMD
+        {"avx512", PK_CPU_AVX512},
+#endif
+    };
+    for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
         int count;
         json_t *row = kernel_rows(root, ks[i].name, &count);
         cr_assert_not_null(row, "kernel %s missing", ks[i].name);
@@ -60,6 +65,8 @@ Test(cli, bench_json_lists_every_kernel_with_its_fields, .timeout = 120)
         if ((pk_cpu_features() & ks[i].feat) != ks[i].feat) {
             cr_assert_str_eq(st, "unsupported");
             cr_assert_eq(count, 1, "an unsupported kernel is listed once");
+        } else if (i > 0 && pk_name_in_list(getenv("POWKIT_DISABLE"), ks[i].name)) {
+            cr_assert_str_eq(st, "disabled"); /* the suite run with paths switched off */
         } else {
             cr_assert_str_eq(st, "ok");
             cr_assert_eq(count, 2, "%s: one row for 1 thread, one for all", ks[i].name);
@@ -72,42 +79,42 @@ Test(cli, bench_json_lists_every_kernel_with_its_fields, .timeout = 120)
 
 Test(cli, family_rows_name_their_layout_and_layouts_have_rows, .timeout = 120)
 {
-    if ((pk_cpu_features() & PK_CPU_AVX2) == 0)
-        cr_skip_test("no AVX2 here");
-    cr_assert_eq(run(NULL, "bench --seconds 0.1 -t 1 --kernel avx2 --json"), 0);
+    if ((pk_cpu_features() & TU_LANE_CPU) == 0)
+        cr_skip_test("no %s here", TU_LANE_FAMILY);
+    cr_assert_eq(run(NULL, "bench --seconds 0.1 -t 1 --kernel " TU_LANE_FAMILY " --json"), 0);
     json_t *root = json_loads(out, 0, NULL);
     cr_assert_not_null(root);
     int count;
-    json_t *fam = kernel_rows(root, "avx2", &count);
+    json_t *fam = kernel_rows(root, TU_LANE_FAMILY, &count);
     cr_assert_not_null(fam);
     const char *layout = json_string_value(json_object_get(fam, "layout"));
     cr_assert_not_null(layout, "the family row names the layout it stands for");
-    cr_assert(strncmp(layout, "avx2:", 5) == 0, "%s", layout);
+    cr_assert(strncmp(layout, TU_LANE_FAMILY ":", strlen(TU_LANE_FAMILY ":")) == 0, "%s", layout);
     json_t *lay = kernel_rows(root, layout, &count);
     cr_assert_not_null(lay, "the picked layout has its own row");
     cr_assert_float_eq(json_real_value(json_object_get(fam, "mhs")), json_real_value(json_object_get(lay, "mhs")),
                        1e-9, "the family row is its layout's measurement");
-    static const char *const layouts[] = {"avx2:1", "avx2:2", "avx2:2r"};
+    static const char *const layouts[] = {TU_LANE_FAMILY ":1", TU_LANE_FAMILY ":2", TU_LANE_FAMILY ":2r"};
     for (size_t i = 0; i < 3; i++) {
         cr_assert_not_null(kernel_rows(root, layouts[i], &count), "%s", layouts[i]);
         cr_assert_eq(count, 1);
     }
-    cr_assert_null(kernel_rows(root, "shani", &count), "--kernel avx2 measures the avx2 family only");
+    cr_assert_null(kernel_rows(root, TU_SHA_FAMILY, &count), "--kernel measures its family only");
     json_decref(root);
 
     /* One layout by name: its row and its version-lane row; with
      * --no-version-lanes its row alone. */
-    cr_assert_eq(run(NULL, "bench --seconds 0.1 -t 1 --kernel avx2:1 --json"), 0);
+    cr_assert_eq(run(NULL, "bench --seconds 0.1 -t 1 --kernel " TU_LANE_FAMILY ":1 --json"), 0);
     root = json_loads(out, 0, NULL);
     cr_assert_not_null(root);
     cr_assert_eq(json_array_size(json_object_get(root, "kernels")), 2, "%s", out);
-    cr_assert_not_null(kernel_rows(root, "avx2:1", &count));
-    json_t *v = kernel_rows(root, "avx2:1+v", &count);
+    cr_assert_not_null(kernel_rows(root, TU_LANE_FAMILY ":1", &count));
+    json_t *v = kernel_rows(root, TU_LANE_FAMILY ":1+v", &count);
     cr_assert_not_null(v, "%s", out);
     cr_assert_gt(json_integer_value(json_object_get(v, "hashes")), 0);
     cr_assert_eq(json_integer_value(json_object_get(v, "invalid")), 0);
     json_decref(root);
-    cr_assert_eq(run(NULL, "bench --seconds 0.1 -t 1 --kernel avx2:1 --no-version-lanes --json"), 0);
+    cr_assert_eq(run(NULL, "bench --seconds 0.1 -t 1 --kernel " TU_LANE_FAMILY ":1 --no-version-lanes --json"), 0);
     root = json_loads(out, 0, NULL);
     cr_assert_not_null(root);
     cr_assert_eq(json_array_size(json_object_get(root, "kernels")), 1, "%s", out);
@@ -116,15 +123,15 @@ Test(cli, family_rows_name_their_layout_and_layouts_have_rows, .timeout = 120)
 
 Test(cli, disabled_paths_are_reported_and_ref_still_mines, .timeout = 120)
 {
-    cr_assert_eq(run("POWKIT_DISABLE=shani,avx2,avx512", "bench --seconds 0.1 -t 1 --json"), 0);
+    cr_assert_eq(run("POWKIT_DISABLE=" TU_FAST_FAMILIES, "bench --seconds 0.1 -t 1 --json"), 0);
     json_t *root = json_loads(out, 0, NULL);
     cr_assert_not_null(root);
     cr_assert_str_eq(json_string_value(json_object_get(root, "best")), "ref");
     int count;
     json_t *ref = kernel_rows(root, "ref", &count);
     cr_assert_gt(json_real_value(json_object_get(ref, "mhs")), 0);
-    json_t *avx2 = kernel_rows(root, "avx2", &count);
-    const char *st = json_string_value(json_object_get(avx2, "selftest"));
+    json_t *lane = kernel_rows(root, TU_LANE_FAMILY, &count);
+    const char *st = json_string_value(json_object_get(lane, "selftest"));
     cr_assert(strcmp(st, "disabled") == 0 || strcmp(st, "unsupported") == 0, "%s", st);
     json_decref(root);
 }
@@ -138,7 +145,7 @@ Test(cli, bad_arguments_are_refused_cleanly)
     cr_assert_eq(run(NULL, "bench -t 99999"), 2);
     cr_assert_eq(run(NULL, "bench extra"), 2);
     cr_assert_eq(run(NULL, "frobnicate"), 2);
-    cr_assert_eq(run("POWKIT_DISABLE=avx2", "bench --kernel avx2"), 2);
+    cr_assert_eq(run("POWKIT_DISABLE=" TU_LANE_FAMILY, "bench --kernel " TU_LANE_FAMILY), 2);
     cr_assert_eq(run(NULL, "version"), 0);
     cr_assert(strstr(out, "powkit "));
 }
@@ -519,12 +526,12 @@ Test(cli, small_things_users_met, .timeout = 120)
     cr_assert_eq(run2("version"), 0);
     cr_assert_null(strstr(out, "POWKIT_DISABLE"), "%s", out);
     char cmd[600];
-    snprintf(cmd, sizeof cmd, "POWKIT_DISABLE=avx2,bogus '%s' version 2>&1", POWKIT_CLI);
+    snprintf(cmd, sizeof cmd, "POWKIT_DISABLE=" TU_LANE_FAMILY ",bogus '%s' version 2>&1", POWKIT_CLI);
     FILE *p = popen(cmd, "r");
     size_t n = fread(out, 1, sizeof out - 1, p);
     out[n] = 0;
     pclose(p);
-    cr_assert(strstr(out, "'bogus'") && !strstr(out, "'avx2'"), "%s", out);
+    cr_assert(strstr(out, "'bogus'") && !strstr(out, "'" TU_LANE_FAMILY "'"), "%s", out);
     /* An OpenCL device that is not there is named. */
     cr_assert_eq(run2("mine --devices cpu,opencl:7 --duration 1 -t 1"), 2, "%s", out);
     cr_assert(strstr(out, "opencl:7"), "%s", out);

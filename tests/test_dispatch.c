@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../kernels/arch.h"
 #include "powkit/bench.h"
 #include "powkit/cpu.h"
 #include "powkit/device.h"
@@ -88,7 +89,7 @@ Test(dispatch, ref_must_come_first)
 
 Test(dispatch, environment_disables_every_fast_path)
 {
-    setenv("POWKIT_DISABLE", "shani, avx2,avx512,ref", 1);
+    setenv("POWKIT_DISABLE", TU_FAST_FAMILIES ", ref", 1);
     pk_dispatch d;
     pk_dispatch_opts o = {.cache_dir = cache_dir, .calibrate_ms = 5};
     cr_assert_eq(pk_dispatch_init(&d, pk_kernels_all, pk_kernels_count, &o), 0);
@@ -166,28 +167,40 @@ static int usable(const pk_kernel *k)
     return (k->cpu_features & pk_cpu_features()) == k->cpu_features;
 }
 
+/* The lane-kernel family of this build. */
+#if PK_X86_SIMD
+#define LANE_FAMILY "avx2"
+#define LANE_KERNEL pk_kernel_avx2
+#define LANE_KERNEL_1 pk_kernel_avx2_1
+#elif PK_ARM_SIMD
+#define LANE_FAMILY "neon"
+#define LANE_KERNEL pk_kernel_neon
+#define LANE_KERNEL_1 pk_kernel_neon_1
+#endif
+
+#ifdef LANE_FAMILY
 Test(dispatch, a_family_name_picks_its_fastest_measured_layout)
 {
-    if (!usable(&pk_kernel_avx2))
-        cr_skip_test("no AVX2 here");
+    if (!usable(&LANE_KERNEL))
+        cr_skip_test("no %s here", LANE_FAMILY);
     pk_dispatch d;
     pk_dispatch_opts o = {.disable = "", .cache_dir = "", .no_calibrate = 1};
     cr_assert_eq(pk_dispatch_init(&d, pk_kernels_all, pk_kernels_count, &o), 0);
-    cr_assert_eq(pk_dispatch_get(&d, "avx2", NULL), &pk_kernel_avx2, "unmeasured: the default layout");
-    cr_assert_eq(pk_dispatch_get(&d, "avx2:1", NULL), &pk_kernel_avx2_1, "a layout by its own name");
+    cr_assert_eq(pk_dispatch_get(&d, LANE_FAMILY, NULL), &LANE_KERNEL, "unmeasured: the default layout");
+    cr_assert_eq(pk_dispatch_get(&d, LANE_FAMILY ":1", NULL), &LANE_KERNEL_1, "a layout by its own name");
     int err = 0;
-    cr_assert_null(pk_dispatch_get(&d, "avx2:7", &err));
+    cr_assert_null(pk_dispatch_get(&d, LANE_FAMILY ":7", &err));
     cr_assert_eq(err, PK_ENOTFOUND);
     cr_assert_null(pk_dispatch_get(&d, "avx", &err), "no prefix matches");
 
     o.no_calibrate = 0;
     o.calibrate_ms = 5;
     cr_assert_eq(pk_dispatch_init(&d, pk_kernels_all, pk_kernels_count, &o), 0);
-    const pk_kernel *pick = pk_dispatch_get(&d, "avx2", NULL);
+    const pk_kernel *pick = pk_dispatch_get(&d, LANE_FAMILY, NULL);
     cr_assert_not_null(pick);
-    cr_assert(pk_kernel_in_family(pick, "avx2"));
+    cr_assert(pk_kernel_in_family(pick, LANE_FAMILY));
     for (size_t i = 0; i < d.count; i++) {
-        if (pk_kernel_in_family(d.entries[i].kernel, "avx2"))
+        if (pk_kernel_in_family(d.entries[i].kernel, LANE_FAMILY))
             cr_assert_geq(pk_dispatch_entry(&d, pick->name)->calib_mhs, d.entries[i].calib_mhs, "%s",
                           d.entries[i].kernel->name);
     }
@@ -196,16 +209,17 @@ Test(dispatch, a_family_name_picks_its_fastest_measured_layout)
      * whole family off: the family's name is refused. */
     o.disable = pick->name;
     cr_assert_eq(pk_dispatch_init(&d, pk_kernels_all, pk_kernels_count, &o), 0);
-    const pk_kernel *other = pk_dispatch_get(&d, "avx2", NULL);
+    const pk_kernel *other = pk_dispatch_get(&d, LANE_FAMILY, NULL);
     cr_assert_not_null(other);
     cr_assert_neq(other, pick);
-    o.disable = "avx2";
+    o.disable = LANE_FAMILY;
     cr_assert_eq(pk_dispatch_init(&d, pk_kernels_all, pk_kernels_count, &o), 0);
-    cr_assert_null(pk_dispatch_get(&d, "avx2", &err));
+    cr_assert_null(pk_dispatch_get(&d, LANE_FAMILY, &err));
     cr_assert_eq(err, PK_EDISABLED);
-    cr_assert_null(pk_dispatch_get(&d, "avx2:1", &err));
+    cr_assert_null(pk_dispatch_get(&d, LANE_FAMILY ":1", &err));
     cr_assert_eq(err, PK_EDISABLED);
 }
+#endif
 
 Test(dispatch, the_cache_keeps_every_layouts_figure)
 {
@@ -218,8 +232,8 @@ Test(dispatch, the_cache_keeps_every_layouts_figure)
         const pk_kernel_entry *a = &d.entries[i], *b = &again.entries[i];
         cr_assert_float_eq(b->calib_mhs, a->calib_mhs, 0.006, "%s", a->kernel->name);
     }
-    static const char *const families[] = {"shani", "avx2", "avx512"};
-    for (size_t f = 0; f < 3; f++)
+    static const char *const families[] = {TU_SHA_FAMILY, TU_LANE_FAMILY};
+    for (size_t f = 0; f < 2; f++)
         cr_assert_eq(pk_dispatch_get(&again, families[f], NULL), pk_dispatch_get(&d, families[f], NULL),
                      "%s", families[f]);
 }

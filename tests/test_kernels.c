@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../kernels/arch.h"
 #include "../kernels/sha256_internal.h"
 #include "powkit/cpu.h"
 #include "powkit/dispatch.h"
@@ -117,6 +118,7 @@ static void compare_random_jobs(const pk_kernel *k, uint64_t seed, int jobs)
     }
 }
 
+#if PK_X86_SIMD
 Test(kernels, shani_matches_ref_on_10000_random_jobs) { compare_random_jobs(&pk_kernel_shani, 21, 10000); }
 Test(kernels, avx2_matches_ref_on_10000_random_jobs) { compare_random_jobs(&pk_kernel_avx2, 22, 10000); }
 Test(kernels, avx512_matches_ref_on_10000_random_jobs) { compare_random_jobs(&pk_kernel_avx512, 23, 10000); }
@@ -129,6 +131,16 @@ Test(kernels, avx2_1_matches_ref_on_3000_random_jobs) { compare_random_jobs(&pk_
 Test(kernels, avx2_2_matches_ref_on_3000_random_jobs) { compare_random_jobs(&pk_kernel_avx2_2, 25, 3000); }
 Test(kernels, avx512_1_matches_ref_on_3000_random_jobs) { compare_random_jobs(&pk_kernel_avx512_1, 26, 3000); }
 Test(kernels, avx512_2_matches_ref_on_3000_random_jobs) { compare_random_jobs(&pk_kernel_avx512_2, 27, 3000); }
+#endif
+#if PK_ARM_SIMD
+Test(kernels, armsha_matches_ref_on_10000_random_jobs) { compare_random_jobs(&pk_kernel_armsha, 61, 10000); }
+Test(kernels, neon_matches_ref_on_10000_random_jobs) { compare_random_jobs(&pk_kernel_neon, 62, 10000); }
+Test(kernels, armsha_1_matches_ref_on_3000_random_jobs) { compare_random_jobs(&pk_kernel_armsha_1, 63, 3000); }
+Test(kernels, armsha_3_matches_ref_on_3000_random_jobs) { compare_random_jobs(&pk_kernel_armsha_3, 64, 3000); }
+Test(kernels, armsha_4_matches_ref_on_3000_random_jobs) { compare_random_jobs(&pk_kernel_armsha_4, 65, 3000); }
+Test(kernels, neon_1_matches_ref_on_3000_random_jobs) { compare_random_jobs(&pk_kernel_neon_1, 66, 3000); }
+Test(kernels, neon_2_matches_ref_on_3000_random_jobs) { compare_random_jobs(&pk_kernel_neon_2, 67, 3000); }
+#endif
 
 static void found_buffer_overflow(const pk_kernel *k)
 {
@@ -165,6 +177,7 @@ static void found_buffer_overflow(const pk_kernel *k)
 }
 
 Test(kernels, found_buffer_overflow_ref) { found_buffer_overflow(&pk_kernel_ref); }
+#if PK_X86_SIMD
 Test(kernels, found_buffer_overflow_shani) { found_buffer_overflow(&pk_kernel_shani); }
 Test(kernels, found_buffer_overflow_avx2) { found_buffer_overflow(&pk_kernel_avx2); }
 Test(kernels, found_buffer_overflow_avx512) { found_buffer_overflow(&pk_kernel_avx512); }
@@ -185,6 +198,22 @@ Test(kernels, found_buffer_overflow_avx512_layouts)
     found_buffer_overflow(&pk_kernel_avx512_1);
     found_buffer_overflow(&pk_kernel_avx512_2);
 }
+#endif
+#if PK_ARM_SIMD
+Test(kernels, found_buffer_overflow_armsha_layouts)
+{
+    found_buffer_overflow(&pk_kernel_armsha);
+    found_buffer_overflow(&pk_kernel_armsha_1);
+    found_buffer_overflow(&pk_kernel_armsha_3);
+    found_buffer_overflow(&pk_kernel_armsha_4);
+}
+Test(kernels, found_buffer_overflow_neon_layouts)
+{
+    found_buffer_overflow(&pk_kernel_neon);
+    found_buffer_overflow(&pk_kernel_neon_1);
+    found_buffer_overflow(&pk_kernel_neon_2);
+}
+#endif
 
 /* Real mainnet headers: every kernel, a 2^20 window holding the nonce. */
 static void real_headers(const pk_kernel *k, int samples)
@@ -223,6 +252,7 @@ static void real_headers(const pk_kernel *k, int samples)
 }
 
 Test(real_headers, ref, .timeout = 600) { real_headers(&pk_kernel_ref, 3); }
+#if PK_X86_SIMD
 Test(real_headers, shani, .timeout = 600) { real_headers(&pk_kernel_shani, 12); }
 Test(real_headers, avx2, .timeout = 600) { real_headers(&pk_kernel_avx2, 12); }
 Test(real_headers, avx512, .timeout = 600) { real_headers(&pk_kernel_avx512, 12); }
@@ -234,6 +264,17 @@ Test(real_headers, avx2_1, .timeout = 600) { real_headers(&pk_kernel_avx2_1, 6);
 Test(real_headers, avx2_2, .timeout = 600) { real_headers(&pk_kernel_avx2_2, 6); }
 Test(real_headers, avx512_1, .timeout = 600) { real_headers(&pk_kernel_avx512_1, 6); }
 Test(real_headers, avx512_2, .timeout = 600) { real_headers(&pk_kernel_avx512_2, 6); }
+#endif
+#if PK_ARM_SIMD
+/* Fewer windows than on x86: these run under an emulator in CI. */
+Test(real_headers, armsha, .timeout = 600) { real_headers(&pk_kernel_armsha, 4); }
+Test(real_headers, armsha_1, .timeout = 600) { real_headers(&pk_kernel_armsha_1, 2); }
+Test(real_headers, armsha_3, .timeout = 600) { real_headers(&pk_kernel_armsha_3, 2); }
+Test(real_headers, armsha_4, .timeout = 600) { real_headers(&pk_kernel_armsha_4, 2); }
+Test(real_headers, neon, .timeout = 600) { real_headers(&pk_kernel_neon, 4); }
+Test(real_headers, neon_1, .timeout = 600) { real_headers(&pk_kernel_neon_1, 2); }
+Test(real_headers, neon_2, .timeout = 600) { real_headers(&pk_kernel_neon_2, 2); }
+#endif
 
 Test(kernels, every_kernel_passes_its_selftest)
 {
@@ -396,16 +437,26 @@ static void vlanes_real_headers(const pk_kernel *k, int samples)
     free(data);
 }
 
+/* The lane kernels of this build. */
+static const pk_kernel *const lane_kernels[] = {
+#if PK_X86_SIMD
+    &pk_kernel_avx2, &pk_kernel_avx2_1, &pk_kernel_avx2_2, &pk_kernel_avx512, &pk_kernel_avx512_1, &pk_kernel_avx512_2,
+#endif
+#if PK_ARM_SIMD
+    &pk_kernel_neon, &pk_kernel_neon_1, &pk_kernel_neon_2,
+#endif
+    NULL,
+};
+
 Test(version_lanes, every_lane_kernel_has_them)
 {
-    const pk_kernel *ks[] = {&pk_kernel_avx2, &pk_kernel_avx2_1, &pk_kernel_avx2_2,
-                             &pk_kernel_avx512, &pk_kernel_avx512_1, &pk_kernel_avx512_2};
-    for (size_t i = 0; i < 6; i++) {
-        cr_assert_not_null(ks[i]->vscan, "%s", ks[i]->name);
-        cr_assert_eq(ks[i]->vlanes, ks[i]->lanes, "%s: one version per lane", ks[i]->name);
+    for (const pk_kernel *const *k = lane_kernels; *k; k++) {
+        cr_assert_not_null((*k)->vscan, "%s", (*k)->name);
+        cr_assert_eq((*k)->vlanes, (*k)->lanes, "%s: one version per lane", (*k)->name);
     }
     cr_assert_null(pk_kernel_ref.vscan);
 }
+#if PK_X86_SIMD
 Test(version_lanes, avx2_random) { vlanes_random_jobs(&pk_kernel_avx2, 51, 200); }
 Test(version_lanes, avx2_1_random) { vlanes_random_jobs(&pk_kernel_avx2_1, 52, 200); }
 Test(version_lanes, avx2_2_random) { vlanes_random_jobs(&pk_kernel_avx2_2, 53, 200); }
@@ -436,3 +487,21 @@ Test(version_lanes, real_headers_avx512, .timeout = 600)
     vlanes_real_headers(&pk_kernel_avx512_1, 3);
     vlanes_real_headers(&pk_kernel_avx512_2, 3);
 }
+#endif
+#if PK_ARM_SIMD
+Test(version_lanes, neon_random) { vlanes_random_jobs(&pk_kernel_neon, 57, 200); }
+Test(version_lanes, neon_1_random) { vlanes_random_jobs(&pk_kernel_neon_1, 58, 200); }
+Test(version_lanes, neon_2_random) { vlanes_random_jobs(&pk_kernel_neon_2, 59, 200); }
+Test(version_lanes, overflow_neon)
+{
+    vlanes_overflow(&pk_kernel_neon);
+    vlanes_overflow(&pk_kernel_neon_1);
+    vlanes_overflow(&pk_kernel_neon_2);
+}
+Test(version_lanes, real_headers_neon, .timeout = 600)
+{
+    vlanes_real_headers(&pk_kernel_neon, 2);
+    vlanes_real_headers(&pk_kernel_neon_1, 2);
+    vlanes_real_headers(&pk_kernel_neon_2, 2);
+}
+#endif

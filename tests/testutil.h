@@ -5,7 +5,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../kernels/arch.h"
+#include "powkit/cpu.h"
 #include "powkit/kernel.h"
+
+/* The kernel families of this build's architecture, for tests that name
+ * them: the SHA-instruction family, the lane family, and all the fast
+ * ones (a POWKIT_DISABLE list). */
+#if PK_ARM_SIMD
+#define TU_SHA_FAMILY "armsha"
+#define TU_SHA_CPU PK_CPU_ARM_SHA2
+#define TU_LANE_FAMILY "neon"
+#define TU_LANE_CPU PK_CPU_NEON
+#define TU_FAST_FAMILIES "armsha,neon"
+#else
+#define TU_SHA_FAMILY "shani"
+#define TU_SHA_CPU PK_CPU_SHA
+#define TU_LANE_FAMILY "avx2"
+#define TU_LANE_CPU PK_CPU_AVX2
+#define TU_FAST_FAMILIES "shani,avx2,avx512"
+#endif
 
 typedef struct tu_rng {
     uint64_t s;

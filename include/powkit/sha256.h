@@ -2,7 +2,8 @@
  *
  * One-shot and streaming SHA-256 and double SHA-256.  The block compression
  * is picked once at first use: the SHA extensions when the CPU has them (and
- * they pass a self-test), portable C otherwise.  POWKIT_DISABLE=shani forces
+ * they pass a self-test: SHA-NI on x86-64, the ARMv8 SHA-2 instructions on
+ * aarch64), portable C otherwise.  POWKIT_DISABLE=shani (or armsha) forces
  * the portable path.  There is no other SHA-256 in powkit.
  */
 #ifndef POWKIT_SHA256_H
@@ -52,10 +53,12 @@ PK_API void pk_sha256_many_from(const uint32_t state[8], uint64_t prefix_len, co
 PK_API void pk_sha256d64_many(const uint8_t *in, size_t n, uint8_t *out);
 /* The same for 80-byte messages (block headers) laid side by side. */
 PK_API void pk_sha256d80_many(const uint8_t *in, size_t n, uint8_t *out);
-/* The path the two above use: "avx512", "shani", "avx2" or "ref". */
+/* The path the two above use: "avx512", "shani", "avx2", "armsha", "neon"
+ * or "ref". */
 PK_API const char *pk_sha256_multi_implementation(void);
 
-/* Name of the compression the functions above use: "shani" or "ref". */
+/* Name of the compression the functions above use: "shani", "armsha" or
+ * "ref". */
 PK_API const char *pk_sha256_implementation(void);
 
 #ifdef __cplusplus
