@@ -19,6 +19,8 @@ const pk_command *pk_command_find(const char *name);
 
 int pk_cmd_mine(int argc, char **argv);
 void pk_usage_mine(FILE *f);
+int pk_cmd_proxy(int argc, char **argv);
+void pk_usage_proxy(FILE *f);
 int pk_cmd_bench(int argc, char **argv);
 void pk_usage_bench(FILE *f);
 int pk_cmd_verify_block(int argc, char **argv);

@@ -12,7 +12,7 @@
 static void check_disable(void)
 {
     const char *list = getenv("POWKIT_DISABLE");
-    static const char *other[] = {"shani", "avx2", "avx512", "ifma", "portable"};
+    static const char *other[] = {"shani", "avx2", "avx512", "armsha", "neon", "ifma", "portable"};
     for (const char *p = list; p && *p;) {
         size_t len = strcspn(p, ",");
         int known = len == 0;
@@ -32,6 +32,7 @@ static void check_disable(void)
 
 const pk_command pk_commands[] = {
     {"mine", pk_cmd_mine, pk_usage_mine, "mine on pools (-o URL -u USER -p PASS), a node (--node), or the offline job"},
+    {"proxy", pk_cmd_proxy, pk_usage_proxy, "a Stratum server for a farm's rigs over one pool connection"},
     {"bench", pk_cmd_bench, pk_usage_bench, "every CPU kernel and layout and OpenCL device on the offline job"},
     {"verify-block", pk_cmd_verify_block, pk_usage_verify_block,
      "check a block: proof of work, merkle root, witness, structure, signatures"},

@@ -325,7 +325,7 @@ Test(cli, mine_options_are_documented_in_man_page_completion_and_example_config)
 
 Test(cli, every_command_has_a_man_page_and_completion_listing_its_options)
 {
-    static const char *cmds[] = {"mine", "bench", "verify-block", "verify-headers", "verify-sigs",
+    static const char *cmds[] = {"mine", "proxy", "bench", "verify-block", "verify-headers", "verify-sigs",
                                  "devices", "selftest", "version"};
     char *top = slurp("contrib/man/powkit.1");
     for (size_t c = 0; c < sizeof cmds / sizeof cmds[0]; c++) {
@@ -398,7 +398,7 @@ static int run2(const char *args)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static const char *all_commands[] = {"mine", "bench", "verify-block", "verify-headers", "verify-sigs",
+static const char *all_commands[] = {"mine", "proxy", "bench", "verify-block", "verify-headers", "verify-sigs",
                                      "devices", "selftest", "version"};
 
 Test(cli, every_command_answers_help_unknown_options_and_extra_arguments_alike)

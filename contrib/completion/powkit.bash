@@ -6,7 +6,7 @@ _powkit()
     local cur prev words cword
     _init_completion || return
 
-    local commands="mine bench verify-block verify-headers verify-sigs devices selftest version help"
+    local commands="mine proxy bench verify-block verify-headers verify-sigs devices selftest version help"
     if [[ $cword -eq 1 ]]; then
         COMPREPLY=($(compgen -W "$commands --version --help" -- "$cur"))
         return
@@ -33,7 +33,8 @@ _powkit()
             return ;;
         --kernel)
             COMPREPLY=($(compgen -W "ref shani avx2 avx512 shani:2 shani:3 shani:4 shani:5 shani:8
-                                     avx2:1 avx2:2 avx2:2r avx512:1 avx512:2 avx512:2r" -- "$cur"))
+                                     avx2:1 avx2:2 avx2:2r avx512:1 avx512:2 avx512:2r
+                                     armsha armsha:1 armsha:2 armsha:3 armsha:4 neon neon:1 neon:2 neon:2r" -- "$cur"))
             return ;;
         --algo | -a)
             COMPREPLY=($(compgen -W "sha256d" -- "$cur"))
@@ -58,13 +59,24 @@ _powkit()
         --timeout | -T | --retry-pause | -R | --retries | -r | --cgminer-api | --api-allow | --api-token | --api-bind)
             return ;;
         esac ;;
+    proxy)
+        opts="--url --user --pass --quiet --listen --max-clients --share-rate --min-diff --start-diff
+              --idle-timeout --max-line --conn-rate --api-listen --api-allow --api-token --status-interval
+              --duration --cafile --insecure --help -o -u -p -q"
+        case $prev in
+        --cafile)
+            _filedir
+            return ;;
+        esac
+        ;;
     bench)
         opts="--seconds --threads --kernel --cpu-affinity --json --no-opencl --no-version-lanes --recalibrate
               --help -t"
         case $prev in
         --kernel)
             COMPREPLY=($(compgen -W "ref shani avx2 avx512 shani:2 shani:3 shani:4 shani:5 shani:8
-                                     avx2:1 avx2:2 avx2:2r avx512:1 avx512:2 avx512:2r" -- "$cur"))
+                                     avx2:1 avx2:2 avx2:2r avx512:1 avx512:2 avx512:2r
+                                     armsha armsha:1 armsha:2 armsha:3 armsha:4 neon neon:1 neon:2 neon:2r" -- "$cur"))
             return ;;
         --seconds | --threads | -t)
             return ;;
