@@ -28,6 +28,8 @@ void pk_usage_proxy(FILE *f)
             "  -o, --url URL            upstream pool, stratum+tcp:// or stratum+ssl:// (repeatable)\n"
             "  -u, --user USER          the pool account (every rig's shares are sent as it)\n"
             "  -p, --pass PASS          the pool password (default x)\n"
+            "  --pass-workers           each rig's worker goes to the pool as USER.WORKER (authorized\n"
+            "                           there, its shares sent under it) instead of all as USER\n"
             "  --listen HOST:PORT       where rigs connect (default 0.0.0.0:3333)\n"
             "  --max-clients N          rigs at once (default 1024; the pool's extranonce2 must hold\n"
             "                           their prefix and 2 bytes for each rig)\n"
@@ -143,7 +145,7 @@ static int api_handler(void *ud, const char *path, char **body, const char **typ
 
 enum {
     O_LISTEN = 1000, O_MAXCLIENTS, O_RATE, O_MINDIFF, O_STARTDIFF, O_IDLE, O_MAXLINE, O_CONNRATE, O_API,
-    O_APIALLOW, O_APITOKEN, O_STATUS, O_DURATION, O_CAFILE, O_INSECURE,
+    O_APIALLOW, O_APITOKEN, O_STATUS, O_DURATION, O_CAFILE, O_INSECURE, O_PASSWORKERS,
 };
 
 int pk_cmd_proxy(int argc, char **argv)
@@ -158,7 +160,8 @@ int pk_cmd_proxy(int argc, char **argv)
         {"api-listen", required_argument, 0, O_API}, {"api-allow", required_argument, 0, O_APIALLOW},
         {"api-token", required_argument, 0, O_APITOKEN}, {"status-interval", required_argument, 0, O_STATUS},
         {"duration", required_argument, 0, O_DURATION}, {"cafile", required_argument, 0, O_CAFILE},
-        {"insecure", no_argument, 0, O_INSECURE},    {0, 0, 0, 0}};
+        {"insecure", no_argument, 0, O_INSECURE},    {"pass-workers", no_argument, 0, O_PASSWORKERS},
+        {0, 0, 0, 0}};
     pk_proxy_opts o;
     memset(&o, 0, sizeof o);
     const char *api = NULL, *api_allow = NULL, *api_token = NULL;
@@ -237,6 +240,7 @@ int pk_cmd_proxy(int argc, char **argv)
             break;
         case O_CAFILE: o.ca_file = optarg; break;
         case O_INSECURE: o.insecure = 1; break;
+        case O_PASSWORKERS: o.pass_workers = 1; break;
         default: return PK_EXIT_USAGE;
         }
     }

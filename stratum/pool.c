@@ -503,7 +503,7 @@ static int add_entry(pk_pool_set *ps, const pk_pool_cfg *cfg, char *err, size_t 
         .request_timeout_ms = o->request_timeout_ms,
         .configure_timeout_ms = o->configure_timeout_ms,
     };
-    pk_stratum_cb cb = {e, on_ready, on_job, on_down, on_result};
+    pk_stratum_cb cb = {.ud = e, .ready = on_ready, .job = on_job, .down = on_down, .submit_result = on_result};
     if (pk_stratum_new(ps->loop, &so, &cb, &e->s, err, errlen))
         return -1;
     pk_url_redact(cfg->url, e->st.url, sizeof e->st.url);

@@ -58,6 +58,8 @@ typedef struct rig {
     unsigned garbage;
     int subscribed, authorized, xn_sub, closing, working;
     json_t *pending_subscribe; /* the request id while upstream has no work yet */
+    json_t *pending_authorize; /* the request id while the pool has not answered for its worker */
+    long worker_idx;           /* --pass-workers: its upstream worker (px->workers), else -1 */
     uint32_t mask;          /* granted version-rolling mask */
     double diff, prev_diff, sent_diff;
     double connected_at, last_activity;
@@ -89,6 +91,13 @@ typedef struct rate_slot {
     double window;
     unsigned count;
 } rate_slot;
+
+/* An upstream worker (ACCOUNT.WORKER) and what the pool said of it. */
+enum { WK_NONE = 0, WK_PENDING, WK_OK, WK_REFUSED };
+typedef struct up_worker {
+    char name[160];
+    int state;
+} up_worker;
 
 typedef struct upstream {
     pk_proxy *px;
@@ -130,6 +139,10 @@ struct pk_proxy {
 
     uint64_t *dup;           /* share hashes (first 8 bytes) since the last clean job */
     size_t dup_cap, dup_count;
+
+    /* --pass-workers: the upstream worker names rigs asked for. */
+    struct up_worker *workers;
+    size_t nworkers, cap_workers;
 
     pending pend[PENDING_RING];
     uint64_t pend_seq;
@@ -548,7 +561,9 @@ static void on_submit(rig *r, json_t *id, json_t *params)
      * did not roll sends the job's own bits. */
     snprintf(f.version_bits, sizeof f.version_bits, "%08x", version & px->up_mask);
     uint64_t seq = ++px->pend_seq;
-    if (pk_stratum_submit(u->s, j->job.id, &f, seq) != PK_OK) {
+    const char *as = px->o.pass_workers && r->worker_idx >= 0 ? px->workers[r->worker_idx].name
+                                                              : px->o.pools[px->cur].user;
+    if (pk_stratum_submit_as(u->s, as, j->job.id, &f, seq) != PK_OK) {
         px->pend_seq--;
         return rig_reject(r, id, E_STALE, "the pool connection is down");
     }
@@ -596,6 +611,94 @@ static void on_configure(rig *r, json_t *id, json_t *params)
     reply_ok(r, id, res);
 }
 
+/* ---- --pass-workers: each rig's worker as ACCOUNT.WORKER upstream ---- */
+
+static void worker_request(pk_proxy *px, size_t i)
+{
+    upstream *u = &px->ups[px->cur];
+    px->workers[i].state = px->workers[i].state == WK_OK ? WK_OK : WK_PENDING;
+    if (px->up_ready && u->s)
+        pk_stratum_authorize_worker(u->s, px->workers[i].name, px->o.pools[px->cur].pass, i);
+}
+
+static void authorize_upstream(rig *r, json_t *id, const char *user)
+{
+    pk_proxy *px = r->px;
+    /* The rig's own name after its last dot: "rig7" and "me.rig7" are both
+     * ACCOUNT.rig7 at the pool. */
+    const char *dot = strrchr(user, '.'), *suffix = dot && dot[1] ? dot + 1 : user;
+    char name[160];
+    snprintf(name, sizeof name, "%s.%.63s", px->o.pools[px->cur].user, suffix);
+    size_t i;
+    for (i = 0; i < px->nworkers && strcmp(px->workers[i].name, name) != 0; i++) {
+    }
+    if (i == px->nworkers) {
+        if (px->nworkers == px->cap_workers) {
+            size_t cap = px->cap_workers ? 2 * px->cap_workers : 64;
+            up_worker *w = realloc(px->workers, cap * sizeof *w);
+            if (!w) {
+                reply_err(r, id, E_OTHER, "out of memory");
+                return;
+            }
+            px->workers = w;
+            px->cap_workers = cap;
+        }
+        memset(&px->workers[i], 0, sizeof px->workers[i]);
+        snprintf(px->workers[i].name, sizeof px->workers[i].name, "%s", name);
+        px->nworkers++;
+    }
+    r->worker_idx = (long)i;
+    switch (px->workers[i].state) {
+    case WK_OK:
+        r->authorized = 1;
+        reply_ok(r, id, json_true());
+        rig_start_work(r);
+        return;
+    case WK_REFUSED:
+        reply_err(r, id, E_UNAUTHORIZED, "the pool refused this worker");
+        return;
+    default:
+        json_decref(r->pending_authorize);
+        r->pending_authorize = json_incref(id ? id : json_null());
+        if (px->workers[i].state == WK_NONE)
+            worker_request(px, i);
+    }
+}
+
+static void up_worker_result(pk_stratum *s, uint64_t tag, int ok, const char *reason, void *ud)
+{
+    upstream *u = ud;
+    pk_proxy *px = u->px;
+    (void)s;
+    if (tag >= px->nworkers || u->index != px->cur)
+        return;
+    up_worker *w = &px->workers[tag];
+    if (!ok && reason && (strstr(reason, "connection lost") || strstr(reason, "no answer"))) {
+        /* Not the pool's verdict: asked again on the next session (or now). */
+        if (strstr(reason, "no answer"))
+            worker_request(px, tag);
+        return;
+    }
+    w->state = ok ? WK_OK : WK_REFUSED;
+    if (!ok)
+        pk_log(PK_LOG_WARN, "proxy: the pool refused worker %s: %s", w->name, reason ? reason : "refused");
+    for (rig *r = px->rigs, *next; r; r = next) {
+        next = r->next;
+        if (r->worker_idx != (long)tag || !r->pending_authorize)
+            continue;
+        json_t *id = r->pending_authorize;
+        r->pending_authorize = NULL;
+        if (ok) {
+            r->authorized = 1;
+            reply_ok(r, id, json_true());
+            rig_start_work(r);
+        } else {
+            reply_err(r, id, E_UNAUTHORIZED, "the pool refused this worker");
+        }
+        json_decref(id);
+    }
+}
+
 static void handle_line(rig *r, const char *line, size_t len)
 {
     pk_proxy *px = r->px;
@@ -638,9 +741,13 @@ static void handle_line(rig *r, const char *line, size_t len)
             char clean[64];
             pk_log_clean(user, clean, sizeof clean);
             snprintf(r->worker, sizeof r->worker, "%s", clean);
-            r->authorized = 1;
-            reply_ok(r, id, json_true());
-            rig_start_work(r);
+            if (px->o.pass_workers) {
+                authorize_upstream(r, id, user);
+            } else {
+                r->authorized = 1;
+                reply_ok(r, id, json_true());
+                rig_start_work(r);
+            }
         }
     } else if (strcmp(method, "mining.submit") == 0) {
         on_submit(r, id, params);
@@ -721,6 +828,7 @@ static void rig_closed(uv_handle_t *h)
     pk_proxy *px = r->px;
     free(r->line);
     json_decref(r->pending_subscribe);
+    json_decref(r->pending_authorize);
     free(r);
     px->handles_open--;
     if (px->closing && px->handles_open == 0 && px->closed)
@@ -837,6 +945,7 @@ static void on_connection(uv_stream_t *server, int status)
     }
     uv_tcp_nodelay(&r->tcp, 1);
     r->slot = slot;
+    r->worker_idx = -1;
     r->id = ++px->next_rig_id;
     r->connected_at = r->last_activity = r->win_start = pk_now();
     r->diff = r->prev_diff = px->o.start_difficulty > 0 ? px->o.start_difficulty
@@ -879,6 +988,11 @@ static void up_ready(pk_stratum *s, void *ud)
     (void)s;
     px->backoff_ms = 0;
     px->up_ready = 1;
+    /* A new session knows none of the rigs' workers: ask again before any
+     * of their shares (requests are answered in order). */
+    for (size_t i = 0; i < px->nworkers; i++)
+        if (px->workers[i].state == WK_OK || px->workers[i].state == WK_PENDING)
+            worker_request(px, i);
 }
 
 static void fatal(pk_proxy *px, const char *fmt, ...)
@@ -920,8 +1034,10 @@ static void new_extranonce(pk_proxy *px, const pk_pool_job *job)
             hex_of(en1, n, hex);
             send_method(r, "mining.set_extranonce", json_pack("[s,i]", hex, (int)rig_en2_size(px)));
         } else {
+            /* Its extranonce1 is gone: no work until it subscribes again. */
             send_method(r, "client.reconnect", json_array());
             r->working = 0;
+            r->subscribed = 0;
         }
     }
 }
@@ -1164,7 +1280,8 @@ int pk_proxy_new(uv_loop_t *loop, const pk_proxy_opts *o, pk_proxy **out, char *
         pk_stratum_opts so = {.url = o->pools[i].url, .user = o->pools[i].user, .pass = o->pools[i].pass,
                               .tls = px->tls, .connect_timeout_ms = o->connect_timeout_ms,
                               .request_timeout_ms = o->request_timeout_ms};
-        pk_stratum_cb cb = {.ud = u, .ready = up_ready, .job = up_job, .down = up_down, .submit_result = up_result};
+        pk_stratum_cb cb = {.ud = u, .ready = up_ready, .job = up_job, .down = up_down, .submit_result = up_result,
+                            .worker_result = up_worker_result};
         if (pk_stratum_new(loop, &so, &cb, &u->s, err, errlen) != PK_OK) {
             pk_proxy_free(px);
             return PK_EINVAL;
@@ -1262,6 +1379,7 @@ void pk_proxy_free(pk_proxy *px)
         json_decref(px->pend[i].req_id);
     wbuf_unref(px->last_notify);
     free(px->dup);
+    free(px->workers);
     free(px->by_slot);
     pk_tls_ctx_free(px->tls);
     free(px);

@@ -17,7 +17,7 @@
 #define POWKIT_VERSION "dev"
 #endif
 
-enum req_kind { REQ_CONFIGURE = 1, REQ_SUBSCRIBE, REQ_AUTHORIZE, REQ_EXTRANONCE, REQ_SUGGEST, REQ_SUBMIT };
+enum req_kind { REQ_CONFIGURE = 1, REQ_SUBSCRIBE, REQ_AUTHORIZE, REQ_EXTRANONCE, REQ_SUGGEST, REQ_SUBMIT, REQ_WORKER };
 
 typedef struct pending {
     uint64_t id;
@@ -301,6 +301,8 @@ static void fail(pk_stratum *s, const char *fmt, ...)
     for (size_t i = 0; i < s->npend; i++) {
         if (s->pend[i].kind == REQ_SUBMIT && s->cb.submit_result)
             s->cb.submit_result(s, s->pend[i].tag, 0, "connection lost before the answer", s->cb.ud);
+        if (s->pend[i].kind == REQ_WORKER && s->cb.worker_result)
+            s->cb.worker_result(s, s->pend[i].tag, 0, "connection lost before the answer", s->cb.ud);
     }
     drop_conn(s);
     reset_session(s);
@@ -538,6 +540,10 @@ static void handle_response(pk_stratum *s, uint64_t id, const json_t *result, co
     case REQ_SUBMIT:
         if (s->cb.submit_result)
             s->cb.submit_result(s, p.tag, ok, ok ? NULL : error_text(error, why, sizeof why), s->cb.ud);
+        break;
+    case REQ_WORKER:
+        if (s->cb.worker_result)
+            s->cb.worker_result(s, p.tag, ok, ok ? NULL : error_text(error, why, sizeof why), s->cb.ud);
         break;
     default:
         if (!ok)
@@ -923,6 +929,10 @@ static void timer_cb(uv_timer_t *t)
             if (s->cb.submit_result)
                 s->cb.submit_result(s, dead.tag, 0, "no answer in time", s->cb.ud);
             break;
+        case REQ_WORKER:
+            if (s->cb.worker_result)
+                s->cb.worker_result(s, dead.tag, 0, "no answer in time", s->cb.ud);
+            break;
         default:
             break;
         }
@@ -954,9 +964,23 @@ int pk_stratum_connect(pk_stratum *s)
 
 int pk_stratum_submit(pk_stratum *s, const char *job_id, const pk_submit_fields *f, uint64_t tag)
 {
+    return pk_stratum_submit_as(s, s->user, job_id, f, tag);
+}
+
+int pk_stratum_authorize_worker(pk_stratum *s, const char *user, const char *pass, uint64_t tag)
+{
     if (s->state != PK_STRATUM_READY)
         return PK_EAGAIN;
-    json_t *p = json_pack("[s,s,s,s,s]", s->user, job_id, f->extranonce2, f->ntime, f->nonce);
+    request(s, "mining.authorize", json_pack("[s,s]", user, pass ? pass : "x"), REQ_WORKER, tag);
+    return PK_OK;
+}
+
+int pk_stratum_submit_as(pk_stratum *s, const char *user, const char *job_id, const pk_submit_fields *f,
+                         uint64_t tag)
+{
+    if (s->state != PK_STRATUM_READY)
+        return PK_EAGAIN;
+    json_t *p = json_pack("[s,s,s,s,s]", user, job_id, f->extranonce2, f->ntime, f->nonce);
     if (s->version_mask)
         json_array_append_new(p, json_string(f->version_bits));
     request(s, "mining.submit", p, REQ_SUBMIT, tag);

@@ -549,12 +549,33 @@ Test(proxy, failover_moves_rigs_with_set_extranonce_without_reconnecting)
     cr_assert(wait_stat(&p, up_ready, NULL, 10));
     mrun m;
     miner_start(&m, pk_proxy_port(p.r.px), "rig.a");
+    /* A rig that did not subscribe to extranonce changes. */
+    client plain;
+    client_open(&plain, pk_proxy_port(p.r.px));
+    subscribe_authorize(&plain);
     int some = 2;
     cr_assert(srv_wait(sa, srv_valid, &some, 60), "shares reach the first pool");
     srv_stop(sa);
     cr_assert(srv_wait(sb, srv_valid, &some, 60), "the rig mines on the backup");
     pk_proxy_stats st = proxy_stats(&p);
-    cr_assert_eq(st.connections, 1, "the rig never reconnected: it took mining.set_extranonce");
+    cr_assert_eq(st.connections, 2, "the miner never reconnected: it took mining.set_extranonce");
+    while (plain.reconnects == 0) {
+        json_t *msg = next_msg(&plain);
+        cr_assert_not_null(msg, "the other rig is asked to reconnect");
+        note_method(&plain, msg);
+        json_decref(msg);
+    }
+    cr_assert_eq(plain.set_extranonces, 0);
+    share old;
+    memset(&old, 0, sizeof old);
+    snprintf(old.job_id, sizeof old.job_id, "%s", plain.job.id);
+    snprintf(old.f.extranonce2, sizeof old.f.extranonce2, "000000");
+    snprintf(old.f.ntime, sizeof old.f.ntime, "%08x", plain.job.ntime);
+    snprintf(old.f.nonce, sizeof old.f.nonce, "00000000");
+    json_t *ans = submit(&plain, &old, NULL);
+    cr_assert_eq(error_code(ans), 25, "no work for it until it subscribes again");
+    json_decref(ans);
+    client_close(&plain);
     miner_stop(&m);
     srv_stats bs;
     srv_stats_get(sb, &bs);
@@ -788,4 +809,54 @@ Test(proxy, the_command_runs_reports_and_refuses_what_it_cannot_do, .timeout = 1
     out[n] = 0;
     st = pclose(f);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2, "no pool: %s", out);
+}
+
+/* --pass-workers: each rig's worker is authorized at the pool as
+ * ACCOUNT.WORKER before the rig is answered, and its shares go under it. */
+Test(proxy, workers_are_passed_through_when_asked)
+{
+    srv_cfg sc = {.diff_log2 = -14};
+    srv *s = srv_start(&sc);
+    prun p;
+    pk_proxy_opts o = {.max_clients = 100, .start_difficulty = 1.0 / 65536, .pass_workers = 1};
+    int port = srv_port(s);
+    proxy_start(&p, &o, &port, 1);
+    cr_assert(wait_stat(&p, up_ready, NULL, 10));
+    client c;
+    client_open(&c, pk_proxy_port(p.r.px));
+    subscribe_authorize(&c); /* as "rig.one" */
+    srv_stats st;
+    srv_stats_get(s, &st);
+    cr_assert_eq(st.authorizes, 2, "the proxy's account, then the rig's worker");
+    cr_assert_str_eq(st.user, "farm.account.one");
+    /* A second rig with the same worker name: no second authorize. */
+    client d;
+    client_open(&d, pk_proxy_port(p.r.px));
+    subscribe_authorize(&d);
+    srv_stats_get(s, &st);
+    cr_assert_eq(st.authorizes, 2);
+    /* The pool sends a clean job at every authorize: a share on a job
+     * that went stale meanwhile is mined again on the next. */
+    json_t *a = NULL;
+    for (int tries = 0; tries < 4; tries++) {
+        share up;
+        find_share(&c, (uint64_t)tries, 1.0 / 16384, 0, &up);
+        json_decref(a);
+        a = submit(&c, &up, NULL);
+        if (error_code(a) != 21)
+            break;
+        if (strcmp(up.job_id, c.job.id) == 0) /* the newer job is not here yet */
+            wait_notifies(&c, c.notifies + 1);
+    }
+    cr_assert(json_is_true(json_object_get(a, "result")), "forwarded under the worker and accepted: %s",
+              json_dumps(a, JSON_COMPACT));
+    json_decref(a);
+    int one = 1;
+    cr_assert(srv_wait(s, srv_valid, &one, 5));
+    srv_stats_get(s, &st);
+    cr_assert_eq(st.invalid, 0);
+    client_close(&c);
+    client_close(&d);
+    proxy_stop(&p);
+    srv_stop(s);
 }

@@ -47,6 +47,8 @@ typedef struct pk_proxy_opts {
     unsigned write_stall_s;          /* a rig that takes nothing it is sent this long is dropped (0: 60) */
     unsigned max_conn_per_min;       /* new connections per address per minute (0: 120) */
     unsigned backoff_min_ms, backoff_max_ms; /* upstream reconnects (0: 1000, 30000) */
+    int pass_workers;                /* each rig's worker goes upstream as ACCOUNT.WORKER (authorized
+                                        there; its shares sent under it); 0: every share as ACCOUNT */
     unsigned connect_timeout_ms, request_timeout_ms; /* upstream (0: defaults) */
     /* The upstream's extranonce2 space cannot hold --max-clients prefixes
      * and a 2-byte extranonce2 per rig: the proxy stops; why in words. */

@@ -53,6 +53,8 @@ typedef struct pk_stratum_cb {
     /* The connection ended (or never came up); reason in words. */
     void (*down)(pk_stratum *s, const char *reason, void *ud);
     void (*submit_result)(pk_stratum *s, uint64_t tag, int accepted, const char *reason, void *ud);
+    /* The answer to pk_stratum_authorize_worker (NULL: not used). */
+    void (*worker_result)(pk_stratum *s, uint64_t tag, int ok, const char *reason, void *ud);
 } pk_stratum_cb;
 
 /* Parses the URL; returns 0 or PK_EINVAL with err filled. */
@@ -67,6 +69,14 @@ PK_API void pk_stratum_close(pk_stratum *s, void (*closed)(pk_stratum *s, void *
 /* Sends mining.submit; the answer comes to submit_result with tag.
  * Returns 0 or PK_EAGAIN when not connected and ready. */
 PK_API int pk_stratum_submit(pk_stratum *s, const char *job_id, const pk_submit_fields *f, uint64_t tag);
+/* One more worker on this session (a proxy's rigs by name): its answer
+ * comes to worker_result with tag; the session stays up if it is refused.
+ * Returns 0 or PK_EAGAIN when not ready.  Workers are not authorized again
+ * on reconnect by themselves. */
+PK_API int pk_stratum_authorize_worker(pk_stratum *s, const char *user, const char *pass, uint64_t tag);
+/* mining.submit under another authorized worker's name. */
+PK_API int pk_stratum_submit_as(pk_stratum *s, const char *user, const char *job_id, const pk_submit_fields *f,
+                                uint64_t tag);
 
 typedef enum {
     PK_STRATUM_IDLE = 0, PK_STRATUM_RESOLVING, PK_STRATUM_CONNECTING, PK_STRATUM_HANDSHAKE,
