@@ -31,6 +31,9 @@ void pk_usage_proxy(FILE *f)
             "  --pass-workers           each rig's worker goes to the pool as USER.WORKER (authorized\n"
             "                           there, its shares sent under it) instead of all as USER\n"
             "  --listen HOST:PORT       where rigs connect (default 0.0.0.0:3333)\n"
+            "  --listen-cert FILE, --listen-key FILE\n"
+            "                           rigs connect over TLS (stratum+ssl://) with this PEM\n"
+            "                           certificate chain and key\n"
             "  --max-clients N          rigs at once (default 1024; the pool's extranonce2 must hold\n"
             "                           their prefix and 2 bytes for each rig)\n"
             "  --share-rate S           vardiff aims at one share per S seconds per rig (default 10)\n"
@@ -145,7 +148,7 @@ static int api_handler(void *ud, const char *path, char **body, const char **typ
 
 enum {
     O_LISTEN = 1000, O_MAXCLIENTS, O_RATE, O_MINDIFF, O_STARTDIFF, O_IDLE, O_MAXLINE, O_CONNRATE, O_API,
-    O_APIALLOW, O_APITOKEN, O_STATUS, O_DURATION, O_CAFILE, O_INSECURE, O_PASSWORKERS,
+    O_APIALLOW, O_APITOKEN, O_STATUS, O_DURATION, O_CAFILE, O_INSECURE, O_PASSWORKERS, O_LCERT, O_LKEY,
 };
 
 int pk_cmd_proxy(int argc, char **argv)
@@ -161,6 +164,7 @@ int pk_cmd_proxy(int argc, char **argv)
         {"api-token", required_argument, 0, O_APITOKEN}, {"status-interval", required_argument, 0, O_STATUS},
         {"duration", required_argument, 0, O_DURATION}, {"cafile", required_argument, 0, O_CAFILE},
         {"insecure", no_argument, 0, O_INSECURE},    {"pass-workers", no_argument, 0, O_PASSWORKERS},
+        {"listen-cert", required_argument, 0, O_LCERT}, {"listen-key", required_argument, 0, O_LKEY},
         {0, 0, 0, 0}};
     pk_proxy_opts o;
     memset(&o, 0, sizeof o);
@@ -241,6 +245,8 @@ int pk_cmd_proxy(int argc, char **argv)
         case O_CAFILE: o.ca_file = optarg; break;
         case O_INSECURE: o.insecure = 1; break;
         case O_PASSWORKERS: o.pass_workers = 1; break;
+        case O_LCERT: o.listen_cert = optarg; break;
+        case O_LKEY: o.listen_key = optarg; break;
         default: return PK_EXIT_USAGE;
         }
     }
@@ -289,7 +295,8 @@ int pk_cmd_proxy(int argc, char **argv)
     if (r.rc) {
         stop_run(&r);
     } else {
-        pk_log(PK_LOG_INFO, "proxy: rigs connect to port %d", pk_proxy_port(r.px));
+        pk_log(PK_LOG_INFO, "proxy: rigs connect to port %d%s", pk_proxy_port(r.px),
+               o.listen_cert ? " (TLS: stratum+ssl://)" : "");
         uv_signal_start(&r.sigint, on_signal, SIGINT);
         uv_signal_start(&r.sigterm, on_signal, SIGTERM);
         if (status_s > 0)

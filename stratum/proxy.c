@@ -60,6 +60,8 @@ typedef struct rig {
     json_t *pending_subscribe; /* the request id while upstream has no work yet */
     json_t *pending_authorize; /* the request id while the pool has not answered for its worker */
     long worker_idx;           /* --pass-workers: its upstream worker (px->workers), else -1 */
+    pk_tls *tls;               /* --listen-cert: the rig's TLS session */
+    int tls_ready;             /* handshake done */
     uint32_t mask;          /* granted version-rolling mask */
     double diff, prev_diff, sent_diff;
     double connected_at, last_activity;
@@ -109,6 +111,7 @@ struct pk_proxy {
     uv_loop_t *loop;
     pk_proxy_opts o;
     pk_tls_ctx *tls;
+    pk_tls_ctx *server_tls;  /* rigs over TLS (--listen-cert/--listen-key) */
     upstream ups[PK_POOLS_MAX];
     int cur;                 /* upstream in use */
     int up_ready, up_closing;
@@ -148,6 +151,7 @@ struct pk_proxy {
     uint64_t pend_seq;
     rate_slot rates[RATE_SLOTS];
     char rbuf[READ_CHUNK];
+    char tbuf[READ_CHUNK];   /* plaintext of a TLS rig's read */
 
     pk_proxy_stats st;
 };
@@ -221,7 +225,7 @@ static void write_cb(uv_write_t *req, int status)
 /* Writes what the socket takes now; queues the rest.  A rig whose queue
  * grows past max_write_queue stopped reading: it is dropped, so it never
  * holds memory or the loop for the others. */
-static void rig_send_wbuf(rig *r, wbuf *b, size_t off)
+static void sock_send(rig *r, wbuf *b, size_t off)
 {
     if (r->closing)
         return;
@@ -253,6 +257,41 @@ static void rig_send_wbuf(rig *r, wbuf *b, size_t off)
         free(w);
         rig_drop(r, uv_strerror(rc));
     }
+}
+
+/* A TLS rig's ciphertext, as OpenSSL produced it, to its socket. */
+static void tls_flush(rig *r)
+{
+    char chunk[16384];
+    size_t n;
+    while (!r->closing && (n = pk_tls_take_output(r->tls, chunk, sizeof chunk)) > 0) {
+        wbuf *c = malloc(sizeof *c + n);
+        if (!c) {
+            rig_drop(r, "out of memory");
+            return;
+        }
+        c->refs = 1;
+        c->len = n;
+        memcpy(c->data, chunk, n);
+        sock_send(r, c, 0);
+        wbuf_unref(c);
+    }
+}
+
+/* A line to a rig: the shared bytes as they are, or encrypted for it. */
+static void rig_send_wbuf(rig *r, wbuf *b, size_t off)
+{
+    if (r->closing)
+        return;
+    if (!r->tls) {
+        sock_send(r, b, off);
+        return;
+    }
+    if (!r->tls_ready || pk_tls_write(r->tls, b->data + off, b->len - off) != 0) {
+        rig_drop(r, "TLS write failed");
+        return;
+    }
+    tls_flush(r);
 }
 
 static void rig_send_json(rig *r, json_t *msg)
@@ -781,6 +820,8 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init(r->px->rbuf, sizeof r->px->rbuf);
 }
 
+static void take_bytes(rig *r, const char *p, const char *end);
+
 static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
     rig *r = st->data;
@@ -788,9 +829,45 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         rig_drop(r, nread == UV_EOF ? "disconnected" : uv_strerror((int)nread));
         return;
     }
-    pk_proxy *px = r->px;
     r->last_activity = pk_now();
-    const char *p = buf->base, *end = buf->base + nread;
+    if (!r->tls) {
+        take_bytes(r, buf->base, buf->base + nread);
+        return;
+    }
+    pk_proxy *px = r->px;
+    char err[256];
+    if (pk_tls_feed(r->tls, buf->base, (size_t)nread) != 0) {
+        rig_drop(r, "TLS: out of memory");
+        return;
+    }
+    if (!r->tls_ready) {
+        int hs = pk_tls_handshake(r->tls, err, sizeof err);
+        tls_flush(r);
+        if (hs < 0) {
+            rig_drop(r, err);
+            return;
+        }
+        if (hs == 0)
+            return;
+        r->tls_ready = 1;
+    }
+    for (;;) {
+        long n = pk_tls_read(r->tls, px->tbuf, sizeof px->tbuf, err, sizeof err);
+        if (n < 0) {
+            rig_drop(r, err);
+            return;
+        }
+        if (n == 0 || r->closing)
+            break;
+        take_bytes(r, px->tbuf, px->tbuf + n);
+    }
+    tls_flush(r);
+}
+
+/* Plaintext from a rig: whole lines handled, a partial one kept. */
+static void take_bytes(rig *r, const char *p, const char *end)
+{
+    pk_proxy *px = r->px;
     while (p < end && !r->closing) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t take = nl ? (size_t)(nl - p) : (size_t)(end - p);
@@ -829,6 +906,7 @@ static void rig_closed(uv_handle_t *h)
     free(r->line);
     json_decref(r->pending_subscribe);
     json_decref(r->pending_authorize);
+    pk_tls_free(r->tls);
     free(r);
     px->handles_open--;
     if (px->closing && px->handles_open == 0 && px->closed)
@@ -944,6 +1022,11 @@ static void on_connection(uv_stream_t *server, int status)
         return;
     }
     uv_tcp_nodelay(&r->tcp, 1);
+    if (px->server_tls && !(r->tls = pk_tls_new(px->server_tls, NULL))) {
+        px->st.refused++;
+        uv_close((uv_handle_t *)&r->tcp, refuse_closed);
+        return;
+    }
     r->slot = slot;
     r->worker_idx = -1;
     r->id = ++px->next_rig_id;
@@ -1273,6 +1356,15 @@ int pk_proxy_new(uv_loop_t *loop, const pk_proxy_opts *o, pk_proxy **out, char *
         free(px);
         return PK_EINVAL;
     }
+    if (!o->listen_cert != !o->listen_key) {
+        snprintf(err, errlen, "TLS for the rigs needs both --listen-cert and --listen-key");
+        pk_proxy_free(px);
+        return PK_EINVAL;
+    }
+    if (o->listen_cert && !(px->server_tls = pk_tls_server_ctx_new(o->listen_cert, o->listen_key, err, errlen))) {
+        pk_proxy_free(px);
+        return PK_EINVAL;
+    }
     for (size_t i = 0; i < o->npools; i++) {
         upstream *u = &px->ups[i];
         u->px = px;
@@ -1382,6 +1474,7 @@ void pk_proxy_free(pk_proxy *px)
     free(px->workers);
     free(px->by_slot);
     pk_tls_ctx_free(px->tls);
+    pk_tls_ctx_free(px->server_tls);
     free(px);
 }
 

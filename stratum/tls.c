@@ -10,6 +10,7 @@
 struct pk_tls_ctx {
     SSL_CTX *ctx;
     int insecure;
+    int server;
 };
 
 struct pk_tls {
@@ -57,6 +58,35 @@ pk_tls_ctx *pk_tls_ctx_new(const char *ca_file, int insecure, char *err, size_t 
     return c;
 }
 
+pk_tls_ctx *pk_tls_server_ctx_new(const char *cert_file, const char *key_file, char *err, size_t errlen)
+{
+    pk_tls_ctx *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->server = 1;
+    c->ctx = SSL_CTX_new(TLS_server_method());
+    if (!c->ctx) {
+        ssl_error("TLS context", err, errlen);
+        free(c);
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
+    const char *what = NULL;
+    if (SSL_CTX_use_certificate_chain_file(c->ctx, cert_file) != 1)
+        what = "loading the certificate";
+    else if (SSL_CTX_use_PrivateKey_file(c->ctx, key_file, SSL_FILETYPE_PEM) != 1)
+        what = "loading the private key";
+    else if (SSL_CTX_check_private_key(c->ctx) != 1)
+        what = "the private key does not match the certificate";
+    if (what) {
+        ssl_error(what, err, errlen);
+        SSL_CTX_free(c->ctx);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
 void pk_tls_ctx_free(pk_tls_ctx *c)
 {
     if (!c)
@@ -81,6 +111,10 @@ pk_tls *pk_tls_new(pk_tls_ctx *c, const char *host)
         return NULL;
     }
     SSL_set_bio(t->ssl, t->in, t->out); /* the SSL owns both BIOs now */
+    if (c->server) {
+        SSL_set_accept_state(t->ssl);
+        return t;
+    }
     SSL_set_connect_state(t->ssl);
     SSL_set_tlsext_host_name(t->ssl, host); /* SNI */
     if (!c->insecure)
@@ -133,7 +167,7 @@ long pk_tls_read(pk_tls *t, void *buf, size_t len, char *err, size_t errlen)
     if (soft(t, rc))
         return 0;
     if (SSL_get_error(t->ssl, rc) == SSL_ERROR_ZERO_RETURN)
-        snprintf(err, errlen, "TLS session closed by the pool");
+        snprintf(err, errlen, "TLS session closed by the peer");
     else
         ssl_error("TLS read failed", err, errlen);
     return -1;

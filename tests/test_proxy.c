@@ -463,7 +463,9 @@ static void *miner_thread(void *a)
     return NULL;
 }
 
-static void miner_start(mrun *r, int port, const char *user)
+/* A powkit miner on url (ca_file: the certificate a stratum+ssl:// proxy
+ * shows). */
+static void miner_start_url(mrun *r, const char *url, const char *user, const char *ca_file)
 {
     pk_miner_opts o;
     memset(&o, 0, sizeof o);
@@ -473,12 +475,20 @@ static void miner_start(mrun *r, int port, const char *user)
     o.pool.backoff_max_ms = 400;
     o.pool.request_timeout_ms = 3000;
     o.pool.configure_timeout_ms = 1000;
-    snprintf(r->url, sizeof r->url, "stratum+tcp://127.0.0.1:%d", port);
+    o.pool.ca_file = ca_file;
+    snprintf(r->url, sizeof r->url, "%s", url);
     o.pool.pools[0] = (pk_pool_cfg){r->url, user, "x"};
     o.pool.npools = 1;
     char err[256];
     cr_assert_eq(pk_miner_new(&o, &r->m, err, sizeof err), 0, "%s", err);
     pthread_create(&r->th, NULL, miner_thread, r);
+}
+
+static void miner_start(mrun *r, int port, const char *user)
+{
+    char url[64];
+    snprintf(url, sizeof url, "stratum+tcp://127.0.0.1:%d", port);
+    miner_start_url(r, url, user, NULL);
 }
 
 static void miner_stop(mrun *r)
@@ -859,4 +869,42 @@ Test(proxy, workers_are_passed_through_when_asked)
     client_close(&d);
     proxy_stop(&p);
     srv_stop(s);
+}
+
+/* --listen-cert/--listen-key: a powkit miner over stratum+ssl:// to the
+ * proxy, its certificate checked; shares valid at the pool. */
+Test(proxy, rigs_connect_over_tls)
+{
+    char cert[] = "/tmp/powkit-proxy-cert-XXXXXX", key[] = "/tmp/powkit-proxy-key-XXXXXX";
+    int cf = mkstemp(cert), kf = mkstemp(key);
+    cr_assert(cf >= 0 && kf >= 0);
+    close(cf), close(kf);
+    cr_assert_eq(srv_make_cert(cert, key), 0);
+    srv_cfg sc = {.diff_log2 = -6};
+    srv *s = srv_start(&sc);
+    prun p;
+    pk_proxy_opts o = {.max_clients = 16, .start_difficulty = 1.0 / 256, .listen_cert = cert, .listen_key = key};
+    int port = srv_port(s);
+    proxy_start(&p, &o, &port, 1);
+    cr_assert(wait_stat(&p, up_ready, NULL, 10));
+    char url[64];
+    snprintf(url, sizeof url, "stratum+ssl://127.0.0.1:%d", pk_proxy_port(p.r.px));
+    mrun m;
+    miner_start_url(&m, url, "rig.tls", cert);
+    int some = 2;
+    cr_assert(srv_wait(s, srv_valid, &some, 60), "shares from the TLS rig reach the pool");
+    miner_stop(&m);
+    /* A plain-text client is not a TLS rig: dropped, the proxy goes on. */
+    client c;
+    client_open(&c, pk_proxy_port(p.r.px));
+    send_raw(&c, "{\"id\":1,\"method\":\"mining.subscribe\",\"params\":[]}\n");
+    cr_assert_null(next_msg(&c), "no Stratum answer in the clear");
+    client_close(&c);
+    srv_stats st;
+    srv_stats_get(s, &st);
+    cr_assert_eq(st.invalid, 0);
+    proxy_stop(&p);
+    srv_stop(s);
+    unlink(cert);
+    unlink(key);
 }

@@ -36,6 +36,7 @@ typedef struct pk_proxy_opts {
     const char *ca_file;             /* stratum+ssl upstream */
     int insecure;
     const char *listen;              /* "host:port" for the rigs (port 0: any) */
+    const char *listen_cert, *listen_key; /* both: the rigs connect over TLS (PEM files) */
     unsigned max_clients;            /* 0: 1024 */
     double share_rate_s;             /* vardiff: one share per this many seconds (0: 10) */
     double min_difficulty;           /* vardiff floor (0: 1/65536) */

@@ -19,8 +19,12 @@ typedef struct pk_tls pk_tls;
 
 /* ca_file NULL: the system store.  Returns NULL with err filled. */
 PK_API pk_tls_ctx *pk_tls_ctx_new(const char *ca_file, int insecure, char *err, size_t errlen);
+/* The server side (a proxy's rigs): a PEM certificate chain and its key.
+ * Returns NULL with err filled. */
+PK_API pk_tls_ctx *pk_tls_server_ctx_new(const char *cert_file, const char *key_file, char *err, size_t errlen);
 PK_API void pk_tls_ctx_free(pk_tls_ctx *ctx);
 
+/* host: the server's name to check (client side); NULL for a server ctx. */
 PK_API pk_tls *pk_tls_new(pk_tls_ctx *ctx, const char *host);
 PK_API void pk_tls_free(pk_tls *t);
 

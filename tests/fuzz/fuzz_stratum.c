@@ -46,7 +46,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     pk_stratum_opts o = {.url = "stratum+tcp://127.0.0.1:3333", .user = "u", .pass = "p", .max_line = 4096};
-    pk_stratum_cb cb = {NULL, on_ready, on_job, on_down, on_result};
+    pk_stratum_cb cb = {.ready = on_ready, .job = on_job, .down = on_down, .submit_result = on_result};
     pk_stratum *s;
     char err[256];
     if (pk_stratum_new(&loop, &o, &cb, &s, err, sizeof err))
