@@ -30,6 +30,8 @@ void pk_usage_proxy(FILE *f)
             "  -p, --pass PASS          the pool password (default x)\n"
             "  --pass-workers           each rig's worker goes to the pool as USER.WORKER (authorized\n"
             "                           there, its shares sent under it) instead of all as USER\n"
+            "  --failback S             on a backup, return to the first pool once it has stayed up\n"
+            "                           S seconds (it is tried every minute; default 30)\n"
             "  --listen HOST:PORT       where rigs connect (default 0.0.0.0:3333)\n"
             "  --listen-cert FILE, --listen-key FILE\n"
             "                           rigs connect over TLS (stratum+ssl://) with this PEM\n"
@@ -148,7 +150,7 @@ static int api_handler(void *ud, const char *path, char **body, const char **typ
 
 enum {
     O_LISTEN = 1000, O_MAXCLIENTS, O_RATE, O_MINDIFF, O_STARTDIFF, O_IDLE, O_MAXLINE, O_CONNRATE, O_API,
-    O_APIALLOW, O_APITOKEN, O_STATUS, O_DURATION, O_CAFILE, O_INSECURE, O_PASSWORKERS, O_LCERT, O_LKEY,
+    O_APIALLOW, O_APITOKEN, O_STATUS, O_DURATION, O_CAFILE, O_INSECURE, O_PASSWORKERS, O_LCERT, O_LKEY, O_FAILBACK,
 };
 
 int pk_cmd_proxy(int argc, char **argv)
@@ -165,7 +167,7 @@ int pk_cmd_proxy(int argc, char **argv)
         {"duration", required_argument, 0, O_DURATION}, {"cafile", required_argument, 0, O_CAFILE},
         {"insecure", no_argument, 0, O_INSECURE},    {"pass-workers", no_argument, 0, O_PASSWORKERS},
         {"listen-cert", required_argument, 0, O_LCERT}, {"listen-key", required_argument, 0, O_LKEY},
-        {0, 0, 0, 0}};
+        {"failback", required_argument, 0, O_FAILBACK}, {0, 0, 0, 0}};
     pk_proxy_opts o;
     memset(&o, 0, sizeof o);
     const char *api = NULL, *api_allow = NULL, *api_token = NULL;
@@ -247,6 +249,10 @@ int pk_cmd_proxy(int argc, char **argv)
         case O_PASSWORKERS: o.pass_workers = 1; break;
         case O_LCERT: o.listen_cert = optarg; break;
         case O_LKEY: o.listen_key = optarg; break;
+        case O_FAILBACK:
+            if (pk_args_double(&a, optarg, 0.1, 86400, &o.failback_stable_s))
+                return PK_EXIT_USAGE;
+            break;
         default: return PK_EXIT_USAGE;
         }
     }

@@ -114,6 +114,11 @@ struct pk_proxy {
     pk_tls_ctx *server_tls;  /* rigs over TLS (--listen-cert/--listen-key) */
     upstream ups[PK_POOLS_MAX];
     int cur;                 /* upstream in use */
+    /* Failback: while on a backup, the first pool is tried again every
+     * failback_s; once it has had work for failback_stable_s it takes over. */
+    int probing;
+    double probe_ready_at, last_probe;
+    pk_pool_job *probe_job;  /* its latest job, not yet sent to anyone */
     int up_ready, up_closing;
     unsigned backoff_ms;
     uint64_t rng;
@@ -660,6 +665,15 @@ static void worker_request(pk_proxy *px, size_t i)
         pk_stratum_authorize_worker(u->s, px->workers[i].name, px->o.pools[px->cur].pass, i);
 }
 
+/* A new session knows none of the rigs' workers: ask again before any of
+ * their shares (requests are answered in order). */
+static void reauthorize_workers(pk_proxy *px)
+{
+    for (size_t i = 0; i < px->nworkers; i++)
+        if (px->workers[i].state == WK_OK || px->workers[i].state == WK_PENDING)
+            worker_request(px, i);
+}
+
 static void authorize_upstream(rig *r, json_t *id, const char *user)
 {
     pk_proxy *px = r->px;
@@ -1069,13 +1083,14 @@ static void up_ready(pk_stratum *s, void *ud)
     upstream *u = ud;
     pk_proxy *px = u->px;
     (void)s;
+    if (u->index != px->cur) { /* the first pool, probed from a backup */
+        px->probe_ready_at = pk_now();
+        pk_log(PK_LOG_INFO, "proxy: %s is back; moving to it once it has stayed up", pk_stratum_url(u->s));
+        return;
+    }
     px->backoff_ms = 0;
     px->up_ready = 1;
-    /* A new session knows none of the rigs' workers: ask again before any
-     * of their shares (requests are answered in order). */
-    for (size_t i = 0; i < px->nworkers; i++)
-        if (px->workers[i].state == WK_OK || px->workers[i].state == WK_PENDING)
-            worker_request(px, i);
+    reauthorize_workers(px);
 }
 
 static void fatal(pk_proxy *px, const char *fmt, ...)
@@ -1132,6 +1147,14 @@ static void up_job(pk_stratum *s, pk_pool_job *job, void *ud)
     double t0 = pk_now();
     (void)s;
     if (u->index != px->cur) {
+        if (px->probing && u->index == 0) { /* kept for the switch */
+            if (px->probe_job) {
+                pk_pool_job_free(px->probe_job);
+                free(px->probe_job);
+            }
+            px->probe_job = job;
+            return;
+        }
         pk_pool_job_free(job);
         free(job);
         return;
@@ -1201,12 +1224,41 @@ static void up_down(pk_stratum *s, const char *reason, void *ud)
     upstream *u = ud;
     pk_proxy *px = u->px;
     (void)s;
-    px->up_ready = 0;
-    if (px->closing || u->index != px->cur)
+    if (px->closing)
         return;
+    if (u->index != px->cur) {
+        if (u->index == 0 && px->probing) { /* the first pool is not back yet */
+            px->probing = 0;
+            px->probe_ready_at = 0;
+            if (px->probe_job) {
+                pk_pool_job_free(px->probe_job);
+                free(px->probe_job);
+                px->probe_job = NULL;
+            }
+        }
+        return;
+    }
+    px->up_ready = 0;
     pk_log(PK_LOG_WARN, "proxy: upstream %s down: %s", pk_stratum_url(u->s), reason);
     if (px->o.npools > 1)
         px->cur = (px->cur + 1) % (int)px->o.npools;
+    if (px->cur == 0 && px->probing) {
+        /* Back to the first pool, which was being probed: if it is up, it
+         * is the upstream now; if it is still connecting, its ready comes
+         * as the current pool's. */
+        px->probing = 0;
+        if (pk_stratum_get_state(px->ups[0].s) == PK_STRATUM_READY) {
+            px->up_ready = 1;
+            reauthorize_workers(px);
+            if (px->probe_job) {
+                pk_pool_job *job = px->probe_job;
+                px->probe_job = NULL;
+                up_job(px->ups[0].s, job, &px->ups[0]);
+            }
+        }
+        if (pk_stratum_get_state(px->ups[0].s) != PK_STRATUM_IDLE)
+            return;
+    }
     uint64_t wait = pk_backoff_next(&px->backoff_ms, px->o.backoff_min_ms, px->o.backoff_max_ms, &px->rng);
     if (px->o.npools > 1 && px->cur != 0)
         wait = px->o.backoff_min_ms / 4; /* the next pool at once; only the whole list backs off */
@@ -1239,6 +1291,39 @@ static void up_result(pk_stratum *s, uint64_t tag, int accepted, const char *rea
     }
     json_decref(q->req_id);
     q->req_id = NULL;
+}
+
+/* ---- failback to the first pool ---- */
+
+static void failback(pk_proxy *px, double now)
+{
+    if (px->cur == 0 || px->closing)
+        return;
+    upstream *first = &px->ups[0];
+    if (!px->probing) {
+        if (now - px->last_probe >= px->o.failback_s && pk_stratum_get_state(first->s) == PK_STRATUM_IDLE) {
+            px->last_probe = now;
+            px->probing = 1;
+            px->probe_ready_at = 0;
+            pk_stratum_connect(first->s);
+        }
+        return;
+    }
+    if (!px->probe_ready_at || !px->probe_job || now - px->probe_ready_at < px->o.failback_stable_s)
+        return;
+    /* Switch: the backup goes, the first pool's job goes to the rigs (a
+     * new extranonce for them), its workers are asked for again. */
+    int old = px->cur;
+    px->cur = 0;
+    px->probing = 0;
+    px->backoff_ms = 0;
+    pk_log(PK_LOG_INFO, "proxy: back on %s", pk_stratum_url(first->s));
+    pk_stratum_disconnect(px->ups[old].s, "the first pool is back");
+    px->up_ready = 1;
+    reauthorize_workers(px);
+    pk_pool_job *job = px->probe_job;
+    px->probe_job = NULL;
+    up_job(first->s, job, first);
 }
 
 /* ---- the once-a-second sweep: idle rigs, vardiff, hash rates ---- */
@@ -1299,6 +1384,7 @@ static void sweep_cb(uv_timer_t *t)
         total += r->hashrate;
     }
     px->st.hashrate = total;
+    failback(px, now);
 }
 
 /* ---- lifecycle ---- */
@@ -1333,6 +1419,10 @@ int pk_proxy_new(uv_loop_t *loop, const pk_proxy_opts *o, pk_proxy **out, char *
         px->o.max_conn_per_min = 120;
     if (!px->o.write_stall_s)
         px->o.write_stall_s = 60;
+    if (!(px->o.failback_s > 0))
+        px->o.failback_s = 60;
+    if (!(px->o.failback_stable_s > 0))
+        px->o.failback_stable_s = 30;
     if (!px->o.backoff_min_ms)
         px->o.backoff_min_ms = 1000;
     if (!px->o.backoff_max_ms)
@@ -1470,6 +1560,10 @@ void pk_proxy_free(pk_proxy *px)
     for (size_t i = 0; i < PENDING_RING; i++)
         json_decref(px->pend[i].req_id);
     wbuf_unref(px->last_notify);
+    if (px->probe_job) {
+        pk_pool_job_free(px->probe_job);
+        free(px->probe_job);
+    }
     free(px->dup);
     free(px->workers);
     free(px->by_slot);

@@ -908,3 +908,40 @@ Test(proxy, rigs_connect_over_tls)
     unlink(cert);
     unlink(key);
 }
+
+/* Failback: on the backup, the first pool comes back on its port; the
+ * proxy returns to it once it has stayed up, the miner following with
+ * set_extranonce. */
+Test(proxy, it_fails_back_to_the_first_pool_when_it_returns)
+{
+    srv_cfg a = {.diff_log2 = -6, .en1_hex = "aaaa0001"}, b = {.diff_log2 = -6, .en1_hex = "bbbb0002"};
+    srv *sa = srv_start(&a), *sb = srv_start(&b);
+    prun p;
+    pk_proxy_opts o = {.max_clients = 16, .start_difficulty = 1.0 / 256, .failback_s = 0.5, .failback_stable_s = 1};
+    int ports[2] = {srv_port(sa), srv_port(sb)};
+    proxy_start(&p, &o, ports, 2);
+    cr_assert(wait_stat(&p, up_ready, NULL, 10));
+    mrun m;
+    miner_start(&m, pk_proxy_port(p.r.px), "rig.a");
+    int some = 2;
+    cr_assert(srv_wait(sa, srv_valid, &some, 60), "shares reach the first pool");
+    srv_stop(sa);
+    cr_assert(srv_wait(sb, srv_valid, &some, 60), "the rig mines on the backup");
+    srv_cfg a2 = a;
+    a2.port = ports[0];
+    srv *sa2 = srv_start(&a2);
+    cr_assert(srv_wait(sa2, srv_valid, &some, 60), "back on the first pool");
+    pk_proxy_stats st = proxy_stats(&p);
+    char want[64];
+    snprintf(want, sizeof want, ":%d", ports[0]);
+    cr_assert(strstr(st.upstream, want), "%s", st.upstream);
+    cr_assert_eq(st.connections, 1, "the miner never reconnected");
+    miner_stop(&m);
+    srv_stats s1, s2;
+    srv_stats_get(sb, &s1);
+    srv_stats_get(sa2, &s2);
+    cr_assert_eq(s1.invalid + s2.invalid, 0);
+    proxy_stop(&p);
+    srv_stop(sb);
+    srv_stop(sa2);
+}

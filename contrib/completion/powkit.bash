@@ -62,7 +62,7 @@ _powkit()
     proxy)
         opts="--url --user --pass --quiet --listen --max-clients --share-rate --min-diff --start-diff
               --idle-timeout --max-line --conn-rate --api-listen --api-allow --api-token --status-interval
-              --duration --cafile --insecure --pass-workers --listen-cert --listen-key --help -o -u -p -q"
+              --duration --cafile --insecure --pass-workers --listen-cert --listen-key --failback --help -o -u -p -q"
         case $prev in
         --cafile | --listen-cert | --listen-key)
             _filedir

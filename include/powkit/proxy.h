@@ -51,6 +51,8 @@ typedef struct pk_proxy_opts {
     int pass_workers;                /* each rig's worker goes upstream as ACCOUNT.WORKER (authorized
                                         there; its shares sent under it); 0: every share as ACCOUNT */
     unsigned connect_timeout_ms, request_timeout_ms; /* upstream (0: defaults) */
+    double failback_s;               /* on a backup, the first pool is tried every this many s (0: 60) */
+    double failback_stable_s;        /* and taken back once it has had work this long (0: 30) */
     /* The upstream's extranonce2 space cannot hold --max-clients prefixes
      * and a 2-byte extranonce2 per rig: the proxy stops; why in words. */
     void (*on_fatal)(void *arg, const char *why);
