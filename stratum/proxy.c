@@ -569,16 +569,18 @@ static void on_submit(rig *r, json_t *id, json_t *params)
     put_le32(header + 76, nonce);
     pk_sha256d(header, 80, hash);
 
-    int seen = dup_check(px, hash);
-    if (seen < 0)
-        return rig_reject(r, id, E_OTHER, "out of memory");
-    if (seen)
-        return rig_reject(r, id, E_DUPLICATE, "duplicate share");
+    /* The target first: only shares that meet it are remembered, so a rig
+     * spraying made-up shares cannot grow the duplicate set. */
     uint8_t rig_target[32];
     double d = r->diff < r->prev_diff ? r->diff : r->prev_diff;
     pk_difficulty_to_target(d, rig_target);
     if (!pk_hash_meets_target(hash, rig_target))
         return rig_reject(r, id, E_LOW_DIFF, "low difficulty share");
+    int seen = dup_check(px, hash);
+    if (seen < 0)
+        return rig_reject(r, id, E_OTHER, "out of memory");
+    if (seen)
+        return rig_reject(r, id, E_DUPLICATE, "duplicate share");
     double share_diff = d;
     if (!pk_hash_meets_target(hash, j->target))
         return rig_accept(r, id, share_diff);
