@@ -2,13 +2,16 @@
 """powkit against cpuminer-opt on this machine: one thread each, pinned to
 CPU 0, run alternately (A B A B ...), medians printed with the ratio.
 
-usage: compare_cpuminer.py CPUMINER POWKIT [ROUNDS] [SECONDS] [KERNEL...]
+usage: compare_cpuminer.py [--baseline OLD_POWKIT[:KERNEL]] CPUMINER POWKIT [ROUNDS] [SECONDS] [KERNEL...]
 
 CPUMINER runs `-a sha256d --benchmark -t 1 --cpu-affinity 0x1 --time-limit
 SECONDS`; its figure is the last "Total:" line (its average since start).
 POWKIT runs `bench -t 1 --seconds SECONDS --kernel K --json --no-opencl`
 under `taskset -c 0`, for each KERNEL (default: the best family's pick and
-its +v row when it has one), read from the JSON rows.  Machines of this kind
+its +v row when it has one), read from the JSON rows.  --baseline adds an
+older powkit build (say one built from a git worktree at the commit a goal
+is stated against) to every round, its KERNEL row (default avx512), and
+prints each row's ratio to it as well.  Machines of this kind
 are noisy: only ratios from one run mean anything.
 """
 import json
@@ -43,12 +46,18 @@ def powkit_rows(binary, seconds, kernel):
 
 
 def main():
-    if len(sys.argv) < 3:
+    argv = sys.argv[1:]
+    baseline = None
+    if argv[:1] == ["--baseline"] and len(argv) > 1:
+        path, _, bk = argv[1].partition(":")
+        baseline = (path, bk or "avx512")
+        argv = argv[2:]
+    if len(argv) < 2:
         sys.exit(__doc__)
-    cpuminer, powkit = sys.argv[1], sys.argv[2]
-    rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 5
-    seconds = int(sys.argv[4]) if len(sys.argv) > 4 else 20
-    kernels = sys.argv[5:]
+    cpuminer, powkit = argv[0], argv[1]
+    rounds = int(argv[2]) if len(argv) > 2 else 5
+    seconds = int(argv[3]) if len(argv) > 3 else 20
+    kernels = argv[4:]
     if not kernels:
         _, doc = powkit_rows(powkit, 0.2, None)
         best = doc["best"]
@@ -56,6 +65,9 @@ def main():
     results = {"cpuminer-opt": []}
     for r in range(rounds):
         results["cpuminer-opt"].append(cpuminer_mhs(cpuminer, seconds))
+        if baseline:
+            rows, _ = powkit_rows(baseline[0], seconds / 4, baseline[1])
+            results.setdefault("baseline " + baseline[1], []).append(rows[baseline[1]])
         for k in kernels:
             rows, _ = powkit_rows(powkit, seconds / 4, k)
             for name, mhs in rows.items():
@@ -64,9 +76,12 @@ def main():
         print("round %d: %s" % (r + 1, line), flush=True)
     base = statistics.median(results["cpuminer-opt"])
     print("median of %d rounds, MH/s on one thread (CPU 0):" % rounds)
+    old = statistics.median(results["baseline " + baseline[1]]) if baseline else None
     for name, values in results.items():
         m = statistics.median(values)
-        print("  %-22s %8.2f  (%.2f-%.2f)  %.2fx cpuminer-opt" % (name, m, min(values), max(values), m / base))
+        vs_old = "  %.2fx baseline" % (m / old) if old else ""
+        print("  %-22s %8.2f  (%.2f-%.2f)  %.2fx cpuminer-opt%s" % (name, m, min(values), max(values), m / base,
+                                                                  vs_old))
 
 
 if __name__ == "__main__":

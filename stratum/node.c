@@ -1,5 +1,6 @@
-/* Solo mining source (see include/powkit/node.h).  Device threads call
- * next_template and on_share under `mu`; everything else runs on the loop. */
+/* Solo mining source (see include/powkit/node.h).  Device threads reach
+ * only the work core (its ring of templates, under its lock); everything
+ * here runs on the loop.  The stats are read under the core's lock. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -19,23 +20,11 @@
 #include "powkit/node.h"
 #include "powkit/sha256.h"
 #include "powkit/util.h"
+#include "powkit/workcore.h"
 
+/* Templates kept: a block found on one is built from it (its slot's ext
+ * is the pk_gbt). */
 #define RING 4
-
-typedef struct slot {
-    uint64_t seq;
-    int solved; /* a block was found on it: it is finished */
-    double arrived; /* when the node's answer came in */
-    pk_gbt gbt;
-    pk_pool_job job;
-    pk_pool_work work;
-} slot;
-
-typedef struct found {
-    uint64_t seq, t;
-    uint32_t nonce;
-    double at; /* when the device reported it */
-} found;
 
 typedef struct pending_block {
     struct pending_block *next;
@@ -52,7 +41,7 @@ typedef struct pending_block {
 } pending_block;
 
 struct pk_node {
-    pk_source src; /* first */
+    pk_work_core work; /* first: the dispatcher hands its source back */
     uv_loop_t *loop;
     pk_node_opts o;
     pk_node_events ev;
@@ -65,15 +54,7 @@ struct pk_node {
     size_t payout_len;
     int have_payout;
     pk_chain chain;
-    pk_dispatcher *disp;
 
-    pthread_mutex_t mu;
-    slot ring[RING];
-    uint64_t next_seq, current;
-    found *q;
-    size_t qn, qcap;
-
-    uv_async_t async;
     uv_timer_t timer; /* retries, refresh */
     int started, closing, fatal_done, lp_active;
     unsigned backoff_ms;
@@ -85,7 +66,7 @@ struct pk_node {
      * target) is one block, not two. */
     char decided[16][65];
     unsigned ndecided;
-    int capped;            /* --blocks N reached: no new work (under mu) */
+    int capped;            /* --blocks N reached: no new work */
     int done_sent;
     uint64_t cap_deadline; /* stop by then even if verdicts are missing */
     pk_node_stats st;
@@ -94,63 +75,13 @@ struct pk_node {
     int open;
 };
 
-static slot *find_slot(pk_node *n, uint64_t seq)
+static void gbt_free(void *ext)
 {
-    slot *s = &n->ring[seq % RING];
-    return seq && s->seq == seq ? s : NULL;
+    pk_gbt_free(ext);
+    free(ext);
 }
 
-/* ---- device threads ---- */
-
-static int src_next(pk_source *src, pk_template *t)
-{
-    pk_node *n = (pk_node *)src;
-    int rc = PK_EAGAIN;
-    pthread_mutex_lock(&n->mu);
-    slot *s = n->capped ? NULL : find_slot(n, n->current);
-    uint64_t k;
-    if (s && pk_pool_work_next(&s->work, t->header, &k) == PK_OK) {
-        memcpy(t->target, s->work.share_target, 32);
-        t->job_id = s->seq;
-        t->extra = k;
-        rc = PK_OK;
-    }
-    pthread_mutex_unlock(&n->mu);
-    return rc;
-}
-
-static void src_share(pk_source *src, const pk_share *sh)
-{
-    pk_node *n = (pk_node *)src;
-    pthread_mutex_lock(&n->mu);
-    slot *s = find_slot(n, sh->job_id);
-    if (!s || s->solved) {
-        /* Another block on a solved template would compete with the first
-         * at the same height: not worth submitting. */
-        pthread_mutex_unlock(&n->mu);
-        return;
-    }
-    s->solved = 1;
-    int stop_devices = n->current == s->seq;
-    if (stop_devices)
-        n->current = 0; /* nothing to mine until the next template */
-    if (n->qn == n->qcap) {
-        size_t cap = n->qcap ? 2 * n->qcap : 16;
-        found *q = realloc(n->q, cap * sizeof *q);
-        if (!q) {
-            pthread_mutex_unlock(&n->mu);
-            pk_log(PK_LOG_ERROR, "no memory to queue a found block");
-            return;
-        }
-        n->q = q;
-        n->qcap = cap;
-    }
-    n->q[n->qn++] = (found){sh->job_id, sh->extra, sh->nonce, pk_now()};
-    pthread_mutex_unlock(&n->mu);
-    uv_async_send(&n->async);
-    if (stop_devices && n->disp)
-        pk_dispatcher_new_job(n->disp);
-}
+static pk_gbt *slot_gbt(const pk_work_slot *s) { return s->ext; }
 
 /* ---- RPC ---- */
 
@@ -261,32 +192,24 @@ static void use_template(pk_node *n, pk_gbt *g, double arrived)
 {
     pk_pool_job job;
     char err[256];
-    if (pk_solo_job(g, n->payout, n->payout_len, n->o.coinbase_tag, &job, err, sizeof err)) {
-        pk_log(PK_LOG_ERROR, "template at height %lld refused: %s", (long long)g->height, err);
+    pk_gbt *kept = malloc(sizeof *kept);
+    if (!kept || pk_solo_job(g, n->payout, n->payout_len, n->o.coinbase_tag, &job, err, sizeof err)) {
+        pk_log(PK_LOG_ERROR, "template at height %lld refused: %s", (long long)g->height,
+               kept ? err : "out of memory");
         pk_gbt_free(g);
+        free(kept);
         return;
     }
-    pthread_mutex_lock(&n->mu);
-    uint64_t seq = ++n->next_seq;
-    slot *s = &n->ring[seq % RING];
-    if (s->seq) {
-        pk_gbt_free(&s->gbt);
-        pk_pool_job_free(&s->job);
-    }
-    s->seq = seq;
-    s->solved = 0;
-    s->arrived = arrived;
-    s->gbt = *g;
-    s->job = job;
-    pk_pool_work_init(&s->work, &s->job);
-    n->current = seq;
-    n->st.templates++;
-    n->st.height = g->height;
-    pthread_mutex_unlock(&n->mu);
+    *kept = *g;
     pk_log(PK_LOG_INFO, "template: height %lld, %zu transactions, %s%s", (long long)g->height, g->ntx,
            g->segwit ? "segwit" : "no segwit", g->longpollid[0] ? ", long poll" : "");
-    if (n->disp)
-        pk_dispatcher_new_job(n->disp); /* devices move to it at once */
+    /* Devices move to it at once, unless --blocks N is reached. */
+    uint64_t seq = pk_work_add(&n->work, &job, 0, kept, 1, !n->capped);
+    pk_work_lock(&n->work);
+    pk_work_find(&n->work, seq)->arrived = arrived;
+    n->st.templates++;
+    n->st.height = kept->height;
+    pk_work_unlock(&n->work);
 }
 
 /* Wrong credentials stop mining (found blocks stay on disk); anything
@@ -331,11 +254,11 @@ static void request_template(pk_node *n, int longpoll)
 {
     json_t *p = json_pack("{s:[s]}", "rules", "segwit");
     if (longpoll) {
-        pthread_mutex_lock(&n->mu);
-        slot *s = find_slot(n, n->current);
-        if (s && s->gbt.longpollid[0])
-            json_object_set_new(p, "longpollid", json_string(s->gbt.longpollid));
-        pthread_mutex_unlock(&n->mu);
+        pk_work_lock(&n->work);
+        pk_work_slot *s = pk_work_find(&n->work, n->work.next_seq); /* the newest template */
+        if (s && slot_gbt(s)->longpollid[0])
+            json_object_set_new(p, "longpollid", json_string(slot_gbt(s)->longpollid));
+        pk_work_unlock(&n->work);
         n->lp_active = 1;
     }
     if (rpc(n, "getblocktemplate", json_pack("[o]", p), longpoll ? 0 : 30000, on_template,
@@ -509,12 +432,9 @@ static void block_verdict(pk_node *n, pending_block *b, int accepted, const char
     if (reached && !n->capped) {
         /* No new work: a block beyond the cap would be found only to be
          * left without a verdict.  Blocks already found still get theirs. */
-        pthread_mutex_lock(&n->mu);
         n->capped = 1;
-        pthread_mutex_unlock(&n->mu);
         n->cap_deadline = uv_now(n->loop) + CAP_WAIT_MS;
-        if (n->disp)
-            pk_dispatcher_new_job(n->disp);
+        pk_work_set_current(&n->work, 0);
         if (n->blocks)
             pk_log(PK_LOG_INFO, "%u block(s) accepted; waiting up to %d s for the verdict on the blocks still pending",
                    n->o.max_blocks, CAP_WAIT_MS / 1000);
@@ -632,22 +552,23 @@ static void submit_block(pk_node *n, pending_block *b)
     }
 }
 
-static void handle_found(pk_node *n, const found *f)
+static void handle_found(void *arg, const pk_work_share *f)
 {
+    pk_node *n = arg;
     char *hex = NULL;
     uint8_t header[80], hash[32], en2[PK_SOLO_EXTRANONCE];
     int64_t height = -1;
-    pthread_mutex_lock(&n->mu);
-    slot *s = find_slot(n, f->seq);
+    pk_work_lock(&n->work);
+    pk_work_slot *s = pk_work_find(&n->work, f->seq);
     if (s && pk_pool_work_header(&s->work, f->t, header) == PK_OK) {
         header[76] = (uint8_t)f->nonce, header[77] = (uint8_t)(f->nonce >> 8);
         header[78] = (uint8_t)(f->nonce >> 16), header[79] = (uint8_t)(f->nonce >> 24);
         pk_pool_work_extranonce2(&s->work, f->t, en2);
-        height = s->gbt.height;
-        if (pk_solo_block_hex(&s->gbt, &s->job, header, en2, &hex))
+        height = slot_gbt(s)->height;
+        if (pk_solo_block_hex(slot_gbt(s), &s->job, header, en2, &hex))
             hex = NULL;
     }
-    pthread_mutex_unlock(&n->mu);
+    pk_work_unlock(&n->work);
     if (!hex) {
         pk_log(PK_LOG_WARN, "a block was found on a template no longer held: dropped");
         return;
@@ -692,31 +613,12 @@ static void handle_found(pk_node *n, const found *f)
             pk_log(PK_LOG_WARN, "fsync %s: %s", b->path, strerror(errno));
         close(fd);
     }
-    pthread_mutex_lock(&n->mu);
+    pk_work_lock(&n->work);
     n->st.found_to_submit_ms = ms;
     n->st.found_to_submit_sum_ms += ms;
     if (ms > n->st.found_to_submit_max_ms)
         n->st.found_to_submit_max_ms = ms;
-    pthread_mutex_unlock(&n->mu);
-}
-
-static void async_cb(uv_async_t *a)
-{
-    pk_node *n = a->data;
-    for (;;) {
-        pthread_mutex_lock(&n->mu);
-        found f;
-        int have = n->qn > 0;
-        if (have) {
-            f = n->q[0];
-            memmove(n->q, n->q + 1, (n->qn - 1) * sizeof *n->q);
-            n->qn--;
-        }
-        pthread_mutex_unlock(&n->mu);
-        if (!have)
-            return;
-        handle_found(n, &f);
-    }
+    pk_work_unlock(&n->work);
 }
 
 static void timer_cb(uv_timer_t *t)
@@ -888,24 +790,21 @@ int pk_node_new(uv_loop_t *loop, const pk_node_opts *o, const pk_node_events *ev
         free(n);
         return PK_ENOMEM;
     }
-    pthread_mutex_init(&n->mu, NULL);
+    pk_work_cfg wc = {.ring = RING, .one_share_per_job = 1, .ext_free = gbt_free, .on_share = handle_found, .arg = n};
+    pk_work_init(&n->work, loop, &wc);
     n->rng = pk_random_seed();
     /* Kept for the moment a found block must go to disk and every other
      * descriptor is taken. */
     n->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    n->src.next_template = src_next;
-    n->src.on_share = src_share;
     n->st.height = -1;
-    uv_async_init(loop, &n->async, async_cb);
-    n->async.data = n;
     uv_timer_init(loop, &n->timer);
     n->timer.data = n;
     *out = n;
     return PK_OK;
 }
 
-pk_source *pk_node_source(pk_node *n) { return &n->src; }
-void pk_node_attach(pk_node *n, pk_dispatcher *d) { n->disp = d; }
+pk_source *pk_node_source(pk_node *n) { return &n->work.src; }
+void pk_node_attach(pk_node *n, pk_dispatcher *d) { pk_work_attach(&n->work, d); }
 
 /* Blocks a previous run found but never heard back about: submit again. */
 static void resume_saved_blocks(pk_node *n)
@@ -960,17 +859,17 @@ int pk_node_start(pk_node *n)
 
 void pk_node_get_stats(pk_node *n, pk_node_stats *out)
 {
-    pthread_mutex_lock(&n->mu);
+    pk_work_lock(&n->work);
     *out = n->st;
-    pthread_mutex_unlock(&n->mu);
+    pk_work_unlock(&n->work);
 }
 
 double pk_node_template_time(pk_node *n, uint64_t seq)
 {
-    pthread_mutex_lock(&n->mu);
-    slot *s = find_slot(n, seq);
+    pk_work_lock(&n->work);
+    pk_work_slot *s = pk_work_find(&n->work, seq);
     double t = s ? s->arrived : 0;
-    pthread_mutex_unlock(&n->mu);
+    pk_work_unlock(&n->work);
     return t;
 }
 
@@ -979,12 +878,7 @@ static void part_closed(void *arg)
     pk_node *n = arg;
     if (--n->open > 0)
         return;
-    for (size_t i = 0; i < RING; i++) {
-        if (n->ring[i].seq) {
-            pk_gbt_free(&n->ring[i].gbt);
-            pk_pool_job_free(&n->ring[i].job);
-        }
-    }
+    pk_work_free(&n->work);
     while (n->blocks) {
         pending_block *b = n->blocks;
         n->blocks = b->next;
@@ -1000,8 +894,6 @@ static void part_closed(void *arg)
     }
     if (n->spare_fd >= 0)
         close(n->spare_fd);
-    free(n->q);
-    pthread_mutex_destroy(&n->mu);
     void (*cb)(void *) = n->closed;
     void *a = n->closed_arg;
     free(n);
@@ -1013,13 +905,13 @@ static void handle_closed(uv_handle_t *h) { part_closed(h->data); }
 
 void pk_node_close(pk_node *n, void (*closed)(void *arg), void *arg)
 {
-    async_cb(&n->async); /* blocks found at the last moment still go to disk */
+    pk_work_drain(&n->work); /* blocks found at the last moment still go to disk */
     n->closing = 1;
     n->closed = closed;
     n->closed_arg = arg;
     n->open = 3;
     uv_timer_stop(&n->timer);
     uv_close((uv_handle_t *)&n->timer, handle_closed);
-    uv_close((uv_handle_t *)&n->async, handle_closed);
+    pk_work_close(&n->work, part_closed, n);
     pk_http_close(n->http, part_closed, n);
 }

@@ -1,11 +1,10 @@
 /* A set of pools as one work source (see include/powkit/pool.h).
  *
- * Threads: everything here runs on the loop thread except next_template
- * and on_share, which device threads call.  They share the job ring and
- * the share queue under `mu`; the loop is woken through uv_async.  Lock
- * order: the dispatcher's lock, then `mu`; the loop thread never holds
- * `mu` while calling into the dispatcher. */
-#include <pthread.h>
+ * Threads: everything here runs on the loop thread except what device
+ * threads do through the work core (next_template, on_share): the job
+ * ring, the current job and the share queue live there, under its lock
+ * (include/powkit/workcore.h).  The pool counters the core touches on a
+ * device thread (stale, dropped) change under that lock too. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -15,23 +14,13 @@
 #include "powkit/log.h"
 #include "powkit/pool.h"
 #include "powkit/util.h"
+#include "powkit/workcore.h"
 
-#define JOB_RING 16
-
-typedef struct job_slot {
-    uint64_t seq; /* 0: empty */
+/* A share kept while its pool is down, with the pool it is for. */
+typedef struct offline_share {
     int pool;
-    int valid;
-    pk_pool_job job;
-    pk_pool_work work; /* work.job points at job: slots never move */
-} job_slot;
-
-typedef struct qshare {
-    int pool;
-    uint64_t seq, t;
-    uint32_t nonce;
-    uint8_t hash[32];
-} qshare;
+    pk_work_share sh;
+} offline_share;
 
 typedef struct pool_entry {
     pk_pool_set *ps;
@@ -53,7 +42,7 @@ typedef struct pool_entry {
 } pool_entry;
 
 struct pk_pool_set {
-    pk_source src; /* first: the dispatcher hands this back */
+    pk_work_core work; /* first: the dispatcher hands its source back */
     uv_loop_t *loop;
     pk_pool_set_opts o;
     pk_tls_ctx *tls;
@@ -64,95 +53,35 @@ struct pk_pool_set {
      * API and the shares name pools by them); their order does. */
     int by_rank[PK_POOLS_MAX], rank[PK_POOLS_MAX];
     int gave_up;
-    pk_dispatcher *disp;
-
-    pthread_mutex_t mu;
-    job_slot jobs[JOB_RING];
-    uint64_t next_seq, current_seq;
-    int exhausted_logged;
-    qshare *q;
-    size_t qn, qcap;
     uint64_t stale_unknown; /* shares whose job was gone from the ring */
 
-    qshare *offline;
+    offline_share *offline;
     size_t noffline;
     uint64_t rng; /* back-off jitter */
 
-    uv_async_t async;
     uv_timer_t tick;
     int open_handles;
     void (*closed)(void *);
     void *closed_arg;
 };
 
-static job_slot *find_slot(pk_pool_set *ps, uint64_t seq)
-{
-    job_slot *j = &ps->jobs[seq % JOB_RING];
-    return seq && j->seq == seq ? j : NULL;
-}
+/* ---- device threads (through the core) ---- */
 
-/* ---- the work source (device threads) ---- */
-
-static int src_next(pk_source *src, pk_template *t)
+/* Under the core's lock. */
+static void share_lost(void *arg, const pk_work_slot *slot, int why)
 {
-    pk_pool_set *ps = (pk_pool_set *)src;
-    int rc = PK_EAGAIN;
-    pthread_mutex_lock(&ps->mu);
-    job_slot *j = find_slot(ps, ps->current_seq);
-    if (j && j->valid) {
-        uint64_t n;
-        if (pk_pool_work_next(&j->work, t->header, &n) == PK_OK) {
-            memcpy(t->target, j->work.share_target, 32);
-            t->job_id = j->seq;
-            t->extra = n;
-            rc = PK_OK;
-        } else if (!ps->exhausted_logged) {
-            ps->exhausted_logged = 1;
-            pk_log(PK_LOG_WARN, "job %s: every extranonce2 and version is used; waiting for a new job",
-                   j->job.id);
-        }
-    }
-    pthread_mutex_unlock(&ps->mu);
-    return rc;
-}
-
-static void src_share(pk_source *src, const pk_share *sh)
-{
-    pk_pool_set *ps = (pk_pool_set *)src;
-    pthread_mutex_lock(&ps->mu);
-    job_slot *j = find_slot(ps, sh->job_id);
-    if (!j || !j->valid) {
-        if (j)
-            ps->pools[j->pool].st.stale++;
-        else
-            ps->stale_unknown++;
-        pthread_mutex_unlock(&ps->mu);
-        return;
-    }
-    if (ps->qn == ps->qcap) {
-        size_t cap = ps->qcap ? 2 * ps->qcap : 64;
-        qshare *q = cap <= 65536 ? realloc(ps->q, cap * sizeof *q) : NULL;
-        if (!q) {
-            ps->pools[j->pool].st.dropped++;
-            pthread_mutex_unlock(&ps->mu);
-            return;
-        }
-        ps->q = q;
-        ps->qcap = cap;
-    }
-    qshare *qs = &ps->q[ps->qn++];
-    qs->pool = j->pool;
-    qs->seq = sh->job_id;
-    qs->t = sh->extra;
-    qs->nonce = sh->nonce;
-    memcpy(qs->hash, sh->hash, 32);
-    pthread_mutex_unlock(&ps->mu);
-    uv_async_send(&ps->async);
+    pk_pool_set *ps = arg;
+    if (!slot)
+        ps->stale_unknown++;
+    else if (why == PK_WORK_STALE)
+        ps->pools[slot->origin].st.stale++;
+    else
+        ps->pools[slot->origin].st.dropped++;
 }
 
 /* ---- loop thread ---- */
 
-static void keep_offline(pk_pool_set *ps, const qshare *s)
+static void keep_offline(pk_pool_set *ps, int pool, const pk_work_share *sh)
 {
     unsigned max = ps->o.offline_max;
     if (ps->noffline == max) { /* full: the oldest goes */
@@ -160,122 +89,87 @@ static void keep_offline(pk_pool_set *ps, const qshare *s)
         memmove(ps->offline, ps->offline + 1, (max - 1) * sizeof *ps->offline);
         ps->noffline--;
     }
-    ps->offline[ps->noffline++] = *s;
+    ps->offline[ps->noffline++] = (offline_share){pool, *sh};
 }
 
-static void submit_one(pk_pool_set *ps, const qshare *s)
+/* A share from the core's queue (or kept offline), on the loop thread. */
+static void submit_one(void *arg, const pk_work_share *sh)
 {
+    pk_pool_set *ps = arg;
     pk_submit_fields f;
     char job_id[PK_JOB_ID_MAX];
-    int block = 0;
-    pthread_mutex_lock(&ps->mu);
-    job_slot *j = find_slot(ps, s->seq);
-    /* A share goes only to the session whose job it solves. */
-    int valid = j && j->valid && j->job.session == pk_stratum_session(ps->pools[s->pool].s);
-    if (valid) {
-        pk_pool_work_submit_fields(&j->work, s->t, s->nonce, &f);
-        memcpy(job_id, j->job.id, sizeof job_id);
-        block = pk_hash_meets_target(s->hash, j->work.block_target);
+    int block = 0, pool = -1, valid = 0;
+    pk_work_lock(&ps->work);
+    pk_work_slot *j = pk_work_find(&ps->work, sh->seq);
+    if (j) {
+        pool = j->origin;
+        /* A share goes only to the session whose job it solves. */
+        valid = j->live && j->job.session == pk_stratum_session(ps->pools[pool].s);
     }
-    pthread_mutex_unlock(&ps->mu);
-    pool_entry *e = &ps->pools[s->pool];
+    if (valid) {
+        pk_pool_work_submit_fields(&j->work, sh->t, sh->nonce, &f);
+        memcpy(job_id, j->job.id, sizeof job_id);
+        block = pk_hash_meets_target(sh->hash, j->work.block_target);
+    }
+    pk_work_unlock(&ps->work);
+    if (pool < 0) {
+        ps->stale_unknown++;
+        return;
+    }
+    pool_entry *e = &ps->pools[pool];
     if (!valid) {
         e->st.stale++;
         return;
     }
     if (block) {
         char hex[65];
-        pk_hash_to_hex(s->hash, hex);
+        pk_hash_to_hex(sh->hash, hex);
         pk_log(PK_LOG_INFO, "BLOCK candidate %s on job %s: submitted to pool %d", hex, job_id, e->index);
     }
     if (pk_stratum_submit(e->s, job_id, &f, 0) == PK_OK)
         e->st.submitted++;
     else
-        keep_offline(ps, s);
+        keep_offline(ps, pool, sh);
 }
 
-static void drain(pk_pool_set *ps)
-{
-    for (;;) {
-        pthread_mutex_lock(&ps->mu);
-        qshare batch[64];
-        size_t n = ps->qn < 64 ? ps->qn : 64;
-        if (n == 0) {
-            pthread_mutex_unlock(&ps->mu);
-            return;
-        }
-        memcpy(batch, ps->q, n * sizeof *batch);
-        memmove(ps->q, ps->q + n, (ps->qn - n) * sizeof *ps->q);
-        ps->qn -= n;
-        pthread_mutex_unlock(&ps->mu);
-        for (size_t i = 0; i < n; i++)
-            submit_one(ps, &batch[i]);
-    }
-}
-
-static void async_cb(uv_async_t *a) { drain(a->data); }
+static int other_pool(const pk_work_slot *s, void *arg) { return s->origin == *(int *)arg; }
 
 /* Make pool p's newest job the one devices mine (p may be -1: none). */
 static void set_active(pk_pool_set *ps, int p)
 {
     ps->active = p;
-    pthread_mutex_lock(&ps->mu);
-    if (p >= 0) {
-        for (size_t i = 0; i < JOB_RING; i++) {
-            if (ps->jobs[i].seq && ps->jobs[i].pool != p)
-                ps->jobs[i].valid = 0; /* another pool's work is worth nothing here */
-        }
-        ps->current_seq = ps->pools[p].latest_seq;
-        ps->exhausted_logged = 0;
-    }
-    pthread_mutex_unlock(&ps->mu);
     for (size_t i = 0; i < ps->n; i++)
         ps->pools[i].st.active = (int)i == p;
-    if (ps->disp)
-        pk_dispatcher_new_job(ps->disp);
+    if (p >= 0) {
+        pk_work_retire(&ps->work, other_pool, &p); /* another pool's work is worth nothing here */
+        pk_work_set_current(&ps->work, ps->pools[p].latest_seq);
+    } else {
+        pk_work_kick(&ps->work);
+    }
 }
 
 static void on_job(pk_stratum *s, pk_pool_job *job, void *ud)
 {
     pool_entry *e = ud;
     pk_pool_set *ps = e->ps;
-    pthread_mutex_lock(&ps->mu);
-    uint64_t seq = ++ps->next_seq;
-    job_slot *j = &ps->jobs[seq % JOB_RING];
-    if (j->seq)
-        pk_pool_job_free(&j->job);
-    if (job->clean) {
-        for (size_t i = 0; i < JOB_RING; i++) {
-            if (ps->jobs[i].seq && ps->jobs[i].pool == e->index)
-                ps->jobs[i].valid = 0;
-        }
-    }
-    j->seq = seq;
-    j->pool = e->index;
-    j->job = *job;
+    double difficulty = job->difficulty;
+    /* Devices move to it at once when its pool is the one mined. */
+    e->latest_seq = pk_work_add(&ps->work, job, e->index, NULL, job->clean, ps->active == e->index);
     free(job);
-    j->valid = pk_pool_work_init(&j->work, &j->job) == PK_OK;
-    e->latest_seq = seq;
-    e->st.difficulty = j->job.difficulty;
-    int mine_now = ps->active == e->index;
-    if (mine_now) {
-        ps->current_seq = seq;
-        ps->exhausted_logged = 0;
-    }
-    pthread_mutex_unlock(&ps->mu);
+    pk_work_lock(&ps->work);
+    e->st.difficulty = difficulty;
+    pk_work_unlock(&ps->work);
     e->last_job_ms = uv_now(ps->loop);
     e->session_job = 1;
     (void)s;
-    if (mine_now && ps->disp)
-        pk_dispatcher_new_job(ps->disp); /* every device moves to it at once */
 }
 
 static void flush_offline(pk_pool_set *ps, int p)
 {
-    qshare *keep = ps->offline;
+    offline_share *keep = ps->offline;
     size_t n = ps->noffline, k = 0, sent = 0;
     ps->noffline = 0;
-    qshare mine[256];
+    offline_share mine[256];
     size_t nm = 0;
     for (size_t i = 0; i < n; i++) {
         if (keep[i].pool == p && nm < 256)
@@ -285,11 +179,22 @@ static void flush_offline(pk_pool_set *ps, int p)
     }
     ps->noffline = k;
     for (size_t i = 0; i < nm; i++) {
-        submit_one(ps, &mine[i]);
+        submit_one(ps, &mine[i].sh);
         sent++;
     }
     if (sent)
         pk_log(PK_LOG_INFO, "pool %d: %zu share(s) kept while offline sent", p, sent);
+}
+
+/* Kept: other pools' jobs and this pool's jobs of its new session. */
+struct session_of {
+    int pool;
+    uint64_t session;
+};
+static int same_session(const pk_work_slot *j, void *arg)
+{
+    const struct session_of *k = arg;
+    return j->origin != k->pool || j->job.session == k->session;
 }
 
 static void on_ready(pk_stratum *s, void *ud)
@@ -305,19 +210,9 @@ static void on_ready(pk_stratum *s, void *ud)
         /* A new session: the old extranonce1 is gone with every job on it.
          * Jobs of this session (sent before the subscribe answer) stay. */
         size_t dropped = 0, k = 0;
-        uint64_t session = pk_stratum_session(s);
-        int current_gone = 0;
-        pthread_mutex_lock(&ps->mu);
-        for (size_t i = 0; i < JOB_RING; i++) {
-            job_slot *j = &ps->jobs[i];
-            if (j->seq && j->pool == e->index && j->job.session != session && j->valid) {
-                j->valid = 0;
-                current_gone |= j->seq == ps->current_seq;
-            }
-        }
-        pthread_mutex_unlock(&ps->mu);
-        if (current_gone && ps->disp)
-            pk_dispatcher_new_job(ps->disp); /* stop hashing work no session will take */
+        struct session_of keep = {e->index, pk_stratum_session(s)};
+        if (pk_work_retire(&ps->work, same_session, &keep))
+            pk_work_kick(&ps->work); /* stop hashing work no session will take */
         for (size_t i = 0; i < ps->noffline; i++) {
             if (ps->offline[i].pool == e->index) {
                 dropped++;
@@ -473,16 +368,13 @@ static void tick_cb(uv_timer_t *t)
     }
     /* Nothing to mine for too long: stop hashing a dead job. */
     if (ps->active < 0) {
-        pthread_mutex_lock(&ps->mu);
-        job_slot *j = find_slot(ps, ps->current_seq);
-        int idle = j && now - ps->pools[j->pool].last_job_ms > (uint64_t)ps->o.no_work_timeout_s * 1000;
-        if (idle)
-            ps->current_seq = 0;
-        pthread_mutex_unlock(&ps->mu);
+        pk_work_lock(&ps->work);
+        pk_work_slot *j = pk_work_current_slot(&ps->work);
+        int idle = j && now - ps->pools[j->origin].last_job_ms > (uint64_t)ps->o.no_work_timeout_s * 1000;
+        pk_work_unlock(&ps->work);
         if (idle) {
             pk_log(PK_LOG_WARN, "no pool has given work for %u s: devices wait", ps->o.no_work_timeout_s);
-            if (ps->disp)
-                pk_dispatcher_new_job(ps->disp);
+            pk_work_set_current(&ps->work, 0);
         }
     }
 }
@@ -538,9 +430,7 @@ int pk_pool_set_new(uv_loop_t *loop, const pk_pool_set_opts *o, pk_pool_set **ou
     ps->offline = calloc(ps->o.offline_max, sizeof *ps->offline);
     ps->active = -1;
     ps->rng = pk_random_seed();
-    ps->src.next_template = src_next;
-    ps->src.on_share = src_share;
-    pthread_mutex_init(&ps->mu, NULL);
+    pk_work_cfg wc = {.ring = 16, .on_share = submit_one, .on_lost = share_lost, .arg = ps};
     int need_tls = 0;
     for (size_t i = 0; i < o->npools; i++)
         need_tls |= o->pools[i].url && strncmp(o->pools[i].url, "stratum+tcp://", 14) != 0;
@@ -555,8 +445,7 @@ int pk_pool_set_new(uv_loop_t *loop, const pk_pool_set_opts *o, pk_pool_set **ou
         if (add_entry(ps, &o->pools[i], err, errlen))
             goto fail;
     }
-    uv_async_init(loop, &ps->async, async_cb);
-    ps->async.data = ps;
+    pk_work_init(&ps->work, loop, &wc);
     uv_timer_init(loop, &ps->tick);
     ps->tick.data = ps;
     *out = ps;
@@ -571,8 +460,8 @@ fail:
     return PK_EINVAL;
 }
 
-pk_source *pk_pool_set_source(pk_pool_set *ps) { return &ps->src; }
-void pk_pool_set_attach(pk_pool_set *ps, pk_dispatcher *d) { ps->disp = d; }
+pk_source *pk_pool_set_source(pk_pool_set *ps) { return &ps->work.src; }
+void pk_pool_set_attach(pk_pool_set *ps, pk_dispatcher *d) { pk_work_attach(&ps->work, d); }
 
 int pk_pool_set_start(pk_pool_set *ps)
 {
@@ -584,17 +473,12 @@ static void one_closed(pk_pool_set *ps)
 {
     if (--ps->open_handles > 0)
         return;
-    for (size_t i = 0; i < JOB_RING; i++) {
-        if (ps->jobs[i].seq)
-            pk_pool_job_free(&ps->jobs[i].job);
-    }
+    pk_work_free(&ps->work);
     pk_tls_ctx_free(ps->tls);
-    free(ps->q);
     free(ps->offline);
     for (size_t i = 0; i < ps->n; i++)
         for (int k = 0; k < 3; k++)
             free(ps->pools[i].owned[k]);
-    pthread_mutex_destroy(&ps->mu);
     void (*cb)(void *) = ps->closed;
     void *arg = ps->closed_arg;
     free(ps);
@@ -609,16 +493,17 @@ static void stratum_closed(pk_stratum *s, void *ud)
 }
 
 static void handle_closed(uv_handle_t *h) { one_closed(h->data); }
+static void work_closed(void *arg) { one_closed(arg); }
 
 void pk_pool_set_close(pk_pool_set *ps, void (*closed)(void *arg), void *arg)
 {
     ps->closed = closed;
     ps->closed_arg = arg;
-    drain(ps);
+    pk_work_drain(&ps->work);
     ps->open_handles = (int)ps->n + 2;
     uv_timer_stop(&ps->tick);
     uv_close((uv_handle_t *)&ps->tick, handle_closed);
-    uv_close((uv_handle_t *)&ps->async, handle_closed);
+    pk_work_close(&ps->work, work_closed, ps);
     for (size_t i = 0; i < ps->n; i++)
         pk_stratum_close(ps->pools[i].s, stratum_closed);
 }
@@ -629,9 +514,9 @@ int pk_pool_set_active(pk_pool_set *ps) { return ps->active; }
 void pk_pool_set_stats(pk_pool_set *ps, size_t i, pk_pool_stats *out)
 {
     pool_entry *e = &ps->pools[i];
-    pthread_mutex_lock(&ps->mu);
+    pk_work_lock(&ps->work);
     *out = e->st;
-    pthread_mutex_unlock(&ps->mu);
+    pk_work_unlock(&ps->work);
     out->state = (int)pk_stratum_get_state(e->s);
     out->active = ps->active == (int)i;
     out->priority = ps->rank[i];

@@ -23,8 +23,8 @@
 #include "powkit/stratum.h"
 #include "powkit/tls.h"
 #include "powkit/util.h"
+#include "powkit/workcore.h"
 
-#define JOB_RING 16
 #define PENDING_RING 4096
 #define RATE_SLOTS 256
 #define READ_CHUNK 65536
@@ -73,13 +73,6 @@ typedef struct rig {
     size_t last_unsent; /* bytes not yet taken by the rig at the last sweep */
     double drained_at;  /* when they last went down (or were none) */
 } rig;
-
-typedef struct job_slot {
-    uint64_t seq;   /* 0: empty */
-    int stale;
-    pk_pool_job job;
-    uint8_t target[32]; /* the upstream share target */
-} job_slot;
 
 typedef struct pending {
     uint64_t seq;   /* 0: free */
@@ -136,8 +129,9 @@ struct pk_proxy {
     uint32_t up_mask;
     double up_diff;
 
-    job_slot jobs[JOB_RING];
-    uint64_t job_seq;
+    /* The upstream's jobs (no devices here: a core without a share
+     * queue); a slot's work.share_target is the upstream's share target. */
+    pk_work_core work;
     wbuf *last_notify;       /* the current job's notify, for rigs that join */
 
     rig *rigs;               /* list of connected rigs */
@@ -191,11 +185,6 @@ static int parse_hex32(const char *s, uint32_t *out)
         return -1;
     *out = ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | b[3];
     return 0;
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16), p[3] = (uint8_t)(v >> 24);
 }
 
 /* The rig's extranonce1: the upstream's and its prefix (big-endian slot). */
@@ -388,13 +377,7 @@ static int dup_check(pk_proxy *px, const uint8_t hash[32])
 
 /* ---- jobs to rigs ---- */
 
-static job_slot *current_job(pk_proxy *px)
-{
-    if (!px->job_seq)
-        return NULL;
-    job_slot *j = &px->jobs[px->job_seq % JOB_RING];
-    return j->seq == px->job_seq ? j : NULL;
-}
+static pk_work_slot *current_job(pk_proxy *px) { return pk_work_current_slot(&px->work); }
 
 static wbuf *notify_line(const pk_pool_job *j, int clean)
 {
@@ -441,7 +424,7 @@ static wbuf *notify_line(const pk_pool_job *j, int clean)
 static void rig_start_work(rig *r)
 {
     pk_proxy *px = r->px;
-    job_slot *j = current_job(px);
+    pk_work_slot *j = current_job(px);
     if (!j || !r->subscribed || !r->authorized || r->closing)
         return;
     r->working = 1;
@@ -510,17 +493,10 @@ static void on_submit(rig *r, json_t *id, json_t *params)
     json_t *vb = json_array_get(params, 5);
     if (!json_is_array(params) || !job_id || !en2_hex || !ntime_hex || !nonce_hex)
         return rig_reject(r, id, E_OTHER, "malformed mining.submit");
-    job_slot *j = NULL;
-    for (uint64_t k = 0; k < JOB_RING && k < px->job_seq; k++) {
-        job_slot *c = &px->jobs[(px->job_seq - k) % JOB_RING];
-        if (c->seq && strcmp(c->job.id, job_id) == 0) {
-            j = c;
-            break;
-        }
-    }
+    pk_work_slot *j = pk_work_find_id(&px->work, job_id);
     if (!j)
         return rig_reject(r, id, E_STALE, "job not found");
-    if (j->stale)
+    if (!j->live)
         return rig_reject(r, id, E_STALE, "stale job");
     size_t en2n = rig_en2_size(px);
     uint8_t en2[PK_EXTRANONCE2_MAX];
@@ -543,30 +519,13 @@ static void on_submit(rig *r, json_t *id, json_t *params)
     if (!vb || json_is_null(vb))
         version = j->job.version;
 
-    /* Rebuild the share as the pool will: coinbase, merkle root, header. */
-    size_t cb_len = j->job.coinb1_len + px->en1_len + px->prefix_bytes + en2n + j->job.coinb2_len;
-    uint8_t *cb = malloc(cb_len);
-    if (!cb)
-        return rig_reject(r, id, E_OTHER, "out of memory");
-    uint8_t *p = cb;
-    memcpy(p, j->job.coinb1, j->job.coinb1_len), p += j->job.coinb1_len;
-    p += rig_en1(px, r, p);
-    memcpy(p, en2, en2n), p += en2n;
-    memcpy(p, j->job.coinb2, j->job.coinb2_len);
-    uint8_t root[32], pair[64], header[80], hash[32];
-    pk_sha256d(cb, cb_len, root);
-    free(cb);
-    for (size_t i = 0; i < j->job.branch_len; i++) {
-        memcpy(pair, root, 32);
-        memcpy(pair + 32, j->job.branch[i], 32);
-        pk_sha256d(pair, 64, root);
-    }
-    put_le32(header, version);
-    memcpy(header + 4, j->job.prevhash, 32);
-    memcpy(header + 36, root, 32);
-    put_le32(header + 68, ntime);
-    put_le32(header + 72, j->job.nbits);
-    put_le32(header + 76, nonce);
+    /* Rebuild the share as the pool will: its full extranonce2 is the
+     * rig's prefix and what the rig rolled. */
+    uint8_t full[PK_EXTRANONCE2_MAX], header[80], hash[32];
+    for (unsigned i = 0; i < px->prefix_bytes; i++)
+        full[i] = (uint8_t)(r->slot >> (8 * (px->prefix_bytes - 1 - i)));
+    memcpy(full + px->prefix_bytes, en2, en2n);
+    pk_pool_job_header(&j->job, full, version, ntime, nonce, header);
     pk_sha256d(header, 80, hash);
 
     /* The target first: only shares that meet it are remembered, so a rig
@@ -582,7 +541,7 @@ static void on_submit(rig *r, json_t *id, json_t *params)
     if (seen)
         return rig_reject(r, id, E_DUPLICATE, "duplicate share");
     double share_diff = d;
-    if (!pk_hash_meets_target(hash, j->target))
+    if (!pk_hash_meets_target(hash, j->work.share_target))
         return rig_accept(r, id, share_diff);
 
     /* Upstream's difficulty met: it goes to the pool, and the pool's
@@ -595,10 +554,6 @@ static void on_submit(rig *r, json_t *id, json_t *params)
         return rig_reject(r, id, E_OTHER, "too many shares waiting for the pool");
     pk_submit_fields f;
     char en2full[2 * PK_EXTRANONCE2_MAX + 1];
-    uint8_t full[PK_EXTRANONCE2_MAX];
-    for (unsigned i = 0; i < px->prefix_bytes; i++)
-        full[i] = (uint8_t)(r->slot >> (8 * (px->prefix_bytes - 1 - i)));
-    memcpy(full + px->prefix_bytes, en2, en2n);
     hex_of(full, px->up_en2_size, en2full);
     snprintf(f.extranonce2, sizeof f.extranonce2, "%s", en2full);
     snprintf(f.ntime, sizeof f.ntime, "%08x", ntime);
@@ -1117,8 +1072,7 @@ static void new_extranonce(pk_proxy *px, const pk_pool_job *job)
     px->up_en2_size = job->extranonce2_size;
     px->have_en1 = 1;
     px->st.rig_extranonce2_size = (unsigned)rig_en2_size(px);
-    for (size_t i = 0; i < JOB_RING; i++)
-        px->jobs[i].stale = 1;
+    pk_work_retire(&px->work, NULL, NULL);
     dup_clear(px);
     if (first)
         return;
@@ -1174,20 +1128,11 @@ static void up_job(pk_stratum *s, pk_pool_job *job, void *ud)
         new_extranonce(px, job);
     px->up_mask = job->version_mask;
     px->up_diff = job->difficulty;
-    uint64_t seq = ++px->job_seq;
-    job_slot *j = &px->jobs[seq % JOB_RING];
-    if (j->seq)
-        pk_pool_job_free(&j->job);
-    if (job->clean) {
-        for (size_t i = 0; i < JOB_RING; i++)
-            px->jobs[i].stale = 1;
+    if (job->clean)
         dup_clear(px);
-    }
-    j->seq = seq;
-    j->stale = 0;
-    j->job = *job;
+    pk_work_add(&px->work, job, 0, NULL, job->clean, 1);
     free(job);
-    pk_difficulty_to_target(j->job.difficulty, j->target);
+    pk_work_slot *j = current_job(px);
     px->st.notifies++;
 
     /* Rigs waiting for their subscribe answer get it now. */
@@ -1403,6 +1348,8 @@ int pk_proxy_new(uv_loop_t *loop, const pk_proxy_opts *o, pk_proxy **out, char *
         return PK_ENOMEM;
     px->loop = loop;
     px->o = *o;
+    pk_work_cfg wc = {.ring = 16};
+    pk_work_init(&px->work, NULL, &wc);
     if (!px->o.max_clients)
         px->o.max_clients = 1024;
     if (!(px->o.share_rate_s > 0))
@@ -1437,15 +1384,14 @@ int pk_proxy_new(uv_loop_t *loop, const pk_proxy_opts *o, pk_proxy **out, char *
     px->by_slot = calloc(px->o.max_clients, sizeof *px->by_slot);
     px->rng = pk_random_seed();
     if (!px->by_slot) {
-        free(px);
+        pk_proxy_free(px);
         return PK_ENOMEM;
     }
     int need_tls = 0;
     for (size_t i = 0; i < o->npools; i++)
         need_tls |= o->pools[i].url && strncmp(o->pools[i].url, "stratum+ssl://", 14) == 0;
     if (need_tls && !(px->tls = pk_tls_ctx_new(o->ca_file, o->insecure, err, errlen))) {
-        free(px->by_slot);
-        free(px);
+        pk_proxy_free(px);
         return PK_EINVAL;
     }
     if (!o->listen_cert != !o->listen_key) {
@@ -1467,6 +1413,10 @@ int pk_proxy_new(uv_loop_t *loop, const pk_proxy_opts *o, pk_proxy **out, char *
         pk_stratum_cb cb = {.ud = u, .ready = up_ready, .job = up_job, .down = up_down, .submit_result = up_result,
                             .worker_result = up_worker_result};
         if (pk_stratum_new(loop, &so, &cb, &u->s, err, errlen) != PK_OK) {
+            /* The ones made so far own a timer each: closed on the loop,
+             * they free themselves. */
+            for (size_t k = 0; k < i; k++)
+                pk_stratum_close(px->ups[k].s, NULL);
             pk_proxy_free(px);
             return PK_EINVAL;
         }
@@ -1556,9 +1506,7 @@ void pk_proxy_free(pk_proxy *px)
 {
     if (!px)
         return;
-    for (size_t i = 0; i < JOB_RING; i++)
-        if (px->jobs[i].seq)
-            pk_pool_job_free(&px->jobs[i].job);
+    pk_work_free(&px->work);
     for (size_t i = 0; i < PENDING_RING; i++)
         json_decref(px->pend[i].req_id);
     wbuf_unref(px->last_notify);

@@ -56,6 +56,13 @@ PK_API void pk_pool_job_free(pk_pool_job *job);
 /* Deep copy; returns 0 or PK_ENOMEM. */
 PK_API int pk_pool_job_copy(pk_pool_job *dst, const pk_pool_job *src);
 
+/* The merkle root and the header of a share on job j, as a pool rebuilds
+ * them: en2 is the full extranonce2 (j->extranonce2_size bytes), version
+ * the header's whole version field. */
+PK_API void pk_pool_job_root(const pk_pool_job *j, const uint8_t *en2, uint8_t root[32]);
+PK_API void pk_pool_job_header(const pk_pool_job *j, const uint8_t *en2, uint32_t version, uint32_t ntime,
+                               uint32_t nonce, uint8_t header[80]);
+
 /* Templates of one job. */
 typedef struct pk_pool_work {
     const pk_pool_job *job;

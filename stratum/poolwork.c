@@ -174,11 +174,8 @@ uint32_t pk_pool_work_version(const pk_pool_work *w, uint64_t t)
     return (w->job->version & ~mask) | deposit((uint32_t)(t % w->variants), mask);
 }
 
-static void merkle_root(const pk_pool_work *w, uint64_t t, uint8_t root[32])
+void pk_pool_job_root(const pk_pool_job *j, const uint8_t *en2, uint8_t root[32])
 {
-    const pk_pool_job *j = w->job;
-    uint8_t en2[PK_EXTRANONCE2_MAX];
-    pk_pool_work_extranonce2(w, t, en2);
     pk_sha256_ctx ctx;
     uint8_t h[32], pair[64];
     pk_sha256_init(&ctx);
@@ -201,6 +198,25 @@ static void put_le32(uint8_t *p, uint32_t v)
     p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16), p[3] = (uint8_t)(v >> 24);
 }
 
+static void header_of(const pk_pool_job *j, const uint8_t root[32], uint32_t version, uint32_t ntime,
+                      uint32_t nonce, uint8_t header[80])
+{
+    put_le32(header, version);
+    memcpy(header + 4, j->prevhash, 32);
+    memcpy(header + 36, root, 32);
+    put_le32(header + 68, ntime);
+    put_le32(header + 72, j->nbits);
+    put_le32(header + 76, nonce);
+}
+
+void pk_pool_job_header(const pk_pool_job *j, const uint8_t *en2, uint32_t version, uint32_t ntime, uint32_t nonce,
+                        uint8_t header[80])
+{
+    uint8_t root[32];
+    pk_pool_job_root(j, en2, root);
+    header_of(j, root, version, ntime, nonce, header);
+}
+
 int pk_pool_work_header(pk_pool_work *w, uint64_t t, uint8_t header[80])
 {
     if (w->templates != UINT64_MAX && t >= w->templates)
@@ -208,16 +224,13 @@ int pk_pool_work_header(pk_pool_work *w, uint64_t t, uint8_t header[80])
     uint64_t en2 = t / w->variants;
     /* One coinbase hash per extranonce2: the version variants share it. */
     if (!w->have_root || w->cached_en2 != en2) {
-        merkle_root(w, t, w->root);
+        uint8_t en2b[PK_EXTRANONCE2_MAX];
+        pk_pool_work_extranonce2(w, t, en2b);
+        pk_pool_job_root(w->job, en2b, w->root);
         w->cached_en2 = en2;
         w->have_root = 1;
     }
-    put_le32(header, pk_pool_work_version(w, t));
-    memcpy(header + 4, w->job->prevhash, 32);
-    memcpy(header + 36, w->root, 32);
-    put_le32(header + 68, w->job->ntime);
-    put_le32(header + 72, w->job->nbits);
-    put_le32(header + 76, 0);
+    header_of(w->job, w->root, pk_pool_work_version(w, t), w->job->ntime, 0, header);
     return PK_OK;
 }
 
