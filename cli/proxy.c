@@ -31,7 +31,7 @@ void pk_usage_proxy(FILE *f)
             "  --pass-workers           each rig's worker goes to the pool as USER.WORKER (authorized\n"
             "                           there, its shares sent under it) instead of all as USER\n"
             "  --failback S             on a backup, return to the first pool once it has stayed up\n"
-            "                           S seconds (it is tried every minute; default 30)\n"
+            "                           S seconds (tried again with back-off; default 30)\n"
             "  --listen HOST:PORT       where rigs connect (default 0.0.0.0:3333)\n"
             "  --listen-cert FILE, --listen-key FILE\n"
             "                           rigs connect over TLS (stratum+ssl://) with this PEM\n"

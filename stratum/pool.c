@@ -54,6 +54,7 @@ struct pk_pool_set {
     int by_rank[PK_POOLS_MAX], rank[PK_POOLS_MAX];
     int gave_up;
     uint64_t stale_unknown; /* shares whose job was gone from the ring */
+    pk_pool_set_events ev;   /* a consumer besides the devices (the proxy) */
 
     offline_share *offline;
     size_t noffline;
@@ -134,6 +135,18 @@ static void submit_one(void *arg, const pk_work_share *sh)
 
 static int other_pool(const pk_work_slot *s, void *arg) { return s->origin == *(int *)arg; }
 
+/* The watcher's copy of pool p's job seq.  Job contents never change once
+ * in the ring, and slots are reused only on this thread: no lock. */
+static void tell_job(pk_pool_set *ps, int p, uint64_t seq)
+{
+    pk_work_lock(&ps->work);
+    pk_work_slot *j = pk_work_find(&ps->work, seq);
+    int ok = j && j->live;
+    pk_work_unlock(&ps->work);
+    if (ok && ps->ev.job)
+        ps->ev.job(ps->ev.arg, p, &j->job);
+}
+
 /* Make pool p's newest job the one devices mine (p may be -1: none). */
 static void set_active(pk_pool_set *ps, int p)
 {
@@ -146,6 +159,10 @@ static void set_active(pk_pool_set *ps, int p)
     } else {
         pk_work_kick(&ps->work);
     }
+    if (ps->ev.active)
+        ps->ev.active(ps->ev.arg, p);
+    if (p >= 0)
+        tell_job(ps, p, ps->pools[p].latest_seq);
 }
 
 static void on_job(pk_stratum *s, pk_pool_job *job, void *ud)
@@ -162,6 +179,8 @@ static void on_job(pk_stratum *s, pk_pool_job *job, void *ud)
     e->last_job_ms = uv_now(ps->loop);
     e->session_job = 1;
     (void)s;
+    if (ps->active == e->index)
+        tell_job(ps, e->index, e->latest_seq);
 }
 
 static void flush_offline(pk_pool_set *ps, int p)
@@ -261,14 +280,19 @@ static void on_down(pk_stratum *s, const char *reason, void *ud)
         e->retry_at = now + delay;
         pk_log(PK_LOG_INFO, "pool %d: next attempt in %.1f s", e->index, delay / 1000.0);
     }
-    if (ps->active == e->index)
+    if (ps->active == e->index) {
         ps->active = -1; /* devices keep mining its job; its shares wait offline */
+        e->st.active = 0;
+        if (ps->ev.active)
+            ps->ev.active(ps->ev.arg, -1);
+    }
 }
 
 static void on_result(pk_stratum *s, uint64_t tag, int accepted, const char *reason, void *ud)
 {
     pool_entry *e = ud;
-    (void)tag;
+    if (e->ps->ev.result)
+        e->ps->ev.result(e->ps->ev.arg, e->index, tag, accepted, reason);
     e->st.last_share_diff = e->st.difficulty;
     e->st.last_share_time = (uint64_t)time(NULL);
     if (accepted) {
@@ -379,6 +403,14 @@ static void tick_cb(uv_timer_t *t)
     }
 }
 
+static void on_worker(pk_stratum *s, uint64_t tag, int ok, const char *reason, void *ud)
+{
+    pool_entry *e = ud;
+    (void)s;
+    if (e->ps->ev.worker_result)
+        e->ps->ev.worker_result(e->ps->ev.arg, e->index, tag, ok, reason);
+}
+
 /* Pool cfg at the next index, ranked last. */
 static int add_entry(pk_pool_set *ps, const pk_pool_cfg *cfg, char *err, size_t errlen)
 {
@@ -395,7 +427,8 @@ static int add_entry(pk_pool_set *ps, const pk_pool_cfg *cfg, char *err, size_t 
         .request_timeout_ms = o->request_timeout_ms,
         .configure_timeout_ms = o->configure_timeout_ms,
     };
-    pk_stratum_cb cb = {.ud = e, .ready = on_ready, .job = on_job, .down = on_down, .submit_result = on_result};
+    pk_stratum_cb cb = {.ud = e, .ready = on_ready, .job = on_job, .down = on_down, .submit_result = on_result,
+                        .worker_result = on_worker};
     if (pk_stratum_new(ps->loop, &so, &cb, &e->s, err, errlen))
         return -1;
     pk_url_redact(cfg->url, e->st.url, sizeof e->st.url);
@@ -509,6 +542,8 @@ void pk_pool_set_close(pk_pool_set *ps, void (*closed)(void *arg), void *arg)
 }
 
 size_t pk_pool_set_count(const pk_pool_set *ps) { return ps->n; }
+void pk_pool_set_watch(pk_pool_set *ps, const pk_pool_set_events *ev) { ps->ev = *ev; }
+pk_stratum *pk_pool_set_stratum(pk_pool_set *ps, size_t i) { return i < ps->n ? ps->pools[i].s : NULL; }
 int pk_pool_set_active(pk_pool_set *ps) { return ps->active; }
 
 void pk_pool_set_stats(pk_pool_set *ps, size_t i, pk_pool_stats *out)

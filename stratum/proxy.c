@@ -94,28 +94,16 @@ typedef struct up_worker {
     int state;
 } up_worker;
 
-typedef struct upstream {
-    pk_proxy *px;
-    pk_stratum *s;
-    int index;
-} upstream;
-
 struct pk_proxy {
     uv_loop_t *loop;
     pk_proxy_opts o;
-    pk_tls_ctx *tls;
     pk_tls_ctx *server_tls;  /* rigs over TLS (--listen-cert/--listen-key) */
-    upstream ups[PK_POOLS_MAX];
-    int cur;                 /* upstream in use */
-    /* Failback: while on a backup, the first pool is tried again every
-     * failback_s; once it has had work for failback_stable_s it takes over. */
-    int probing;
-    double probe_ready_at, last_probe;
-    pk_pool_job *probe_job;  /* its latest job, not yet sent to anyone */
-    int up_ready, up_closing;
-    unsigned backoff_ms;
-    uint64_t rng;
-    uv_timer_t reconnect, sweep;
+    /* Upstream: the same pool set `mine` uses (priority order, failover,
+     * back-off, failback once the first pool has stayed up, TLS). */
+    pk_pool_set *pools;
+    int cur;                 /* the pool in use, or last in use */
+    int up_ready;            /* cur is active: shares can go to it */
+    uv_timer_t sweep;
     uv_tcp_t server;
     int port, started, closing, handles_open;
     void (*closed)(void *);
@@ -379,6 +367,9 @@ static int dup_check(pk_proxy *px, const uint8_t hash[32])
 
 static pk_work_slot *current_job(pk_proxy *px) { return pk_work_current_slot(&px->work); }
 
+/* The upstream client in use (or last in use). */
+static pk_stratum *up_client(pk_proxy *px) { return pk_pool_set_stratum(px->pools, (size_t)px->cur); }
+
 static wbuf *notify_line(const pk_pool_job *j, int clean)
 {
     char ph[65], v[9], nb[9], nt[9];
@@ -546,8 +537,8 @@ static void on_submit(rig *r, json_t *id, json_t *params)
 
     /* Upstream's difficulty met: it goes to the pool, and the pool's
      * answer goes back to this rig. */
-    upstream *u = &px->ups[px->cur];
-    if (!px->up_ready || j->job.session != pk_stratum_session(u->s))
+    pk_stratum *up = up_client(px);
+    if (!px->up_ready || j->job.session != pk_stratum_session(up))
         return rig_reject(r, id, E_STALE, "the pool connection that sent this job is gone");
     pending *q = &px->pend[(px->pend_seq + 1) % PENDING_RING];
     if (q->seq)
@@ -564,7 +555,7 @@ static void on_submit(rig *r, json_t *id, json_t *params)
     uint64_t seq = ++px->pend_seq;
     const char *as = px->o.pass_workers && r->worker_idx >= 0 ? px->workers[r->worker_idx].name
                                                               : px->o.pools[px->cur].user;
-    if (pk_stratum_submit_as(u->s, as, j->job.id, &f, seq) != PK_OK) {
+    if (pk_stratum_submit_as(up, as, j->job.id, &f, seq) != PK_OK) {
         px->pend_seq--;
         return rig_reject(r, id, E_STALE, "the pool connection is down");
     }
@@ -616,10 +607,9 @@ static void on_configure(rig *r, json_t *id, json_t *params)
 
 static void worker_request(pk_proxy *px, size_t i)
 {
-    upstream *u = &px->ups[px->cur];
     px->workers[i].state = px->workers[i].state == WK_OK ? WK_OK : WK_PENDING;
-    if (px->up_ready && u->s)
-        pk_stratum_authorize_worker(u->s, px->workers[i].name, px->o.pools[px->cur].pass, i);
+    if (px->up_ready)
+        pk_stratum_authorize_worker(up_client(px), px->workers[i].name, px->o.pools[px->cur].pass, i);
 }
 
 /* A new session knows none of the rigs' workers: ask again before any of
@@ -675,12 +665,10 @@ static void authorize_upstream(rig *r, json_t *id, const char *user)
     }
 }
 
-static void up_worker_result(pk_stratum *s, uint64_t tag, int ok, const char *reason, void *ud)
+static void up_worker_result(void *arg, int pool, uint64_t tag, int ok, const char *reason)
 {
-    upstream *u = ud;
-    pk_proxy *px = u->px;
-    (void)s;
-    if (tag >= px->nworkers || u->index != px->cur)
+    pk_proxy *px = arg;
+    if (tag >= px->nworkers || pool != px->cur)
         return;
     up_worker *w = &px->workers[tag];
     if (!ok && reason && (strstr(reason, "connection lost") || strstr(reason, "no answer"))) {
@@ -1017,38 +1005,7 @@ static void on_connection(uv_stream_t *server, int status)
     uv_read_start((uv_stream_t *)&r->tcp, alloc_cb, read_cb);
 }
 
-/* ---- upstream ---- */
-
-static void connect_upstream(pk_proxy *px);
-
-static void reconnect_cb(uv_timer_t *t)
-{
-    pk_proxy *px = t->data;
-    if (!px->closing)
-        connect_upstream(px);
-}
-
-static void connect_upstream(pk_proxy *px)
-{
-    upstream *u = &px->ups[px->cur];
-    pk_log(PK_LOG_INFO, "proxy: connecting to %s", pk_stratum_url(u->s));
-    pk_stratum_connect(u->s);
-}
-
-static void up_ready(pk_stratum *s, void *ud)
-{
-    upstream *u = ud;
-    pk_proxy *px = u->px;
-    (void)s;
-    if (u->index != px->cur) { /* the first pool, probed from a backup */
-        px->probe_ready_at = pk_now();
-        pk_log(PK_LOG_INFO, "proxy: %s is back; moving to it once it has stayed up", pk_stratum_url(u->s));
-        return;
-    }
-    px->backoff_ms = 0;
-    px->up_ready = 1;
-    reauthorize_workers(px);
-}
+/* ---- upstream: the pool set (failover, failback, TLS) as for `mine` ---- */
 
 static void fatal(pk_proxy *px, const char *fmt, ...)
 {
@@ -1096,31 +1053,38 @@ static void new_extranonce(pk_proxy *px, const pk_pool_job *job)
     }
 }
 
-static void up_job(pk_stratum *s, pk_pool_job *job, void *ud)
+/* The pool in use: which one, and whether shares can go to it now. */
+static void up_active(void *arg, int pool)
 {
-    upstream *u = ud;
-    pk_proxy *px = u->px;
-    double t0 = pk_now();
-    (void)s;
-    if (u->index != px->cur) {
-        if (px->probing && u->index == 0) { /* kept for the switch */
-            if (px->probe_job) {
-                pk_pool_job_free(px->probe_job);
-                free(px->probe_job);
-            }
-            px->probe_job = job;
-            return;
-        }
-        pk_pool_job_free(job);
-        free(job);
+    pk_proxy *px = arg;
+    if (pool < 0) {
+        px->up_ready = 0;
+        pk_log(PK_LOG_WARN, "proxy: no upstream pool; the rigs keep their work, shares for the pool wait for one");
         return;
     }
-    if (job->extranonce2_size < px->prefix_bytes + 2) {
+    int moved = pool != px->cur;
+    px->cur = pool;
+    px->up_ready = 1;
+    pk_log(PK_LOG_INFO, "proxy: upstream %s%s", pk_stratum_url(up_client(px)), moved ? " (a new pool)" : "");
+    reauthorize_workers(px); /* a new session knows none of them */
+}
+
+/* A job of the pool in use (the set's: copied into the proxy's ring). */
+static void up_job(void *arg, int pool, const pk_pool_job *src)
+{
+    pk_proxy *px = arg;
+    double t0 = pk_now();
+    if (pool != px->cur)
+        return;
+    if (src->extranonce2_size < px->prefix_bytes + 2) {
         fatal(px, "the pool gives %zu bytes of extranonce2: too few for %u rigs (%u bytes of prefix each and "
                   "at least 2 for the rig); lower --max-clients or use another pool",
-              job->extranonce2_size, px->o.max_clients, px->prefix_bytes);
-        pk_pool_job_free(job);
-        free(job);
+              src->extranonce2_size, px->o.max_clients, px->prefix_bytes);
+        return;
+    }
+    pk_pool_job copy, *job = &copy;
+    if (pk_pool_job_copy(&copy, src) != PK_OK) {
+        pk_log(PK_LOG_ERROR, "proxy: out of memory for job %s", src->id);
         return;
     }
     if (!px->have_en1 || job->extranonce1_len != px->en1_len || job->extranonce2_size != px->up_en2_size ||
@@ -1131,7 +1095,6 @@ static void up_job(pk_stratum *s, pk_pool_job *job, void *ud)
     if (job->clean)
         dup_clear(px);
     pk_work_add(&px->work, job, 0, NULL, job->clean, 1);
-    free(job);
     pk_work_slot *j = current_job(px);
     px->st.notifies++;
 
@@ -1166,57 +1129,10 @@ static void up_job(pk_stratum *s, pk_pool_job *job, void *ud)
     px->st.last_fanout_s = pk_now() - t0;
 }
 
-static void up_down(pk_stratum *s, const char *reason, void *ud)
+static void up_result(void *arg, int pool, uint64_t tag, int accepted, const char *reason)
 {
-    upstream *u = ud;
-    pk_proxy *px = u->px;
-    (void)s;
-    if (px->closing)
-        return;
-    if (u->index != px->cur) {
-        if (u->index == 0 && px->probing) { /* the first pool is not back yet */
-            px->probing = 0;
-            px->probe_ready_at = 0;
-            if (px->probe_job) {
-                pk_pool_job_free(px->probe_job);
-                free(px->probe_job);
-                px->probe_job = NULL;
-            }
-        }
-        return;
-    }
-    px->up_ready = 0;
-    pk_log(PK_LOG_WARN, "proxy: upstream %s down: %s", pk_stratum_url(u->s), reason);
-    if (px->o.npools > 1)
-        px->cur = (px->cur + 1) % (int)px->o.npools;
-    if (px->cur == 0 && px->probing) {
-        /* Back to the first pool, which was being probed: if it is up, it
-         * is the upstream now; if it is still connecting, its ready comes
-         * as the current pool's. */
-        px->probing = 0;
-        if (pk_stratum_get_state(px->ups[0].s) == PK_STRATUM_READY) {
-            px->up_ready = 1;
-            reauthorize_workers(px);
-            if (px->probe_job) {
-                pk_pool_job *job = px->probe_job;
-                px->probe_job = NULL;
-                up_job(px->ups[0].s, job, &px->ups[0]);
-            }
-        }
-        if (pk_stratum_get_state(px->ups[0].s) != PK_STRATUM_IDLE)
-            return;
-    }
-    uint64_t wait = pk_backoff_next(&px->backoff_ms, px->o.backoff_min_ms, px->o.backoff_max_ms, &px->rng);
-    if (px->o.npools > 1 && px->cur != 0)
-        wait = px->o.backoff_min_ms / 4; /* the next pool at once; only the whole list backs off */
-    uv_timer_start(&px->reconnect, reconnect_cb, wait, 0);
-}
-
-static void up_result(pk_stratum *s, uint64_t tag, int accepted, const char *reason, void *ud)
-{
-    upstream *u = ud;
-    pk_proxy *px = u->px;
-    (void)s;
+    pk_proxy *px = arg;
+    (void)pool;
     pending *q = &px->pend[tag % PENDING_RING];
     if (q->seq != tag)
         return;
@@ -1238,39 +1154,6 @@ static void up_result(pk_stratum *s, uint64_t tag, int accepted, const char *rea
     }
     json_decref(q->req_id);
     q->req_id = NULL;
-}
-
-/* ---- failback to the first pool ---- */
-
-static void failback(pk_proxy *px, double now)
-{
-    if (px->cur == 0 || px->closing)
-        return;
-    upstream *first = &px->ups[0];
-    if (!px->probing) {
-        if (now - px->last_probe >= px->o.failback_s && pk_stratum_get_state(first->s) == PK_STRATUM_IDLE) {
-            px->last_probe = now;
-            px->probing = 1;
-            px->probe_ready_at = 0;
-            pk_stratum_connect(first->s);
-        }
-        return;
-    }
-    if (!px->probe_ready_at || !px->probe_job || now - px->probe_ready_at < px->o.failback_stable_s)
-        return;
-    /* Switch: the backup goes, the first pool's job goes to the rigs (a
-     * new extranonce for them), its workers are asked for again. */
-    int old = px->cur;
-    px->cur = 0;
-    px->probing = 0;
-    px->backoff_ms = 0;
-    pk_log(PK_LOG_INFO, "proxy: back on %s", pk_stratum_url(first->s));
-    pk_stratum_disconnect(px->ups[old].s, "the first pool is back");
-    px->up_ready = 1;
-    reauthorize_workers(px);
-    pk_pool_job *job = px->probe_job;
-    px->probe_job = NULL;
-    up_job(first->s, job, first);
 }
 
 /* ---- the once-a-second sweep: idle rigs, vardiff, hash rates ---- */
@@ -1331,7 +1214,6 @@ static void sweep_cb(uv_timer_t *t)
         total += r->hashrate;
     }
     px->st.hashrate = total;
-    failback(px, now);
 }
 
 /* ---- lifecycle ---- */
@@ -1368,8 +1250,6 @@ int pk_proxy_new(uv_loop_t *loop, const pk_proxy_opts *o, pk_proxy **out, char *
         px->o.max_conn_per_min = 120;
     if (!px->o.write_stall_s)
         px->o.write_stall_s = 60;
-    if (!(px->o.failback_s > 0))
-        px->o.failback_s = 60;
     if (!(px->o.failback_stable_s > 0))
         px->o.failback_stable_s = 30;
     if (!px->o.backoff_min_ms)
@@ -1382,17 +1262,9 @@ int pk_proxy_new(uv_loop_t *loop, const pk_proxy_opts *o, pk_proxy **out, char *
         px->prefix_bytes++;
     px->st.prefix_bytes = px->prefix_bytes;
     px->by_slot = calloc(px->o.max_clients, sizeof *px->by_slot);
-    px->rng = pk_random_seed();
     if (!px->by_slot) {
         pk_proxy_free(px);
         return PK_ENOMEM;
-    }
-    int need_tls = 0;
-    for (size_t i = 0; i < o->npools; i++)
-        need_tls |= o->pools[i].url && strncmp(o->pools[i].url, "stratum+ssl://", 14) == 0;
-    if (need_tls && !(px->tls = pk_tls_ctx_new(o->ca_file, o->insecure, err, errlen))) {
-        pk_proxy_free(px);
-        return PK_EINVAL;
     }
     if (!o->listen_cert != !o->listen_key) {
         snprintf(err, errlen, "TLS for the rigs needs both --listen-cert and --listen-key");
@@ -1403,24 +1275,20 @@ int pk_proxy_new(uv_loop_t *loop, const pk_proxy_opts *o, pk_proxy **out, char *
         pk_proxy_free(px);
         return PK_EINVAL;
     }
-    for (size_t i = 0; i < o->npools; i++) {
-        upstream *u = &px->ups[i];
-        u->px = px;
-        u->index = (int)i;
-        pk_stratum_opts so = {.url = o->pools[i].url, .user = o->pools[i].user, .pass = o->pools[i].pass,
-                              .tls = px->tls, .connect_timeout_ms = o->connect_timeout_ms,
-                              .request_timeout_ms = o->request_timeout_ms};
-        pk_stratum_cb cb = {.ud = u, .ready = up_ready, .job = up_job, .down = up_down, .submit_result = up_result,
-                            .worker_result = up_worker_result};
-        if (pk_stratum_new(loop, &so, &cb, &u->s, err, errlen) != PK_OK) {
-            /* The ones made so far own a timer each: closed on the loop,
-             * they free themselves. */
-            for (size_t k = 0; k < i; k++)
-                pk_stratum_close(px->ups[k].s, NULL);
-            pk_proxy_free(px);
-            return PK_EINVAL;
-        }
+    /* Last: once made, the pool set is closed on the loop, not freed. */
+    pk_pool_set_opts so = {.npools = o->npools, .ca_file = o->ca_file, .insecure = o->insecure,
+                           .backoff_min_ms = o->backoff_min_ms, .backoff_max_ms = o->backoff_max_ms,
+                           .failback_stable_ms = (unsigned)(px->o.failback_stable_s * 1000),
+                           .connect_timeout_ms = o->connect_timeout_ms, .request_timeout_ms = o->request_timeout_ms};
+    for (size_t i = 0; i < o->npools; i++)
+        so.pools[i] = (pk_pool_cfg){o->pools[i].url, o->pools[i].user, o->pools[i].pass};
+    if (pk_pool_set_new(loop, &so, &px->pools, err, errlen) != PK_OK) {
+        pk_proxy_free(px);
+        return PK_EINVAL;
     }
+    pk_pool_set_events ev = {.arg = px, .active = up_active, .job = up_job, .result = up_result,
+                             .worker_result = up_worker_result};
+    pk_pool_set_watch(px->pools, &ev);
     *out = px;
     return PK_OK;
 }
@@ -1441,15 +1309,12 @@ int pk_proxy_start(pk_proxy *px, char *err, size_t errlen)
         return rc;
     }
     px->port = pk_bound_port(&px->server);
-    uv_timer_init(px->loop, &px->reconnect);
-    px->reconnect.data = px;
     uv_timer_init(px->loop, &px->sweep);
     px->sweep.data = px;
-    px->handles_open += 2;
+    px->handles_open++;
     uv_timer_start(&px->sweep, sweep_cb, 1000, 1000);
     px->started = 1;
-    connect_upstream(px);
-    return PK_OK;
+    return pk_pool_set_start(px->pools);
 }
 
 int pk_proxy_port(const pk_proxy *px) { return px->port; }
@@ -1462,12 +1327,10 @@ static void handle_closed(uv_handle_t *h)
         px->closed(px->closed_arg);
 }
 
-static void stratum_closed(pk_stratum *s, void *ud)
+static void pools_closed(void *arg)
 {
-    upstream *u = ud;
-    pk_proxy *px = u->px;
-    (void)s;
-    u->s = NULL;
+    pk_proxy *px = arg;
+    px->pools = NULL;
     px->handles_open--;
     if (px->closing && px->handles_open == 0 && px->closed)
         px->closed(px->closed_arg);
@@ -1485,17 +1348,13 @@ void pk_proxy_close(pk_proxy *px, void (*closed)(void *arg), void *arg)
     }
     if (px->started) {
         uv_close((uv_handle_t *)&px->server, handle_closed);
-        uv_timer_stop(&px->reconnect);
-        uv_close((uv_handle_t *)&px->reconnect, handle_closed);
         uv_close((uv_handle_t *)&px->sweep, handle_closed);
     } else if (px->server.data) {
         uv_close((uv_handle_t *)&px->server, handle_closed);
     }
-    for (size_t i = 0; i < px->o.npools; i++) {
-        if (px->ups[i].s) {
-            px->handles_open++;
-            pk_stratum_close(px->ups[i].s, stratum_closed);
-        }
+    if (px->pools) {
+        px->handles_open++;
+        pk_pool_set_close(px->pools, pools_closed, px);
     }
     px->handles_open--;
     if (px->handles_open == 0 && closed)
@@ -1510,14 +1369,9 @@ void pk_proxy_free(pk_proxy *px)
     for (size_t i = 0; i < PENDING_RING; i++)
         json_decref(px->pend[i].req_id);
     wbuf_unref(px->last_notify);
-    if (px->probe_job) {
-        pk_pool_job_free(px->probe_job);
-        free(px->probe_job);
-    }
     free(px->dup);
     free(px->workers);
     free(px->by_slot);
-    pk_tls_ctx_free(px->tls);
     pk_tls_ctx_free(px->server_tls);
     free(px);
 }
@@ -1531,8 +1385,8 @@ void pk_proxy_stats_get(pk_proxy *px, pk_proxy_stats *out)
     out->upstream_ready = px->up_ready;
     out->upstream_difficulty = px->up_diff;
     out->upstream[0] = 0;
-    if (px->ups[px->cur].s)
-        pk_url_redact(pk_stratum_url(px->ups[px->cur].s), out->upstream, sizeof out->upstream);
+    if (px->pools)
+        pk_url_redact(pk_stratum_url(up_client(px)), out->upstream, sizeof out->upstream);
 }
 
 size_t pk_proxy_rigs_get(pk_proxy *px, pk_proxy_rig_stats *out, size_t max)

@@ -917,7 +917,7 @@ Test(proxy, it_fails_back_to_the_first_pool_when_it_returns)
     srv_cfg a = {.diff_log2 = -6, .en1_hex = "aaaa0001"}, b = {.diff_log2 = -6, .en1_hex = "bbbb0002"};
     srv *sa = srv_start(&a), *sb = srv_start(&b);
     prun p;
-    pk_proxy_opts o = {.max_clients = 16, .start_difficulty = 1.0 / 256, .failback_s = 0.5, .failback_stable_s = 1};
+    pk_proxy_opts o = {.max_clients = 16, .start_difficulty = 1.0 / 256, .failback_stable_s = 1};
     int ports[2] = {srv_port(sa), srv_port(sb)};
     proxy_start(&p, &o, ports, 2);
     cr_assert(wait_stat(&p, up_ready, NULL, 10));

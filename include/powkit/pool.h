@@ -84,6 +84,23 @@ PK_API int pk_pool_set_start(pk_pool_set *ps);
 /* Close every connection; closed() runs once all handles are closed. */
 PK_API void pk_pool_set_close(pk_pool_set *ps, void (*closed)(void *arg), void *arg);
 
+/* A consumer of the set's work other than the devices (the proxy): told,
+ * on the loop thread, which pool is mined (-1: none, its shares cannot go
+ * anywhere now) and the jobs to mine (the active pool's, as they arrive,
+ * and its newest when it becomes active; the set keeps the job, copy what
+ * is kept), and the verdicts on shares and workers it sent through
+ * pk_pool_set_stratum with its own tags. */
+typedef struct pk_pool_set_events {
+    void *arg;
+    void (*active)(void *arg, int pool);
+    void (*job)(void *arg, int pool, const pk_pool_job *job);
+    void (*result)(void *arg, int pool, uint64_t tag, int accepted, const char *reason);
+    void (*worker_result)(void *arg, int pool, uint64_t tag, int ok, const char *reason);
+} pk_pool_set_events;
+PK_API void pk_pool_set_watch(pk_pool_set *ps, const pk_pool_set_events *ev);
+/* Pool i's client (submit_as, authorize_worker, its session number). */
+PK_API pk_stratum *pk_pool_set_stratum(pk_pool_set *ps, size_t i);
+
 PK_API size_t pk_pool_set_count(const pk_pool_set *ps);
 PK_API void pk_pool_set_stats(pk_pool_set *ps, size_t i, pk_pool_stats *out);
 PK_API int pk_pool_set_active(pk_pool_set *ps); /* index, or -1 */

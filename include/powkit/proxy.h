@@ -1,8 +1,9 @@
 /* powkit: a Stratum v1 proxy for a farm's rigs over one upstream pool
  * connection (`powkit proxy`).
  *
- * Upstream, one Stratum session to the first pool that works (the others
- * in order when it fails).  Downstream, a Stratum v1 server: each rig gets
+ * Upstream, the pool set `powkit mine` uses (include/powkit/pool.h): one
+ * Stratum session to the first pool that works, the others in order when
+ * it fails, back to a higher one once it has stayed up.  Downstream, a Stratum v1 server: each rig gets
  * extranonce1 = the upstream extranonce1 + a prefix of its own carved from
  * the upstream extranonce2 space, and the rest of that space as its
  * extranonce2.  Every upstream job goes to every rig at once; each rig has
@@ -51,8 +52,9 @@ typedef struct pk_proxy_opts {
     int pass_workers;                /* each rig's worker goes upstream as ACCOUNT.WORKER (authorized
                                         there; its shares sent under it); 0: every share as ACCOUNT */
     unsigned connect_timeout_ms, request_timeout_ms; /* upstream (0: defaults) */
-    double failback_s;               /* on a backup, the first pool is tried every this many s (0: 60) */
-    double failback_stable_s;        /* and taken back once it has had work this long (0: 30) */
+    /* On a backup, a higher pool is tried again with the back-off above
+     * and taken back once it has stayed up this long (0: 30). */
+    double failback_stable_s;
     /* The upstream's extranonce2 space cannot hold --max-clients prefixes
      * and a 2-byte extranonce2 per rig: the proxy stops; why in words. */
     void (*on_fatal)(void *arg, const char *why);
