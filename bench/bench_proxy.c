@@ -11,10 +11,15 @@
  *   - memory per rig: the proxy process's resident set with the rigs
  *     connected against before, divided by their number;
  *   - share check: one rig submits 500 shares it mined (below the pool's
- *     difficulty: checked and answered here), send to answer, p50 and p99.
+ *     difficulty: checked and answered here), send to answer, p50 and p99;
+ *   - the floor, in the same run: as many bare loopback sockets, readers
+ *     in a child on epoll as the rigs are, and a plain loop writing one
+ *     notify-sized line to each, p50 and p99 over 20 rounds: what one
+ *     write per socket costs on this machine, with no proxy at all.
  * Loopback only; bounded in count and time. */
 #define _GNU_SOURCE /* memmem */
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -203,6 +208,76 @@ static void share_latency(int port, double *lat, int *n_out)
     close(fd);
 }
 
+/* The floor: n bare connections, one write() of a notify-sized line to
+ * each, 20 rounds. */
+static void bare_floor(int n, double *p50, double *p99)
+{
+    *p50 = *p99 = 0;
+    int ls = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    if (ls < 0 || bind(ls, (struct sockaddr *)&a, sizeof a) || listen(ls, 4096) ||
+        getsockname(ls, (struct sockaddr *)&a, &al)) {
+        if (ls >= 0)
+            close(ls);
+        return;
+    }
+    pid_t child = fork();
+    if (child == 0) {
+        close(ls);
+        int ep = epoll_create1(0);
+        for (int i = 0; i < n; i++) {
+            int fd = socket(AF_INET, SOCK_STREAM, 0);
+            if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a))
+                _exit(3);
+            struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+            epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+        }
+        static char buf[65536];
+        struct epoll_event evs[256];
+        for (;;) {
+            int k = epoll_wait(ep, evs, 256, 3000);
+            if (k <= 0)
+                _exit(0);
+            for (int e = 0; e < k; e++)
+                if (read(evs[e].data.fd, buf, sizeof buf) <= 0)
+                    _exit(0);
+        }
+    }
+    int *fd = malloc((size_t)n * sizeof *fd), got = 0;
+    while (fd && got < n) {
+        fd[got] = accept(ls, NULL, NULL);
+        if (fd[got] < 0)
+            break;
+        int one = 1;
+        setsockopt(fd[got], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        fcntl(fd[got], F_SETFL, fcntl(fd[got], F_GETFL) | O_NONBLOCK);
+        got++;
+    }
+    close(ls);
+    char line[420]; /* a mining.notify with a short branch */
+    memset(line, 'x', sizeof line - 1);
+    line[sizeof line - 1] = '\n';
+    double t[20];
+    usleep(200000);
+    for (int r = 0; r < 20 && got == n; r++) {
+        double t0 = now_s();
+        for (int i = 0; i < n; i++)
+            if (write(fd[i], line, sizeof line) < 0)
+                break;
+        t[r] = now_s() - t0;
+        usleep(50000);
+    }
+    if (got == n) {
+        *p50 = pct(t, 20, 0.5);
+        *p99 = pct(t, 20, 0.99);
+    }
+    for (int i = 0; i < got; i++)
+        close(fd[i]);
+    free(fd);
+    waitpid(child, NULL, 0);
+}
+
 static void run(int rigs)
 {
     srv_cfg sc = {.diff_log2 = -6};
@@ -263,16 +338,20 @@ static void run(int rigs)
     double lat[SHARES];
     int nshares = 0;
     share_latency(port, lat, &nshares);
-    printf("%6d rigs: connected in %.2f s; fan-out, job in to the last socket write: p50 %.2f ms, p99 %.2f ms; "
-           "pool's write to the last rig's read: p50 %.2f ms, p99 %.2f ms (%d jobs); "
-           "memory %.1f KiB per rig; share check p50 %.3f ms, p99 %.3f ms (%d shares)\n",
-           rigs, connect_s, got ? 1e3 * pct(inside, got, 0.5) : 0, got ? 1e3 * pct(inside, got, 0.99) : 0,
-           got ? 1e3 * pct(fan, got, 0.5) : 0, got ? 1e3 * pct(fan, got, 0.99) : 0, got,
-           (double)(rss1 - rss0) / rigs, nshares ? 1e3 * pct(lat, nshares, 0.5) : 0,
-           nshares ? 1e3 * pct(lat, nshares, 0.99) : 0, nshares);
-    fflush(stdout);
     proxy_runner_stop(&p);
     srv_stop(s);
+    double f50, f99;
+    bare_floor(rigs, &f50, &f99);
+    double in50 = got ? pct(inside, got, 0.5) : 0;
+    printf("%6d rigs: connected in %.2f s; fan-out, job in to the last socket write: p50 %.2f ms, p99 %.2f ms; "
+           "pool's write to the last rig's read: p50 %.2f ms, p99 %.2f ms (%d jobs); "
+           "memory %.1f KiB per rig; share check p50 %.3f ms, p99 %.3f ms (%d shares); "
+           "floor, a bare write per socket: p50 %.2f ms, p99 %.2f ms (proxy p50 %.2fx it)\n",
+           rigs, connect_s, 1e3 * in50, got ? 1e3 * pct(inside, got, 0.99) : 0,
+           got ? 1e3 * pct(fan, got, 0.5) : 0, got ? 1e3 * pct(fan, got, 0.99) : 0, got,
+           (double)(rss1 - rss0) / rigs, nshares ? 1e3 * pct(lat, nshares, 0.5) : 0,
+           nshares ? 1e3 * pct(lat, nshares, 0.99) : 0, nshares, 1e3 * f50, 1e3 * f99, f50 > 0 ? in50 / f50 : 0);
+    fflush(stdout);
 }
 
 int main(int argc, char **argv)
