@@ -175,9 +175,32 @@ int pk_cmd_proxy(int argc, char **argv)
     int quiet = 0;
     pk_args a;
     pk_args_init(&a, "proxy", pk_usage_proxy, argc, argv, "o:u:p:q", opts);
+    unsigned max_line = 0;
+    /* The numeric options: each with its range, into its field. */
+    const struct num_opt {
+        int id;
+        double lo, hi;
+        double *d;   /* a real number, or */
+        unsigned *u; /* a whole one */
+    } nums[] = {
+        {O_MAXCLIENTS, 1, 1u << 24, NULL, &o.max_clients},   {O_RATE, 0.1, 86400, &o.share_rate_s, NULL},
+        {O_MINDIFF, 1e-12, 1e15, &o.min_difficulty, NULL},   {O_STARTDIFF, 1e-12, 1e15, &o.start_difficulty, NULL},
+        {O_IDLE, 1, 86400, NULL, &o.idle_timeout_s},         {O_MAXLINE, 256, 1u << 24, NULL, &max_line},
+        {O_CONNRATE, 1, 1000000, NULL, &o.max_conn_per_min}, {O_STATUS, 0, 86400, &status_s, NULL},
+        {O_DURATION, 0.1, 1e9, &duration, NULL},             {O_FAILBACK, 0.1, 86400, &o.failback_stable_s, NULL},
+    };
     int c;
     while ((c = pk_args_next(&a)) != PK_ARGS_END) {
-        unsigned u;
+        const struct num_opt *n = NULL;
+        for (size_t i = 0; i < sizeof nums / sizeof nums[0] && !n; i++)
+            n = nums[i].id == c ? &nums[i] : NULL;
+        if (n) {
+            int bad = n->d ? pk_args_double(&a, optarg, n->lo, n->hi, n->d)
+                           : pk_args_uint(&a, optarg, (unsigned)n->lo, (unsigned)n->hi, n->u);
+            if (bad)
+                return PK_EXIT_USAGE;
+            continue;
+        }
         switch (c) {
         case PK_ARGS_HELP: return PK_EXIT_OK;
         case PK_ARGS_ERROR: return PK_EXIT_USAGE;
@@ -204,61 +227,21 @@ int pk_cmd_proxy(int argc, char **argv)
             break;
         case 'q': quiet = 1; break;
         case O_LISTEN: o.listen = optarg; break;
-        case O_MAXCLIENTS:
-            if (pk_args_uint(&a, optarg, 1, 1u << 24, &o.max_clients))
-                return PK_EXIT_USAGE;
-            break;
-        case O_RATE:
-            if (pk_args_double(&a, optarg, 0.1, 86400, &o.share_rate_s))
-                return PK_EXIT_USAGE;
-            break;
-        case O_MINDIFF:
-            if (pk_args_double(&a, optarg, 1e-12, 1e15, &o.min_difficulty))
-                return PK_EXIT_USAGE;
-            break;
-        case O_STARTDIFF:
-            if (pk_args_double(&a, optarg, 1e-12, 1e15, &o.start_difficulty))
-                return PK_EXIT_USAGE;
-            break;
-        case O_IDLE:
-            if (pk_args_uint(&a, optarg, 1, 86400, &o.idle_timeout_s))
-                return PK_EXIT_USAGE;
-            break;
-        case O_MAXLINE:
-            if (pk_args_uint(&a, optarg, 256, 1u << 24, &u))
-                return PK_EXIT_USAGE;
-            o.max_line = u;
-            break;
-        case O_CONNRATE:
-            if (pk_args_uint(&a, optarg, 1, 1000000, &o.max_conn_per_min))
-                return PK_EXIT_USAGE;
-            break;
         case O_API: api = optarg; break;
         case O_APIALLOW: api_allow = optarg; break;
         case O_APITOKEN: api_token = optarg; break;
-        case O_STATUS:
-            if (pk_args_double(&a, optarg, 0, 86400, &status_s))
-                return PK_EXIT_USAGE;
-            break;
-        case O_DURATION:
-            if (pk_args_double(&a, optarg, 0.1, 1e9, &duration))
-                return PK_EXIT_USAGE;
-            break;
         case O_CAFILE: o.ca_file = optarg; break;
         case O_INSECURE: o.insecure = 1; break;
         case O_PASSWORKERS: o.pass_workers = 1; break;
         case O_LCERT: o.listen_cert = optarg; break;
         case O_LKEY: o.listen_key = optarg; break;
-        case O_FAILBACK:
-            if (pk_args_double(&a, optarg, 0.1, 86400, &o.failback_stable_s))
-                return PK_EXIT_USAGE;
-            break;
         default: return PK_EXIT_USAGE;
         }
     }
     int first;
     if (pk_args_operands(&a, 0, 0, &first) < 0)
         return PK_EXIT_USAGE;
+    o.max_line = max_line;
     if (!o.npools)
         return pk_args_fail(&a, "an upstream pool is needed (-o stratum+tcp://HOST:PORT -u ACCOUNT)");
     for (size_t i = 0; i < o.npools; i++)

@@ -338,18 +338,8 @@ static inline __attribute__((always_inline)) size_t scan_streams(const pk_job *j
     while (left > 0) {
         unsigned mask = as_group(&c, n, top, S);
         unsigned valid = left >= (uint64_t)S ? (1u << S) - 1 : (1u << left) - 1;
-        mask &= valid;
-        while (mask) {
-            int s = __builtin_ctz(mask);
-            mask &= mask - 1;
-            uint32_t nonce = n + (uint32_t)s, h[8];
-            pk_job_hash_nonce(job, nonce, h);
-            if (pk_state_meets_target(h, job->target_w)) {
-                if (hits == max_found)
-                    return hits + 1; /* full: resume after found[max_found - 1] */
-                found[hits++] = nonce;
-            }
-        }
+        if (pk_recheck_candidates(job, n, mask & valid, found, max_found, &hits))
+            return hits + 1;
         uint64_t step = left >= (uint64_t)S ? (uint64_t)S : left;
         n += (uint32_t)step;
         left -= step;

@@ -204,17 +204,8 @@ static size_t SCAN_FN(const pk_job *job, uint32_t start, uint64_t count, uint32_
         uint64_t step = left >= (uint64_t)LANES * GROUPS ? (uint64_t)LANES * GROUPS : left;
         if (step < (uint64_t)LANES * GROUPS)
             mask &= ((uint64_t)1 << step) - 1;
-        while (mask) {
-            unsigned lane = (unsigned)__builtin_ctzll(mask);
-            mask &= mask - 1;
-            uint32_t cand = n + lane, hs[8];
-            pk_job_hash_nonce(job, cand, hs);
-            if (pk_state_meets_target(hs, job->target_w)) {
-                if (hits == max_found)
-                    return hits + 1; /* full: resume after found[max_found - 1] */
-                found[hits++] = cand;
-            }
-        }
+        if (pk_recheck_candidates(job, n, mask, found, max_found, &hits))
+            return hits + 1;
         n += (uint32_t)step;
         left -= step;
     }

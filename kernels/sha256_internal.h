@@ -114,4 +114,25 @@ static inline int pk_state_meets_target(const uint32_t h[8], const uint32_t targ
  * The slow exact path kernels use to finish a candidate. */
 void pk_job_hash_nonce(const pk_job *job, uint32_t nonce, uint32_t out[8]);
 
+/* One step's candidates: bit i of mask is nonce n + i, which passed a
+ * kernel's early test (H7 against the target's top word).  Each is hashed
+ * again on the scalar path and kept in found[] if it meets the whole
+ * target.  Returns 1 when found[] is full before one more (the kernel then
+ * returns max_found + 1: resume after found[max_found - 1]), else 0. */
+static inline int pk_recheck_candidates(const pk_job *job, uint32_t n, uint64_t mask, uint32_t *found,
+                                        size_t max_found, size_t *hits)
+{
+    while (mask) {
+        uint32_t nonce = n + (uint32_t)__builtin_ctzll(mask), h[8];
+        mask &= mask - 1;
+        pk_job_hash_nonce(job, nonce, h);
+        if (pk_state_meets_target(h, job->target_w)) {
+            if (*hits == max_found)
+                return 1;
+            found[(*hits)++] = nonce;
+        }
+    }
+    return 0;
+}
+
 #endif

@@ -72,7 +72,7 @@ PC
 export PKG_CONFIG_PATH=$crit/pkgconfig
 cmake -S . -B "$BUILD_DIR" -DCMAKE_TOOLCHAIN_FILE="$PWD/scripts/aarch64-linux-gnu.cmake" \
       -DCMAKE_BUILD_TYPE=Release -DPOWKIT_WERROR=ON
-tests=(sha256 kernels dispatch host poolwork validate verify sigcheck consensus native cli)
+tests=(sha256 kernels dispatch host poolwork workcore validate verify sigcheck consensus native cli)
 cmake --build "$BUILD_DIR" -j"$(nproc)" --target powkit_cli test_batch $(printf 'test_%s ' "${tests[@]}")
 readelf -h "$BUILD_DIR/powkit" | grep -q AArch64 || { echo "$BUILD_DIR/powkit is not an arm64 program" >&2; exit 1; }
 

@@ -1059,7 +1059,9 @@ static void up_active(void *arg, int pool)
     pk_proxy *px = arg;
     if (pool < 0) {
         px->up_ready = 0;
-        pk_log(PK_LOG_WARN, "proxy: no upstream pool; the rigs keep their work, shares for the pool wait for one");
+        if (!px->closing)
+            pk_log(PK_LOG_WARN, "proxy: no upstream pool: the rigs keep their work; shares that would go to "
+                                "the pool are refused as stale until one is back");
         return;
     }
     int moved = pool != px->cur;
@@ -1339,6 +1341,7 @@ static void pools_closed(void *arg)
 void pk_proxy_close(pk_proxy *px, void (*closed)(void *arg), void *arg)
 {
     px->closing = 1;
+    px->up_ready = 0; /* nothing goes upstream any more */
     px->closed = closed;
     px->closed_arg = arg;
     px->handles_open++; /* held while closing starts */

@@ -26,6 +26,7 @@
 #include "powkit/proxy.h"
 #include "powkit/sha256.h"
 #include "powkit/util.h"
+#include "miner_runner.h"
 #include "proxy_runner.h"
 #include "stratum_server.h"
 
@@ -449,26 +450,15 @@ Test(proxy, order_is_enforced_and_version_masks_intersect)
 
 /* ---- powkit miners behind the proxy ---- */
 
-typedef struct mrun {
-    pk_miner *m;
-    pthread_t th;
-    int rc;
-    char url[64];
-} mrun;
+typedef miner_runner mrun;
 
-static void *miner_thread(void *a)
-{
-    mrun *r = a;
-    r->rc = pk_miner_run(r->m);
-    return NULL;
-}
-
-/* A powkit miner on url (ca_file: the certificate a stratum+ssl:// proxy
- * shows). */
-static void miner_start_url(mrun *r, const char *url, const char *user, const char *ca_file)
+/* A powkit miner on the proxy at port (tls: stratum+ssl://, ca_file the
+ * certificate the proxy shows). */
+static void miner_start_tls(mrun *r, int port, const char *user, int tls, const char *ca_file)
 {
     pk_miner_opts o;
     memset(&o, 0, sizeof o);
+    memset(r, 0, sizeof *r);
     o.threads = 1;
     o.quiet = 1;
     o.pool.backoff_min_ms = 50;
@@ -476,28 +466,14 @@ static void miner_start_url(mrun *r, const char *url, const char *user, const ch
     o.pool.request_timeout_ms = 3000;
     o.pool.configure_timeout_ms = 1000;
     o.pool.ca_file = ca_file;
-    snprintf(r->url, sizeof r->url, "%s", url);
-    o.pool.pools[0] = (pk_pool_cfg){r->url, user, "x"};
-    o.pool.npools = 1;
+    miner_runner_add_pool(r, &o, port, tls, user, "x");
     char err[256];
-    cr_assert_eq(pk_miner_new(&o, &r->m, err, sizeof err), 0, "%s", err);
-    pthread_create(&r->th, NULL, miner_thread, r);
+    cr_assert_eq(miner_runner_start(r, &o, err, sizeof err), 0, "%s", err);
 }
 
-static void miner_start(mrun *r, int port, const char *user)
-{
-    char url[64];
-    snprintf(url, sizeof url, "stratum+tcp://127.0.0.1:%d", port);
-    miner_start_url(r, url, user, NULL);
-}
+static void miner_start(mrun *r, int port, const char *user) { miner_start_tls(r, port, user, 0, NULL); }
 
-static void miner_stop(mrun *r)
-{
-    pk_miner_stop(r->m);
-    pthread_join(r->th, NULL);
-    pk_miner_free(r->m);
-    cr_assert_eq(r->rc, 0, "the miner saw invalid shares");
-}
+static void miner_stop(mrun *r) { cr_assert_eq(miner_runner_stop(r), 0, "the miner saw invalid shares"); }
 
 static int rigs_with_shares(prun *p, size_t want)
 {
@@ -887,10 +863,8 @@ Test(proxy, rigs_connect_over_tls)
     int port = srv_port(s);
     proxy_start(&p, &o, &port, 1);
     cr_assert(wait_stat(&p, up_ready, NULL, 10));
-    char url[64];
-    snprintf(url, sizeof url, "stratum+ssl://127.0.0.1:%d", pk_proxy_port(p.r.px));
     mrun m;
-    miner_start_url(&m, url, "rig.tls", cert);
+    miner_start_tls(&m, pk_proxy_port(p.r.px), "rig.tls", 1, cert);
     int some = 2;
     cr_assert(srv_wait(s, srv_valid, &some, 60), "shares from the TLS rig reach the pool");
     miner_stop(&m);

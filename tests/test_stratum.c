@@ -11,21 +11,10 @@
 #include "powkit/log.h"
 #include "powkit/cpu.h"
 #include "powkit/miner.h"
+#include "miner_runner.h"
 #include "stratum_server.h"
 
-typedef struct runner {
-    pk_miner *m;
-    pthread_t th;
-    int rc;
-    char url[2][128];
-} runner;
-
-static void *run_thread(void *a)
-{
-    runner *r = a;
-    r->rc = pk_miner_run(r->m);
-    return NULL;
-}
+typedef miner_runner runner;
 
 static pk_miner_opts base_opts(void)
 {
@@ -44,26 +33,16 @@ static pk_miner_opts base_opts(void)
 
 static void add_pool(runner *r, pk_miner_opts *o, int port, int tls)
 {
-    size_t i = o->pool.npools;
-    snprintf(r->url[i], sizeof r->url[i], "stratum+%s://127.0.0.1:%d", tls ? "ssl" : "tcp", port);
-    o->pool.pools[i] = (pk_pool_cfg){r->url[i], "worker.1", "secret"};
-    o->pool.npools++;
+    miner_runner_add_pool(r, o, port, tls, "worker.1", "secret");
 }
 
 static void start(runner *r, const pk_miner_opts *o)
 {
     char err[256];
-    cr_assert_eq(pk_miner_new(o, &r->m, err, sizeof err), 0, "%s", err);
-    pthread_create(&r->th, NULL, run_thread, r);
+    cr_assert_eq(miner_runner_start(r, o, err, sizeof err), 0, "%s", err);
 }
 
-static void finish(runner *r)
-{
-    pk_miner_stop(r->m);
-    pthread_join(r->th, NULL);
-    pk_miner_free(r->m);
-    cr_assert_eq(r->rc, 0, "the miner reported invalid shares");
-}
+static void finish(runner *r) { cr_assert_eq(miner_runner_stop(r), 0, "the miner reported invalid shares"); }
 
 static int valid_at_least(const srv_stats *st, void *arg) { return st->valid >= *(int *)arg; }
 static int connections_at_least(const srv_stats *st, void *arg) { return st->connections >= *(int *)arg; }
