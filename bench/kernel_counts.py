@@ -9,7 +9,8 @@ usage: kernel_counts.py [BUILD_DIR]     (default build)
 Reads kernels/avx2.c.o and kernels/avx512.c.o under BUILD_DIR.  A scan
 function's outer loop is one step (lanes x groups nonces, or versions x
 groups headers for vscan); loops inside it of more than 150 instructions
-are the rolled rounds (ROLLED layouts), which run 3 times per step; the
+are the rolled rounds (ROLLED layouts), which run 3 times per step (2r)
+or 5 (2l: every middle round rolled); the
 small ones (the candidate recheck) almost never run and are left out.
 """
 import collections
@@ -23,8 +24,12 @@ LAYOUTS = {  # function: (nonces or headers per step)
     "vscan_avx2_1": 8, "vscan_avx2_2": 16, "vscan_avx2_2r": 16,
     "scan_avx512_1": 16, "scan_avx512_2": 32, "scan_avx512_2r": 32,
     "vscan_avx512_1": 16, "vscan_avx512_2": 32, "vscan_avx512_2r": 32,
+    "scan_avx2_2l": 16, "scan_avx512_2l": 32,
 }
-ROLLED_TRIPS = 3
+
+
+def rolled_trips(name):
+    return 5 if name.endswith("l") else 3
 KINDS = [
     ("add", re.compile(r"^vpadd[dq]$")),
     ("logic3", re.compile(r"^vpternlog[dq]$")),
@@ -55,7 +60,7 @@ def functions(obj):
     return funcs
 
 
-def weights(insns):
+def weights(insns, trips):
     """Per instruction: how many times it runs per outer-loop step."""
     jumps = []
     for i, (addr, op, args) in enumerate(insns):
@@ -76,7 +81,7 @@ def weights(insns):
             continue
         if j - t > 150:
             for k in range(t, j + 1):
-                w[k] = ROLLED_TRIPS
+                w[k] = trips
         else:
             for k in range(t, j + 1):
                 w[k] = 0
@@ -85,7 +90,11 @@ def weights(insns):
 
 def main():
     build = sys.argv[1] if len(sys.argv) > 1 else "build"
-    objs = [os.path.join(build, "CMakeFiles/powkit.dir/kernels", f) for f in ("avx2.c.o", "avx512.c.o")]
+    # The object library's directory (older trees: the library's own).
+    d = os.path.join(build, "CMakeFiles/powkit_objects.dir/kernels")
+    if not os.path.isdir(d):
+        d = os.path.join(build, "CMakeFiles/powkit.dir/kernels")
+    objs = [os.path.join(d, f) for f in ("avx2.c.o", "avx512.c.o")]
     print("per nonce (vscan: per header), from objdump; hot loop = the step's bytes")
     print("%-16s %7s %6s %6s %6s %6s %6s %6s %6s %6s %6s %6s %7s %8s" %
           ("function", "vecALU", "add", "tern", "rot", "shift", "logic", "shuf", "bcast", "spillS", "spillL",
@@ -98,7 +107,7 @@ def main():
             base = name.split(".")[0]
             if base not in LAYOUTS:
                 continue
-            got = weights(insns)
+            got = weights(insns, rolled_trips(base))
             if not got:
                 continue
             w, loop_bytes = got

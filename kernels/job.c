@@ -13,12 +13,12 @@ const pk_kernel *const pk_kernels_all[] = {
     &pk_kernel_ref,
 #if PK_X86_SIMD
     &pk_kernel_shani,  &pk_kernel_shani_2,  &pk_kernel_shani_3, &pk_kernel_shani_4, &pk_kernel_shani_8,
-    &pk_kernel_avx2,   &pk_kernel_avx2_1,   &pk_kernel_avx2_2,
-    &pk_kernel_avx512, &pk_kernel_avx512_1, &pk_kernel_avx512_2,
+    &pk_kernel_avx2,   &pk_kernel_avx2_1,   &pk_kernel_avx2_2,   &pk_kernel_avx2_2l,
+    &pk_kernel_avx512, &pk_kernel_avx512_1, &pk_kernel_avx512_2, &pk_kernel_avx512_2l,
 #endif
 #if PK_ARM_SIMD
     &pk_kernel_armsha, &pk_kernel_armsha_1, &pk_kernel_armsha_3, &pk_kernel_armsha_4,
-    &pk_kernel_neon,   &pk_kernel_neon_1,   &pk_kernel_neon_2,
+    &pk_kernel_neon,   &pk_kernel_neon_1,   &pk_kernel_neon_2,   &pk_kernel_neon_2l,
 #endif
 };
 const size_t pk_kernels_count = sizeof pk_kernels_all / sizeof pk_kernels_all[0];

@@ -79,8 +79,6 @@
     }                                                                                \
     RNDS8_H3(1, KW2)                                                                 \
     RNDS8(9, KW2)                                                                    \
-    RNDS8(17, KW2)                                                                   \
-    RNDS8(25, KW2)                                                                   \
     MIDDLE2                                                                          \
     /* Rounds 57-60 only feed e: H7 = h after 64 rounds = e after 61. */            \
     RND_E(sa, sb, sc, sd, se, sf, sg, sh, KW2, 57)                                   \
@@ -88,7 +86,7 @@
     RND_E(sg, sh, sa, sb, sc, sd, se, sf, KW2, 59)                                   \
     RND_E(sf, sg, sh, sa, sb, sc, sd, se, KW2, 60)
 
-/* Hash 1's rounds 36-63 (KW: the unrolled rounds' words, KWR the rolled). */
+/* Hash 1's rounds 20-63 (KW: the unrolled rounds' words, KWR the rolled). */
 #define HASH1_TAIL(KW, KWR)                                                          \
     MIDDLE1(KW, KWR)                                                                 \
     RND(sa, sb, sc, sd, se, sf, sg, sh, KW, 60)                                      \
@@ -149,13 +147,37 @@ static void lane_consts_init(lane_consts *kc, const pk_job *job)
 }
 #endif
 
-/* This layout's middle rounds: written out, or a loop over blocks of 8. */
-#if ROLLED
-#define MIDDLE1(KW, KWR) _Pragma("GCC unroll 1") for (int r = 36; r < 60; r += 8) { RNDS8(r, KWR) }
-#define MIDDLE2 _Pragma("GCC unroll 1") for (int r = 33; r < 57; r += 8) { RNDS8(r, KWG) }
+/* This layout's middle rounds (hash 1's 20-59, hash 2's 17-56): written
+ * out, the plain ones as a loop over blocks of 8, or all of them as that
+ * loop.  Looping the rounds whose schedule has constant words to fold
+ * (hash 1's 20-35, hash 2's 17-32) costs the folds: their padding words
+ * are stored as vectors and the general schedule computes from them. */
+#if ROLLED == 2
+#define MIDDLE1(KW, KWR)                                                             \
+    FOR_GROUPS {                                                                     \
+        w[g][4] = SET1(0x80000000u);                                                 \
+        for (int i = 5; i < 15; i++)                                                 \
+            w[g][i] = SET1(0);                                                       \
+        w[g][15] = SET1(80 * 8);                                                     \
+        w[g][16] = SET1(kc.w16);                                                     \
+        w[g][17] = SET1(kc.w17);                                                     \
+    }                                                                                \
+    _Pragma("GCC unroll 1") for (int r = 20; r < 60; r += 8) { RNDS8(r, KWR) }
+#define MIDDLE2                                                                      \
+    FOR_GROUPS {                                                                     \
+        w[g][8] = SET1(0x80000000u);                                                 \
+        for (int i = 9; i < 15; i++)                                                 \
+            w[g][i] = SET1(0);                                                       \
+        w[g][15] = SET1(256);                                                        \
+    }                                                                                \
+    _Pragma("GCC unroll 1") for (int r = 17; r < 57; r += 8) { RNDS8(r, KWG) }
+#elif ROLLED
+#define MIDDLE1(KW, KWR)                                                             \
+    RNDS8(20, KW) RNDS8(28, KW) _Pragma("GCC unroll 1") for (int r = 36; r < 60; r += 8) { RNDS8(r, KWR) }
+#define MIDDLE2 RNDS8(17, KW2) RNDS8(25, KW2) _Pragma("GCC unroll 1") for (int r = 33; r < 57; r += 8) { RNDS8(r, KWG) }
 #else
-#define MIDDLE1(KW, KWR) RNDS8(36, KW) RNDS8(44, KW) RNDS8(52, KW)
-#define MIDDLE2 RNDS8(33, KW2) RNDS8(41, KW2) RNDS8(49, KW2)
+#define MIDDLE1(KW, KWR) RNDS8(20, KW) RNDS8(28, KW) RNDS8(36, KW) RNDS8(44, KW) RNDS8(52, KW)
+#define MIDDLE2 RNDS8(17, KW2) RNDS8(25, KW2) RNDS8(33, KW2) RNDS8(41, KW2) RNDS8(49, KW2)
 #endif
 
 static size_t SCAN_FN(const pk_job *job, uint32_t start, uint64_t count, uint32_t *found,
@@ -192,8 +214,6 @@ static size_t SCAN_FN(const pk_job *job, uint32_t start, uint64_t count, uint32_
         }
         RNDS8_H3(4, KW1)
         RNDS8(12, KW1)
-        RNDS8(20, KW1)
-        RNDS8(28, KW1)
         HASH1_TAIL(KW1, KWG)
 #define MID_JOB(k) SET1(mid[k])
         HASH2(MID_JOB)
@@ -281,8 +301,6 @@ static size_t VSCAN_FN(const pk_job *const *jobs, uint32_t start, uint64_t count
         }
         RNDS8(4, KWV1)
         RNDS8(12, KWV1)
-        RNDS8(20, KWV1)
-        RNDS8(28, KWV1)
         HASH1_TAIL(KWV1, KWV1)
 #define MID_LANES(k) midv[k]
         HASH2(MID_LANES)

@@ -131,6 +131,8 @@ Test(kernels, avx2_1_matches_ref_on_3000_random_jobs) { compare_random_jobs(&pk_
 Test(kernels, avx2_2_matches_ref_on_3000_random_jobs) { compare_random_jobs(&pk_kernel_avx2_2, 25, 3000); }
 Test(kernels, avx512_1_matches_ref_on_3000_random_jobs) { compare_random_jobs(&pk_kernel_avx512_1, 26, 3000); }
 Test(kernels, avx512_2_matches_ref_on_3000_random_jobs) { compare_random_jobs(&pk_kernel_avx512_2, 27, 3000); }
+Test(kernels, avx2_2l_matches_ref_on_3000_random_jobs) { compare_random_jobs(&pk_kernel_avx2_2l, 32, 3000); }
+Test(kernels, avx512_2l_matches_ref_on_3000_random_jobs) { compare_random_jobs(&pk_kernel_avx512_2l, 33, 3000); }
 #endif
 #if PK_ARM_SIMD
 Test(kernels, armsha_matches_ref_on_10000_random_jobs) { compare_random_jobs(&pk_kernel_armsha, 61, 10000); }
@@ -140,6 +142,7 @@ Test(kernels, armsha_3_matches_ref_on_3000_random_jobs) { compare_random_jobs(&p
 Test(kernels, armsha_4_matches_ref_on_3000_random_jobs) { compare_random_jobs(&pk_kernel_armsha_4, 65, 3000); }
 Test(kernels, neon_1_matches_ref_on_3000_random_jobs) { compare_random_jobs(&pk_kernel_neon_1, 66, 3000); }
 Test(kernels, neon_2_matches_ref_on_3000_random_jobs) { compare_random_jobs(&pk_kernel_neon_2, 67, 3000); }
+Test(kernels, neon_2l_matches_ref_on_3000_random_jobs) { compare_random_jobs(&pk_kernel_neon_2l, 68, 3000); }
 #endif
 
 static void found_buffer_overflow(const pk_kernel *k)
@@ -192,11 +195,13 @@ Test(kernels, found_buffer_overflow_avx2_layouts)
 {
     found_buffer_overflow(&pk_kernel_avx2_1);
     found_buffer_overflow(&pk_kernel_avx2_2);
+    found_buffer_overflow(&pk_kernel_avx2_2l);
 }
 Test(kernels, found_buffer_overflow_avx512_layouts)
 {
     found_buffer_overflow(&pk_kernel_avx512_1);
     found_buffer_overflow(&pk_kernel_avx512_2);
+    found_buffer_overflow(&pk_kernel_avx512_2l);
 }
 #endif
 #if PK_ARM_SIMD
@@ -212,6 +217,7 @@ Test(kernels, found_buffer_overflow_neon_layouts)
     found_buffer_overflow(&pk_kernel_neon);
     found_buffer_overflow(&pk_kernel_neon_1);
     found_buffer_overflow(&pk_kernel_neon_2);
+    found_buffer_overflow(&pk_kernel_neon_2l);
 }
 #endif
 
@@ -264,6 +270,8 @@ Test(real_headers, avx2_1, .timeout = 600) { real_headers(&pk_kernel_avx2_1, 6);
 Test(real_headers, avx2_2, .timeout = 600) { real_headers(&pk_kernel_avx2_2, 6); }
 Test(real_headers, avx512_1, .timeout = 600) { real_headers(&pk_kernel_avx512_1, 6); }
 Test(real_headers, avx512_2, .timeout = 600) { real_headers(&pk_kernel_avx512_2, 6); }
+Test(real_headers, avx2_2l, .timeout = 600) { real_headers(&pk_kernel_avx2_2l, 6); }
+Test(real_headers, avx512_2l, .timeout = 600) { real_headers(&pk_kernel_avx512_2l, 6); }
 #endif
 #if PK_ARM_SIMD
 /* Fewer windows than on x86: these run under an emulator in CI. */
@@ -274,6 +282,7 @@ Test(real_headers, armsha_4, .timeout = 600) { real_headers(&pk_kernel_armsha_4,
 Test(real_headers, neon, .timeout = 600) { real_headers(&pk_kernel_neon, 4); }
 Test(real_headers, neon_1, .timeout = 600) { real_headers(&pk_kernel_neon_1, 2); }
 Test(real_headers, neon_2, .timeout = 600) { real_headers(&pk_kernel_neon_2, 2); }
+Test(real_headers, neon_2l, .timeout = 600) { real_headers(&pk_kernel_neon_2l, 2); }
 #endif
 
 Test(kernels, every_kernel_passes_its_selftest)
@@ -455,6 +464,15 @@ Test(version_lanes, every_lane_kernel_has_them)
         cr_assert_eq((*k)->vlanes, (*k)->lanes, "%s: one version per lane", (*k)->name);
     }
     cr_assert_null(pk_kernel_ref.vscan);
+    /* The fully rolled layouts have none (their scalar schedule was slower
+     * than their plain scan): the miner then mines them without. */
+#if PK_X86_SIMD
+    cr_assert_null(pk_kernel_avx2_2l.vscan);
+    cr_assert_null(pk_kernel_avx512_2l.vscan);
+#endif
+#if PK_ARM_SIMD
+    cr_assert_null(pk_kernel_neon_2l.vscan);
+#endif
 }
 #if PK_X86_SIMD
 Test(version_lanes, avx2_random) { vlanes_random_jobs(&pk_kernel_avx2, 51, 200); }

@@ -106,9 +106,11 @@ PK_API extern const pk_kernel pk_kernel_shani_8;
 PK_API extern const pk_kernel pk_kernel_avx2;
 PK_API extern const pk_kernel pk_kernel_avx2_1;
 PK_API extern const pk_kernel pk_kernel_avx2_2;
+PK_API extern const pk_kernel pk_kernel_avx2_2l;
 PK_API extern const pk_kernel pk_kernel_avx512;
 PK_API extern const pk_kernel pk_kernel_avx512_1;
 PK_API extern const pk_kernel pk_kernel_avx512_2;
+PK_API extern const pk_kernel pk_kernel_avx512_2l;
 /* aarch64 builds only: the SHA-2 Crypto Extensions with S nonces
  * interleaved (pk_kernel_armsha is "armsha:2"), and NEON lanes in the
  * layouts above ("neon" is "neon:2r"). */
@@ -119,6 +121,7 @@ PK_API extern const pk_kernel pk_kernel_armsha_4;
 PK_API extern const pk_kernel pk_kernel_neon;
 PK_API extern const pk_kernel pk_kernel_neon_1;
 PK_API extern const pk_kernel pk_kernel_neon_2;
+PK_API extern const pk_kernel pk_kernel_neon_2l;
 
 /* Every kernel powkit has, ref first. */
 PK_API extern const pk_kernel *const pk_kernels_all[];
