@@ -62,6 +62,7 @@ static void on_share(void *arg, const pk_work_share *sh)
 }
 
 static void ext_free(void *ext) { (*(int *)ext)++; }
+static void closed_flag(void *arg) { *(int *)arg = 1; }
 
 static uint64_t add(pk_work_core *c, const char *id, int origin, int clean, int current)
 {
@@ -77,11 +78,25 @@ static void share_on(pk_work_core *c, uint64_t seq, uint64_t t, uint32_t nonce)
     c->src.on_share(&c->src, &sh);
 }
 
+/* A core without a loop (no share queue): the proxy's kind. */
+static void open_bare(pk_work_core *c, unsigned ring)
+{
+    pk_work_cfg cfg = {.ring = ring};
+    pk_work_init(c, NULL, &cfg);
+}
+
+static void close_bare(pk_work_core *c)
+{
+    int closed = 0;
+    pk_work_close(c, closed_flag, &closed);
+    cr_assert_eq(closed, 1, "closed at once without a loop");
+    pk_work_free(c);
+}
+
 Test(workcore, ring_keeps_the_newest_jobs_by_seq_and_id)
 {
     pk_work_core c;
-    pk_work_cfg cfg = {.ring = 4};
-    pk_work_init(&c, NULL, &cfg);
+    open_bare(&c, 4);
     uint64_t seqs[6];
     for (int i = 0; i < 6; i++) {
         char id[8];
@@ -99,8 +114,7 @@ Test(workcore, ring_keeps_the_newest_jobs_by_seq_and_id)
     cr_assert_null(pk_work_find_id(&c, "nope"));
     cr_assert_eq(pk_work_current_slot(&c)->seq, seqs[5]);
     cr_assert_eq(pk_work_current(&c), seqs[5]);
-    pk_work_close(&c, NULL, NULL);
-    pk_work_free(&c);
+    close_bare(&c);
 }
 
 static int keep_origin(const pk_work_slot *s, void *arg) { return s->origin == *(int *)arg; }
@@ -108,8 +122,7 @@ static int keep_origin(const pk_work_slot *s, void *arg) { return s->origin == *
 Test(workcore, clean_retires_only_its_origin_and_retire_reports_the_current)
 {
     pk_work_core c;
-    pk_work_cfg cfg = {.ring = 8};
-    pk_work_init(&c, NULL, &cfg);
+    open_bare(&c, 8);
     uint64_t a1 = add(&c, "a1", 0, 0, 1);
     uint64_t b1 = add(&c, "b1", 1, 0, 0);
     uint64_t a2 = add(&c, "a2", 0, 1, 1); /* clean: a1 goes, b1 stays */
@@ -124,15 +137,13 @@ Test(workcore, clean_retires_only_its_origin_and_retire_reports_the_current)
     pk_work_set_current(&c, b1);
     cr_assert_eq(pk_work_retire(&c, NULL, NULL), 1);
     cr_assert_eq(pk_work_find(&c, b1)->live, 0);
-    pk_work_close(&c, NULL, NULL);
-    pk_work_free(&c);
+    close_bare(&c);
 }
 
 Test(workcore, templates_come_from_the_current_live_job)
 {
     pk_work_core c;
-    pk_work_cfg cfg = {.ring = 4};
-    pk_work_init(&c, NULL, &cfg);
+    open_bare(&c, 4);
     pk_template t;
     cr_assert_eq(c.src.next_template(&c.src, &t), PK_EAGAIN, "no job yet");
     pk_pool_job job, copy;
@@ -154,15 +165,13 @@ Test(workcore, templates_come_from_the_current_live_job)
     pk_work_retire(&c, NULL, NULL);
     cr_assert_eq(c.src.next_template(&c.src, &t), PK_EAGAIN, "a retired job gives no work");
     pk_pool_job_free(&copy);
-    pk_work_close(&c, NULL, NULL);
-    pk_work_free(&c);
+    close_bare(&c);
 }
 
 Test(workcore, a_full_template_space_gives_no_more_work)
 {
     pk_work_core c;
-    pk_work_cfg cfg = {.ring = 2};
-    pk_work_init(&c, NULL, &cfg);
+    open_bare(&c, 2);
     pk_pool_job job;
     make_job(&job, "small", 0);
     job.extranonce2_size = 1; /* 256 templates */
@@ -171,99 +180,105 @@ Test(workcore, a_full_template_space_gives_no_more_work)
     for (int i = 0; i < 256; i++)
         cr_assert_eq(c.src.next_template(&c.src, &t), 0);
     cr_assert_eq(c.src.next_template(&c.src, &t), PK_EAGAIN);
-    pk_work_close(&c, NULL, NULL);
-    pk_work_free(&c);
+    close_bare(&c);
 }
 
-static void closed_flag(void *arg) { *(int *)arg = 1; }
+/* A core with a share queue on its own loop, its events counted. */
+typedef struct qcore {
+    uv_loop_t loop;
+    events ev;
+    pk_work_core c;
+} qcore;
+
+static pk_work_core *open_on_loop(qcore *q, pk_work_cfg cfg)
+{
+    uv_loop_init(&q->loop);
+    memset(&q->ev, 0, sizeof q->ev);
+    cfg.on_share = on_share;
+    cfg.on_lost = on_lost;
+    cfg.arg = &q->ev;
+    pk_work_init(&q->c, &q->loop, &cfg);
+    return &q->c;
+}
+
+/* Closed through the loop, freed, and the loop left with no handle. */
+static void close_on_loop(qcore *q)
+{
+    int closed = 0;
+    pk_work_close(&q->c, closed_flag, &closed);
+    uv_run(&q->loop, UV_RUN_DEFAULT);
+    cr_assert_eq(closed, 1);
+    pk_work_free(&q->c);
+    cr_assert_eq(uv_loop_close(&q->loop), 0);
+}
 
 Test(workcore, shares_reach_the_loop_in_order_and_stale_ones_do_not)
 {
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    events ev = {0};
-    pk_work_core c;
-    pk_work_cfg cfg = {.ring = 2, .on_share = on_share, .on_lost = on_lost, .ext_free = ext_free, .arg = &ev};
-    pk_work_init(&c, &loop, &cfg);
+    qcore q;
+    pk_work_core *c = open_on_loop(&q, (pk_work_cfg){.ring = 2, .ext_free = ext_free});
+    events *ev = &q.ev;
     int freed = 0;
     pk_pool_job job;
     make_job(&job, "e", 0);
-    uint64_t s1 = pk_work_add(&c, &job, 0, &freed, 0, 1);
-    share_on(&c, s1, 7, 0x11);
-    share_on(&c, s1, 8, 0x22);
-    uint64_t s2 = add(&c, "f", 0, 1, 1); /* clean: s1 is stale */
-    share_on(&c, s1, 9, 0x33);
-    share_on(&c, s2, 1, 0x44);
-    add(&c, "g", 0, 0, 1);
+    uint64_t s1 = pk_work_add(c, &job, 0, &freed, 0, 1);
+    share_on(c, s1, 7, 0x11);
+    share_on(c, s1, 8, 0x22);
+    uint64_t s2 = add(c, "f", 0, 1, 1); /* clean: s1 is stale */
+    share_on(c, s1, 9, 0x33);
+    share_on(c, s2, 1, 0x44);
+    add(c, "g", 0, 0, 1);
     cr_assert_eq(freed, 1, "s1's ext was freed when its slot was reused");
-    share_on(&c, s1, 9, 0x55); /* gone from the ring */
-    cr_assert_eq(ev.stale, 1);
-    cr_assert_eq(ev.stale_gone, 1);
-    cr_assert_eq(ev.shares, 0, "shares reach the loop only through it");
-    uv_run(&loop, UV_RUN_NOWAIT);
-    cr_assert_eq(ev.shares, 3);
-    cr_assert_eq(ev.got[0].seq, s1);
-    cr_assert_eq(ev.got[0].t, 7);
-    cr_assert_eq(ev.got[0].nonce, 0x11);
-    cr_assert_eq(ev.got[0].hash[0], 0x11);
-    cr_assert_eq(ev.got[1].nonce, 0x22);
-    cr_assert_eq(ev.got[2].seq, s2);
-    cr_assert_eq(ev.got[2].nonce, 0x44);
-    cr_assert_gt(ev.got[2].at, 0);
-    int closed = 0;
-    pk_work_close(&c, closed_flag, &closed);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    cr_assert_eq(closed, 1);
-    pk_work_free(&c);
-    cr_assert_eq(uv_loop_close(&loop), 0);
+    share_on(c, s1, 9, 0x55); /* gone from the ring */
+    cr_assert_eq(ev->stale, 1);
+    cr_assert_eq(ev->stale_gone, 1);
+    cr_assert_eq(ev->shares, 0, "shares reach the loop only through it");
+    uv_run(&q.loop, UV_RUN_NOWAIT);
+    cr_assert_eq(ev->shares, 3);
+    cr_assert_eq(ev->got[0].seq, s1);
+    cr_assert_eq(ev->got[0].t, 7);
+    cr_assert_eq(ev->got[0].nonce, 0x11);
+    cr_assert_eq(ev->got[0].hash[0], 0x11);
+    cr_assert_eq(ev->got[1].nonce, 0x22);
+    cr_assert_eq(ev->got[2].seq, s2);
+    cr_assert_eq(ev->got[2].nonce, 0x44);
+    cr_assert_gt(ev->got[2].at, 0);
+    close_on_loop(&q);
 }
 
 Test(workcore, solo_one_block_per_job_stops_the_devices)
 {
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    events ev = {0};
-    pk_work_core c;
-    pk_work_cfg cfg = {.ring = 4, .one_share_per_job = 1, .on_share = on_share, .on_lost = on_lost, .arg = &ev};
-    pk_work_init(&c, &loop, &cfg);
-    uint64_t old = add(&c, "t1", 0, 0, 1);
-    uint64_t cur = add(&c, "t2", 0, 0, 1);
-    share_on(&c, old, 0, 1); /* a block on the older template still counts */
-    cr_assert_eq(pk_work_current(&c), cur);
-    share_on(&c, cur, 0, 2);
-    cr_assert_eq(pk_work_current(&c), 0, "nothing to mine once the current template is solved");
+    qcore q;
+    pk_work_core *c = open_on_loop(&q, (pk_work_cfg){.ring = 4, .one_share_per_job = 1});
+    events *ev = &q.ev;
+    uint64_t old = add(c, "t1", 0, 0, 1);
+    uint64_t cur = add(c, "t2", 0, 0, 1);
+    share_on(c, old, 0, 1); /* a block on the older template still counts */
+    cr_assert_eq(pk_work_current(c), cur);
+    share_on(c, cur, 0, 2);
+    cr_assert_eq(pk_work_current(c), 0, "nothing to mine once the current template is solved");
     pk_template t;
-    cr_assert_eq(c.src.next_template(&c.src, &t), PK_EAGAIN);
-    share_on(&c, cur, 0, 3); /* a second block on one template competes with the first */
-    cr_assert_eq(ev.stale, 1);
-    pk_work_drain(&c);
-    cr_assert_eq(ev.shares, 2);
-    cr_assert_eq(ev.got[0].seq, old);
-    cr_assert_eq(ev.got[1].seq, cur);
-    pk_work_close(&c, NULL, NULL);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    pk_work_free(&c);
-    cr_assert_eq(uv_loop_close(&loop), 0);
+    cr_assert_eq(c->src.next_template(&c->src, &t), PK_EAGAIN);
+    share_on(c, cur, 0, 3); /* a second block on one template competes with the first */
+    cr_assert_eq(ev->stale, 1);
+    pk_work_drain(c);
+    cr_assert_eq(ev->shares, 2);
+    cr_assert_eq(ev->got[0].seq, old);
+    cr_assert_eq(ev->got[1].seq, cur);
+    close_on_loop(&q);
 }
 
 Test(workcore, a_full_queue_drops_and_says_so)
 {
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    events ev = {0};
-    pk_work_core c;
-    pk_work_cfg cfg = {.ring = 2, .queue_max = 64, .on_share = on_share, .on_lost = on_lost, .arg = &ev};
-    pk_work_init(&c, &loop, &cfg);
-    uint64_t s = add(&c, "q", 0, 0, 1);
+    qcore q;
+    pk_work_core *c = open_on_loop(&q, (pk_work_cfg){.ring = 2, .queue_max = 64});
+    events *ev = &q.ev;
+    uint64_t s = add(c, "q", 0, 0, 1);
     for (uint32_t i = 0; i < 70; i++)
-        share_on(&c, s, i, i);
-    cr_assert_eq(ev.dropped, 6);
-    pk_work_drain(&c);
-    cr_assert_eq(ev.shares, 64);
-    pk_work_close(&c, NULL, NULL);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    pk_work_free(&c);
-    uv_loop_close(&loop);
+        share_on(c, s, i, i);
+    cr_assert_eq(ev->dropped, 6);
+    pk_work_drain(c);
+    cr_assert_eq(ev->shares, 64);
+    close_on_loop(&q);
 }
 
 /* The proxy rebuilds a rig's share from its fields: the header must be

@@ -33,8 +33,8 @@ _powkit()
             return ;;
         --kernel)
             COMPREPLY=($(compgen -W "ref shani avx2 avx512 shani:2 shani:3 shani:4 shani:5 shani:8
-                                     avx2:1 avx2:2 avx2:2r avx512:1 avx512:2 avx512:2r
-                                     armsha armsha:1 armsha:2 armsha:3 armsha:4 neon neon:1 neon:2 neon:2r" -- "$cur"))
+                                     avx2:1 avx2:2 avx2:2r avx2:2l avx512:1 avx512:2 avx512:2r avx512:2l
+                                     armsha armsha:1 armsha:2 armsha:3 armsha:4 neon neon:1 neon:2 neon:2r neon:2l" -- "$cur"))
             return ;;
         --algo | -a)
             COMPREPLY=($(compgen -W "sha256d" -- "$cur"))
@@ -75,8 +75,8 @@ _powkit()
         case $prev in
         --kernel)
             COMPREPLY=($(compgen -W "ref shani avx2 avx512 shani:2 shani:3 shani:4 shani:5 shani:8
-                                     avx2:1 avx2:2 avx2:2r avx512:1 avx512:2 avx512:2r
-                                     armsha armsha:1 armsha:2 armsha:3 armsha:4 neon neon:1 neon:2 neon:2r" -- "$cur"))
+                                     avx2:1 avx2:2 avx2:2r avx2:2l avx512:1 avx512:2 avx512:2r avx512:2l
+                                     armsha armsha:1 armsha:2 armsha:3 armsha:4 neon neon:1 neon:2 neon:2r neon:2l" -- "$cur"))
             return ;;
         --seconds | --threads | -t)
             return ;;
