@@ -29,6 +29,7 @@
 #include "miner_runner.h"
 #include "proxy_runner.h"
 #include "stratum_server.h"
+#include "testutil.h"
 
 /* ---- the proxy on a thread of its own ---- */
 
@@ -766,10 +767,7 @@ Test(proxy, the_command_runs_reports_and_refuses_what_it_cannot_do, .timeout = 1
     snprintf(cmd, sizeof cmd,
              "'%s' proxy -o stratum+tcp://127.0.0.1:%d -u farm --listen 127.0.0.1:0 --duration 2 2>&1", POWKIT_CLI,
              srv_port(s));
-    FILE *f = popen(cmd, "r");
-    size_t n = fread(out, 1, sizeof out - 1, f);
-    out[n] = 0;
-    int st = pclose(f);
+    int st = tu_run(cmd, out, sizeof out);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", out);
     cr_assert(strstr(out, "rigs connect to port"), "%s", out);
     cr_assert(strstr(out, "proxy: rigs 0, "), "the status line: %s", out);
@@ -781,19 +779,13 @@ Test(proxy, the_command_runs_reports_and_refuses_what_it_cannot_do, .timeout = 1
              "'%s' proxy -o stratum+tcp://127.0.0.1:%d -u farm --listen 127.0.0.1:0 --max-clients 1000 "
              "--duration 20 2>&1",
              POWKIT_CLI, srv_port(s));
-    f = popen(cmd, "r");
-    n = fread(out, 1, sizeof out - 1, f);
-    out[n] = 0;
-    st = pclose(f);
+    st = tu_run(cmd, out, sizeof out);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2, "%s", out);
     cr_assert(strstr(out, "--max-clients"), "%s", out);
     srv_stop(s);
 
     snprintf(cmd, sizeof cmd, "'%s' proxy --listen 127.0.0.1:0 2>&1", POWKIT_CLI);
-    f = popen(cmd, "r");
-    n = fread(out, 1, sizeof out - 1, f);
-    out[n] = 0;
-    st = pclose(f);
+    st = tu_run(cmd, out, sizeof out);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2, "no pool: %s", out);
 }
 

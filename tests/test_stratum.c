@@ -13,6 +13,7 @@
 #include "powkit/miner.h"
 #include "miner_runner.h"
 #include "stratum_server.h"
+#include "testutil.h"
 
 typedef miner_runner runner;
 
@@ -652,12 +653,8 @@ Test(stratum, cpuminer_command_line_mines_on_the_pool, .timeout = 120)
     snprintf(cmd, sizeof cmd,
              "'%s' mine -a sha256d -o stratum+tcp://127.0.0.1:%d -O worker1:secret -t 2 -q --duration 6 2>&1",
              POWKIT_CLI, srv_port(s));
-    FILE *p = popen(cmd, "r");
-    cr_assert(p);
     static char out[1 << 16];
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
+    int st = tu_run(cmd, out, sizeof out);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", out);
     srv_stats ss;
     srv_stats_get(s, &ss);
@@ -670,10 +667,7 @@ Test(stratum, cpuminer_command_line_mines_on_the_pool, .timeout = 120)
     srv_stop(s);
     /* Another algorithm is refused before anything connects. */
     snprintf(cmd, sizeof cmd, "'%s' mine -a scrypt -o stratum+tcp://127.0.0.1:1 -u x 2>&1", POWKIT_CLI);
-    p = popen(cmd, "r");
-    n = fread(out, 1, sizeof out - 1, p);
-    out[n] = 0;
-    st = pclose(p);
+    st = tu_run(cmd, out, sizeof out);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2, "%s", out);
     cr_assert(strstr(out, "sha256d"), "%s", out);
 }

@@ -67,3 +67,12 @@ size_t tu_scan_all(const pk_kernel *k, const pk_job *job, uint32_t start, uint64
     }
     return n;
 }
+
+int tu_run(const char *cmd, char *out, size_t len)
+{
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p, "cannot run %s", cmd);
+    size_t n = fread(out, 1, len - 1, p);
+    out[n] = 0;
+    return pclose(p);
+}

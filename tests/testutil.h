@@ -37,6 +37,10 @@ void tu_fill(tu_rng *r, void *buf, size_t len);
 /* Whole file from tests/data; aborts the test with a message if missing. */
 uint8_t *tu_read_data(const char *name, size_t *len);
 
+/* Runs cmd through the shell, its output (up to len - 1 bytes, NUL-ended)
+ * into out; returns pclose's status (WIFEXITED/WEXITSTATUS apply). */
+int tu_run(const char *cmd, char *out, size_t len);
+
 /* Double SHA-256 of header with nonce put in: the independent oracle. */
 void tu_header_hash(const uint8_t header[80], uint32_t nonce, uint8_t out[32]);
 
