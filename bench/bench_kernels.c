@@ -3,7 +3,10 @@
  * alternating rounds (this machine kind is noisy; ratios from one run are
  * what to compare).  Prints the median of the rounds.
  *
- * usage: bench_kernels [ROUNDS] [MS_PER_ROUND]
+ * usage: bench_kernels [ROUNDS] [MS_PER_ROUND] [KERNEL...]
+ *
+ * KERNEL names (avx512:2l) limit the run to those kernels and ref, for
+ * quick side-by-side runs of two builds.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,12 +104,23 @@ static double run_sha256(double ms)
     return (double)bytes / 64 / (t - t0) / 1e6; /* M compressions/s */
 }
 
+/* Whether kernel name is measured: all when no names were given. */
+static int wanted(const char *name, int argc, char **argv)
+{
+    if (argc <= 3 || strcmp(name, "ref") == 0)
+        return 1;
+    for (int i = 3; i < argc; i++)
+        if (strcmp(name, argv[i]) == 0)
+            return 1;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int rounds = argc > 1 ? atoi(argv[1]) : 5;
     double ms = argc > 2 ? atof(argv[2]) : 300;
     if (rounds < 1 || rounds > MAX_ROUNDS || !(ms > 0)) {
-        fprintf(stderr, "usage: bench_kernels [ROUNDS 1..%d] [MS_PER_ROUND]\n", MAX_ROUNDS);
+        fprintf(stderr, "usage: bench_kernels [ROUNDS 1..%d] [MS_PER_ROUND] [KERNEL...]\n", MAX_ROUNDS);
         return 2;
     }
     pk_dispatch disp;
@@ -133,19 +147,19 @@ int main(int argc, char **argv)
 
     static const size_t stream_counts[] = {1, 2, 4, 5, 8};
     enum { NS = sizeof stream_counts / sizeof stream_counts[0] };
-    int have_sha = PK_X86_SIMD && (pk_cpu_features() & PK_CPU_SHA) != 0;
+    int have_sha = PK_X86_SIMD && (pk_cpu_features() & PK_CPU_SHA) != 0 && argc <= 3;
     double res[PK_DISPATCH_MAX][MAX_ROUNDS], vres[PK_DISPATCH_MAX][MAX_ROUNDS], sha[MAX_ROUNDS],
         ni[NS][MAX_ROUNDS];
     for (int r = 0; r < rounds; r++) {
         for (size_t i = 0; i < disp.count; i++) {
             const pk_kernel *k = disp.entries[i].kernel;
-            if (disp.entries[i].status != PK_SELFTEST_OK)
+            if (disp.entries[i].status != PK_SELFTEST_OK || !wanted(k->name, argc, argv))
                 continue;
             res[i][r] = run_kernel(k, &job, ms);
             if (k->vscan && k->vlanes <= 64)
                 vres[i][r] = run_vscan(k, vjp, ms);
         }
-        sha[r] = run_sha256(ms);
+        sha[r] = argc <= 3 ? run_sha256(ms) : 0;
         for (int i = 0; have_sha && i < NS; i++)
             ni[i][r] = run_shani_streams(stream_counts[i], ms / 4);
     }
@@ -158,6 +172,8 @@ int main(int argc, char **argv)
             printf("%-11s %10s %8s  (%s)\n", e->kernel->name, "-", "-", pk_selftest_name(e->status));
             continue;
         }
+        if (!wanted(e->kernel->name, argc, argv))
+            continue;
         double m = median(res[i], rounds);
         printf("%-11s %10.2f %7.2fx\n", e->kernel->name, m, m / ref);
         if (e->kernel->vscan && e->kernel->vlanes <= 64) {
@@ -168,7 +184,8 @@ int main(int argc, char **argv)
                    e->kernel->vlanes, v / m);
         }
     }
-    printf("sha256 (%s): %.1f M compressions/s\n", pk_sha256_implementation(), median(sha, rounds));
+    if (argc <= 3)
+        printf("sha256 (%s): %.1f M compressions/s\n", pk_sha256_implementation(), median(sha, rounds));
     if (have_sha) {
         printf("SHA-NI compressions, N streams interleaved (M/s):");
         for (int i = 0; i < NS; i++)

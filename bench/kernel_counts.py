@@ -10,8 +10,12 @@ Reads kernels/avx2.c.o and kernels/avx512.c.o under BUILD_DIR.  A scan
 function's outer loop is one step (lanes x groups nonces, or versions x
 groups headers for vscan); loops inside it of more than 150 instructions
 are the rolled rounds (ROLLED layouts), which run 3 times per step (2r)
-or 5 (2l: every middle round rolled); the
-small ones (the candidate recheck) almost never run and are left out.
+or 5 (2l: every middle round rolled; its version-lane twin loops hash 1's
+rounds 4-59 too, 7 times); the small ones (the candidate recheck) almost
+never run and are left out.  The version-lane 2l twin also builds a table
+of hash 1's words for LANES nonces once every LANES/2 steps: the largest
+out-of-line block that the step jumps to and back from is counted at that
+weight.
 """
 import collections
 import os
@@ -24,12 +28,17 @@ LAYOUTS = {  # function: (nonces or headers per step)
     "vscan_avx2_1": 8, "vscan_avx2_2": 16, "vscan_avx2_2r": 16,
     "scan_avx512_1": 16, "scan_avx512_2": 32, "scan_avx512_2r": 32,
     "vscan_avx512_1": 16, "vscan_avx512_2": 32, "vscan_avx512_2r": 32,
-    "scan_avx2_2l": 16, "scan_avx512_2l": 32,
+    "scan_avx2_2l": 16, "scan_avx512_2l": 32, "vscan_avx2_2l": 16, "vscan_avx512_2l": 32,
 }
+# Steps per table of hash 1's words (version-lane 2l: LANES nonces, 2 a step).
+TABLE_STEPS = {"vscan_avx2_2l": 4, "vscan_avx512_2l": 8}
 
 
 def rolled_trips(name):
-    return 5 if name.endswith("l") else 3
+    """Trips of the big inner loops, in address order."""
+    if name.startswith("vscan_") and name.endswith("_2l"):
+        return [7, 5]
+    return [5, 5] if name.endswith("l") else [3, 3]
 KINDS = [
     ("add", re.compile(r"^vpadd[dq]$")),
     ("logic3", re.compile(r"^vpternlog[dq]$")),
@@ -60,7 +69,7 @@ def functions(obj):
     return funcs
 
 
-def weights(insns, trips):
+def weights(insns, trips, table_steps=0):
     """Per instruction: how many times it runs per outer-loop step."""
     jumps = []
     for i, (addr, op, args) in enumerate(insns):
@@ -72,19 +81,44 @@ def weights(insns, trips):
                     jumps.append((target, i))
     if not jumps:
         return None
-    outer = max(jumps, key=lambda j: j[1] - j[0])
+    # The step's latch; with a table block, a conditional one (the block's
+    # own jump back spans more).
+    latches = [j for j in jumps if not table_steps or insns[j[1]][1] != "jmp"]
+    outer = max(latches, key=lambda j: j[1] - j[0])
     w = [0] * len(insns)
     for k in range(outer[0], outer[1] + 1):
         w[k] = 1
-    for t, j in jumps:
-        if (t, j) == outer:
+    big = 0
+    for t, j in sorted(jumps):
+        if (t, j) == outer or t < outer[0] or j > outer[1]:
             continue
         if j - t > 150:
             for k in range(t, j + 1):
-                w[k] = trips
+                w[k] = trips[min(big, len(trips) - 1)]
+            big += 1
         else:
             for k in range(t, j + 1):
                 w[k] = 0
+    if table_steps:
+        # Out of line after the loop: entered by a forward jump from the
+        # step, left by a jump back into it.
+        lo, hi = insns[outer[0]][0], insns[outer[1]][0]
+        index = {x[0]: i for i, x in enumerate(insns)}
+        best = None
+        for i, (addr, op, args) in enumerate(insns[outer[0]:outer[1] + 1], outer[0]):
+            m = re.match(r"^([0-9a-f]+)", args)
+            if not (op.startswith("j") and m and int(m.group(1), 16) > hi):
+                continue
+            a = index.get(int(m.group(1), 16))
+            for b in range(a or len(insns), len(insns)):
+                mb = re.match(r"^([0-9a-f]+)", insns[b][2])
+                if insns[b][1] == "jmp" and mb and lo <= int(mb.group(1), 16) <= hi:
+                    if b - a > 150 and (not best or b - a > best[1] - best[0]):
+                        best = (a, b)
+                    break
+        if best:
+            for k in range(best[0], best[1] + 1):
+                w[k] = 1.0 / table_steps
     return w, insns[outer[1]][0] - insns[outer[0]][0]
 
 
@@ -107,7 +141,7 @@ def main():
             base = name.split(".")[0]
             if base not in LAYOUTS:
                 continue
-            got = weights(insns, rolled_trips(base))
+            got = weights(insns, rolled_trips(base), TABLE_STEPS.get(base, 0))
             if not got:
                 continue
             w, loop_bytes = got

@@ -244,6 +244,9 @@ int pk_cmd_bench(int argc, char **argv)
         json_object_set_new(root, "seconds", json_real(seconds));
         json_object_set_new(root, "best", json_string(disp.best->name));
         json_object_set_new(root, "best_from_cache", json_boolean(disp.best_from_cache));
+        /* What `powkit mine` mines when versions roll in the lanes. */
+        json_object_set_new(root, "best_version_lanes",
+                            disp.best_vlanes ? json_string(disp.best_vlanes->name) : json_null());
         json_object_set_new(root, "sha256", json_string(pk_sha256_implementation()));
         for (size_t i = 0; i < nrows; i++) {
             const pk_bench_row *r = &rows[i];
@@ -297,8 +300,10 @@ int pk_cmd_bench(int argc, char **argv)
                    r->mhs / r->threads, vs, sc, (unsigned long long)r->shares,
                    pk_selftest_name(r->selftest), r->layout ? ", picks " : "", r->layout ? r->layout : "");
         }
-        printf("default kernel: %s (%s)\n", disp.best->name,
-               disp.best_from_cache ? "cached pick" : "measured now");
+        printf("default kernel: %s (%s)", disp.best->name, disp.best_from_cache ? "cached pick" : "measured now");
+        if (disp.best_vlanes)
+            printf("; with version lanes %s+v", disp.best_vlanes->name);
+        printf("\n");
     }
     if (invalid) {
         fprintf(stderr, "powkit bench: %llu nonce(s) reported by a kernel failed the reference recheck\n",

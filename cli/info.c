@@ -146,11 +146,15 @@ int pk_cmd_selftest(int argc, char **argv)
         printf("%-8s %s", e->kernel->name, pk_selftest_name(e->status));
         if (e->calib_mhs > 0)
             printf("  %.2f MH/s (calibration, 1 thread)", e->calib_mhs);
+        if (e->calib_vmhs > 0)
+            printf("  version lanes %.2f MH/s", e->calib_vmhs);
         printf("\n");
         failed |= e->status == PK_SELFTEST_FAILED;
     }
     printf("default kernel: %s (%s)\n", disp.best->name,
            disp.best_from_cache ? "cached pick" : "measured now");
+    if (disp.best_vlanes)
+        printf("with version lanes: %s\n", disp.best_vlanes->name);
     return failed ? PK_EXIT_INVALID : PK_EXIT_OK;
 }
 

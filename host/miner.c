@@ -746,7 +746,9 @@ int pk_miner_new(const pk_miner_opts *o, pk_miner **out, char *err, size_t errle
         snprintf(err, errlen, "kernel dispatch: %s", pk_strerror(rc));
         goto fail;
     }
-    m->kernel = m->disp.best;
+    /* Versions rolled in the lanes (the default) mine the layout whose
+     * version lanes measured fastest, if faster than the plain pick. */
+    m->kernel = !o->no_version_lanes && m->disp.best_vlanes ? m->disp.best_vlanes : m->disp.best;
     if (o->kernel && !(m->kernel = pk_dispatch_get(&m->disp, o->kernel, &rc))) {
         snprintf(err, errlen, "kernel '%s': %s", o->kernel, pk_strerror(rc));
         rc = PK_EINVAL;

@@ -190,25 +190,57 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static double calibrate(const pk_kernel *k, unsigned ms)
+/* k's one-thread speed for ms: its plain scan, or (vlanes) its version
+ * lanes, counted in headers hashed. */
+static double calibrate(const pk_kernel *k, unsigned ms, int vlanes)
 {
+    enum { VMAX = 64 };
+    if (vlanes && (!k->vscan || k->vlanes == 0 || k->vlanes > VMAX))
+        return 0;
     uint8_t header[80], target[32] = {0};
     for (int i = 0; i < 80; i++)
         header[i] = (uint8_t)(i * 13 + 1);
-    pk_work work;
-    pk_job job;
-    pk_work_from_header(&work, header, target);
-    pk_job_init(&job, &work);
+    static _Thread_local pk_job jobs[VMAX];
+    const pk_job *jp[VMAX];
+    unsigned nj = vlanes ? k->vlanes : 1;
+    for (unsigned l = 0; l < nj; l++) {
+        pk_work work;
+        pk_store_le32(header, 0x20000000u | (l << 13)); /* BIP320 bits */
+        pk_work_from_header(&work, header, target);
+        pk_job_init(&jobs[l], &work);
+        jp[l] = &jobs[l];
+    }
     uint32_t found[4];
+    pk_vfound vfound[4];
     uint64_t done = 0;
     double t0 = now_s(), t = t0;
     while (t - t0 < ms / 1000.0) {
         uint64_t chunk = (uint64_t)k->lanes * 2048;
-        k->scan(&job, (uint32_t)done, chunk, found, 4);
+        if (vlanes) {
+            chunk /= nj;
+            k->vscan(jp, (uint32_t)done, chunk, vfound, 4);
+        } else {
+            k->scan(&jobs[0], (uint32_t)done, chunk, found, 4);
+        }
         done += chunk;
         t = now_s();
     }
-    return (double)done / (t - t0) / 1e6;
+    return (double)done * nj / (t - t0) / 1e6;
+}
+
+/* The version-lane pick: the fastest version lanes, if they beat the
+ * plain pick. */
+static const pk_kernel *pick_vlanes(const pk_dispatch *d)
+{
+    const pk_kernel_entry *v = NULL, *b = NULL;
+    for (size_t i = 0; i < d->count; i++) {
+        const pk_kernel_entry *e = &d->entries[i];
+        if (e->kernel == d->best)
+            b = e;
+        if (e->status == PK_SELFTEST_OK && e->calib_vmhs > 0 && (!v || e->calib_vmhs > v->calib_vmhs))
+            v = e;
+    }
+    return v && b && v->calib_vmhs > b->calib_mhs ? v->kernel : NULL;
 }
 
 static int mkdir_p(const char *path)
@@ -265,14 +297,15 @@ static const pk_kernel *cache_read(pk_dispatch *d, const char *key)
             snprintf(got_key, sizeof got_key, "%s", line + 4);
         else if (strncmp(line, "best ", 5) == 0 && strlen(line + 5) < sizeof best)
             memcpy(best, line + 5, strlen(line + 5) + 1);
-        else if (strncmp(line, "mhs ", 4) == 0 && strcmp(got_key, key) == 0) {
+        else if ((strncmp(line, "mhs ", 4) == 0 || strncmp(line, "vmhs ", 5) == 0) && strcmp(got_key, key) == 0) {
             /* The figures pick each family's layout on later starts. */
+            int v = line[0] == 'v';
             char name[64];
             double mhs;
-            if (sscanf(line + 4, "%63s %lf", name, &mhs) == 2 && mhs > 0) {
+            if (sscanf(line + 4 + v, "%63s %lf", name, &mhs) == 2 && mhs > 0) {
                 for (size_t i = 0; i < d->count; i++) {
                     if (strcmp(d->entries[i].kernel->name, name) == 0)
-                        d->entries[i].calib_mhs = mhs;
+                        *(v ? &d->entries[i].calib_vmhs : &d->entries[i].calib_mhs) = mhs;
                 }
             }
         }
@@ -280,7 +313,12 @@ static const pk_kernel *cache_read(pk_dispatch *d, const char *key)
     fclose(f);
     if (strcmp(got_key, key) != 0)
         return NULL;
-    return pk_dispatch_get(d, best, NULL);
+    const pk_kernel *k = pk_dispatch_get(d, best, NULL);
+    if (k) {
+        d->best = k;
+        d->best_vlanes = pick_vlanes(d);
+    }
+    return k;
 }
 
 static void cache_write(const pk_dispatch *d, const char *key)
@@ -302,6 +340,8 @@ static void cache_write(const pk_dispatch *d, const char *key)
     for (size_t i = 0; i < d->count; i++) {
         if (d->entries[i].calib_mhs > 0)
             fprintf(f, "mhs %s %.4f\n", d->entries[i].kernel->name, d->entries[i].calib_mhs);
+        if (d->entries[i].calib_vmhs > 0)
+            fprintf(f, "vmhs %s %.4f\n", d->entries[i].kernel->name, d->entries[i].calib_vmhs);
     }
     if (fclose(f) == 0)
         rename(tmp, d->cache_file); /* atomic: readers see old or new */
@@ -342,7 +382,7 @@ int pk_dispatch_init(pk_dispatch *d, const pk_kernel *const *kernels, size_t n,
         return PK_OK;
     }
     for (size_t i = 0; i < n; i++)
-        d->entries[i].calib_mhs = 0; /* figures from a cache that did not match */
+        d->entries[i].calib_mhs = d->entries[i].calib_vmhs = 0; /* from a cache that did not match */
     d->best = &pk_kernel_ref;
     if (opts->no_calibrate) {
         for (size_t i = 0; i < n; i++) {
@@ -364,9 +404,12 @@ int pk_dispatch_init(pk_dispatch *d, const pk_kernel *const *kernels, size_t n,
             pk_kernel_entry *e = &d->entries[i];
             if (e->status != PK_SELFTEST_OK)
                 continue;
-            double mhs = calibrate(e->kernel, ms);
+            double mhs = calibrate(e->kernel, ms, 0);
             if (mhs > e->calib_mhs)
                 e->calib_mhs = mhs;
+            double vmhs = calibrate(e->kernel, ms, 1);
+            if (vmhs > e->calib_vmhs)
+                e->calib_vmhs = vmhs;
         }
     }
     for (size_t i = 0; i < n; i++) {
@@ -375,6 +418,7 @@ int pk_dispatch_init(pk_dispatch *d, const pk_kernel *const *kernels, size_t n,
             d->best = d->entries[i].kernel;
         }
     }
+    d->best_vlanes = pick_vlanes(d);
     cache_write(d, key);
     return PK_OK;
 }

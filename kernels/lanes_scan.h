@@ -245,6 +245,23 @@ static inline __attribute__((always_inline)) uint32_t vsched1(uint32_t *ws, int 
     return ws[i] + pk_sha256_k[i];
 }
 #define KWV1(i, g) SET1(vsched1(ws[g], (i)))
+/* Hash 1's K+W for LANES consecutive nonces, transposed: row i holds word
+ * i of nonce n+j in column j.  Computed by the lane schedule (sched1, lane
+ * j = nonce n+j), so one nonce's schedule costs 1/LANES of a vector op per
+ * word; the version-lane rounds then read column j as a broadcast memory
+ * operand.  Rows 0-17 but 3 are job constants, filled once. */
+static inline __attribute__((always_inline)) void vsched1_rows(uint32_t (*kwt)[LANES], uint32_t n,
+                                                               const lane_consts *kc)
+{
+    V w[64];
+    w[3] = BSWAP(ADD(SET1(n), LANE_INDEX()));
+    STOREA(kwt[3], w[3]);
+    _Pragma("GCC unroll 64") for (int i = 18; i < 64; i++) {
+        w[i] = sched1(w, i, kc);
+        STOREA(kwt[i], ADD(w[i], SET1(pk_sha256_k[i])));
+    }
+}
+#define KWT1(i, g) SET1(kwt[(i)][j + (g)])
 #endif
 
 /* The same layout over version lanes: lane l hashes jobs[l]; group g of a
@@ -272,6 +289,7 @@ static size_t VSCAN_FN(const pk_job *const *jobs, uint32_t start, uint64_t count
     const V r4a = LOADA(t[7]), r4e = LOADA(t[8]);
     for (int k = 0; k < 8; k++)
         midv[k] = LOADA(t[9 + k]);
+#if ROLLED != 2
     /* Hash 1's message: one per group, the nonce word set per step. */
     uint32_t ws[GROUPS][64];
     FOR_GROUPS {
@@ -280,13 +298,47 @@ static size_t VSCAN_FN(const pk_job *const *jobs, uint32_t start, uint64_t count
         ws[g][16] = j0->w16;
         ws[g][17] = j0->w17;
     }
+#endif
     HASH2_CONSTS(j0);
+#if ROLLED == 2
+    uint32_t kwt[64][LANES] __attribute__((aligned(64)));
+    for (int i = 4; i < 18; i++)
+        STOREA(kwt[i], SET1(pk_sha256_k[i] + (i < 16 ? j0->w[i] : i == 16 ? j0->w16 : j0->w17)));
+    unsigned j = LANES; /* column of this step's first nonce; LANES: refill */
+#endif
 
     size_t hits = 0;
     uint32_t n = start;
     uint64_t left = count;
     while (left > 0) {
         STEP_STATE;
+#if ROLLED == 2
+        /* GROUPS divides LANES: a step never straddles two tables. */
+        if (j == LANES) {
+            vsched1_rows(kwt, n, &kc);
+            j = 0;
+        }
+        FOR_GROUPS {
+            const V w3 = SET1(kwt[3][j + g]);
+            sa[g] = ADD(r4a, w3);
+            sb[g] = r3v[0];
+            sc[g] = r3v[1];
+            sd[g] = r3v[2];
+            se[g] = ADD(r4e, w3);
+            sf[g] = r3v[4];
+            sg[g] = r3v[5];
+            sh[g] = r3v[6];
+        }
+        _Pragma("GCC unroll 1") for (int r = 4; r < 60; r += 8) { RNDS8(r, KWT1) }
+        RND(sa, sb, sc, sd, se, sf, sg, sh, KWT1, 60)
+        RND(sh, sa, sb, sc, sd, se, sf, sg, KWT1, 61)
+        RND(sg, sh, sa, sb, sc, sd, se, sf, KWT1, 62)
+        RND(sf, sg, sh, sa, sb, sc, sd, se, KWT1, 63)
+#define MID_LANES(k) midv[k]
+        HASH2(MID_LANES)
+#undef MID_LANES
+        j += GROUPS;
+#else
         FOR_GROUPS {
             ws[g][3] = __builtin_bswap32(n + (uint32_t)g);
             const V w3 = SET1(ws[g][3]);
@@ -305,6 +357,7 @@ static size_t VSCAN_FN(const pk_job *const *jobs, uint32_t start, uint64_t count
 #define MID_LANES(k) midv[k]
         HASH2(MID_LANES)
 #undef MID_LANES
+#endif
 
         uint64_t step = left >= (uint64_t)GROUPS ? (uint64_t)GROUPS : left;
         for (int g = 0; g < (int)step; g++) {

@@ -221,6 +221,29 @@ Test(dispatch, a_family_name_picks_its_fastest_measured_layout)
 }
 #endif
 
+/* Every kernel with version lanes is measured with them too; the
+ * version-lane pick is the fastest of those, and only when it beats the
+ * plain pick. */
+Test(dispatch, version_lanes_are_calibrated_and_picked)
+{
+    pk_dispatch d;
+    pk_dispatch_opts o = {.disable = "", .cache_dir = "", .calibrate_ms = 5};
+    cr_assert_eq(pk_dispatch_init(&d, pk_kernels_all, pk_kernels_count, &o), 0);
+    double best_plain = pk_dispatch_entry(&d, d.best->name)->calib_mhs, best_v = 0;
+    const pk_kernel *fastest_v = NULL;
+    for (size_t i = 0; i < d.count; i++) {
+        const pk_kernel_entry *e = &d.entries[i];
+        if (e->status != PK_SELFTEST_OK || !e->kernel->vscan) {
+            cr_assert_eq(e->calib_vmhs, 0, "%s has no version lanes to measure", e->kernel->name);
+            continue;
+        }
+        cr_assert_gt(e->calib_vmhs, 0, "%s", e->kernel->name);
+        if (e->calib_vmhs > best_v)
+            best_v = e->calib_vmhs, fastest_v = e->kernel;
+    }
+    cr_assert_eq(d.best_vlanes, best_v > best_plain ? fastest_v : NULL);
+}
+
 Test(dispatch, the_cache_keeps_every_layouts_figure)
 {
     pk_dispatch d, again;
@@ -231,7 +254,9 @@ Test(dispatch, the_cache_keeps_every_layouts_figure)
     for (size_t i = 0; i < d.count; i++) {
         const pk_kernel_entry *a = &d.entries[i], *b = &again.entries[i];
         cr_assert_float_eq(b->calib_mhs, a->calib_mhs, 0.006, "%s", a->kernel->name);
+        cr_assert_float_eq(b->calib_vmhs, a->calib_vmhs, 0.006, "%s", a->kernel->name);
     }
+    cr_assert_eq(again.best_vlanes, d.best_vlanes, "the version-lane pick survives the cache");
     static const char *const families[] = {TU_SHA_FAMILY, TU_LANE_FAMILY};
     for (size_t f = 0; f < 2; f++)
         cr_assert_eq(pk_dispatch_get(&again, families[f], NULL), pk_dispatch_get(&d, families[f], NULL),

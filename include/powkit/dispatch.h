@@ -44,7 +44,8 @@ typedef struct pk_dispatch_opts {
 typedef struct pk_kernel_entry {
     const pk_kernel *kernel;
     pk_selftest_result status;
-    double calib_mhs; /* one-thread MH/s from the calibration, 0 if not run */
+    double calib_mhs;  /* one-thread MH/s from the calibration, 0 if not run */
+    double calib_vmhs; /* the same for its version lanes (headers/s), 0 if none */
 } pk_kernel_entry;
 
 typedef struct pk_dispatch {
@@ -52,6 +53,10 @@ typedef struct pk_dispatch {
     size_t count;
     pk_kernel_entry entries[PK_DISPATCH_MAX];
     const pk_kernel *best; /* never NULL after a successful init: ref at worst */
+    /* The layout to mine with when versions roll in the lanes: the one whose
+     * version lanes measured fastest, when they beat best's plain scan;
+     * NULL otherwise (mine best). */
+    const pk_kernel *best_vlanes;
     int best_from_cache;   /* 1 when the pick was read from the cache */
     char cache_file[512];  /* "" when there is no cache */
 } pk_dispatch;
