@@ -275,10 +275,12 @@ static void cache_path(pk_dispatch *d, const char *dir_opt)
         snprintf(d->cache_file, sizeof d->cache_file, "%s/kernel-choice", dir);
 }
 
-/* What the cached pick depends on: powkit, the CPU, the usable kernels. */
+/* What the cached pick depends on: powkit, what its calibration measures
+ * ("v": version lanes too; a cache without their figures is measured
+ * again), the CPU, the usable kernels. */
 static void cache_key(const pk_dispatch *d, char *key, size_t len)
 {
-    int n = snprintf(key, len, "%s|%s|%x|", POWKIT_VERSION, pk_cpu_brand(), d->cpu);
+    int n = snprintf(key, len, "%s|v|%s|%x|", POWKIT_VERSION, pk_cpu_brand(), d->cpu);
     for (size_t i = 0; i < d->count && n > 0 && (size_t)n < len; i++) {
         if (d->entries[i].status == PK_SELFTEST_OK)
             n += snprintf(key + n, len - (size_t)n, "%s,", d->entries[i].kernel->name);
