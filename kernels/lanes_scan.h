@@ -249,7 +249,7 @@ static inline __attribute__((always_inline)) uint32_t vsched1(uint32_t *ws, int 
  * i of nonce n+j in column j.  Computed by the lane schedule (sched1, lane
  * j = nonce n+j), so one nonce's schedule costs 1/LANES of a vector op per
  * word; the version-lane rounds then read column j as a broadcast memory
- * operand.  Rows 0-17 but 3 are job constants, filled once. */
+ * operand.  Rows 4-17 are job constants, filled once; 0-2 are unused. */
 static inline __attribute__((always_inline)) void vsched1_rows(uint32_t (*kwt)[LANES], uint32_t n,
                                                                const lane_consts *kc)
 {
@@ -318,8 +318,12 @@ static size_t VSCAN_FN(const pk_job *const *jobs, uint32_t start, uint64_t count
             vsched1_rows(kwt, n, &kc);
             j = 0;
         }
+#define W3(g) kwt[3][j + (g)]
+#else
+#define W3(g) (ws[g][3] = __builtin_bswap32(n + (uint32_t)(g)))
+#endif
         FOR_GROUPS {
-            const V w3 = SET1(kwt[3][j + g]);
+            const V w3 = SET1(W3(g));
             sa[g] = ADD(r4a, w3);
             sb[g] = r3v[0];
             sc[g] = r3v[1];
@@ -329,35 +333,22 @@ static size_t VSCAN_FN(const pk_job *const *jobs, uint32_t start, uint64_t count
             sg[g] = r3v[5];
             sh[g] = r3v[6];
         }
+#undef W3
+#if ROLLED == 2
         _Pragma("GCC unroll 1") for (int r = 4; r < 60; r += 8) { RNDS8(r, KWT1) }
         RND(sa, sb, sc, sd, se, sf, sg, sh, KWT1, 60)
         RND(sh, sa, sb, sc, sd, se, sf, sg, KWT1, 61)
         RND(sg, sh, sa, sb, sc, sd, se, sf, KWT1, 62)
         RND(sf, sg, sh, sa, sb, sc, sd, se, KWT1, 63)
-#define MID_LANES(k) midv[k]
-        HASH2(MID_LANES)
-#undef MID_LANES
         j += GROUPS;
 #else
-        FOR_GROUPS {
-            ws[g][3] = __builtin_bswap32(n + (uint32_t)g);
-            const V w3 = SET1(ws[g][3]);
-            sa[g] = ADD(r4a, w3);
-            sb[g] = r3v[0];
-            sc[g] = r3v[1];
-            sd[g] = r3v[2];
-            se[g] = ADD(r4e, w3);
-            sf[g] = r3v[4];
-            sg[g] = r3v[5];
-            sh[g] = r3v[6];
-        }
         RNDS8(4, KWV1)
         RNDS8(12, KWV1)
         HASH1_TAIL(KWV1, KWV1)
+#endif
 #define MID_LANES(k) midv[k]
         HASH2(MID_LANES)
 #undef MID_LANES
-#endif
 
         uint64_t step = left >= (uint64_t)GROUPS ? (uint64_t)GROUPS : left;
         for (int g = 0; g < (int)step; g++) {
