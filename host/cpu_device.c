@@ -56,10 +56,11 @@ static void scan_lane(cpu_thread *t, const pk_range *r, unsigned lane, uint32_t 
     enum { MAXF = 32 };
     uint32_t found[MAXF];
     const pk_job *job = r->lanes > 1 ? &r->jobs[lane] : &r->job;
+    const pk_kernel *plain = t->dev->opts.plain_kernel ? t->dev->opts.plain_kernel : t->dev->opts.kernel;
     uint64_t left = count;
     uint32_t pos = start;
     while (left > 0) {
-        size_t hits = t->dev->opts.kernel->scan(job, pos, left, found, MAXF);
+        size_t hits = plain->scan(job, pos, left, found, MAXF);
         size_t stored = hits < MAXF ? hits : MAXF;
         for (size_t i = 0; i < stored; i++)
             pk_dispatcher_found_lane(t->dev->disp, r, lane, found[i], t->dev->base.index, t->index);

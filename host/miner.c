@@ -789,7 +789,11 @@ int pk_miner_new(const pk_miner_opts *o, pk_miner **out, char *err, size_t errle
     const char *list = o->devices ? o->devices : "";
     int want_cpu = !o->devices || strstr(list, "cpu") != NULL;
     if (want_cpu) {
-        pk_cpu_device_opts co = {.kernel = m->kernel, .threads = o->threads, .affinity = o->affinity,
+        /* With the version-lane pick, single templates (a pool that grants
+         * no rolling) go through the plain pick. */
+        pk_cpu_device_opts co = {.kernel = m->kernel,
+                                 .plain_kernel = m->kernel == m->disp.best_vlanes && !o->kernel ? m->disp.best : NULL,
+                                 .threads = o->threads, .affinity = o->affinity,
                                  .affinity_mask = o->affinity_mask,
                                  .idle_priority = !o->normal_priority};
         m->dev = pk_cpu_device_new(&co, 0);
@@ -896,8 +900,10 @@ int pk_miner_run(pk_miner *m)
     uv_signal_start(&m->sigterm, signal_cb, SIGTERM);
     m->started = pk_now();
     if (m->version_lanes)
-        pk_log(PK_LOG_INFO, "version lanes: %u versions side by side in %s's lanes where the work rolls them",
-               m->version_lanes, m->kernel->name);
+        pk_log(PK_LOG_INFO, "version lanes: %u versions side by side in %s's lanes where the work rolls them%s%s",
+               m->version_lanes, m->kernel->name,
+               m->kernel != m->disp.best && !m->o.kernel ? ", single templates on " : "",
+               m->kernel != m->disp.best && !m->o.kernel ? m->disp.best->name : "");
     /* "avx512:1 on 2 threads", or the OpenCL devices alone */
     char cpu[96] = "OpenCL only";
     if (m->dev) {

@@ -383,6 +383,16 @@ Test(dispatcher, version_groups_hold_templates_that_differ_only_in_version)
 #define LANE_KERNEL pk_kernel_neon
 #endif
 #ifdef LANE_KERNEL
+/* The lane kernel's plain scan, counted: what the device runs for groups
+ * its version lanes cannot take whole when given as plain_kernel. */
+static atomic_ulong plain_calls;
+static size_t scan_counted(const pk_job *job, uint32_t start, uint64_t count, uint32_t *found, size_t max_found)
+{
+    atomic_fetch_add(&plain_calls, 1);
+    return LANE_KERNEL.scan(job, start, count, found, max_found);
+}
+static const pk_kernel counted = {.name = "counted", .lanes = 8, .scan = scan_counted};
+
 Test(cpu_device, version_lanes_find_every_lanes_shares, .timeout = 120)
 {
     const pk_kernel *k = &LANE_KERNEL;
@@ -394,7 +404,8 @@ Test(cpu_device, version_lanes_find_every_lanes_shares, .timeout = 120)
         pk_dispatcher *d;
         cr_assert_eq(pk_dispatcher_new(&d, &s.ts.base), 0);
         cr_assert_eq(pk_dispatcher_set_version_lanes(d, k->vlanes), 0);
-        pk_cpu_device_opts o = {.kernel = k, .threads = 2};
+        atomic_store(&plain_calls, 0);
+        pk_cpu_device_opts o = {.kernel = k, .plain_kernel = &counted, .threads = 2};
         pk_device *dev = pk_cpu_device_new(&o, 0);
         cr_assert_eq(pk_device_start(dev, d), 0);
         /* Every lane's version, or every version where lanes repeat them. */
@@ -411,6 +422,10 @@ Test(cpu_device, version_lanes_find_every_lanes_shares, .timeout = 120)
         pk_dispatcher_get_stats(d, &st);
         cr_assert_eq(st.invalid, 0);
         cr_assert_gt(pk_device_hashes(dev), 0);
+        /* Groups of 4 versions are fewer than the lanes: template by
+         * template through the plain kernel. */
+        if (variants < k->vlanes)
+            cr_assert_gt(atomic_load(&plain_calls), 0, "the plain kernel scans what vscan cannot take");
         pk_device_destroy(dev);
         pk_dispatcher_free(d);
     }

@@ -35,6 +35,11 @@ struct pk_device {
 
 typedef struct pk_cpu_device_opts {
     const pk_kernel *kernel;
+    /* For single templates and version groups that kernel's version lanes
+     * cannot take whole (a pool granting fewer bits); NULL: kernel.  The
+     * fastest plain layout is not always the one with the fastest version
+     * lanes. */
+    const pk_kernel *plain_kernel;
     unsigned threads;     /* 0: one per online CPU */
     int affinity;         /* pin thread i to CPU i mod ncpu */
     uint64_t affinity_mask; /* cpuminer's --cpu-affinity MASK: thread i to the (i mod n)th CPU set
