@@ -33,8 +33,8 @@
 #include "lanes_scan.h"
 /* Two groups with every middle round in the loop: the code fits a 32 KB
  * instruction cache and the groups still hide each other's latency.  Its
- * version-lane twin loops all of hash 1 over a scalar table of K+W built
- * once per step. */
+ * version-lane twin loops all of hash 1 over a table of K+W that the lane
+ * schedule builds for LANES nonces at a time. */
 #define GROUPS 2
 #define ROLLED 2
 #define SCAN_FN LAYOUT_NAME(scan_, KERNEL_ID, 2l)

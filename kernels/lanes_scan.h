@@ -289,7 +289,6 @@ static size_t VSCAN_FN(const pk_job *const *jobs, uint32_t start, uint64_t count
     const V r4a = LOADA(t[7]), r4e = LOADA(t[8]);
     for (int k = 0; k < 8; k++)
         midv[k] = LOADA(t[9 + k]);
-#if ROLLED != 2
     /* Hash 1's message: one per group, the nonce word set per step. */
     uint32_t ws[GROUPS][64];
     FOR_GROUPS {
@@ -298,12 +297,11 @@ static size_t VSCAN_FN(const pk_job *const *jobs, uint32_t start, uint64_t count
         ws[g][16] = j0->w16;
         ws[g][17] = j0->w17;
     }
-#endif
     HASH2_CONSTS(j0);
 #if ROLLED == 2
     uint32_t kwt[64][LANES] __attribute__((aligned(64)));
     for (int i = 4; i < 18; i++)
-        STOREA(kwt[i], SET1(pk_sha256_k[i] + (i < 16 ? j0->w[i] : i == 16 ? j0->w16 : j0->w17)));
+        STOREA(kwt[i], SET1(ws[0][i] + pk_sha256_k[i]));
     unsigned j = LANES; /* column of this step's first nonce; LANES: refill */
 #endif
 
