@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../kernels/arch.h"
+#include "../base/arch.h"
 #include "../kernels/sha256_internal.h"
 #include "powkit/cpu.h"
 #include "powkit/dispatch.h"

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "powkit/sha256.h"
-#include "arch.h"
+#include "../base/arch.h"
 #include "sha256_internal.h"
 
 const pk_kernel *const pk_kernels_all[] = {
@@ -133,4 +133,27 @@ void pk_difficulty_to_target(double difficulty, uint8_t target[32])
         uint32_t word = (uint32_t)fmod(floor(x), 4294967296.0);
         pk_store_le32(target + 4 * i, word);
     }
+}
+
+void pk_job_hash_nonce(const pk_job *job, uint32_t nonce, uint32_t out[8])
+{
+    uint8_t block[64] = {0};
+    for (int i = 0; i < 12; i++)
+        block[i] = job->work.tail[i];
+    pk_store_le32(block + 12, nonce);
+    block[16] = 0x80;
+    pk_store_be32(block + 60, 80 * 8);
+    uint32_t s[8];
+    for (int i = 0; i < 8; i++)
+        s[i] = job->work.midstate[i];
+    pk_sha256_compress_ref(s, block, 1);
+
+    uint8_t block2[64] = {0};
+    for (int i = 0; i < 8; i++)
+        pk_store_be32(block2 + 4 * i, s[i]);
+    block2[32] = 0x80;
+    pk_store_be32(block2 + 60, 32 * 8);
+    for (int i = 0; i < 8; i++)
+        out[i] = pk_sha256_iv[i];
+    pk_sha256_compress_ref(out, block2, 1);
 }

@@ -7,7 +7,7 @@
 
 #include "powkit/cpu.h"
 #include "powkit/sha256.h"
-#include "arch.h"
+#include "../base/arch.h"
 #include "sha256_internal.h"
 
 static pk_compress_fn g_compress = pk_sha256_compress_ref;

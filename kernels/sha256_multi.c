@@ -12,7 +12,7 @@
 
 #include "powkit/cpu.h"
 #include "powkit/sha256.h"
-#include "arch.h"
+#include "../base/arch.h"
 #include "sha256_internal.h"
 
 #define MAX_LANES 16

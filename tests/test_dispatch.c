@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../kernels/arch.h"
+#include "../base/arch.h"
 #include "powkit/bench.h"
 #include "powkit/cpu.h"
 #include "powkit/device.h"

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../kernels/arch.h"
+#include "../base/arch.h"
 #include "powkit/cpu.h"
 #include "powkit/kernel.h"
 

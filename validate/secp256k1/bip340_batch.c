@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../kernels/arch.h"
+#include "../../base/arch.h"
 #include "batch.h"
 #include "powkit/sha256.h"
 #include "scalar.h"

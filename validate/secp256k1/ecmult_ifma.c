@@ -25,22 +25,18 @@
 #include "batch.h"
 #include "field_ifma.h"
 #include "group.h"
+#include "group_ifma.h"
 #include "native.h"
 #include "powkit/cpu.h"
 #include "powkit/sha256.h"
 #include "scalar.h"
 
-#define LANES 8
 #define WP 5   /* key windows: digits in (-16, 16] */
 #define NWP 26 /* 130 bits: a 128-bit half and the last carry */
 #define TP 16  /* 1P..16P */
 #define WG 8   /* generator windows: digits in (-128, 128] */
 #define NWG 17 /* 16 windows of a 128-bit half and a carry digit */
 #define TG 128 /* 1..128 times G and 2^128 G */
-
-typedef struct gej8 {
-    pk_fe8 x, y, z;
-} gej8;
 
 static const uint8_t G_X[32] = {0x79, 0xBE, 0x66, 0x7E, 0xF9, 0xDC, 0xBB, 0xAC, 0x55, 0xA0, 0x62,
                                 0x95, 0xCE, 0x87, 0x0B, 0x07, 0x02, 0x9B, 0xFC, 0xDB, 0x2D, 0xCE,
@@ -121,142 +117,6 @@ static void build_tables(void)
             pk_gej_double(&base, &base);
     }
     g_tables_ticks = __rdtsc() - t0;
-}
-
-/* ---- points, eight lanes ---- */
-
-/* 2a (a = 0 curve: X3 = 9X^4 - 8XY^2, Y3 = 3X^2 (4XY^2 - X3) - 8Y^4, Z3 = 2YZ). */
-static inline void gej8_double(gej8 *r, const gej8 *a)
-{
-    pk_fe8 A, B, C, D, E, F, t, x3, y3, z3;
-    pk_fe8_sqr(&A, &a->x);
-    pk_fe8_sqr(&B, &a->y);
-    pk_fe8_sqr(&C, &B);
-    pk_fe8_mul(&D, &a->x, &B);
-    pk_fe8_shl(&D, &D, 2); /* 4XY^2 */
-    pk_fe8_add(&E, &A, &A);
-    pk_fe8_add(&E, &E, &A);
-    pk_fe8_carry(&E); /* 3X^2 */
-    pk_fe8_sqr(&F, &E);
-    pk_fe8_mul(&z3, &a->y, &a->z);
-    pk_fe8_add(&z3, &z3, &z3);
-    pk_fe8_carry(&z3);
-    pk_fe8_add(&t, &D, &D);
-    pk_fe8_sub(&x3, &F, &t);
-    pk_fe8_carry(&x3);
-    pk_fe8_sub(&t, &D, &x3);
-    pk_fe8_carry(&t);
-    pk_fe8_mul(&y3, &E, &t);
-    pk_fe8_shl(&C, &C, 3);
-    pk_fe8_sub(&y3, &y3, &C);
-    pk_fe8_carry(&y3);
-    r->x = x3, r->y = y3, r->z = z3;
-}
-
-/* R = (neg ? -S2 : S2) - S1, carried. */
-static inline void signed_diff(pk_fe8 *r, const pk_fe8 *s2, const pk_fe8 *s1, __mmask8 neg)
-{
-    pk_fe8 p, n, t, zero = {{_mm512_setzero_si512()}};
-    for (int i = 1; i < 5; i++)
-        zero.n[i] = _mm512_setzero_si512();
-    pk_fe8_sub(&p, s2, s1);
-    pk_fe8_add(&t, s2, s1);
-    pk_fe8_sub(&n, &zero, &t);
-    pk_fe8_blend(r, neg, &p, &n);
-    pk_fe8_carry(r);
-}
-
-/* The sum's common part: from U1, S1, H = U2 - U1, R = S2 - S1 and Z1 Z2;
- * a new point, Z3 = Z1 Z2 H (zero when H is: an exceptional sum). */
-static inline void add_tail(gej8 *r, const pk_fe8 *u1, const pk_fe8 *s1, const pk_fe8 *h, const pk_fe8 *rr,
-                            const pk_fe8 *z1z2)
-{
-    pk_fe8 hh, hhh, v, t, t2, x3, y3;
-    pk_fe8_sqr(&hh, h);
-    pk_fe8_mul(&hhh, h, &hh);
-    pk_fe8_mul(&v, u1, &hh);
-    pk_fe8_sqr(&x3, rr);
-    pk_fe8_add(&t, &hhh, &v);
-    pk_fe8_add(&t, &t, &v);
-    pk_fe8_sub(&x3, &x3, &t);
-    pk_fe8_carry(&x3); /* R^2 - H^3 - 2V */
-    pk_fe8_sub(&t, &v, &x3);
-    pk_fe8_carry(&t);
-    pk_fe8_mul(&y3, rr, &t);
-    pk_fe8_mul(&t2, s1, &hhh);
-    pk_fe8_sub(&y3, &y3, &t2);
-    pk_fe8_carry(&y3); /* R(V - X3) - S1 H^3 */
-    pk_fe8_mul(&r->z, z1z2, h);
-    r->x = x3, r->y = y3;
-}
-
-/* Lanes in nz get acc + (x2, +-y2) (the sign by neg); lanes in nz still at
- * infinity (*inf) take the point itself; others keep acc. */
-static inline void gej8_add_ge(gej8 *acc, const pk_fe8 *x2, const pk_fe8 *y2, __mmask8 neg, __mmask8 nz,
-                               __mmask8 *inf)
-{
-    pk_fe8 z1z1, u2, z1c, s2, h, rr;
-    gej8 s;
-    pk_fe8_sqr(&z1z1, &acc->z);
-    pk_fe8_mul(&u2, x2, &z1z1);
-    pk_fe8_mul(&z1c, &acc->z, &z1z1);
-    pk_fe8_mul(&s2, y2, &z1c);
-    pk_fe8_sub(&h, &u2, &acc->x);
-    pk_fe8_carry(&h);
-    signed_diff(&rr, &s2, &acc->y, neg);
-    add_tail(&s, &acc->x, &acc->y, &h, &rr, &acc->z);
-    pk_fe8_blend(&acc->x, nz, &acc->x, &s.x);
-    pk_fe8_blend(&acc->y, nz, &acc->y, &s.y);
-    pk_fe8_blend(&acc->z, nz, &acc->z, &s.z);
-    __mmask8 take = *inf & nz;
-    if (take) {
-        pk_fe8 one = {{PK_V8(1)}}, zero = {{_mm512_setzero_si512()}}, ny;
-        for (int i = 1; i < 5; i++)
-            one.n[i] = zero.n[i] = _mm512_setzero_si512();
-        pk_fe8_sub(&ny, &zero, y2);
-        pk_fe8_carry(&ny);
-        pk_fe8_blend(&ny, neg, y2, &ny);
-        pk_fe8_blend(&acc->x, take, &acc->x, x2);
-        pk_fe8_blend(&acc->y, take, &acc->y, &ny);
-        pk_fe8_blend(&acc->z, take, &acc->z, &one);
-        *inf &= (__mmask8)~nz;
-    }
-}
-
-/* The same with a Jacobian (X2, +-Y2, Z2). */
-static inline void gej8_add(gej8 *acc, const gej8 *b, __mmask8 neg, __mmask8 nz, __mmask8 *inf)
-{
-    pk_fe8 z1z1, z2z2, u1, u2, s1, s2, h, rr, z1z2;
-    gej8 s;
-    pk_fe8_sqr(&z1z1, &acc->z);
-    pk_fe8_sqr(&z2z2, &b->z);
-    pk_fe8_mul(&u1, &acc->x, &z2z2);
-    pk_fe8_mul(&u2, &b->x, &z1z1);
-    pk_fe8_mul(&s1, &acc->y, &z2z2);
-    pk_fe8_mul(&s1, &s1, &b->z);
-    pk_fe8_mul(&s2, &b->y, &z1z1);
-    pk_fe8_mul(&s2, &s2, &acc->z);
-    pk_fe8_sub(&h, &u2, &u1);
-    pk_fe8_carry(&h);
-    signed_diff(&rr, &s2, &s1, neg);
-    pk_fe8_mul(&z1z2, &acc->z, &b->z);
-    add_tail(&s, &u1, &s1, &h, &rr, &z1z2);
-    pk_fe8_blend(&acc->x, nz, &acc->x, &s.x);
-    pk_fe8_blend(&acc->y, nz, &acc->y, &s.y);
-    pk_fe8_blend(&acc->z, nz, &acc->z, &s.z);
-    __mmask8 take = *inf & nz;
-    if (take) {
-        pk_fe8 zero = {{_mm512_setzero_si512()}}, ny;
-        for (int i = 1; i < 5; i++)
-            zero.n[i] = _mm512_setzero_si512();
-        pk_fe8_sub(&ny, &zero, &b->y);
-        pk_fe8_carry(&ny);
-        pk_fe8_blend(&ny, neg, &b->y, &ny);
-        pk_fe8_blend(&acc->x, take, &acc->x, &b->x);
-        pk_fe8_blend(&acc->y, take, &acc->y, &ny);
-        pk_fe8_blend(&acc->z, take, &acc->z, &b->z);
-        *inf &= (__mmask8)~nz;
-    }
 }
 
 /* ---- scalars to digits ---- */
@@ -366,7 +226,6 @@ static void build_ptable(ptable *t, const pk_fe8 *px, const pk_fe8 *py)
     }
 }
 
-static const long long LANE_IOTA[8] = {0, 1, 2, 3, 4, 5, 6, 7};
 
 /* acc = sum of the four terms; *inf: lanes still at infinity. */
 static void ladder(gej8 *acc, __mmask8 *inf, const ptable *pt, const digits *d)
@@ -828,217 +687,8 @@ static int ifma_supported(void) { return (pk_cpu_features() & PK_CPU_AVX512IFMA)
 
 const pk_engine_impl pk_engine_ifma = {"ifma", ifma_supported, ifma_ecdsa, ifma_schnorr, ifma_batch};
 
-/* ---- BIP340 batches: Pippenger's buckets, a window per lane ---- */
-
+/* For the BIP340 batches (msm_ifma.c). */
 unsigned pk_ifma_lift8(pk_fe px[8], pk_fe py[8], unsigned mask, const int want[8]) { return lift8(px, py, mask, want); }
-
-#define MAXBUCKET 255 /* digits 1..2^c - 1 of a c-bit window, c up to 8 (unsigned: no carries) */
-#define ROW 16        /* a bucket in a lane: x, y, z limbs and an infinity flag */
-
-/* Lane l's bucket b of the current pass: tab[b][q][l]. */
-typedef uint64_t bucket_rows[MAXBUCKET][ROW][LANES];
-
-static void load_row(gej8 *p, pk_v8 *inf, const uint64_t (*row)[LANES])
-{
-    for (int i = 0; i < 5; i++) {
-        p->x.n[i] = _mm512_load_si512((const void *)row[i]);
-        p->y.n[i] = _mm512_load_si512((const void *)row[5 + i]);
-        p->z.n[i] = _mm512_load_si512((const void *)row[10 + i]);
-    }
-    *inf = _mm512_load_si512((const void *)row[15]);
-}
-
-/* Lanes where a (carried: its limbs are the radix-2^52 digits) is 0 mod p:
- * the digits of 0, p or 2p (a carried value is below 2^257). */
-static inline __mmask8 fe8_zero_mask(const pk_fe8 *a)
-{
-    static const uint64_t P1[5] = {0xFFFFEFFFFFC2Full, PK_FE_M52, PK_FE_M52, PK_FE_M52, 0xFFFFFFFFFFFFull};
-    static const uint64_t P2[5] = {0xFFFFDFFFFF85Eull, PK_FE_M52, PK_FE_M52, PK_FE_M52, 0x1FFFFFFFFFFFFull};
-    __mmask8 z0 = 0xFF, z1 = 0xFF, z2 = 0xFF;
-    for (int i = 0; i < 5; i++) {
-        z0 &= _mm512_cmpeq_epi64_mask(a->n[i], _mm512_setzero_si512());
-        z1 &= _mm512_cmpeq_epi64_mask(a->n[i], PK_V8(P1[i]));
-        z2 &= _mm512_cmpeq_epi64_mask(a->n[i], PK_V8(P2[i]));
-    }
-    return z0 | z1 | z2;
-}
-
-static void fe8_get(pk_fe *r, const pk_fe8 *a, int l)
-{
-    uint64_t v[LANES];
-    for (int i = 0; i < 5; i++) {
-        _mm512_storeu_si512((void *)v, a->n[i]);
-        r->n[i] = v[l];
-    }
-}
-
-static void fe8_put(pk_fe8 *a, int l, const pk_fe *x)
-{
-    pk_fe t = *x;
-    pk_fe_normalize(&t); /* carried again */
-    for (int i = 0; i < 5; i++)
-        a->n[i] = _mm512_mask_blend_epi64((__mmask8)(1u << l), a->n[i], PK_V8(t.n[i]));
-}
-
-static void gej8_get(pk_gej *r, const gej8 *a, int l)
-{
-    fe8_get(&r->x, &a->x, l);
-    fe8_get(&r->y, &a->y, l);
-    fe8_get(&r->z, &a->z, l);
-    r->inf = 0;
-}
-
-static void gej8_put(gej8 *a, int l, const pk_gej *r)
-{
-    fe8_put(&a->x, l, &r->x);
-    fe8_put(&a->y, l, &r->y);
-    fe8_put(&a->z, l, &r->z);
-}
-
-/* The lanes of bad (a sum the lanes' formulas cannot do: Z came out 0)
- * again by the portable, exact addition of before and b; lanes whose sum
- * is infinity join *inf. */
-static void redo_exact(gej8 *acc, const gej8 *before, const gej8 *b, __mmask8 bad, __mmask8 *inf)
-{
-    for (int l = 0; l < LANES; l++) {
-        if (!(bad >> l & 1))
-            continue;
-        pk_gej x, y, r;
-        gej8_get(&x, before, l);
-        gej8_get(&y, b, l);
-        pk_gej_add(&r, &x, &y);
-        if (r.inf)
-            *inf |= (__mmask8)(1u << l);
-        else
-            gej8_put(acc, l, &r);
-    }
-}
-
-/* Bits [at, at + c) of a 128-bit k. */
-static inline uint64_t digit_of(const uint64_t k[2], unsigned at, unsigned c)
-{
-    if (at >= 128)
-        return 0;
-    uint64_t v = at < 64 ? k[0] >> at : k[1] >> (at - 64);
-    if (at < 64 && at + c > 64)
-        v |= k[1] << (64 - at);
-    return v & ((1u << c) - 1);
-}
-
-/* W[w] for the windows 8 pass .. 8 pass + 7 of width c (lane l: window
- * 8 pass + l); 0 when a lane met an exceptional sum. */
-static int msm_pass(pk_gej *W, int nwin, const pk_msm_point *pts, size_t m, int pass, unsigned c, bucket_rows *tab)
-{
-    const pk_v8 iota = _mm512_loadu_si512((const void *)LANE_IOTA), one = PK_V8(1), zero = _mm512_setzero_si512();
-    const int nb = (1 << c) - 1;
-    for (int b = 0; b < nb; b++) /* every bucket empty */
-        for (int q = 0; q < ROW; q++)
-            _mm512_store_si512((void *)(*tab)[b][q], q == 15 ? one : zero);
-    const uint64_t *base = &(*tab)[0][0][0];
-    for (size_t i = 0; i < m; i++) {
-        uint64_t dig[LANES];
-        for (int l = 0; l < LANES; l++)
-            dig[l] = digit_of(pts[i].k, (unsigned)(8 * pass + l) * c, c);
-        pk_v8 d = _mm512_loadu_si512((const void *)dig);
-        __mmask8 nz = _mm512_test_epi64_mask(d, d);
-        if (!nz)
-            continue;
-        pk_v8 idx = _mm512_add_epi64(_mm512_slli_epi64(_mm512_max_epi64(_mm512_sub_epi64(d, one), zero), 7), iota);
-        gej8 b;
-        for (int q = 0; q < 5; q++) {
-            b.x.n[q] = _mm512_mask_i64gather_epi64(zero, nz, _mm512_add_epi64(idx, PK_V8(q * LANES)), base, 8);
-            b.y.n[q] = _mm512_mask_i64gather_epi64(zero, nz, _mm512_add_epi64(idx, PK_V8((5 + q) * LANES)), base, 8);
-            b.z.n[q] = _mm512_mask_i64gather_epi64(zero, nz, _mm512_add_epi64(idx, PK_V8((10 + q) * LANES)), base, 8);
-        }
-        pk_v8 fl = _mm512_mask_i64gather_epi64(zero, nz, _mm512_add_epi64(idx, PK_V8(15 * LANES)), base, 8);
-        __mmask8 inf = _mm512_test_epi64_mask(fl, fl);
-        pk_fe8 x, y;
-        pk_fe8_set1(&x, &pts[i].x);
-        pk_fe8_set1(&y, &pts[i].y);
-        __mmask8 was = inf;
-        gej8_add_ge(&b, &x, &y, 0, nz, &inf);
-        __mmask8 bad = fe8_zero_mask(&b.z) & nz & (__mmask8)~was;
-        if (bad) { /* the bucket held this point or its negative: again, exactly (the table still has it) */
-            for (int l = 0; l < LANES; l++) {
-                if (!(bad >> l & 1))
-                    continue;
-                const uint64_t *row = base + (size_t)(dig[l] - 1) * ROW * LANES + (size_t)l;
-                pk_gej old, r;
-                for (int q = 0; q < 5; q++)
-                    old.x.n[q] = row[q * LANES], old.y.n[q] = row[(5 + q) * LANES], old.z.n[q] = row[(10 + q) * LANES];
-                old.inf = 0;
-                pk_ge p = {pts[i].x, pts[i].y, 0};
-                pk_gej_add_ge(&r, &old, &p);
-                if (r.inf)
-                    inf |= (__mmask8)(1u << l);
-                else
-                    gej8_put(&b, l, &r);
-            }
-        }
-        for (int q = 0; q < 5; q++) {
-            _mm512_mask_i64scatter_epi64((void *)base, nz, _mm512_add_epi64(idx, PK_V8(q * LANES)), b.x.n[q], 8);
-            _mm512_mask_i64scatter_epi64((void *)base, nz, _mm512_add_epi64(idx, PK_V8((5 + q) * LANES)), b.y.n[q], 8);
-            _mm512_mask_i64scatter_epi64((void *)base, nz, _mm512_add_epi64(idx, PK_V8((10 + q) * LANES)), b.z.n[q], 8);
-        }
-        _mm512_mask_i64scatter_epi64((void *)base, nz, _mm512_add_epi64(idx, PK_V8(15 * LANES)),
-                                     _mm512_maskz_mov_epi64(inf, one), 8);
-    }
-    /* W = sum b * B[b]: running sums from the top bucket down */
-    gej8 S, Wl;
-    __mmask8 sinf = 0xFF, winf = 0xFF;
-    for (int i = 0; i < 5; i++)
-        S.x.n[i] = S.y.n[i] = S.z.n[i] = Wl.x.n[i] = Wl.y.n[i] = Wl.z.n[i] = zero;
-    for (int bi = nb - 1; bi >= 0; bi--) {
-        gej8 B;
-        pk_v8 fl;
-        load_row(&B, &fl, (const uint64_t(*)[LANES])(*tab)[bi]);
-        __mmask8 have = (__mmask8)~_mm512_test_epi64_mask(fl, fl);
-        if (have) {
-            gej8 before = S;
-            __mmask8 was = sinf;
-            gej8_add(&S, &B, 0, have, &sinf);
-            __mmask8 bad = fe8_zero_mask(&S.z) & have & (__mmask8)~was;
-            if (bad)
-                redo_exact(&S, &before, &B, bad, &sinf);
-        }
-        __mmask8 some = (__mmask8)~sinf;
-        if (some) { /* W == S right after the first bucket when the next is empty: a doubling */
-            gej8 before = Wl;
-            __mmask8 was = winf;
-            gej8_add(&Wl, &S, 0, some, &winf);
-            __mmask8 bad = fe8_zero_mask(&Wl.z) & some & (__mmask8)~was;
-            if (bad)
-                redo_exact(&Wl, &before, &S, bad, &winf);
-        }
-    }
-    pk_fe X[LANES], Y[LANES], Z[LANES];
-    pk_fe8_store(X, &Wl.x);
-    pk_fe8_store(Y, &Wl.y);
-    pk_fe8_store(Z, &Wl.z);
-    int ok = 1;
-    for (int l = 0; l < LANES && 8 * pass + l < nwin; l++) {
-        pk_gej *w = &W[8 * pass + l];
-        w->x = X[l], w->y = Y[l], w->z = Z[l];
-        w->inf = winf >> l & 1;
-        if (!w->inf && pk_fe_is_zero(&Z[l]))
-            ok = 0; /* Z = 0 without being empty: an exceptional sum on the way */
-    }
-    return ok;
-}
-
-int pk_ifma_msm_windows(pk_gej *W, const pk_msm_point *pts, size_t m, unsigned c)
-{
-    if (c < 1 || c > 8)
-        return 0;
-    bucket_rows *tab = aligned_alloc(64, sizeof *tab); /* 255 KiB: not for a thread's stack */
-    if (!tab)
-        return 0;
-    int nwin = (int)((128 + c - 1) / c), ok = 1;
-    for (int pass = 0; 8 * pass < nwin && ok; pass++)
-        ok = msm_pass(W, nwin, pts, m, pass, c, tab);
-    free(tab);
-    return ok;
-}
 
 /* ---- for the tests ---- */
 

@@ -3,7 +3,7 @@
  * is compiled for AVX-512, and a compiler may use it anywhere in a
  * function there, even before the check (clang's ASan did, in the
  * prologue), so a CPU without it must never enter one unchecked. */
-#include "../../kernels/arch.h"
+#include "../../base/arch.h"
 #include "../engine.h"
 #include "native.h"
 #include "powkit/cpu.h"
