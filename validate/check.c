@@ -184,6 +184,81 @@ static int is_coinbase(const pk_block *b, const pk_tx *t)
 
 static int cmp32(const void *a, const void *b) { return memcmp(a, b, 32); }
 
+static int cmp36(const void *a, const void *b) { return memcmp(a, b, 36); }
+
+static int outpoint_null(const uint8_t *o)
+{
+    static const uint8_t null_hash[32] = {0};
+    return memcmp(o, null_hash, 32) == 0 && le32(o + 32) == 0xffffffffu;
+}
+
+int pk_tx_check(const uint8_t *data, const pk_tx *t, pk_verror *e)
+{
+    if (e)
+        memset(e, 0, sizeof *e);
+    const int64_t max_money = 21000000LL * 100000000LL;
+    if (t->n_in == 0)
+        return verr(e, PK_V_BAD_TX, "bad-txns-vin-empty", "the transaction has no inputs");
+    if (t->n_out == 0)
+        return verr(e, PK_V_BAD_TX, "bad-txns-vout-empty", "the transaction has no outputs");
+    if (t->base_size * WITNESS_SCALE > MAX_BLOCK_WEIGHT)
+        return verr(e, PK_V_BAD_TX, "bad-txns-oversize", "stripped size %zu bytes is over the block's limit",
+                    t->base_size);
+    size_t pos = t->out_offset;
+    int64_t total = 0;
+    for (uint32_t i = 0; i < t->n_out; i++) {
+        uint64_t u = 0;
+        for (int k = 0; k < 8; k++)
+            u |= (uint64_t)data[pos + k] << (8 * k);
+        pos += 8;
+        int64_t v = (int64_t)u;
+        if (v < 0)
+            return verr(e, PK_V_BAD_TX, "bad-txns-vout-negative", "output %u has a negative value (%lld)", i,
+                        (long long)v);
+        if (v > max_money)
+            return verr(e, PK_V_BAD_TX, "bad-txns-vout-toolarge", "output %u's value %lld is above 21M BTC", i,
+                        (long long)v);
+        total += v; /* both at most 21M BTC: no overflow */
+        if (total > max_money)
+            return verr(e, PK_V_BAD_TX, "bad-txns-txouttotal-toolarge",
+                        "the outputs up to %u sum to %lld, above 21M BTC", i, (long long)total);
+        size_t l = (size_t)pk_compact_get(data, &pos);
+        pos += l;
+    }
+    /* The outpoints, sorted, to find one spent twice. */
+    uint8_t small[16 * 36];
+    uint8_t *ops = t->n_in <= 16 ? small : malloc((size_t)t->n_in * 36);
+    if (!ops)
+        return verr(e, PK_V_OVERSIZE, "bad-txns-oversize", "no memory");
+    pos = t->first_in_offset;
+    for (uint32_t i = 0; i < t->n_in; i++) {
+        memcpy(ops + (size_t)i * 36, data + pos, 36);
+        pos += 36;
+        size_t l = (size_t)pk_compact_get(data, &pos);
+        pos += l + 4;
+    }
+    int coinbase = t->n_in == 1 && outpoint_null(ops);
+    int rc = 0;
+    qsort(ops, t->n_in, 36, cmp36);
+    for (uint32_t i = 1; i < t->n_in && !rc; i++)
+        if (memcmp(ops + (size_t)(i - 1) * 36, ops + (size_t)i * 36, 36) == 0)
+            rc = verr(e, PK_V_BAD_TX, "bad-txns-inputs-duplicate", "an outpoint is spent twice");
+    if (!rc && coinbase) {
+        size_t p2 = t->first_in_offset + 36;
+        uint64_t l = pk_compact_get(data, &p2);
+        if (l < 2 || l > 100)
+            rc = verr(e, PK_V_COINBASE, "bad-cb-length", "coinbase script is %llu bytes (2 to 100)",
+                      (unsigned long long)l);
+    } else if (!rc) {
+        for (uint32_t i = 0; i < t->n_in && !rc; i++)
+            if (outpoint_null(ops + (size_t)i * 36))
+                rc = verr(e, PK_V_BAD_TX, "bad-txns-prevout-null", "an input spends the null outpoint");
+    }
+    if (ops != small)
+        free(ops);
+    return rc;
+}
+
 int pk_block_verify(pk_block *b, const uint8_t *data, size_t len, const pk_chain_params *p,
                     pk_block_report *rep, pk_verror *e)
 {
@@ -257,11 +332,21 @@ int pk_block_verify(pk_block *b, const uint8_t *data, size_t len, const pk_chain
             goto out;
         }
     }
-    {
-        /* Coinbase scriptSig 2..100 bytes. */
-        const uint8_t *in = b->data + b->tx[0].first_in_offset + 36;
-        if (in[0] < 2 || in[0] > 100) {
-            rc = verr(e, PK_V_COINBASE, "bad-cb-length", "coinbase script is %u bytes (2 to 100)", in[0]);
+    /* Every transaction's own rules (Core's CheckTransaction), the
+     * coinbase's script length among them. */
+    for (size_t i = 0; i < b->ntx; i++) {
+        if (pk_tx_check(b->data, &b->tx[i], e)) {
+            if (e) {
+                char m[sizeof e->msg];
+                memcpy(m, e->msg, sizeof m);
+                int w = snprintf(e->msg, sizeof e->msg, "transaction %zu: ", i);
+                if (w > 0 && (size_t)w < sizeof e->msg) {
+                    size_t room = sizeof e->msg - (size_t)w - 1, n = strnlen(m, room);
+                    memcpy(e->msg + w, m, n);
+                    e->msg[(size_t)w + n] = 0;
+                }
+            }
+            rc = -1;
             goto out;
         }
     }

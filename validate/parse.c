@@ -19,7 +19,7 @@ const char *pk_vcode_name(pk_vcode c)
                               "bad-witness", "bad-bits", "high-hash", "bad-merkle", "mutated",
                               "bad-witness-commitment", "bad-coinbase", "bad-weight",
                               "duplicate-tx", "bad-prev", "bad-retarget", "time-too-old", "empty", "io",
-                              "bad-sigops"};
+                              "bad-sigops", "bad-tx"};
     return (unsigned)c < sizeof n / sizeof n[0] ? n[c] : "unknown";
 }
 

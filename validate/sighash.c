@@ -8,6 +8,8 @@
 #include "powkit/sighash.h"
 #include "powkit/util.h"
 
+#define PK_BIP341_MSG_MAX 512 /* the longest message is 363 bytes (ANYONECANPAY, annex, SINGLE, BIP342) */
+
 /* Where output `index` starts and ends, from the output count at outs_at. */
 static void output_span(const uint8_t *d, size_t outs_at, size_t index, size_t *start, size_t *end)
 {
@@ -275,9 +277,11 @@ void pk_bip341_cache_free(pk_bip341_cache *c)
     c->ins = NULL;
 }
 
-size_t pk_bip341_sigmsg(const pk_block *b, const pk_tx *t, const pk_bip341_cache *c, const pk_prevout *spent,
-                        size_t vin, uint8_t hash_type, const uint8_t *annex, size_t annex_len, uint8_t *msg,
-                        size_t cap)
+/* The BIP341 message; with tapleaf set, BIP342's extension (the leaf's
+ * hash, key version 0 and the last executed OP_CODESEPARATOR). */
+static size_t sigmsg(const pk_block *b, const pk_tx *t, const pk_bip341_cache *c, const pk_prevout *spent, size_t vin,
+                     uint8_t hash_type, const uint8_t *annex, size_t annex_len, const uint8_t *tapleaf,
+                     uint32_t codesep_pos, uint8_t *msg, size_t cap)
 {
     uint8_t base = hash_type & 0x03;
     int anyone = (hash_type & 0x80) != 0;
@@ -298,7 +302,7 @@ size_t pk_bip341_sigmsg(const pk_block *b, const pk_tx *t, const pk_bip341_cache
     }
     if (base != 2 && base != 3)
         put(&s, c->outputs, 32);
-    uint8_t spend_type = annex ? 1 : 0; /* key path: no extension */
+    uint8_t spend_type = (uint8_t)((annex ? 1 : 0) | (tapleaf ? 2 : 0)); /* ext_flag 1 for tapscript */
     put(&s, &spend_type, 1);
     if (anyone) {
         put(&s, d + ins[vin].prevout, 36);
@@ -325,6 +329,12 @@ size_t pk_bip341_sigmsg(const pk_block *b, const pk_tx *t, const pk_bip341_cache
         pk_sha256(d + start, end - start, h);
         put(&s, h, 32);
     }
+    if (tapleaf) {
+        uint8_t key_version = 0;
+        put(&s, tapleaf, 32);
+        put(&s, &key_version, 1);
+        put_le(&s, codesep_pos, 4);
+    }
     size_t n = s.n;
     if (n <= cap)
         memcpy(msg, s.p, n);
@@ -332,13 +342,15 @@ size_t pk_bip341_sigmsg(const pk_block *b, const pk_tx *t, const pk_bip341_cache
     return n;
 }
 
-int pk_sighash_bip341(const pk_block *b, const pk_tx *t, const pk_bip341_cache *c, const pk_prevout *spent,
-                      size_t vin, uint8_t hash_type, const uint8_t *annex, size_t annex_len, uint8_t out[32])
+size_t pk_bip341_sigmsg(const pk_block *b, const pk_tx *t, const pk_bip341_cache *c, const pk_prevout *spent,
+                        size_t vin, uint8_t hash_type, const uint8_t *annex, size_t annex_len, uint8_t *msg,
+                        size_t cap)
 {
-    uint8_t msg[512];
-    size_t n = pk_bip341_sigmsg(b, t, c, spent, vin, hash_type, annex, annex_len, msg, sizeof msg);
-    if (n == 0 || n > sizeof msg)
-        return -1;
+    return sigmsg(b, t, c, spent, vin, hash_type, annex, annex_len, NULL, 0, msg, cap);
+}
+
+static int tap_sighash(const uint8_t *msg, size_t n, uint8_t out[32])
+{
     /* Tagged hash: SHA256(SHA256(tag) || SHA256(tag) || msg). */
     static const char tag[] = "TapSighash";
     uint8_t th[32];
@@ -350,6 +362,27 @@ int pk_sighash_bip341(const pk_block *b, const pk_tx *t, const pk_bip341_cache *
     pk_sha256_update(&h, msg, n);
     pk_sha256_final(&h, out);
     return 0;
+}
+
+int pk_sighash_bip341(const pk_block *b, const pk_tx *t, const pk_bip341_cache *c, const pk_prevout *spent,
+                      size_t vin, uint8_t hash_type, const uint8_t *annex, size_t annex_len, uint8_t out[32])
+{
+    uint8_t msg[PK_BIP341_MSG_MAX];
+    size_t n = sigmsg(b, t, c, spent, vin, hash_type, annex, annex_len, NULL, 0, msg, sizeof msg);
+    if (n == 0 || n > sizeof msg)
+        return -1;
+    return tap_sighash(msg, n, out);
+}
+
+int pk_sighash_bip342(const pk_block *b, const pk_tx *t, const pk_bip341_cache *c, const pk_prevout *spent,
+                      size_t vin, uint8_t hash_type, const uint8_t *annex, size_t annex_len,
+                      const uint8_t tapleaf[32], uint32_t codesep_pos, uint8_t out[32])
+{
+    uint8_t msg[PK_BIP341_MSG_MAX];
+    size_t n = sigmsg(b, t, c, spent, vin, hash_type, annex, annex_len, tapleaf, codesep_pos, msg, sizeof msg);
+    if (n == 0 || n > sizeof msg)
+        return -1;
+    return tap_sighash(msg, n, out);
 }
 
 void pk_legacy_all_init(pk_legacy_all *a, const pk_block *b, const pk_tx *t)

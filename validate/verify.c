@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "lax_der.h"
 #include "powkit/verify.h"
 #include "secp256k1/batch.h"
 
@@ -41,7 +42,7 @@ struct pk_verifier {
  * reduced to a 64-byte compact signature; overflowing R or S fail.  Written
  * here from the DER rules, as the Debian package lacks libsecp256k1's
  * contrib parser. */
-static int parse_der_lax(const secp256k1_context *ctx, secp256k1_ecdsa_signature *sig, const uint8_t *in,
+int pk_ecdsa_parse_der_lax(const secp256k1_context *ctx, secp256k1_ecdsa_signature *sig, const uint8_t *in,
                          size_t len)
 {
     size_t pos = 0;
@@ -135,7 +136,7 @@ static int prepare(pk_verifier *v, pk_sig_check *c, pk_engine_job *job, prepared
         c->reason = "bad pubkey";
         return 0;
     }
-    int parsed = (c->flags & PK_SIG_LAX_DER) ? parse_der_lax(v->ctx, &sig, c->sig, c->sig_len)
+    int parsed = (c->flags & PK_SIG_LAX_DER) ? pk_ecdsa_parse_der_lax(v->ctx, &sig, c->sig, c->sig_len)
                                              : secp256k1_ecdsa_signature_parse_der(v->ctx, &sig, c->sig, c->sig_len);
     const char *early = NULL;
     if (!parsed || c->msg_len != 32)

@@ -68,6 +68,13 @@ PK_API size_t pk_bip341_sigmsg(const pk_block *b, const pk_tx *t, const pk_bip34
 PK_API int pk_sighash_bip341(const pk_block *b, const pk_tx *t, const pk_bip341_cache *c, const pk_prevout *spent,
                              size_t vin, uint8_t hash_type, const uint8_t *annex, size_t annex_len, uint8_t out[32]);
 
+/* BIP342 (tapscript): the BIP341 message with the script path's
+ * extension: the leaf's hash, key version 0 and the position of the last
+ * executed OP_CODESEPARATOR (0xffffffff for none).  -1 when not defined. */
+PK_API int pk_sighash_bip342(const pk_block *b, const pk_tx *t, const pk_bip341_cache *c, const pk_prevout *spent,
+                             size_t vin, uint8_t hash_type, const uint8_t *annex, size_t annex_len,
+                             const uint8_t tapleaf[32], uint32_t codesep_pos, uint8_t out[32]);
+
 /* The legacy serialisation for hash types without NONE, SINGLE or
  * ANYONECANPAY (SIGHASH_ALL in practice), made once per transaction: each
  * input's hash then puts its script code in place and hashes, instead of

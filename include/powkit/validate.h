@@ -44,6 +44,7 @@ typedef enum pk_vcode {
     PK_V_EMPTY,
     PK_V_IO,
     PK_V_SIGOPS,         /* signature operation cost over the limit */
+    PK_V_BAD_TX,         /* a transaction breaks Core's CheckTransaction */
 } pk_vcode;
 
 typedef struct pk_verror {
@@ -148,6 +149,14 @@ typedef struct pk_block_report {
 /* All block checks (parse included).  Returns 0 when everything passes,
  * else -1 with e set to the first failure; report filled either way as
  * far as it got.  b is left parsed for the caller (pk_block_free). */
+/* Bitcoin Core's context-free CheckTransaction on a parsed transaction:
+ * outputs present, each value in 0..21M BTC and their sum too, the
+ * stripped size within the block weight, no outpoint spent twice, a
+ * coinbase's script 2 to 100 bytes, no null prevout outside the coinbase.
+ * (No inputs is refused by the parser, with Core's reason.)  Returns 0, or
+ * -1 with e's reason Core's ("bad-txns-vout-negative", ...). */
+PK_API int pk_tx_check(const uint8_t *data, const pk_tx *t, pk_verror *e);
+
 PK_API int pk_block_verify(pk_block *b, const uint8_t *data, size_t len, const pk_chain_params *p,
                            pk_block_report *rep, pk_verror *e);
 

@@ -1,0 +1,448 @@
+/* Signatures in scripts: the encoding rules (BIP66, STRICTENC, LOW_S,
+ * the key types), FindAndDelete, the signature hashes, and the checker
+ * that verifies here or records the check for the batch verifier. */
+#include <secp256k1.h>
+#include <secp256k1_extrakeys.h>
+#include <secp256k1_schnorrsig.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lax_der.h"
+#include "powkit/verify.h"
+#include "script_internal.h"
+
+/* BIP66's strict DER, the hash type byte included. */
+static int valid_der(const uint8_t *sig, size_t n)
+{
+    if (n < 9 || n > 73 || sig[0] != 0x30 || sig[1] != n - 3)
+        return 0;
+    size_t lr = sig[3];
+    if (5 + lr >= n)
+        return 0;
+    size_t ls = sig[5 + lr];
+    if (lr + ls + 7 != n)
+        return 0;
+    if (sig[2] != 0x02 || lr == 0 || (sig[4] & 0x80) || (lr > 1 && sig[4] == 0 && !(sig[5] & 0x80)))
+        return 0;
+    if (sig[lr + 4] != 0x02 || ls == 0 || (sig[lr + 6] & 0x80) ||
+        (ls > 1 && sig[lr + 6] == 0 && !(sig[lr + 7] & 0x80)))
+        return 0;
+    return 1;
+}
+
+static int low_s(const uint8_t *sig, size_t n)
+{
+    secp256k1_ecdsa_signature s;
+    if (!pk_ecdsa_parse_der_lax(secp256k1_context_static, &s, sig, n - 1))
+        return 0;
+    /* normalize returns 1 when S was high */
+    return !secp256k1_ecdsa_signature_normalize(secp256k1_context_static, NULL, &s);
+}
+
+int pk_scr_check_sig_encoding(const uint8_t *sig, size_t n, uint32_t flags, pk_script_error *err)
+{
+    /* Empty: a compact way to give a failing signature, always allowed. */
+    if (n == 0)
+        return 1;
+    if ((flags & (PK_SCRIPT_VERIFY_DERSIG | PK_SCRIPT_VERIFY_LOW_S | PK_SCRIPT_VERIFY_STRICTENC)) &&
+        !valid_der(sig, n)) {
+        *err = PK_SCRIPT_ERR_SIG_DER;
+        return 0;
+    }
+    if ((flags & PK_SCRIPT_VERIFY_LOW_S) && !low_s(sig, n)) {
+        *err = PK_SCRIPT_ERR_SIG_HIGH_S;
+        return 0;
+    }
+    if (flags & PK_SCRIPT_VERIFY_STRICTENC) {
+        uint8_t t = sig[n - 1] & 0x7f; /* without ANYONECANPAY */
+        if (t < 1 || t > 3) {
+            *err = PK_SCRIPT_ERR_SIG_HASHTYPE;
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int compressed(const uint8_t *k, size_t n)
+{
+    return n == 33 && (k[0] == 2 || k[0] == 3);
+}
+
+int pk_scr_check_pubkey_encoding(const uint8_t *k, size_t n, uint32_t flags, pk_sigversion sv, pk_script_error *err)
+{
+    if ((flags & PK_SCRIPT_VERIFY_STRICTENC) && !(compressed(k, n) || (n == 65 && k[0] == 4))) {
+        *err = PK_SCRIPT_ERR_PUBKEYTYPE;
+        return 0;
+    }
+    if ((flags & PK_SCRIPT_VERIFY_WITNESS_PUBKEYTYPE) && sv == PK_SIGV_WITNESS_V0 && !compressed(k, n)) {
+        *err = PK_SCRIPT_ERR_WITNESS_PUBKEYTYPE;
+        return 0;
+    }
+    return 1;
+}
+
+size_t pk_scr_find_and_delete(const uint8_t *code, size_t len, const uint8_t *sig, size_t sig_len, uint8_t *out,
+                              size_t *out_len)
+{
+    /* The pattern: sig as the minimal push CScript() << sig writes. */
+    uint8_t pat[5 + PK_MAX_ELEMENT_SIZE];
+    size_t pl = 0;
+    if (sig_len > PK_MAX_ELEMENT_SIZE)
+        return 0; /* cannot be on the stack */
+    if (sig_len < OP_PUSHDATA1) {
+        pat[pl++] = (uint8_t)sig_len;
+    } else if (sig_len <= 0xff) {
+        pat[pl++] = OP_PUSHDATA1;
+        pat[pl++] = (uint8_t)sig_len;
+    } else {
+        pat[pl++] = OP_PUSHDATA2;
+        pat[pl++] = (uint8_t)sig_len;
+        pat[pl++] = (uint8_t)(sig_len >> 8);
+    }
+    memcpy(pat + pl, sig, sig_len);
+    pl += sig_len;
+    /* Matches only at opcode boundaries, consecutive ones all removed;
+     * out may be code (writes never pass reads). */
+    size_t found = 0, pos = 0, keep = 0, w = 0;
+    for (;;) {
+        memmove(out + w, code + keep, pos - keep);
+        w += pos - keep;
+        while (len - pos >= pl && memcmp(code + pos, pat, pl) == 0) {
+            pos += pl;
+            found++;
+        }
+        keep = pos;
+        uint8_t op;
+        const uint8_t *d;
+        size_t dl;
+        if (!pk_scr_get_op(code, len, &pos, &op, &d, &dl))
+            break;
+    }
+    if (!found)
+        return 0;
+    memmove(out + w, code + keep, len - keep);
+    w += len - keep;
+    *out_len = w;
+    return found;
+}
+
+static const uint8_t *tx_data(const pk_checker *c)
+{
+    return c->tx->b->data;
+}
+
+int pk_scr_check_locktime(const pk_checker *c, int64_t lock)
+{
+    const uint8_t *d = tx_data(c);
+    const pk_tx *t = c->tx->t;
+    const uint8_t *l = d + t->lock_offset;
+    int64_t tx_lock = (int64_t)((uint32_t)l[0] | (uint32_t)l[1] << 8 | (uint32_t)l[2] << 16 | (uint32_t)l[3] << 24);
+    const int64_t threshold = 500000000;
+    /* Heights compare with heights, times with times. */
+    if (!((tx_lock < threshold && lock < threshold) || (tx_lock >= threshold && lock >= threshold)))
+        return 0;
+    if (lock > tx_lock)
+        return 0;
+    /* A final input would let the lock time be ignored. */
+    const uint8_t *s = d + c->txd->ins[c->vin].sequence;
+    return !(s[0] == 0xff && s[1] == 0xff && s[2] == 0xff && s[3] == 0xff);
+}
+
+int pk_scr_check_sequence(const pk_checker *c, int64_t seq)
+{
+    const uint8_t *d = tx_data(c);
+    const pk_tx *t = c->tx->t;
+    const uint8_t *v = d + t->offset;
+    uint32_t version = (uint32_t)v[0] | (uint32_t)v[1] << 8 | (uint32_t)v[2] << 16 | (uint32_t)v[3] << 24;
+    const uint8_t *s = d + c->txd->ins[c->vin].sequence;
+    int64_t tx_seq = (int64_t)((uint32_t)s[0] | (uint32_t)s[1] << 8 | (uint32_t)s[2] << 16 | (uint32_t)s[3] << 24);
+    if (version < 2)
+        return 0;
+    if (tx_seq & (1LL << 31))
+        return 0;
+    const int64_t type = 1 << 22, mask = type | 0xffff;
+    int64_t tm = tx_seq & mask, sm = seq & mask;
+    if (!((tm < type && sm < type) || (tm >= type && sm >= type)))
+        return 0;
+    return sm <= tm;
+}
+
+/* ---- deferral ---- */
+
+static pk_sig_check *defer_check(pk_script_defer *d)
+{
+    if (d->n == d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 16;
+        pk_sig_check *nc = realloc(d->checks, cap * sizeof *nc);
+        if (!nc)
+            abort();
+        d->checks = nc;
+        d->cap = cap;
+    }
+    pk_sig_check *c = &d->checks[d->n++];
+    memset(c, 0, offsetof(pk_sig_check, msg));
+    c->valid = -1;
+    c->reason = NULL;
+    return c;
+}
+
+static int32_t *defer_req(pk_script_defer *d, uint16_t m, uint16_t n)
+{
+    size_t np = (size_t)m * (size_t)(n - m + 1);
+    if (d->n_reqs == d->cap_reqs) {
+        size_t cap = d->cap_reqs ? d->cap_reqs * 2 : 16;
+        pk_script_req *nr = realloc(d->reqs, cap * sizeof *nr);
+        if (!nr)
+            abort();
+        d->reqs = nr;
+        d->cap_reqs = cap;
+    }
+    while (d->n_pairs + np > d->cap_pairs) {
+        size_t cap = d->cap_pairs ? d->cap_pairs * 2 : 32;
+        int32_t *npairs = realloc(d->pairs, cap * sizeof *npairs);
+        if (!npairs)
+            abort();
+        d->pairs = npairs;
+        d->cap_pairs = cap;
+    }
+    d->reqs[d->n_reqs++] = (pk_script_req){(uint32_t)d->n_pairs, m, n};
+    int32_t *p = d->pairs + d->n_pairs;
+    d->n_pairs += np;
+    return p;
+}
+
+void pk_script_defer_free(pk_script_defer *d)
+{
+    free(d->checks);
+    free(d->pairs);
+    free(d->reqs);
+    memset(d, 0, sizeof *d);
+}
+
+int pk_script_defer_holds(const pk_script_defer *d, const pk_sig_check *checks, size_t from, size_t to)
+{
+    for (size_t r = from; r < to; r++) {
+        const pk_script_req *q = &d->reqs[r];
+        const int32_t *p = d->pairs + q->pairs;
+        size_t w = (size_t)(q->n - q->m + 1);
+        /* CHECKMULTISIG's matching: signatures in order against keys in order. */
+        size_t isig = 0, ikey = 0, ns = q->m, nk = q->n;
+        int ok = 1;
+        while (ok && ns > 0) {
+            int32_t k = p[isig * w + (ikey - isig)];
+            if (k >= 0 && checks[k].valid == 1) {
+                isig++;
+                ns--;
+            }
+            ikey++;
+            nk--;
+            if (ns > nk)
+                ok = 0;
+        }
+        if (!ok)
+            return 0;
+    }
+    return 1;
+}
+
+/* ---- ECDSA ---- */
+
+static int key_valid(const uint8_t *k, size_t n)
+{
+    if (n == 0)
+        return 0;
+    size_t want = (k[0] == 2 || k[0] == 3) ? 33 : (k[0] == 4 || k[0] == 6 || k[0] == 7) ? 65 : 0;
+    return want == n;
+}
+
+static void ecdsa_sighash(pk_checker *c, const uint8_t *code, size_t code_len, uint32_t ht, pk_sigversion sv,
+                          uint8_t h[32])
+{
+    pk_script_txdata *x = c->txd;
+    const pk_script_tx *tx = c->tx;
+    if (sv == PK_SIGV_WITNESS_V0) {
+        if (!x->bip143_ready) {
+            pk_bip143_precompute(tx->b, tx->t, &x->bip143);
+            x->bip143_ready = 1;
+        }
+        pk_sighash_bip143(tx->b, tx->t, &x->bip143, c->vin, code, code_len, c->amount, ht, h);
+        return;
+    }
+    if ((ht & 0x1f) != 2 && (ht & 0x1f) != 3 && !(ht & 0x80)) {
+        if (!x->legacy_ready) {
+            pk_legacy_all_init(&x->legacy, tx->b, tx->t);
+            x->legacy_ready = 1;
+        }
+        pk_sighash_legacy_all(&x->legacy, c->vin, code, code_len, ht, h);
+        return;
+    }
+    pk_sighash_legacy(tx->b, tx->t, c->vin, code, code_len, ht, h);
+}
+
+/* Parses and hashes; 0 when the answer is already known to be false.
+ * *sig gets the parsed signature, normalised. */
+static int ecdsa_prepare(pk_checker *c, const uint8_t *sig, size_t sig_len, const uint8_t *k, size_t kl,
+                         const uint8_t *code, size_t code_len, pk_sigversion sv, secp256k1_ecdsa_signature *s,
+                         uint8_t h[32])
+{
+    if (!key_valid(k, kl) || sig_len == 0)
+        return 0;
+    if (!pk_ecdsa_parse_der_lax(secp256k1_context_static, s, sig, sig_len - 1))
+        return 0;
+    secp256k1_ecdsa_signature_normalize(secp256k1_context_static, s, s);
+    ecdsa_sighash(c, code, code_len, sig[sig_len - 1], sv, h);
+    return 1;
+}
+
+static int ecdsa_verify_now(const uint8_t *k, size_t kl, const secp256k1_ecdsa_signature *s, const uint8_t h[32])
+{
+    secp256k1_pubkey pk;
+    if (!secp256k1_ec_pubkey_parse(secp256k1_context_static, &pk, k, kl))
+        return 0;
+    return secp256k1_ecdsa_verify(secp256k1_context_static, s, h, &pk);
+}
+
+static int32_t ecdsa_record(pk_checker *c, const uint8_t *k, size_t kl, const secp256k1_ecdsa_signature *s,
+                            const uint8_t h[32])
+{
+    pk_sig_check *q = defer_check(c->defer);
+    q->type = PK_SIG_ECDSA;
+    q->flags = 0; /* strict DER of the parsed signature; S already low */
+    memcpy(q->pubkey, k, kl);
+    q->pubkey_len = (uint8_t)kl;
+    size_t dl = sizeof q->sig;
+    secp256k1_ecdsa_signature_serialize_der(secp256k1_context_static, q->sig, &dl, s);
+    q->sig_len = (uint8_t)dl;
+    memcpy(q->msg, h, 32);
+    q->msg_len = 32;
+    return (int32_t)(c->defer->n - 1);
+}
+
+int pk_scr_check_ecdsa(pk_checker *c, const uint8_t *sig, size_t sig_len, const uint8_t *k, size_t kl,
+                       const uint8_t *code, size_t code_len, pk_sigversion sv, int may_defer)
+{
+    secp256k1_ecdsa_signature s;
+    uint8_t h[32];
+    if (c->info)
+        c->info->sigs++;
+    if (!ecdsa_prepare(c, sig, sig_len, k, kl, code, code_len, sv, &s, h))
+        return 0;
+    if (c->defer && may_defer) {
+        int32_t *p = defer_req(c->defer, 1, 1);
+        *p = ecdsa_record(c, k, kl, &s, h);
+        return 1;
+    }
+    return ecdsa_verify_now(k, kl, &s, h);
+}
+
+int pk_scr_check_multisig(pk_checker *c, const pk_selem *const *sigs, size_t m, const pk_selem *const *keys,
+                          size_t n, const uint8_t *code, size_t code_len, pk_sigversion sv, uint32_t flags,
+                          pk_script_error *err)
+{
+    if (m == 0)
+        return 1;
+    if (c->defer) {
+        /* Deferred only when no encoding check can fail, wherever the
+         * matching stops: then the pairs decide alone. */
+        int clean = 1;
+        pk_script_error e2;
+        for (size_t i = 0; i < m && clean; i++)
+            clean = pk_scr_check_sig_encoding(pk_se_data(sigs[i]), sigs[i]->len, flags, &e2);
+        for (size_t j = 0; j < n && clean; j++)
+            clean = pk_scr_check_pubkey_encoding(pk_se_data(keys[j]), keys[j]->len, flags, sv, &e2);
+        if (clean) {
+            size_t w = n - m + 1;
+            int32_t *p = defer_req(c->defer, (uint16_t)m, (uint16_t)n);
+            for (size_t i = 0; i < m; i++) {
+                for (size_t dd = 0; dd < w; dd++) {
+                    const pk_selem *sg = sigs[i], *ky = keys[i + dd];
+                    secp256k1_ecdsa_signature s;
+                    uint8_t h[32];
+                    int32_t idx = -1;
+                    if (c->info)
+                        c->info->sigs++;
+                    if (ecdsa_prepare(c, pk_se_data(sg), sg->len, pk_se_data(ky), ky->len, code, code_len, sv, &s,
+                                      h))
+                        idx = ecdsa_record(c, pk_se_data(ky), ky->len, &s, h);
+                    /* the table may have moved with the checks' growth: it did not (separate arrays) */
+                    p[i * w + dd] = idx;
+                }
+            }
+            return 1;
+        }
+    }
+    size_t isig = 0, ikey = 0, ns = m, nk = n;
+    int ok = 1;
+    while (ok && ns > 0) {
+        const pk_selem *sg = sigs[isig], *ky = keys[ikey];
+        if (!pk_scr_check_sig_encoding(pk_se_data(sg), sg->len, flags, err) ||
+            !pk_scr_check_pubkey_encoding(pk_se_data(ky), ky->len, flags, sv, err))
+            return -1;
+        if (pk_scr_check_ecdsa(c, pk_se_data(sg), sg->len, pk_se_data(ky), ky->len, code, code_len, sv, 0)) {
+            isig++;
+            ns--;
+        }
+        ikey++;
+        nk--;
+        if (ns > nk)
+            ok = 0;
+    }
+    return ok;
+}
+
+/* ---- Schnorr (BIP340 through BIP341/342) ---- */
+
+int pk_scr_check_schnorr(pk_checker *c, const uint8_t *sig, size_t sig_len, const uint8_t *pk32, pk_sigversion sv,
+                         const pk_execdata *ed, pk_script_error *err)
+{
+    if (c->info)
+        c->info->sigs++;
+    if (sig_len != 64 && sig_len != 65) {
+        *err = PK_SCRIPT_ERR_SCHNORR_SIG_SIZE;
+        return 0;
+    }
+    uint8_t ht = 0;
+    if (sig_len == 65) {
+        ht = sig[64];
+        if (ht == 0) { /* the default type is written by leaving it out */
+            *err = PK_SCRIPT_ERR_SCHNORR_SIG_HASHTYPE;
+            return 0;
+        }
+    }
+    pk_script_txdata *x = c->txd;
+    const pk_script_tx *tx = c->tx;
+    if (!x->bip341_ready) {
+        pk_bip341_precompute(tx->b, tx->t, tx->spent, &x->bip341);
+        x->bip341_ready = 1;
+    }
+    uint8_t h[32];
+    int r = sv == PK_SIGV_TAPSCRIPT
+                ? pk_sighash_bip342(tx->b, tx->t, &x->bip341, tx->spent, c->vin, ht, ed->annex, ed->annex_len,
+                                    ed->tapleaf_hash, ed->codesep_pos, h)
+                : pk_sighash_bip341(tx->b, tx->t, &x->bip341, tx->spent, c->vin, ht, ed->annex, ed->annex_len, h);
+    if (r != 0) {
+        *err = PK_SCRIPT_ERR_SCHNORR_SIG_HASHTYPE;
+        return 0;
+    }
+    if (c->defer) {
+        pk_sig_check *q = defer_check(c->defer);
+        q->type = PK_SIG_SCHNORR;
+        memcpy(q->pubkey, pk32, 32);
+        q->pubkey_len = 32;
+        memcpy(q->sig, sig, 64);
+        q->sig_len = 64;
+        memcpy(q->msg, h, 32);
+        q->msg_len = 32;
+        int32_t *p = defer_req(c->defer, 1, 1);
+        *p = (int32_t)(c->defer->n - 1);
+        return 1;
+    }
+    secp256k1_xonly_pubkey xk;
+    if (!secp256k1_xonly_pubkey_parse(secp256k1_context_static, &xk, pk32) ||
+        !secp256k1_schnorrsig_verify(secp256k1_context_static, sig, h, 32, &xk)) {
+        *err = PK_SCRIPT_ERR_SCHNORR_SIG;
+        return 0;
+    }
+    return 1;
+}
