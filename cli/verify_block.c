@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "input.h"
 #include "powkit/util.h"
+#include "powkit/script.h"
 #include "powkit/sigcheck.h"
 #include "powkit/sigops.h"
 #include "powkit/validate.h"
@@ -19,7 +20,8 @@ void pk_usage_verify_block(FILE *f)
 {
     fprintf(f,
             "usage: powkit verify-block FILE [--json] [--chain main|test|regtest]\n"
-            "                           [--sigs [--prevouts FILE] [--height N] [-t N] [--engine E] [--no-batch]]\n"
+            "                           [--sigs [--prevouts FILE] [--policy] [--height N] [-t N] [--engine E]\n"
+            "                           [--no-batch]]\n"
             "\n"
             "Checks a block (raw bytes or hex; - reads standard input): proof of work, merkle\n"
             "root (and the CVE-2012-2459 mutation), witness commitment, coinbase, size and\n"
@@ -28,19 +30,25 @@ void pk_usage_verify_block(FILE *f)
             "  --json            one JSON object instead of the report\n"
             "  --chain C         main (default), test or regtest\n"
             "  --sigs            verify every recognised input's signatures too\n"
-            "  --prevouts FILE   the spent outputs, as `getblock HASH 3` prints them (implies --sigs)\n"
+            "  --prevouts FILE   the spent outputs, as `getblock HASH 3` prints them (implies --sigs):\n"
+            "                    every input's script is then run by the consensus interpreter\n"
+            "  --policy          with --prevouts: Bitcoin Core's standardness flags too\n"
             "  --height N        the block's height for the consensus rules (default: from BIP34)\n"
             "  -t, --threads N   verification threads (default: all CPUs)\n"
             "  --engine E        libsecp256k1, portable or ifma\n"
             "  --no-batch        verify Schnorr signatures one by one, not in batches\n"
             "\n"
-            "exit status: 0 valid, 1 invalid, 2 usage or input error (an unreadable or empty\n"
-            "file, prevouts that do not match the block)\n");
+            "The verdict is \"valid\" only when every check ran and passed, signatures\n"
+            "included; \"valid as far as checked\" when some were not run (no --sigs, inputs\n"
+            "not checked), saying what; \"INVALID\" when any failed.\n"
+            "\n"
+            "exit status: 0 valid or valid as far as checked, 1 invalid, 2 usage or input\n"
+            "error (an unreadable or empty file, prevouts that do not match the block)\n");
 }
 
 int pk_cmd_verify_block(int argc, char **argv)
 {
-    int json = 0, sigs = 0, batch = 1;
+    int json = 0, sigs = 0, batch = 1, policy = 0;
     unsigned threads = 0;
     pk_engine engine = pk_engine_default();
     long long height = -1;
@@ -54,6 +62,7 @@ int pk_cmd_verify_block(int argc, char **argv)
                                          {"no-batch", no_argument, 0, 'B'},
                                          {"prevouts", required_argument, 0, 'p'},
                                          {"height", required_argument, 0, 'H'},
+                                         {"policy", no_argument, 0, 'P'},
                                          {0, 0, 0, 0}};
     pk_args a;
     pk_args_init(&a, "verify-block", pk_usage_verify_block, argc, argv, "t:", opts);
@@ -65,6 +74,7 @@ int pk_cmd_verify_block(int argc, char **argv)
         case 'j': json = 1; break;
         case 's': sigs = 1; break;
         case 'B': batch = 0; break;
+        case 'P': policy = 1; break;
         case 'e':
             if (pk_cli_parse_engine(&a, optarg, &engine))
                 return PK_EXIT_USAGE;
@@ -141,7 +151,7 @@ int pk_cmd_verify_block(int argc, char **argv)
         }
         free(prevouts_text); /* prev holds its own copies */
         prevouts_text = NULL;
-        pk_sigcheck_opts so = {prevouts_path ? &prev : NULL, height, chain == PK_CHAIN_MAIN};
+        pk_sigcheck_opts so = {prevouts_path ? &prev : NULL, height, chain == PK_CHAIN_MAIN, policy};
         verifier = pk_cli_verifier("verify-block", threads, engine, batch);
         if (!verifier) {
             pk_prevouts_free(&prev);
@@ -159,9 +169,21 @@ int pk_cmd_verify_block(int argc, char **argv)
             return 2;
         }
     }
+    /* One verdict: valid only when every check ran and passed. */
+    int invalid = rc != 0 || sig_rc != 0;
+    uint64_t unchecked_inputs = sigs && parsed ? sr.not_checked : 0;
+    int complete = !invalid && sigs && parsed && unchecked_inputs == 0;
+    char why_partial[160] = "";
+    if (!invalid && !complete) {
+        if (!sigs)
+            snprintf(why_partial, sizeof why_partial, "signatures not checked (--sigs, --prevouts)");
+        else
+            snprintf(why_partial, sizeof why_partial, "%llu inputs not checked",
+                     (unsigned long long)unchecked_inputs);
+    }
     if (json) {
-        json_t *o = json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "hash", hash, "valid",
-                              rc == 0, "size", (json_int_t)len, "stripped_size", (json_int_t)b.base_size,
+        json_t *o = json_pack("{s:s, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "hash", hash, "valid",
+                              invalid ? json_false() : complete ? json_true() : json_null(), "size", (json_int_t)len, "stripped_size", (json_int_t)b.base_size,
                               "weight", (json_int_t)b.weight, "transactions", (json_int_t)b.ntx, "inputs",
                               (json_int_t)b.n_inputs, "outputs", (json_int_t)b.n_outputs, "witness_transactions",
                               (json_int_t)b.n_witness_tx);
@@ -179,6 +201,10 @@ int pk_cmd_verify_block(int argc, char **argv)
         json_object_set_new(o, "timing_ms",
                             json_pack("{s:f, s:f, s:f, s:f}", "parse", rep.ms_parse, "hash", rep.ms_hash,
                                       "merkle", rep.ms_merkle, "checks", rep.ms_checks));
+        json_object_set_new(o, "verdict", json_string(invalid ? "invalid" : complete ? "valid" : "valid_as_far_as_checked"));
+        json_object_set_new(o, "block_checks_valid", json_boolean(rc == 0));
+        if (!invalid && !complete)
+            json_object_set_new(o, "not_checked", json_string(why_partial));
         if (rc)
             json_object_set_new(o, "error", pk_cli_error_json(&e));
         if (sigs && parsed) {
@@ -225,6 +251,22 @@ int pk_cmd_verify_block(int argc, char **argv)
             json_object_set_new(so, "sigop_cost", json_integer((json_int_t)sr.sigop_cost));
             json_object_set_new(so, "sigop_cost_complete", json_boolean(sr.sigop_cost_complete));
             json_object_set_new(so, "sigops_ok", json_boolean(!sr.sigops_exceeded));
+            json_object_set_new(so, "interpreter", json_boolean(sr.interpreter));
+            if (sr.interpreter) {
+                json_t *kinds = json_object(), *fl = json_array();
+                for (int k = 0; k < PK_KIND_COUNT; k++)
+                    json_object_set_new(kinds, pk_script_kind_name((pk_script_kind)k),
+                                        json_integer((json_int_t)sr.by_kind[k]));
+                for (int bit = 0; bit < 32; bit++)
+                    if ((sr.script_flags >> bit & 1) && pk_script_flag_name(1u << bit))
+                        json_array_append_new(fl, json_string(pk_script_flag_name(1u << bit)));
+                json_object_set_new(so, "by_kind", kinds);
+                json_object_set_new(so, "upgradable", json_integer((json_int_t)sr.upgradable));
+                json_object_set_new(so, "reruns", json_integer((json_int_t)sr.reruns));
+                json_object_set_new(so, "script_flags", fl);
+                json_object_set_new(so, "ms_scripts", json_real(sr.ms_scripts));
+                json_object_set_new(so, "ms_resolve", json_real(sr.ms_resolve));
+            }
             json_object_set_new(o, "signatures", so);
         }
         char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -257,9 +299,21 @@ int pk_cmd_verify_block(int argc, char **argv)
                    (unsigned long long)sr.p2pkh_uncompressed, (unsigned long long)sr.by_spend[PK_SPEND_P2SH_MULTISIG],
                    (unsigned long long)sr.multisig_by_mn[2][3], (unsigned long long)sr.multisig_by_mn[2][2]);
             printf("                by type:");
-            for (int k = 0; k < PK_SPEND_COUNT; k++)
-                if (sr.by_spend[k])
-                    printf(" %s %llu", pk_spend_name((pk_spend)k), (unsigned long long)sr.by_spend[k]);
+            if (sr.interpreter) {
+                for (int k = 0; k < PK_KIND_COUNT; k++)
+                    if (sr.by_kind[k])
+                        printf(" %s %llu", pk_script_kind_name((pk_script_kind)k), (unsigned long long)sr.by_kind[k]);
+                printf("\n                every input's script run by the interpreter (flags");
+                for (int bit = 0; bit < 32; bit++)
+                    if ((sr.script_flags >> bit & 1) && pk_script_flag_name(1u << bit))
+                        printf(" %s", pk_script_flag_name(1u << bit));
+                printf("); %llu upgradable (valid by consensus, nothing to check); %llu run again to decide",
+                       (unsigned long long)sr.upgradable, (unsigned long long)sr.reruns);
+            } else {
+                for (int k = 0; k < PK_SPEND_COUNT; k++)
+                    if (sr.by_spend[k])
+                        printf(" %s %llu", pk_spend_name((pk_spend)k), (unsigned long long)sr.by_spend[k]);
+            }
             printf("\n                %llu not checked", (unsigned long long)sr.not_checked);
             for (int k = 0; k < PK_UNCHECKED_COUNT; k++)
                 if (sr.not_checked_by[k])
@@ -281,7 +335,15 @@ int pk_cmd_verify_block(int argc, char **argv)
                        PK_MAX_BLOCK_SIGOPS_COST);
         }
         if (rc)
-            printf("result: INVALID: %s (%s)%s\n", e.msg, e.reason ? e.reason : pk_vcode_name(e.code), "");
+            printf("result: INVALID: %s (%s)\n", e.msg, e.reason ? e.reason : pk_vcode_name(e.code));
+        else if (sig_rc && sr.failed_inputs)
+            printf("result: INVALID: %llu inputs failed (the first: input %zu of transaction %zu: %s)\n",
+                   (unsigned long long)sr.failed_inputs, sr.failures[0].vin, sr.failures[0].tx,
+                   sr.failures[0].reason);
+        else if (sig_rc)
+            printf("result: INVALID: signature operation cost over %u (bad-blk-sigops)\n", PK_MAX_BLOCK_SIGOPS_COST);
+        else if (!complete)
+            printf("result: valid as far as checked: %s\n", why_partial);
         else
             printf("result: valid\n");
     }

@@ -481,7 +481,7 @@ Test(script, core_script_tests, .timeout = 600)
         uint8_t txid[32];
         crediting_txid(&spk, value, txid);
         spending_tx(&tx, txid, &sig, &w, value);
-        pk_prevout spent = {(uint64_t)value, spk.p, spk.n};
+        pk_prevout spent = {.value = (uint64_t)value, .script = spk.p, .script_len = spk.n};
         int expect = want == PK_SCRIPT_ERR_OK;
         pk_script_error err;
         int rc = pk_script_verify(spk.p, spk.n, (uint64_t)value, tx.p, tx.n, &spent, 1, 0, flags, &err);
@@ -774,7 +774,7 @@ Test(script, api_refuses_wrong_calls)
     buf s = {0}, tx = {0};
     witness w = {0};
     spending_tx(&tx, txid, &s, &w, 0);
-    pk_prevout spent = {0, spk, 1};
+    pk_prevout spent = {.value = 0, .script = spk, .script_len = 1};
     pk_script_error err;
     cr_assert_eq(pk_script_verify(spk, 1, 0, tx.p, tx.n, &spent, 1, 0, PK_SCRIPT_VERIFY_P2SH, &err), 1);
     cr_assert_eq(pk_script_verify(spk, 1, 0, tx.p, tx.n, &spent, 1, 1, 0, &err), -1, "input out of range");

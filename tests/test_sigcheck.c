@@ -13,6 +13,7 @@
 
 #include "powkit/prevouts.h"
 #include "powkit/sha256.h"
+#include "powkit/script.h"
 #include "powkit/sigcheck.h"
 #include "powkit/util.h"
 #include "powkit/validate.h"
@@ -359,7 +360,7 @@ static int sigs_on(vblock *vb, const char *prevouts, int64_t height, int mainnet
     pk_prevouts p;
     char err[256];
     cr_assert_eq(pk_prevouts_from_json(&p, &vb->b, prevouts, strlen(prevouts), err, sizeof err), 0, "%s", err);
-    pk_sigcheck_opts o = {&p, height, mainnet};
+    pk_sigcheck_opts o = {&p, height, mainnet, 0};
     int rc = pk_block_verify_sigs(&vb->b, &o, v, r);
     pk_prevouts_free(&p);
     return rc;
@@ -401,11 +402,22 @@ Test(block_sigs, every_kind_with_prevouts)
     cr_assert_eq(r.by_spend[PK_SPEND_P2SH_P2WPKH], 1);
     cr_assert_eq(r.by_spend[PK_SPEND_P2SH_P2WSH_MULTISIG], 1);
     cr_assert_eq(r.by_spend[PK_SPEND_P2TR_KEY], 7);
-    cr_assert_eq(r.not_checked, 2, "the two scripts no template matches");
-    cr_assert_eq(r.not_checked_by[PK_UNCHECKED_SCRIPT], 2);
-    cr_assert_eq(r.ecdsa, 12);
+    /* With prevouts every input goes through the interpreter: the two
+     * scripts no template matches (a code separator under P2WSH, a legacy
+     * signature FindAndDelete must not touch) are judged too. */
+    cr_assert_eq(r.interpreter, 1);
+    cr_assert_eq(r.not_checked, 0, "every input judged");
+    char kinds[512] = "";
+    for (int k = 0; k < PK_KIND_COUNT; k++)
+        if (r.by_kind[k])
+            snprintf(kinds + strlen(kinds), sizeof kinds - strlen(kinds), " %s %llu", pk_script_kind_name((pk_script_kind)k),
+                     (unsigned long long)r.by_kind[k]);
+    cr_assert_eq(r.by_kind[PK_KIND_P2WSH_OTHER], 2, "the code-separator P2WSH and the one FindAndDelete must not touch:%s", kinds);
+    cr_assert_eq(r.by_kind[PK_KIND_P2TR_KEY], 7);
     cr_assert_eq(r.schnorr, 7);
-    cr_assert_eq(r.valid_inputs, 14);
+    cr_assert_eq(r.valid_inputs, 16);
+    cr_assert_eq(r.upgradable, 0);
+    cr_assert_eq(r.reruns, 0, "nothing to run again when every signature holds");
     cr_assert_eq(r.failed_inputs, 0);
     pk_sig_report_free(&r);
 
@@ -416,20 +428,24 @@ Test(block_sigs, every_kind_with_prevouts)
     cr_assert_eq(r.not_checked_by[PK_UNCHECKED_NEEDS_PREVOUTS], 15);
     pk_sig_report_free(&r);
 
-    /* Before taproot's height the key-path spends are not checked; before segwit's no witness spend is. */
-    sigs_of(&vb, vb.prevouts, 700000, v2, &r);
-    cr_assert_eq(r.not_checked_by[PK_UNCHECKED_INACTIVE], 7);
-    cr_assert_eq(r.valid_inputs, 7);
-    pk_sig_report_free(&r);
-    sigs_of(&vb, vb.prevouts, 400000, v2, &r);
-    cr_assert_eq(r.valid_inputs, 3, "P2PK x2, P2PKH; the P2SH-wrapped ones are P2SH spends of no template");
-    pk_sig_report_free(&r);
+    /* Earlier heights: Core enforces P2SH, witness and taproot for every
+     * block (but its two exceptions), the other rules from their heights;
+     * these spends are valid under all of them. */
+    static const int64_t heights[] = {700000, 400000};
+    for (size_t i = 0; i < 2; i++) {
+        cr_assert_eq(sigs_of(&vb, vb.prevouts, heights[i], v2, &r), 0);
+        cr_assert_eq(r.valid_inputs, 16, "height %lld", (long long)heights[i]);
+        cr_assert(r.script_flags & PK_SCRIPT_VERIFY_TAPROOT);
+        cr_assert_eq(!!(r.script_flags & PK_SCRIPT_VERIFY_NULLDUMMY), heights[i] >= 481824);
+        pk_sig_report_free(&r);
+    }
 
-    /* A version 1 block has no BIP34 height: the rules before BIP66 and segwit. */
+    /* A version 1 block has no BIP34 height: the rules before BIP66. */
     vb.data.p[0] = 1, vb.data.p[3] = 0;
     cr_assert_eq(sigs_of(&vb, vb.prevouts, -1, v2, &r), 0);
     cr_assert_eq(r.height, -1);
-    cr_assert_eq(r.valid_inputs, 3, "P2PK x2, P2PKH");
+    cr_assert_eq(r.script_flags & PK_SCRIPT_VERIFY_DERSIG, 0);
+    cr_assert_eq(r.valid_inputs, 16);
     cr_assert_eq(r.failed_inputs, 0);
     pk_sig_report_free(&r);
     vb.data.p[0] = 0, vb.data.p[3] = 0x20;
@@ -531,8 +547,8 @@ Test(block_sigs, prevouts_that_do_not_match)
     cr_assert_eq(sigs_of(&vb, bad, -1, v, &r), -1);
     cr_assert_eq(r.failed_inputs, 1);
     cr_assert(failed_at(&r, TX_P2SH_P2WPKH, 0));
-    cr_assert(strstr(r.failures[0].reason, "P2SH hash"), "%s", r.failures[0].reason);
-    cr_assert_eq(r.by_spend[PK_SPEND_P2SH_P2WPKH], 0, "a failure before its kind is known counts in no kind");
+    cr_assert_str_eq(r.failures[0].reason, "SCRIPT_ERR_EVAL_FALSE", "the hash check leaves false");
+    cr_assert_eq(r.by_kind[PK_KIND_P2SH_P2WPKH], 1, "counted by its shape, failed by the interpreter");
     pk_sig_report_free(&r);
     free(bad);
     /* A P2WSH hash that is not the witness script's fails, template or not. */
@@ -541,8 +557,8 @@ Test(block_sigs, prevouts_that_do_not_match)
     cr_assert_eq(sigs_of(&vb, bad, -1, v, &r), -1);
     cr_assert_eq(r.failed_inputs, 1);
     cr_assert(failed_at(&r, TX_CODESEP, 1));
-    cr_assert(strstr(r.failures[0].reason, "P2WSH hash"), "%s", r.failures[0].reason);
-    cr_assert_eq(r.not_checked, 1);
+    cr_assert_str_eq(r.failures[0].reason, "SCRIPT_ERR_WITNESS_PROGRAM_MISMATCH");
+    cr_assert_eq(r.not_checked, 0);
     pk_sig_report_free(&r);
     free(bad);
     /* A taproot input's amount is in every key-path hash of its transaction
@@ -605,23 +621,29 @@ Test(verify_block_cli, prevouts_json_and_exit_status)
     cr_assert_eq(json_integer_value(json_object_get(by, "p2sh_p2wsh_multisig")), 1);
     cr_assert_eq(json_integer_value(json_object_get(by, "p2wpkh")), 2);
     cr_assert_eq(json_integer_value(json_object_get(s, "schnorr")), 7);
-    cr_assert_eq(json_integer_value(json_object_get(s, "ecdsa")), 12);
-    cr_assert_eq(json_integer_value(json_object_get(s, "not_checked")), 2);
-    cr_assert_eq(json_integer_value(json_object_get(json_object_get(s, "not_checked_by"), "other_script")), 2);
-    /* ... and which: the code-separator P2WSH (tx 3 input 1) and the no-FindAndDelete one (tx 5 input 0). */
-    const json_t *nci = json_object_get(s, "not_checked_inputs");
-    cr_assert_eq(json_array_size(nci), 2);
-    char nid[65], nwant[80];
-    rpc_hash(vb.b.tx[TX_CODESEP].txid, nid);
-    snprintf(nwant, sizeof nwant, "%s:1", nid);
-    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(nci, 0), "input")), nwant);
-    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(nci, 0), "reason")), "other_script");
-    rpc_hash(vb.b.tx[TX_NOFAD].txid, nid);
-    snprintf(nwant, sizeof nwant, "%s:0", nid);
-    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(nci, 1), "input")), nwant);
+    cr_assert(json_integer_value(json_object_get(s, "ecdsa")) >= 12, "every ECDSA signature in the batch");
+    cr_assert_eq(json_integer_value(json_object_get(s, "not_checked")), 0, "every input judged by the interpreter");
+    cr_assert_str_eq(json_string_value(json_object_get(o, "verdict")), "valid");
+    cr_assert(json_is_true(json_object_get(s, "interpreter")));
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(s, "by_kind"), "p2wsh_other")), 2);
+    cr_assert_eq(json_integer_value(json_object_get(s, "upgradable")), 0);
     cr_assert_eq(json_integer_value(json_object_get(s, "failed_inputs")), 0);
     cr_assert(json_is_true(json_object_get(s, "prevouts")));
     json_decref(o);
+
+    /* Without the prevouts most inputs cannot be judged: the verdict says
+     * so, in the text and in the JSON, and is never plain "valid". */
+    snprintf(args, sizeof args, "verify-block '%s' --chain regtest --sigs --json", blk);
+    cr_assert_eq(run(args), 0, "%s", out);
+    o = json_loads(out, 0, &je);
+    cr_assert(o, "not JSON: %s", out);
+    cr_assert(json_is_null(json_object_get(o, "valid")), "%s", out);
+    cr_assert_str_eq(json_string_value(json_object_get(o, "verdict")), "valid_as_far_as_checked");
+    cr_assert_str_eq(json_string_value(json_object_get(o, "not_checked")), "15 inputs not checked");
+    json_decref(o);
+    snprintf(args, sizeof args, "verify-block '%s' --chain regtest", blk);
+    cr_assert_eq(run(args), 0, "%s", out);
+    cr_assert(strstr(out, "result: valid as far as checked: signatures not checked"), "%s", out);
 
     /* One changed signature: exit 1, the input named as txid:vin. */
     pk_txin_ref ins[16];
@@ -630,12 +652,14 @@ Test(verify_block_cli, prevouts_json_and_exit_status)
     write_file(blk, vb.data.p, vb.data.n);
     char id[65], want[128];
     rpc_hash(vb.b.tx[TX_TAPROOT].txid, id);
-    snprintf(want, sizeof want, "FAILED        %s:3: verify failed", id);
+    snprintf(want, sizeof want, "FAILED        %s:3: SCRIPT_ERR_SCHNORR_SIG", id);
     for (int nb = 0; nb < 2; nb++) { /* with BIP340 batches (the default) and --no-batch */
         snprintf(args, sizeof args, "verify-block '%s' --chain regtest --sigs --prevouts '%s'%s", blk, pv,
                  nb ? " --no-batch" : "");
         cr_assert_eq(run(args), 1, "%s", out);
         cr_assert(strstr(out, want), "no '%s' in:\n%s", want, out);
+        cr_assert(strstr(out, "result: INVALID"), "the verdict says invalid:\n%s", out);
+        cr_assert(!strstr(out, "result: valid"), "%s", out);
     }
 
     /* Prevouts of another block: exit 2 and why. */
@@ -768,7 +792,7 @@ Test(block_sigs, every_template_kind_signed_by_bcoin, .timeout = 120)
     cr_assert_eq(sigs_on(&vw, prevouts, -1, 0, v2, &r), -1);
     cr_assert_eq(r.failed_inputs, 1);
     cr_assert(failed_at(&r, 1, 0));
-    cr_assert_str_eq(r.failures[0].reason, "witness data on a spend that takes none");
+    cr_assert_str_eq(r.failures[0].reason, "SCRIPT_ERR_WITNESS_UNEXPECTED");
     cr_assert_eq(r.valid_inputs, 16);
     pk_sig_report_free(&r);
     free_vblock(&vw);

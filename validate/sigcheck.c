@@ -8,6 +8,7 @@
 #include "powkit/sigcheck.h"
 #include "powkit/sigops.h"
 #include "powkit/util.h"
+#include "sigcheck_internal.h"
 
 /* Mainnet heights from which a rule is consensus. */
 #define BIP66_HEIGHT 363725
@@ -34,7 +35,7 @@ const char *pk_spend_name(pk_spend s)
 const char *pk_unchecked_name(pk_unchecked u)
 {
     static const char *n[PK_UNCHECKED_COUNT] = {"needs_prevouts", "other_script", "taproot_script_path",
-                                                "not_yet_active"};
+                                                "not_yet_active", "sequence_locks_need_context"};
     return (unsigned)u < PK_UNCHECKED_COUNT ? n[u] : "unknown";
 }
 
@@ -789,7 +790,7 @@ static int resolve_multisig(const pk_sig_check *ch, int m, int n)
 
 int pk_block_verify_sigs(const pk_block *b, const pk_sigcheck_opts *opts, pk_verifier *v, pk_sig_report *rep)
 {
-    static const pk_sigcheck_opts defaults = {NULL, -1, 1};
+    static const pk_sigcheck_opts defaults = {NULL, -1, 1, 0};
     if (!opts)
         opts = &defaults;
     memset(rep, 0, sizeof *rep);
@@ -814,6 +815,25 @@ int pk_block_verify_sigs(const pk_block *b, const pk_sigcheck_opts *opts, pk_ver
     c.segwit_on = !main_rules || h >= SEGWIT_HEIGHT;
     c.taproot_on = !main_rules || h >= TAPROOT_HEIGHT;
     uint64_t sigop_cost = PK_WITNESS_SCALE * pk_block_legacy_sigops(b);
+    if (opts->prevouts) {
+        /* Every input through the interpreter; the sigop cost from the spent outputs here. */
+        for (size_t ti = 1; ti < b->ntx; ti++) {
+            c.t = &b->tx[ti];
+            c.ins = malloc(c.t->n_in * sizeof *c.ins);
+            if (!c.ins)
+                abort();
+            pk_tx_inputs(b, c.t, c.ins);
+            const pk_prevout *sp = pk_prevouts_of(opts->prevouts, ti);
+            for (uint32_t vi = 0; vi < c.t->n_in; vi++)
+                sigop_cost += input_sigop_cost(&c, vi, &sp[vi]);
+            free(c.ins);
+        }
+        rep->sigop_cost = sigop_cost;
+        rep->sigop_cost_complete = 1;
+        rep->sigops_exceeded = sigop_cost > PK_MAX_BLOCK_SIGOPS_COST;
+        pk_sc_run_scripts(b, opts, h, v, rep);
+        return rep->failed_inputs || rep->sigops_exceeded ? -1 : 0;
+    }
     for (size_t ti = 1; ti < b->ntx; ti++) {
         c.t = &b->tx[ti];
         c.ti = ti;

@@ -82,7 +82,7 @@ _powkit()
             return ;;
         esac ;;
     verify-block)
-        opts="--json --chain --sigs --prevouts --height --threads --engine --no-batch --help -t"
+        opts="--json --chain --sigs --prevouts --policy --height --threads --engine --no-batch --help -t"
         case $prev in
         --chain)
             COMPREPLY=($(compgen -W "main test regtest" -- "$cur"))

@@ -22,6 +22,9 @@ typedef struct pk_prevout {
     uint64_t value;       /* satoshis */
     const uint8_t *script;
     size_t script_len;
+    int has_height;       /* height given (getblock HASH 3 gives it) */
+    int64_t height;       /* the block that made the output */
+    int coinbase;         /* the output is a coinbase's ("generated") */
 } pk_prevout;
 
 typedef struct pk_prevouts {

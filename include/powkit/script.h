@@ -167,6 +167,8 @@ PK_API int pk_script_verify(const uint8_t *spk, size_t spk_len, uint64_t amount,
  * its inputs (legacy, BIP143, BIP341, each on first use). */
 PK_API pk_script_txdata *pk_script_txdata_new(const pk_script_tx *tx);
 PK_API void pk_script_txdata_free(pk_script_txdata *d);
+/* Where the transaction's inputs are (n_in of them). */
+PK_API const pk_txin_ref *pk_script_txdata_inputs(const pk_script_txdata *d);
 
 /* Checks a deferred run collects (see pk_script_exec).  Each requirement
  * is one signature opcode's assumption: a CHECKSIG's one check, or a
@@ -198,7 +200,7 @@ typedef struct pk_script_info {
     int tapscript;         /* a taproot script path with leaf 0xc0 */
     int upgradable;        /* valid only as an upgrade hook (unknown witness or leaf version, OP_SUCCESSx,
                               an unknown key type) */
-    unsigned sigs;         /* signature checks run (or deferred) */
+    unsigned sigs;         /* non-empty signatures its script checks (CHECKSIG, each of CHECKMULTISIG) */
 } pk_script_info;
 
 /* Input vin of tx with the transaction's data (NULL: made and freed here).

@@ -1,6 +1,13 @@
 /* powkit: the signature checks of a block's inputs, for the batch
  * verifier (the hashes they sign are in sighash.h).
  *
+ * With the spent outputs (pk_prevouts: getblock HASH 3) every input runs
+ * through the consensus script interpreter (script.h) with the flags of
+ * the block's height as Bitcoin Core chooses them, its signature checks
+ * deferred into one batch, and BIP68's height locks checked against the
+ * spent outputs' heights where given; the rest of this comment is about
+ * blocks without them.
+ *
  * Spends recognised (the script templates P2PK, P2PKH and m-of-n
  * CHECKMULTISIG, bare or inside P2SH, P2WSH or P2SH-P2WSH; P2WPKH and
  * P2SH-P2WPKH; the taproot key path):
@@ -58,9 +65,39 @@ typedef enum pk_unchecked {
     PK_UNCHECKED_SCRIPT,         /* a script that is none of the templates */
     PK_UNCHECKED_TAPSCRIPT,      /* a taproot script-path spend */
     PK_UNCHECKED_INACTIVE,       /* segwit or taproot before its activation height */
+    PK_UNCHECKED_SEQUENCE_CONTEXT, /* a BIP68 lock needs the spent output's height or the median times */
     PK_UNCHECKED_COUNT
 } pk_unchecked;
 PK_API const char *pk_unchecked_name(pk_unchecked u);
+
+/* What an input spends, as the reports count it (with prevouts, every
+ * input is one of these; the templates' kinds are pk_spend's too). */
+typedef enum pk_script_kind {
+    PK_KIND_P2PK,
+    PK_KIND_P2PKH,
+    PK_KIND_MULTISIG,
+    PK_KIND_BARE_OTHER,
+    PK_KIND_P2SH_P2PK,
+    PK_KIND_P2SH_P2PKH,
+    PK_KIND_P2SH_MULTISIG,
+    PK_KIND_P2SH_OTHER,
+    PK_KIND_P2WPKH,
+    PK_KIND_P2SH_P2WPKH,
+    PK_KIND_P2WSH_P2PK,
+    PK_KIND_P2WSH_P2PKH,
+    PK_KIND_P2WSH_MULTISIG,
+    PK_KIND_P2WSH_OTHER,
+    PK_KIND_P2SH_P2WSH_P2PK,
+    PK_KIND_P2SH_P2WSH_P2PKH,
+    PK_KIND_P2SH_P2WSH_MULTISIG,
+    PK_KIND_P2SH_P2WSH_OTHER,
+    PK_KIND_P2TR_KEY,
+    PK_KIND_P2TR_SCRIPT,
+    PK_KIND_WITNESS_UNKNOWN, /* a witness version or program size consensus leaves open */
+    PK_KIND_COUNT
+} pk_script_kind;
+/* "p2pkh", "p2wsh_other", "p2tr_script", "bare_other", ... */
+PK_API const char *pk_script_kind_name(pk_script_kind k);
 
 typedef struct pk_sig_failure {
     size_t tx, vin;
@@ -95,6 +132,14 @@ typedef struct pk_sig_report {
     double ms_extract;              /* ms_classify + ms_sighash */
     double ms_classify, ms_sighash; /* recognising spends (one thread); signature hashes (the pool) */
     double ms_verify;
+    /* With prevouts every input goes through the script interpreter: */
+    int interpreter;                  /* 1 then */
+    uint64_t by_kind[PK_KIND_COUNT];  /* every input other than the coinbase's, by what it spends */
+    uint64_t upgradable;              /* valid only as consensus' upgrade hooks (unknown witness or leaf
+                                         versions, OP_SUCCESSx, unknown key types): counted apart */
+    uint64_t reruns;                  /* inputs run again with every signature verified on the spot */
+    uint32_t script_flags;            /* the PK_SCRIPT_VERIFY_* flags the scripts ran with */
+    double ms_scripts, ms_resolve;    /* interpreting (deferred); resolving and re-runs */
 } pk_sig_report;
 
 typedef struct pk_sigcheck_opts {
@@ -102,6 +147,7 @@ typedef struct pk_sigcheck_opts {
     int64_t height;              /* -1: from the coinbase (BIP34); none there (version 1
                                     blocks): the rules before BIP66 and segwit */
     int mainnet;                 /* activation heights of BIP66, segwit, taproot apply */
+    int policy;                  /* with prevouts: Core's standardness flags too */
 } pk_sigcheck_opts;
 
 /* Extracts and verifies every check of a parsed, hashed block (txids are

@@ -324,8 +324,8 @@ int pk_scr_check_ecdsa(pk_checker *c, const uint8_t *sig, size_t sig_len, const 
 {
     secp256k1_ecdsa_signature s;
     uint8_t h[32];
-    if (c->info)
-        c->info->sigs++;
+    if (c->info && may_defer && sig_len)
+        c->info->sigs++; /* a CHECKSIG's; CHECKMULTISIG counts its own */
     if (!ecdsa_prepare(c, sig, sig_len, k, kl, code, code_len, sv, &s, h))
         return 0;
     if (c->defer && may_defer) {
@@ -342,6 +342,9 @@ int pk_scr_check_multisig(pk_checker *c, const pk_selem *const *sigs, size_t m, 
 {
     if (m == 0)
         return 1;
+    if (c->info)
+        for (size_t i = 0; i < m; i++)
+            c->info->sigs += sigs[i]->len != 0;
     if (c->defer) {
         /* Deferred only when no encoding check can fail, wherever the
          * matching stops: then the pairs decide alone. */
@@ -360,8 +363,6 @@ int pk_scr_check_multisig(pk_checker *c, const pk_selem *const *sigs, size_t m, 
                     secp256k1_ecdsa_signature s;
                     uint8_t h[32];
                     int32_t idx = -1;
-                    if (c->info)
-                        c->info->sigs++;
                     if (ecdsa_prepare(c, pk_se_data(sg), sg->len, pk_se_data(ky), ky->len, code, code_len, sv, &s,
                                       h))
                         idx = ecdsa_record(c, pk_se_data(ky), ky->len, &s, h);
@@ -396,7 +397,7 @@ int pk_scr_check_multisig(pk_checker *c, const pk_selem *const *sigs, size_t m, 
 int pk_scr_check_schnorr(pk_checker *c, const uint8_t *sig, size_t sig_len, const uint8_t *pk32, pk_sigversion sv,
                          const pk_execdata *ed, pk_script_error *err)
 {
-    if (c->info)
+    if (c->info && sig_len)
         c->info->sigs++;
     if (sig_len != 64 && sig_len != 65) {
         *err = PK_SCRIPT_ERR_SCHNORR_SIG_SIZE;

@@ -375,6 +375,11 @@ void pk_script_txdata_free(pk_script_txdata *d)
     free(d);
 }
 
+const pk_txin_ref *pk_script_txdata_inputs(const pk_script_txdata *d)
+{
+    return d->ins;
+}
+
 int pk_script_exec(const pk_script_tx *tx, pk_script_txdata *txd, size_t vin, uint32_t flags, pk_script_defer *defer,
                    pk_script_error *err, pk_script_info *info)
 {

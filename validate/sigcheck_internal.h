@@ -1,0 +1,18 @@
+/* Internal to validate/: the interpreter's half of pk_block_verify_sigs. */
+#ifndef POWKIT_SIGCHECK_INTERNAL_H
+#define POWKIT_SIGCHECK_INTERNAL_H
+
+#include <stdint.h>
+
+#include "powkit/sigcheck.h"
+
+/* The consensus script flags of block b at height h (-1 unknown), as
+ * Bitcoin Core chooses them (its two exception blocks included). */
+uint32_t pk_sc_block_flags(const pk_block *b, int64_t h, int mainnet);
+
+/* Every input of b (opts->prevouts given) through the interpreter: fills
+ * rep's inputs, kinds, signatures, failures and not-checked lists. */
+void pk_sc_run_scripts(const pk_block *b, const pk_sigcheck_opts *opts, int64_t h, pk_verifier *v,
+                       pk_sig_report *rep);
+
+#endif

@@ -1,0 +1,474 @@
+/* A block's inputs through the script interpreter (with the spent
+ * outputs): every input's script run with its signature checks deferred,
+ * all the checks in one batch, the deferred verdicts resolved, and the
+ * inputs whose assumptions failed run again with every signature verified
+ * on the spot.  BIP68's height locks are checked here too; time locks need
+ * the median times, which a single block does not carry. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "powkit/script.h"
+#include "powkit/sigcheck.h"
+#include "powkit/util.h"
+#include "sigcheck_internal.h"
+
+#define BIP65_HEIGHT 388381
+#define BIP66_HEIGHT 363725
+#define CSV_HEIGHT 419328
+#define SEGWIT_HEIGHT 481824
+
+const char *pk_script_kind_name(pk_script_kind k)
+{
+    static const char *n[PK_KIND_COUNT] = {
+        "p2pk",          "p2pkh",          "multisig",            "bare_other",          "p2sh_p2pk",
+        "p2sh_p2pkh",    "p2sh_multisig",  "p2sh_other",          "p2wpkh",              "p2sh_p2wpkh",
+        "p2wsh_p2pk",    "p2wsh_p2pkh",    "p2wsh_multisig",      "p2wsh_other",         "p2sh_p2wsh_p2pk",
+        "p2sh_p2wsh_p2pkh", "p2sh_p2wsh_multisig", "p2sh_p2wsh_other", "p2tr_key",         "p2tr_script",
+        "witness_unknown"};
+    return (unsigned)k < PK_KIND_COUNT ? n[k] : "unknown";
+}
+
+/* The template kinds as pk_spend counts them (-1: not a template). */
+static int spend_of(pk_script_kind k)
+{
+    switch (k) {
+    case PK_KIND_P2PK: return PK_SPEND_P2PK;
+    case PK_KIND_P2PKH: return PK_SPEND_P2PKH;
+    case PK_KIND_MULTISIG: return PK_SPEND_MULTISIG;
+    case PK_KIND_P2SH_P2PK: return PK_SPEND_P2SH_P2PK;
+    case PK_KIND_P2SH_P2PKH: return PK_SPEND_P2SH_P2PKH;
+    case PK_KIND_P2SH_MULTISIG: return PK_SPEND_P2SH_MULTISIG;
+    case PK_KIND_P2WPKH: return PK_SPEND_P2WPKH;
+    case PK_KIND_P2SH_P2WPKH: return PK_SPEND_P2SH_P2WPKH;
+    case PK_KIND_P2WSH_P2PK: return PK_SPEND_P2WSH_P2PK;
+    case PK_KIND_P2WSH_P2PKH: return PK_SPEND_P2WSH_P2PKH;
+    case PK_KIND_P2WSH_MULTISIG: return PK_SPEND_P2WSH_MULTISIG;
+    case PK_KIND_P2SH_P2WSH_P2PK: return PK_SPEND_P2SH_P2WSH_P2PK;
+    case PK_KIND_P2SH_P2WSH_P2PKH: return PK_SPEND_P2SH_P2WSH_P2PKH;
+    case PK_KIND_P2SH_P2WSH_MULTISIG: return PK_SPEND_P2SH_P2WSH_MULTISIG;
+    case PK_KIND_P2TR_KEY: return PK_SPEND_P2TR_KEY;
+    default: return -1;
+    }
+}
+
+/* ---- the kind of a spend, for the counts (the verdict is the interpreter's) ---- */
+
+static int p2sh_spk(const uint8_t *s, size_t l) { return l == 23 && s[0] == 0xa9 && s[1] == 20 && s[22] == 0x87; }
+
+static int wprog(const uint8_t *s, size_t l, size_t *plen)
+{
+    if (l < 4 || l > 42 || (s[0] != 0 && (s[0] < 0x51 || s[0] > 0x60)) || s[1] + 2u != l)
+        return -1;
+    *plen = s[1];
+    return s[0] ? s[0] - 0x50 : 0;
+}
+
+/* 0 P2PK, 1 P2PKH, 2 multisig (m, n), 3 other. */
+static int tmpl_of(const uint8_t *s, size_t l, int *m, int *n)
+{
+    if ((l == 35 && s[0] == 33 && s[34] == 0xac) || (l == 67 && s[0] == 65 && s[66] == 0xac))
+        return 0;
+    if (l == 25 && s[0] == 0x76 && s[1] == 0xa9 && s[2] == 20 && s[23] == 0x88 && s[24] == 0xac)
+        return 1;
+    if (l < 37 || s[l - 1] != 0xae || s[0] < 0x51 || s[0] > 0x60 || s[l - 2] < 0x51 || s[l - 2] > 0x60)
+        return 3;
+    int keys = 0;
+    size_t pos = 1;
+    while (pos < l - 2) {
+        size_t kl = s[pos];
+        if ((kl != 33 && kl != 65) || pos + 1 + kl > l - 2)
+            return 3;
+        pos += 1 + kl;
+        keys++;
+    }
+    if (keys != s[l - 2] - 0x50 || s[0] - 0x50 > keys)
+        return 3;
+    *m = s[0] - 0x50;
+    *n = keys;
+    return 2;
+}
+
+/* The last push of a script ending in one (NULL if none). */
+static const uint8_t *last_push(const uint8_t *s, size_t l, size_t *out)
+{
+    const uint8_t *last = NULL;
+    size_t pos = 0;
+    while (pos < l) {
+        size_t start = pos;
+        uint8_t op;
+        if (!pk_script_op(s, l, &pos, &op))
+            return NULL;
+        if (op > 0x4e) {
+            last = NULL;
+            continue;
+        }
+        size_t hdr = op < 0x4c ? 1 : op == 0x4c ? 2 : op == 0x4d ? 3 : 5;
+        last = s + start + hdr;
+        *out = pos - start - hdr;
+    }
+    return last;
+}
+
+/* The witness items: count, and the last two (after an annex). */
+static size_t witness_last(const uint8_t *d, size_t at, const uint8_t **last, size_t *ll, int *annex)
+{
+    *last = NULL;
+    *annex = 0;
+    if (!at)
+        return 0;
+    uint64_t n = pk_compact_get(d, &at);
+    const uint8_t *prev = NULL, *cur = NULL;
+    size_t pl = 0, cl = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        size_t l = (size_t)pk_compact_get(d, &at);
+        prev = cur;
+        pl = cl;
+        cur = d + at;
+        cl = l;
+        at += l;
+    }
+    if (n >= 2 && cl > 0 && cur[0] == 0x50) {
+        *annex = 1;
+        *last = prev;
+        *ll = pl;
+        return (size_t)n - 1;
+    }
+    *last = cur;
+    *ll = cl;
+    return (size_t)n;
+}
+
+typedef struct kind_info {
+    pk_script_kind kind;
+    int m, n;      /* multisig */
+    size_t key_len; /* P2PKH: the key pushed */
+} kind_info;
+
+static pk_script_kind wrapped(int base, int t)
+{
+    static const pk_script_kind k[3][4] = {
+        {PK_KIND_P2SH_P2PK, PK_KIND_P2SH_P2PKH, PK_KIND_P2SH_MULTISIG, PK_KIND_P2SH_OTHER},
+        {PK_KIND_P2WSH_P2PK, PK_KIND_P2WSH_P2PKH, PK_KIND_P2WSH_MULTISIG, PK_KIND_P2WSH_OTHER},
+        {PK_KIND_P2SH_P2WSH_P2PK, PK_KIND_P2SH_P2WSH_P2PKH, PK_KIND_P2SH_P2WSH_MULTISIG, PK_KIND_P2SH_P2WSH_OTHER}};
+    return k[base][t];
+}
+
+static void classify(const pk_block *b, const pk_txin_ref *in, const pk_prevout *po, kind_info *ki)
+{
+    const uint8_t *d = b->data, *ss = d + in->script, *spk = po->script;
+    size_t sl = in->script_len, spl = po->script_len, plen, ll = 0, wl = 0;
+    const uint8_t *wlast;
+    int annex, m = 0, n = 0;
+    memset(ki, 0, sizeof *ki);
+    int v = wprog(spk, spl, &plen), t;
+    const uint8_t *redeem = NULL;
+    int wrap = 0;
+    if (v < 0 && p2sh_spk(spk, spl) && (redeem = last_push(ss, sl, &ll)) != NULL) {
+        v = wprog(redeem, ll, &plen);
+        wrap = 1;
+        if (v < 0) {
+            t = tmpl_of(redeem, ll, &m, &n);
+            ki->kind = wrapped(0, t);
+            goto tmpl_done;
+        }
+    } else if (v < 0 && p2sh_spk(spk, spl)) {
+        ki->kind = PK_KIND_P2SH_OTHER;
+        return;
+    }
+    if (v == 0 && plen == 20) {
+        ki->kind = wrap ? PK_KIND_P2SH_P2WPKH : PK_KIND_P2WPKH;
+        return;
+    }
+    if (v == 0 && plen == 32) {
+        size_t items = witness_last(d, in->witness, &wlast, &wl, &annex);
+        t = items && wlast ? tmpl_of(wlast, wl, &m, &n) : 3;
+        ki->kind = wrapped(wrap ? 2 : 1, t);
+        goto tmpl_done;
+    }
+    if (v == 1 && plen == 32 && !wrap) {
+        size_t items = witness_last(d, in->witness, &wlast, &wl, &annex);
+        ki->kind = items >= 2 ? PK_KIND_P2TR_SCRIPT : PK_KIND_P2TR_KEY;
+        return;
+    }
+    if (v >= 0) {
+        ki->kind = wrap && v == 0 ? PK_KIND_P2SH_OTHER : PK_KIND_WITNESS_UNKNOWN;
+        return;
+    }
+    t = tmpl_of(spk, spl, &m, &n);
+    ki->kind = t == 0 ? PK_KIND_P2PK : t == 1 ? PK_KIND_P2PKH : t == 2 ? PK_KIND_MULTISIG : PK_KIND_BARE_OTHER;
+    if (t == 1 && last_push(ss, sl, &ll))
+        ki->key_len = ll;
+tmpl_done:
+    if (t == 2) {
+        ki->m = m;
+        ki->n = n;
+    }
+}
+
+/* ---- the run ---- */
+
+typedef struct input_res {
+    int rc;                  /* 1 valid, 0 invalid */
+    pk_script_error err;
+    pk_script_info info;
+    size_t req_from, req_to; /* its requirements in the transaction's defer */
+    int unchecked;           /* -1, or a pk_unchecked */
+    const char *fail;        /* a failure outside the script (BIP68) */
+    int rerun;
+} input_res;
+
+typedef struct tx_run {
+    pk_script_txdata *txd;
+    pk_script_defer defer;
+    size_t check_off; /* its checks' place in the block's batch */
+} tx_run;
+
+typedef struct run {
+    const pk_block *b;
+    const pk_prevouts *pv;
+    uint32_t flags;
+    int bip68;
+    int64_t height;
+    tx_run *txs;
+    input_res *res; /* one per input of the block (pv->first indexes it) */
+    kind_info *kinds;
+    pk_sig_check *all;
+} run;
+
+static uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* BIP68 for one input: NULL met, a reason when not, or *unchecked set. */
+static const char *sequence_lock(const run *r, const pk_tx *t, const pk_txin_ref *in, const pk_prevout *po,
+                                 int *unchecked)
+{
+    const uint8_t *d = r->b->data;
+    if (le32(d + t->offset) < 2)
+        return NULL;
+    uint32_t seq = le32(d + in->sequence);
+    if (seq & (1u << 31))
+        return NULL; /* disabled for this input */
+    uint32_t value = seq & 0xffff;
+    if (value == 0)
+        return NULL; /* the spent output's block is never after this one */
+    if (seq & (1u << 22)) {
+        *unchecked = PK_UNCHECKED_SEQUENCE_CONTEXT; /* time: the median times are not in a block */
+        return NULL;
+    }
+    if (!po->has_height || r->height < 0) {
+        *unchecked = PK_UNCHECKED_SEQUENCE_CONTEXT;
+        return NULL;
+    }
+    /* Core: the lock holds when coin height + value - 1 < block height. */
+    if (po->height + (int64_t)value - 1 >= r->height)
+        return "bad-txns-nonfinal (a BIP68 relative height lock is not met)";
+    return NULL;
+}
+
+static void tx_interpret(void *arg, size_t i)
+{
+    run *r = arg;
+    size_t ti = i + 1;
+    const pk_block *b = r->b;
+    const pk_tx *t = &b->tx[ti];
+    const pk_prevout *spent = pk_prevouts_of(r->pv, ti);
+    tx_run *x = &r->txs[ti];
+    pk_script_tx st = {b, t, spent};
+    x->txd = pk_script_txdata_new(&st);
+    memset(&x->defer, 0, sizeof x->defer);
+    size_t base = r->pv->first[ti];
+    for (uint32_t vi = 0; vi < t->n_in; vi++) {
+        input_res *o = &r->res[base + vi];
+        const pk_txin_ref *in = &pk_script_txdata_inputs(x->txd)[vi];
+        classify(b, in, &spent[vi], &r->kinds[base + vi]);
+        o->unchecked = -1;
+        o->fail = r->bip68 ? sequence_lock(r, t, in, &spent[vi], &o->unchecked) : NULL;
+        o->req_from = x->defer.n_reqs;
+        o->rc = pk_script_exec(&st, x->txd, vi, r->flags, &x->defer, &o->err, &o->info);
+        o->req_to = x->defer.n_reqs;
+    }
+}
+
+static void tx_resolve(void *arg, size_t i)
+{
+    run *r = arg;
+    size_t ti = i + 1;
+    const pk_block *b = r->b;
+    const pk_tx *t = &b->tx[ti];
+    tx_run *x = &r->txs[ti];
+    pk_script_tx st = {b, t, pk_prevouts_of(r->pv, ti)};
+    size_t base = r->pv->first[ti];
+    const pk_sig_check *checks = r->all ? r->all + x->check_off : NULL;
+    for (uint32_t vi = 0; vi < t->n_in; vi++) {
+        input_res *o = &r->res[base + vi];
+        if (o->rc == 1 && (o->req_from == o->req_to || pk_script_defer_holds(&x->defer, checks, o->req_from, o->req_to)))
+            continue;
+        /* A failed assumption, or a deferred run that failed: the real
+         * run decides (a script may need a signature to fail). */
+        o->rerun = 1;
+        pk_script_info info;
+        o->rc = pk_script_exec(&st, x->txd, vi, r->flags, NULL, &o->err, &info);
+    }
+    pk_script_txdata_free(x->txd);
+    x->txd = NULL;
+}
+
+uint32_t pk_sc_block_flags(const pk_block *b, int64_t h, int mainnet)
+{
+    uint32_t f = PK_SCRIPT_CONSENSUS_FLAGS;
+    if (!mainnet)
+        return f;
+    /* Core: P2SH, witness and taproot for every block but two, the rest from their heights. */
+    f = PK_SCRIPT_VERIFY_P2SH | PK_SCRIPT_VERIFY_WITNESS | PK_SCRIPT_VERIFY_TAPROOT;
+    if (b->size >= 80) {
+        static const char *bip16_exception = "00000000000002dc756eebf4f49723ed8d30cc28a5f108eb94b1ba88ac4f9c22";
+        static const char *taproot_exception = "0000000000000000000f14c35b2d841e986ab5441de8c585d5ffe55ea1e395ad";
+        uint8_t hash[32];
+        char hex[65];
+        pk_header_hash(b->data, hash);
+        pk_hash_to_hex(hash, hex);
+        if (strcmp(hex, bip16_exception) == 0)
+            f = 0;
+        else if (strcmp(hex, taproot_exception) == 0)
+            f = PK_SCRIPT_VERIFY_P2SH | PK_SCRIPT_VERIFY_WITNESS;
+    }
+    if (h >= BIP66_HEIGHT)
+        f |= PK_SCRIPT_VERIFY_DERSIG;
+    if (h >= BIP65_HEIGHT)
+        f |= PK_SCRIPT_VERIFY_CHECKLOCKTIMEVERIFY;
+    if (h >= CSV_HEIGHT)
+        f |= PK_SCRIPT_VERIFY_CHECKSEQUENCEVERIFY;
+    if (h >= SEGWIT_HEIGHT)
+        f |= PK_SCRIPT_VERIFY_NULLDUMMY;
+    return f;
+}
+
+static void add_failure(pk_sig_report *rep, const pk_block *b, size_t ti, size_t vi, const char *why)
+{
+    pk_sig_failure *nf = realloc(rep->failures, (rep->failed_inputs + 1) * sizeof *rep->failures);
+    if (!nf)
+        abort();
+    rep->failures = nf;
+    pk_sig_failure *f = &rep->failures[rep->failed_inputs++];
+    f->tx = ti;
+    f->vin = vi;
+    memcpy(f->txid, b->tx[ti].txid, 32);
+    f->reason = why;
+}
+
+static void add_unchecked(pk_sig_report *rep, size_t ti, size_t vi, pk_unchecked why)
+{
+    pk_sig_unchecked *nu = realloc(rep->unchecked, (rep->not_checked + 1) * sizeof *rep->unchecked);
+    if (!nu)
+        abort();
+    rep->unchecked = nu;
+    nu[rep->not_checked].tx = ti;
+    nu[rep->not_checked].vin = vi;
+    nu[rep->not_checked].why = why;
+    rep->not_checked++;
+    rep->not_checked_by[why]++;
+}
+
+void pk_sc_run_scripts(const pk_block *b, const pk_sigcheck_opts *opts, int64_t h, pk_verifier *v,
+                       pk_sig_report *rep)
+{
+    double t0 = pk_now();
+    run r = {0};
+    r.b = b;
+    r.pv = opts->prevouts;
+    r.height = h;
+    r.flags = pk_sc_block_flags(b, h, opts->mainnet);
+    if (opts->policy)
+        r.flags |= PK_SCRIPT_STANDARD_FLAGS;
+    r.bip68 = !opts->mainnet || h >= CSV_HEIGHT;
+    rep->interpreter = 1;
+    rep->script_flags = r.flags;
+    size_t nin = r.pv->n;
+    r.txs = calloc(b->ntx ? b->ntx : 1, sizeof *r.txs);
+    r.res = calloc(nin ? nin : 1, sizeof *r.res);
+    r.kinds = calloc(nin ? nin : 1, sizeof *r.kinds);
+    if (!r.txs || !r.res || !r.kinds)
+        abort();
+    if (b->ntx > 1)
+        pk_verifier_for(v, b->ntx - 1, 4, tx_interpret, &r);
+    double t1 = pk_now();
+    /* Every deferred check of the block into one batch. */
+    size_t total = 0;
+    for (size_t ti = 1; ti < b->ntx; ti++) {
+        r.txs[ti].check_off = total;
+        total += r.txs[ti].defer.n;
+    }
+    if (total) {
+        r.all = malloc(total * sizeof *r.all);
+        if (!r.all)
+            abort();
+        for (size_t ti = 1; ti < b->ntx; ti++)
+            if (r.txs[ti].defer.n)
+                memcpy(r.all + r.txs[ti].check_off, r.txs[ti].defer.checks, r.txs[ti].defer.n * sizeof *r.all);
+        for (size_t i = 0; i < total; i++) {
+            if (r.all[i].type == PK_SIG_ECDSA)
+                rep->ecdsa++;
+            else
+                rep->schnorr++;
+        }
+        pk_verifier_run(v, r.all, total, 0);
+    }
+    double t2 = pk_now();
+    if (b->ntx > 1)
+        pk_verifier_for(v, b->ntx - 1, 4, tx_resolve, &r);
+    double t3 = pk_now();
+    rep->candidates = total;
+    for (size_t ti = 1; ti < b->ntx; ti++) {
+        const pk_tx *t = &b->tx[ti];
+        size_t base = r.pv->first[ti];
+        for (uint32_t vi = 0; vi < t->n_in; vi++) {
+            input_res *o = &r.res[base + vi];
+            kind_info *k = &r.kinds[base + vi];
+            rep->inputs++;
+            rep->by_kind[k->kind]++;
+            int sp = spend_of(k->kind);
+            if (sp >= 0)
+                rep->by_spend[sp]++;
+            if (k->kind == PK_KIND_P2PKH) {
+                rep->p2pkh_compressed += k->key_len == 33;
+                rep->p2pkh_uncompressed += k->key_len == 65;
+            }
+            if (k->m && k->m <= 3 && k->n <= 3)
+                rep->multisig_by_mn[k->m][k->n]++;
+            if (k->kind == PK_KIND_P2SH_MULTISIG)
+                rep->multisig_sigs += (uint64_t)k->m;
+            rep->signatures += o->info.sigs;
+            rep->reruns += o->rerun;
+            if (!o->rc) {
+                add_failure(rep, b, ti, vi, pk_script_error_name(o->err));
+                continue;
+            }
+            if (o->fail) {
+                add_failure(rep, b, ti, vi, o->fail);
+                continue;
+            }
+            if (o->unchecked >= 0) {
+                add_unchecked(rep, ti, vi, (pk_unchecked)o->unchecked);
+                continue;
+            }
+            if (o->info.upgradable) {
+                /* valid as consensus says, but nothing of it was checked: not among the checked-valid */
+                rep->upgradable++;
+                continue;
+            }
+            rep->valid_inputs++;
+        }
+        pk_script_defer_free(&r.txs[ti].defer);
+    }
+    free(r.all);
+    free(r.txs);
+    free(r.res);
+    free(r.kinds);
+    rep->ms_scripts = (t1 - t0) * 1e3;
+    rep->ms_verify = (t2 - t1) * 1e3;
+    rep->ms_resolve = (t3 - t2) * 1e3;
+    rep->ms_extract = rep->ms_scripts;
+    rep->ms_classify = rep->ms_scripts;
+}
