@@ -798,3 +798,222 @@ Test(script, api_refuses_wrong_calls)
     cr_assert_eq(strncmp(badw, "BOGUS", 5), 0);
     free(tx.p);
 }
+
+/* ---- Core's script_assets_test: the taproot reference cases ---- */
+
+/* The 64 combinations of the consensus flags Core's AllConsensusFlags gives. */
+static size_t all_consensus_flags(uint32_t out[128])
+{
+    static const uint32_t bits[7] = {PK_SCRIPT_VERIFY_P2SH,
+                                     PK_SCRIPT_VERIFY_DERSIG,
+                                     PK_SCRIPT_VERIFY_NULLDUMMY,
+                                     PK_SCRIPT_VERIFY_CHECKLOCKTIMEVERIFY,
+                                     PK_SCRIPT_VERIFY_CHECKSEQUENCEVERIFY,
+                                     PK_SCRIPT_VERIFY_WITNESS,
+                                     PK_SCRIPT_VERIFY_TAPROOT};
+    size_t n = 0;
+    for (unsigned i = 0; i < 128; i++) {
+        uint32_t f = 0;
+        for (int k = 0; k < 7; k++)
+            if (i >> k & 1)
+                f |= bits[k];
+        if ((f & PK_SCRIPT_VERIFY_WITNESS) && !(f & PK_SCRIPT_VERIFY_P2SH))
+            continue;
+        if ((f & PK_SCRIPT_VERIFY_TAPROOT) && !(f & PK_SCRIPT_VERIFY_WITNESS))
+            continue;
+        out[n++] = f;
+    }
+    return n;
+}
+
+static void hex_to(buf *b, const char *hex)
+{
+    size_t n = strlen(hex);
+    cr_assert(n % 2 == 0);
+    b->n = 0;
+    uint8_t *t = malloc(n / 2 + 1);
+    cr_assert(pk_hex_decode(hex, t, n / 2) == 0, "not hex: %.40s", hex);
+    put(b, t, n / 2);
+    free(t);
+}
+
+/* tx with input idx's scriptSig and witness replaced. */
+static void with_input(const buf *raw, size_t idx, const buf *sig, json_t *wit, buf *out)
+{
+    pk_tx t;
+    cr_assert(pk_tx_parse(&t, raw->p, raw->n, NULL) == 0, "the case's transaction does not parse");
+    pk_block b;
+    memset(&b, 0, sizeof b);
+    b.data = raw->p;
+    b.size = raw->n;
+    b.ntx = 1;
+    b.tx = &t;
+    pk_txin_ref *ins = malloc(t.n_in * sizeof *ins);
+    size_t outs_at = pk_tx_inputs(&b, &t, ins);
+    cr_assert(idx < t.n_in);
+    /* the witness stacks, serialised, the one replaced */
+    buf *w = calloc(t.n_in, sizeof *w);
+    int any = 0;
+    for (uint32_t i = 0; i < t.n_in; i++) {
+        if (i == idx) {
+            put_compact(&w[i], json_array_size(wit));
+            for (size_t k = 0; k < json_array_size(wit); k++) {
+                buf it = {0};
+                hex_to(&it, json_string_value(json_array_get(wit, k)));
+                put_compact(&w[i], it.n);
+                put(&w[i], it.p, it.n);
+                free(it.p);
+            }
+            any |= json_array_size(wit) > 0;
+        } else if (ins[i].witness) {
+            size_t pos = ins[i].witness, start = pos;
+            uint64_t items = pk_compact_get(raw->p, &pos);
+            for (uint64_t k = 0; k < items; k++) {
+                uint64_t l = pk_compact_get(raw->p, &pos);
+                pos += (size_t)l;
+            }
+            put(&w[i], raw->p + start, pos - start);
+            any |= items > 0;
+        } else {
+            put1(&w[i], 0);
+        }
+    }
+    out->n = 0;
+    put(out, raw->p, 4);
+    if (any) {
+        put1(out, 0);
+        put1(out, 1);
+    }
+    put_compact(out, t.n_in);
+    for (uint32_t i = 0; i < t.n_in; i++) {
+        put(out, raw->p + ins[i].prevout, 36);
+        if (i == idx) {
+            put_compact(out, sig->n);
+            put(out, sig->p, sig->n);
+        } else {
+            put_compact(out, ins[i].script_len);
+            put(out, raw->p + ins[i].script, ins[i].script_len);
+        }
+        put(out, raw->p + ins[i].sequence, 4);
+    }
+    /* the outputs, count included, as they were */
+    size_t outs_end = t.io_offset + t.io_size;
+    put(out, raw->p + outs_at, outs_end - outs_at);
+    if (any)
+        for (uint32_t i = 0; i < t.n_in; i++)
+            put(out, w[i].p, w[i].n);
+    put(out, raw->p + t.lock_offset, 4);
+    for (uint32_t i = 0; i < t.n_in; i++)
+        free(w[i].p);
+    free(w);
+    free(ins);
+}
+
+Test(script, core_taproot_assets, .timeout = 900)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/core/script_assets_taproot.jsonl", POWKIT_TEST_DATA);
+    FILE *f = fopen(path, "r");
+    cr_assert(f, "%s is missing", path);
+    uint32_t combos[128];
+    size_t ncombo = all_consensus_flags(combos);
+    cr_assert_eq(ncombo, 64);
+    static char line[1 << 20];
+    size_t cases = 0, runs = 0, fails = 0, upgradable = 0, tapscript = 0;
+    buf raw = {0}, tx = {0}, sig = {0};
+    while (fgets(line, sizeof line, f)) {
+        json_error_t je;
+        json_t *t = json_loads(line, 0, &je);
+        cr_assert(t, "line %zu: %s", cases + 1, je.text);
+        cases++;
+        hex_to(&raw, json_string_value(json_object_get(t, "tx")));
+        json_t *pvs = json_object_get(t, "prevouts");
+        size_t np = json_array_size(pvs);
+        pk_prevout *spent = calloc(np, sizeof *spent);
+        buf *spk = calloc(np, sizeof *spk);
+        for (size_t i = 0; i < np; i++) {
+            buf o = {0};
+            hex_to(&o, json_string_value(json_array_get(pvs, i)));
+            cr_assert(o.n >= 9);
+            uint64_t v = 0;
+            for (int k = 0; k < 8; k++)
+                v |= (uint64_t)o.p[k] << (8 * k);
+            size_t pos = 8;
+            uint64_t l = pk_compact_get(o.p, &pos);
+            cr_assert(pos + l == o.n, "prevout %zu of line %zu", i, cases);
+            put(&spk[i], o.p + pos, (size_t)l);
+            free(o.p);
+            spent[i].value = v;
+            spent[i].script = spk[i].p ? spk[i].p : (const uint8_t *)"";
+            spent[i].script_len = spk[i].n;
+        }
+        size_t idx = (size_t)json_integer_value(json_object_get(t, "index"));
+        uint32_t test_flags;
+        cr_assert(pk_script_flags_parse(json_string_value(json_object_get(t, "flags")), &test_flags, NULL, NULL) == 0);
+        int fin = json_is_true(json_object_get(t, "final"));
+        static const char *which[2] = {"success", "failure"};
+        for (int w = 0; w < 2; w++) {
+            json_t *c = json_object_get(t, which[w]);
+            if (!c)
+                continue;
+            hex_to(&sig, json_string_value(json_object_get(c, "scriptSig")));
+            with_input(&raw, idx, &sig, json_object_get(c, "witness"), &tx);
+            for (size_t k = 0; k < ncombo; k++) {
+                uint32_t fl = combos[k];
+                /* Core: successes hold under every subset of the case's flags (all flags when
+                 * final); failures fail under every superset. */
+                if (w == 0 ? !(fin || (fl & test_flags) == fl) : (fl & test_flags) != test_flags)
+                    continue;
+                pk_script_error err;
+                int rc = pk_script_verify(spent[idx].script, spent[idx].script_len, spent[idx].value, tx.p, tx.n,
+                                          spent, np, idx, fl, &err);
+                runs++;
+                if (rc != (w == 0)) {
+                    fails++;
+                    cr_log_error("taproot case %zu (%s, %s) %s with flags %x: %s", cases,
+                                 json_string_value(json_object_get(t, "comment")), which[w],
+                                 rc ? "passes" : "fails", fl, pk_script_error_name(err));
+                }
+            }
+            /* and the same with the checks deferred, at the case's own flags */
+            pk_script_error e1, e2;
+            int r1 = pk_script_verify(spent[idx].script, spent[idx].script_len, spent[idx].value, tx.p, tx.n, spent,
+                                      np, idx, test_flags, &e1);
+            int r2 = verify_deferred(tx.p, tx.n, spent, idx, test_flags, &e2);
+            if (r1 != r2 || e1 != e2) {
+                fails++;
+                cr_log_error("taproot case %zu deferred: %d %s, direct %d %s", cases, r2, pk_script_error_name(e2),
+                             r1, pk_script_error_name(e1));
+            }
+            if (w == 0) {
+                pk_tx pt;
+                cr_assert(pk_tx_parse(&pt, tx.p, tx.n, NULL) == 0);
+                pk_block b;
+                memset(&b, 0, sizeof b);
+                b.data = tx.p;
+                b.size = tx.n;
+                b.ntx = 1;
+                b.tx = &pt;
+                pk_script_tx st = {&b, &pt, spent};
+                pk_script_info info;
+                pk_script_exec(&st, NULL, idx, test_flags, NULL, &e1, &info);
+                upgradable += info.upgradable;
+                tapscript += info.tapscript;
+            }
+        }
+        for (size_t i = 0; i < np; i++)
+            free(spk[i].p);
+        free(spk);
+        free(spent);
+        json_decref(t);
+    }
+    fclose(f);
+    free(raw.p);
+    free(tx.p);
+    free(sig.p);
+    cr_log_info("script_assets_taproot.jsonl: %zu cases, %zu verifications, %zu differences "
+                "(%zu tapscript successes, %zu upgradable)",
+                cases, runs, fails, tapscript, upgradable);
+    cr_expect(cases >= 2700, "only %zu cases", cases);
+    cr_assert_eq(fails, 0, "%zu differences from Core in the taproot reference cases", fails);
+}
