@@ -11,6 +11,7 @@
 
 #include "powkit/prevouts.h"
 #include "powkit/sha256.h"
+#include "powkit/script.h"
 #include "powkit/sigcheck.h"
 #include "powkit/sigops.h"
 #include "powkit/util.h"
@@ -118,6 +119,8 @@ struct spend {
     void (*write)(const spend *s, const uint8_t *sig, size_t sl, buf *script_sig, buf *wit, int *nwit);
     int variant;       /* the case's own knob: 0 the baseline, 1 the broken one */
     size_t n;          /* the case's size parameter */
+    uint32_t sequence; /* the input's (0: final, 0xffffffff) */
+    int64_t prev_height; /* the spent output's height (0: not given) */
 };
 
 typedef struct built {
@@ -151,7 +154,7 @@ static void block_of(buf *out, const buf *tx, uint32_t height)
     put(out, tx->p, tx->n);
 }
 
-static void tx_of(buf *tx, const buf *script_sig, const buf *wit, int nwit, const buf *out)
+static void tx_of(buf *tx, const buf *script_sig, const buf *wit, int nwit, const buf *out, uint32_t sequence)
 {
     tx->n = 0;
     put32(tx, 2);
@@ -164,7 +167,7 @@ static void tx_of(buf *tx, const buf *script_sig, const buf *wit, int nwit, cons
     put32(tx, 0);
     put_compact(tx, script_sig->n);
     put(tx, script_sig->p, script_sig->n);
-    put32(tx, 0xffffffffu);
+    put32(tx, sequence ? sequence : 0xffffffffu);
     put8(tx, 1);
     put64(tx, 1000);
     if (out->n) {
@@ -187,7 +190,8 @@ static void parse_built(built *o, const buf *tx, uint32_t height, const spend *s
     cr_assert_eq(pk_block_parse(&o->b, o->data.p, o->data.n, &e), 0, "%s", e.msg);
     pk_block_hash_txs(&o->b);
     memset(o->spent, 0, sizeof o->spent);
-    o->spent[1] = (pk_prevout){.value = s->amount, .script = s->spk.p, .script_len = s->spk.n};
+    o->spent[1] = (pk_prevout){.value = s->amount, .script = s->spk.p, .script_len = s->spk.n,
+                               .has_height = s->prev_height > 0, .height = s->prev_height};
     o->first[0] = 0, o->first[1] = 1;
     o->pv = (pk_prevouts){.ntx = 2, .first = o->first, .out = o->spent, .n = 2};
 }
@@ -201,7 +205,7 @@ static void build(built *o, const spend *s, uint32_t height)
     int nwit = -1;
     uint8_t stand_in[72] = {0x30};
     s->write(s, stand_in, 72, &ss, &wit, &nwit);
-    tx_of(&tx, &ss, &wit, nwit, &s->out);
+    tx_of(&tx, &ss, &wit, nwit, &s->out, s->sequence);
     parse_built(o, &tx, height, s);
     uint8_t h[32];
     if (s->segwit) {
@@ -223,7 +227,7 @@ static void build(built *o, const spend *s, uint32_t height)
     ss.n = wit.n = 0;
     nwit = -1;
     s->write(s, der, dl, &ss, &wit, &nwit);
-    tx_of(&tx, &ss, &wit, nwit, &s->out);
+    tx_of(&tx, &ss, &wit, nwit, &s->out, s->sequence);
     parse_built(o, &tx, height, s);
     free(ss.p), free(wit.p), free(tx.p);
 }
@@ -269,6 +273,8 @@ static void expect(const spend *s, uint32_t height, outcome want, const char *wo
         cr_assert_eq(r.valid_inputs, 0, "variant %d called valid", s->variant);
         cr_assert_eq(r.failed_inputs, 0);
         cr_assert_eq(r.not_checked, 1);
+        if (words)
+            cr_assert_str_eq(pk_unchecked_name(r.unchecked[0].why), words);
         break;
     }
     pk_sig_report_free(&r);
@@ -551,6 +557,78 @@ Test(consensus, beyond_the_templates_is_judged)
     put(&m.code, m.spk.p, m.spk.n);
     expect(&m, 800000, VALID, NULL);
     spend_free(&m);
+}
+
+/* ---- BIP68 sequence locks and the upgrade hooks ---- */
+
+static void write_nothing(const spend *s, const uint8_t *sig, size_t sl, buf *script_sig, buf *wit, int *nwit)
+{
+    (void)s, (void)sig, (void)sl, (void)script_sig, (void)wit, (void)nwit;
+}
+
+static void write_one_item(const spend *s, const uint8_t *sig, size_t sl, buf *script_sig, buf *wit, int *nwit)
+{
+    (void)s, (void)sig, (void)sl, (void)script_sig;
+    put8(wit, 1), put8(wit, 0x01);
+    *nwit = 1;
+}
+
+/* A relative height lock of 10 blocks (BIP68), on an OP_TRUE output. */
+Test(consensus, bip68_height_locks_against_the_prevouts_heights)
+{
+    spend s = {.amount = 1000, .write = write_nothing, .sequence = 10};
+    put8(&s.spk, 0x51);
+    s.prev_height = 800000 - 5;
+    expect(&s, 800000, FAILS, "bad-txns-nonfinal");
+    s.prev_height = 800000 - 10; /* 799,990 + 10 - 1 < 800,000 */
+    expect(&s, 800000, VALID, NULL);
+    s.prev_height = 0; /* no height given: not checked, and why */
+    expect(&s, 800000, NOT_CHECKED, "sequence_locks_need_context");
+    s.sequence = (1u << 22) | 5; /* a time lock: the median times are not in a block */
+    s.prev_height = 800000 - 5;
+    expect(&s, 800000, NOT_CHECKED, "sequence_locks_need_context");
+    s.sequence = (1u << 31) | 10; /* disabled for this input */
+    expect(&s, 800000, VALID, NULL);
+    s.sequence = 10; /* before CSV's height the lock is no rule */
+    s.prev_height = 400000 - 5;
+    expect(&s, 400000, VALID, NULL);
+    spend_free(&s);
+}
+
+/* A witness version consensus leaves open is valid, counted as upgradable, not as checked. */
+Test(consensus, unknown_witness_version_is_upgradable)
+{
+    spend s = {.amount = 1000, .write = write_one_item};
+    put8(&s.spk, 0x52), put8(&s.spk, 32);
+    for (int i = 0; i < 32; i++)
+        put8(&s.spk, (uint8_t)i);
+    built o;
+    build(&o, &s, 800000);
+    pk_sigcheck_opts opts = {&o.pv, -1, 1, 0};
+    pk_sig_report r;
+    cr_assert_eq(pk_block_verify_sigs(&o.b, &opts, verifier(), &r), 0);
+    cr_assert_eq(r.upgradable, 1);
+    cr_assert_eq(r.valid_inputs, 0, "not among the checked-valid");
+    cr_assert_eq(r.not_checked, 0);
+    cr_assert_eq(r.by_kind[PK_KIND_WITNESS_UNKNOWN], 1);
+    pk_sig_report_free(&r);
+    /* Core's policy discourages it. */
+    opts.policy = 1;
+    cr_assert_eq(pk_block_verify_sigs(&o.b, &opts, verifier(), &r), -1);
+    cr_assert_str_eq(r.failures[0].reason, "SCRIPT_ERR_DISCOURAGE_UPGRADABLE_WITNESS_PROGRAM");
+    pk_sig_report_free(&r);
+    built_free(&o);
+    spend_free(&s);
+}
+
+/* A spent script over 10,000 bytes cannot be spent. */
+Test(consensus, spent_script_over_10000_bytes_is_script_size)
+{
+    spend s = {.amount = 1000, .write = write_nothing};
+    for (int i = 0; i < 10001; i++)
+        put8(&s.spk, 0x51);
+    expect(&s, 800000, FAILS, "SCRIPT_ERR_SCRIPT_SIZE");
+    spend_free(&s);
 }
 
 /* ---- signature operations (bad-blk-sigops) ---- */

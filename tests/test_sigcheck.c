@@ -662,6 +662,41 @@ Test(verify_block_cli, prevouts_json_and_exit_status)
         cr_assert(!strstr(out, "result: valid"), "%s", out);
     }
 
+    /* Only an input fails (the block's own checks pass): the verdict is
+     * INVALID in the text and false in the JSON, not "valid" after a FAILED. */
+    vb.data.p[ins[3].witness + 2 + 9] ^= 0x40; /* the signature back as it was */
+    write_file(blk, vb.data.p, vb.data.n);
+    char *wrong = replace(vb.prevouts, "a9144733f37cf4db86fbc2efed2500b4f4e49f31202387",
+                          "a9144733f37cf4db86fbc2efed2500b4f4e49f31202487");
+    write_file(pv, wrong, strlen(wrong));
+    free(wrong);
+    snprintf(args, sizeof args, "verify-block '%s' --chain regtest --sigs --prevouts '%s'", blk, pv);
+    cr_assert_eq(run(args), 1, "%s", out);
+    cr_assert(strstr(out, "SCRIPT_ERR_EVAL_FALSE"), "%s", out);
+    cr_assert(strstr(out, "result: INVALID: 1 inputs failed"), "%s", out);
+    cr_assert(!strstr(out, "result: valid"), "%s", out);
+    snprintf(args, sizeof args, "verify-block '%s' --chain regtest --sigs --prevouts '%s' --json", blk, pv);
+    cr_assert_eq(run(args), 1, "%s", out);
+    o = json_loads(out, 0, &je);
+    cr_assert(o, "not JSON: %s", out);
+    cr_assert(json_is_false(json_object_get(o, "valid")), "%s", out);
+    cr_assert_str_eq(json_string_value(json_object_get(o, "verdict")), "invalid");
+    cr_assert(json_is_true(json_object_get(o, "block_checks_valid")));
+    json_decref(o);
+    /* A spent script over 10,000 bytes cannot be spent (SCRIPT_SIZE): invalid, not an input error. */
+    char *big = malloc(2 * 10001 + 1);
+    for (int i = 0; i < 10001; i++)
+        memcpy(big + 2 * i, "51", 2);
+    big[2 * 10001] = 0;
+    char *huge = replace(vb.prevouts, "a9144733f37cf4db86fbc2efed2500b4f4e49f31202387", big);
+    free(big);
+    write_file(pv, huge, strlen(huge));
+    free(huge);
+    snprintf(args, sizeof args, "verify-block '%s' --chain regtest --sigs --prevouts '%s'", blk, pv);
+    cr_assert_eq(run(args), 1, "%s", out);
+    cr_assert(strstr(out, "SCRIPT_ERR_SCRIPT_SIZE"), "%s", out);
+    write_file(pv, vb.prevouts, strlen(vb.prevouts));
+
     /* Prevouts of another block: exit 2 and why. */
     char *other = replace(vb.prevouts, "\"vout\":1", "\"vout\":2");
     write_file(pv, other, strlen(other));
