@@ -3,7 +3,7 @@
 # each for SECONDS (default 60), from the seed corpus in tests/fuzz/corpus
 # with its dictionary; new inputs go to build-asan/fuzz/TARGET/.
 #   usage: scripts/fuzz.sh [SECONDS] [TARGET...]
-#   targets: gbt stratum block prevouts headers address verify_sigs config engines batch
+#   targets: gbt stratum block prevouts headers address verify_sigs config engines batch script
 # Prints the executions per target; exits 1 if any target crashed, leaked
 # or hung (the input is kept as build-asan/fuzz/TARGET-crash-...).
 set -euo pipefail
@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-60}
 [ $# -gt 0 ] && shift
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(gbt stratum block prevouts headers address verify_sigs config engines batch)
+[ ${#targets[@]} -gt 0 ] || targets=(gbt stratum block prevouts headers address verify_sigs config engines batch script)
 export BUILD_DIR=${BUILD_DIR:-build-asan}
 # The same flags as the sanitizer test build, so a build there is reused.
 CC=clang POWKIT_SANITIZE=1 POWKIT_FUZZ=1 POWKIT_WERROR=1 bash scripts/build.sh >/dev/null

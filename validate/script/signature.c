@@ -358,16 +358,22 @@ int pk_scr_check_multisig(pk_checker *c, const pk_selem *const *sigs, size_t m, 
             size_t w = n - m + 1;
             int32_t *p = defer_req(c->defer, (uint16_t)m, (uint16_t)n);
             for (size_t i = 0; i < m; i++) {
+                /* One signature hash per signature, whichever key it is tried against. */
+                const pk_selem *sg = sigs[i];
+                secp256k1_ecdsa_signature s;
+                uint8_t h[32];
+                int sig_ok = sg->len != 0 &&
+                             pk_ecdsa_parse_der_lax(secp256k1_context_static, &s, pk_se_data(sg), sg->len - 1);
+                if (sig_ok) {
+                    secp256k1_ecdsa_signature_normalize(secp256k1_context_static, &s, &s);
+                    ecdsa_sighash(c, code, code_len, pk_se_data(sg)[sg->len - 1], sv, h);
+                }
                 for (size_t dd = 0; dd < w; dd++) {
-                    const pk_selem *sg = sigs[i], *ky = keys[i + dd];
-                    secp256k1_ecdsa_signature s;
-                    uint8_t h[32];
+                    const pk_selem *ky = keys[i + dd];
                     int32_t idx = -1;
-                    if (ecdsa_prepare(c, pk_se_data(sg), sg->len, pk_se_data(ky), ky->len, code, code_len, sv, &s,
-                                      h))
+                    if (sig_ok && key_valid(pk_se_data(ky), ky->len))
                         idx = ecdsa_record(c, pk_se_data(ky), ky->len, &s, h);
-                    /* the table may have moved with the checks' growth: it did not (separate arrays) */
-                    p[i * w + dd] = idx;
+                    p[i * w + dd] = idx; /* pairs[] is its own array: recording checks does not move it */
                 }
             }
             return 1;
