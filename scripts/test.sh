@@ -32,6 +32,6 @@ ctest --output-on-failure
 if [ "${POWKIT_SANITIZE:-0}" = 1 ]; then
   POWKIT_DISABLE=ifma ctest --output-on-failure -R '^(validate|verify|sigcheck|consensus|native|cli)$'
 else
-  POWKIT_DISABLE=ifma ctest --output-on-failure -R '^(validate|verify|sigcheck|consensus|native|batch|cli)$'
+  POWKIT_DISABLE=ifma ctest --output-on-failure -R '^(validate|verify|sigcheck|consensus|native|batch|cli|script)$'
 fi
 POWKIT_ENGINE=portable ctest --output-on-failure -R '^(validate|verify|sigcheck|consensus|cli)$'
