@@ -831,3 +831,125 @@ Test(consensus, bip34_height_as_written)
     built_free(&o);
     spend_free(&s);
 }
+
+/* ---- Core's CheckTransaction in the block checks ---- */
+
+typedef struct txshape {
+    int64_t values[2];
+    int nout;
+    int dup_input;   /* the same outpoint twice */
+    int null_prevout; /* a second input spending the null outpoint */
+    int cb_script;   /* the coinbase script's length (2 to 100 is right) */
+} txshape;
+
+/* A regtest block: a coinbase with a cb_script-byte script, then one transaction of the shape. */
+static void shaped_block(buf *out, const txshape *s)
+{
+    buf cb = {0}, tx = {0};
+    uint8_t zero[32] = {0};
+    put32(&cb, 1);
+    put8(&cb, 1);
+    put(&cb, zero, 32);
+    put32(&cb, 0xffffffffu);
+    put8(&cb, (uint8_t)s->cb_script);
+    for (int i = 0; i < s->cb_script; i++)
+        put8(&cb, i == 0 ? 0x51 : 0x00);
+    put32(&cb, 0xffffffffu);
+    put8(&cb, 1);
+    put64(&cb, 0);
+    put8(&cb, 1), put8(&cb, 0x51);
+    put32(&cb, 0);
+
+    put32(&tx, 2);
+    int nin = s->dup_input || s->null_prevout ? 2 : 1;
+    put8(&tx, (uint8_t)nin);
+    for (int i = 0; i < nin; i++) {
+        /* the null outpoint second: alone it would make a second coinbase (bad-cb-multiple) */
+        int null = s->null_prevout && i == 1;
+        uint8_t prev[32];
+        memset(prev, null ? 0 : 0xab, 32);
+        put(&tx, prev, 32);
+        put32(&tx, null ? 0xffffffffu : 0);
+        put8(&tx, 0);
+        put32(&tx, 0xffffffffu);
+    }
+    put8(&tx, (uint8_t)s->nout);
+    for (int i = 0; i < s->nout; i++) {
+        put64(&tx, (uint64_t)s->values[i]);
+        put8(&tx, 1), put8(&tx, 0x51);
+    }
+    put32(&tx, 0);
+
+    uint8_t ids[2][32], root[32];
+    pk_sha256d(cb.p, cb.n, ids[0]);
+    pk_sha256d(tx.p, tx.n, ids[1]);
+    pk_merkle_root((const uint8_t(*)[32])ids, 2, root, NULL);
+    uint8_t header[80] = {0};
+    header[3] = 0x20;
+    memcpy(header + 36, root, 32);
+    header[72] = 0xff, header[73] = 0xff, header[74] = 0x7f, header[75] = 0x20; /* regtest's limit */
+    pk_chain_params p;
+    pk_chain_params_init(&p, PK_CHAIN_REGTEST);
+    pk_verror e;
+    for (uint32_t nonce = 0;; nonce++) {
+        memcpy(header + 76, &nonce, 4);
+        if (pk_check_pow(header, &p, &e) == 0)
+            break;
+    }
+    out->n = 0;
+    put(out, header, 80);
+    put8(out, 2);
+    put(out, cb.p, cb.n);
+    put(out, tx.p, tx.n);
+    free(cb.p);
+    free(tx.p);
+}
+
+static void expect_block(const txshape *s, const char *reason)
+{
+    buf blk = {0};
+    shaped_block(&blk, s);
+    pk_chain_params p;
+    pk_chain_params_init(&p, PK_CHAIN_REGTEST);
+    pk_block b;
+    pk_block_report rep;
+    pk_verror e;
+    int rc = pk_block_verify(&b, blk.p, blk.n, &p, &rep, &e);
+    if (!reason) {
+        cr_assert_eq(rc, 0, "refused: %s (%s)", e.reason ? e.reason : "", e.msg);
+    } else {
+        cr_assert_eq(rc, -1, "%s: accepted", reason);
+        cr_assert_str_eq(e.reason, reason, "%s", e.msg);
+        cr_assert(strstr(e.msg, "transaction"), "the message names the transaction: %s", e.msg);
+    }
+    pk_block_free(&b);
+    free(blk.p);
+}
+
+Test(consensus, check_transaction_rules_in_blocks)
+{
+    const int64_t coin = 100000000, max_money = 21000000 * coin;
+    txshape ok = {{5000, 0}, 1, 0, 0, 2};
+    expect_block(&ok, NULL);
+    txshape t = ok;
+    t.values[0] = -1;
+    expect_block(&t, "bad-txns-vout-negative");
+    t = ok, t.values[0] = max_money + 1;
+    expect_block(&t, "bad-txns-vout-toolarge");
+    t = ok, t.values[0] = max_money;
+    expect_block(&t, NULL); /* exactly 21M is money */
+    t = ok, t.nout = 2, t.values[0] = 20000000 * coin, t.values[1] = 2000000 * coin;
+    expect_block(&t, "bad-txns-txouttotal-toolarge");
+    t = ok, t.nout = 0;
+    expect_block(&t, "bad-txns-vout-empty");
+    t = ok, t.dup_input = 1;
+    expect_block(&t, "bad-txns-inputs-duplicate");
+    t = ok, t.null_prevout = 1;
+    expect_block(&t, "bad-txns-prevout-null");
+    t = ok, t.cb_script = 1;
+    expect_block(&t, "bad-cb-length");
+    t = ok, t.cb_script = 101;
+    expect_block(&t, "bad-cb-length");
+    t = ok, t.cb_script = 100;
+    expect_block(&t, NULL);
+}

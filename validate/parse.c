@@ -251,7 +251,7 @@ int pk_block_parse(pk_block *b, const uint8_t *data, size_t len, pk_verror *e)
     r.pos = 80;
     uint64_t ntx;
     size_t count_at = r.pos;
-    if (count(&r, &ntx, 60, "transaction count")) /* 60 bytes: the smallest transaction */
+    if (count(&r, &ntx, 51, "transaction count")) /* 51 bytes: the smallest transaction (one input, no outputs: CheckTransaction refuses it, with its reason) */
         return -1;
     if (ntx == 0)
         return fail(&r, PK_V_EMPTY, "bad-blk-length", "block has no transactions");
