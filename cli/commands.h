@@ -25,6 +25,8 @@ int pk_cmd_bench(int argc, char **argv);
 void pk_usage_bench(FILE *f);
 int pk_cmd_verify_block(int argc, char **argv);
 void pk_usage_verify_block(FILE *f);
+int pk_cmd_verify_chain(int argc, char **argv);
+void pk_usage_verify_chain(FILE *f);
 int pk_cmd_verify_headers(int argc, char **argv);
 void pk_usage_verify_headers(FILE *f);
 int pk_cmd_verify_sigs(int argc, char **argv);

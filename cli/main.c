@@ -36,6 +36,8 @@ const pk_command pk_commands[] = {
     {"bench", pk_cmd_bench, pk_usage_bench, "every CPU kernel and layout and OpenCL device on the offline job"},
     {"verify-block", pk_cmd_verify_block, pk_usage_verify_block,
      "check a block: proof of work, merkle root, witness, structure, signatures"},
+    {"verify-chain", pk_cmd_verify_chain, pk_usage_verify_chain,
+     "validate a chain from genesis with its own UTXO set, from a node (--node)"},
     {"verify-headers", pk_cmd_verify_headers, pk_usage_verify_headers, "check a file of consecutive 80-byte headers"},
     {"verify-sigs", pk_cmd_verify_sigs, pk_usage_verify_sigs, "verify JSON lines of ECDSA and Schnorr checks"},
     {"devices", pk_cmd_devices, pk_usage_devices, "the CPU's kernels and every OpenCL device"},

@@ -124,7 +124,7 @@ ver=$(sed -n 's/^Version: //p' "$build/powkit.pc")
 [ "$(basename "$deb")" = "powkit_${ver}_$(dpkg --print-architecture).deb" ] || fail "package name $(basename "$deb")"
 info=$(dpkg-deb -I "$deb")
 depends=$(echo "$info" | sed -n 's/^ Depends: //p')
-for d in libsecp256k1 libuv1 libjansson4 libcurl4 libssl3 libc6; do
+for d in libsecp256k1 liblmdb0 libuv1 libjansson4 libcurl4 libssl3 libc6; do
   echo "$depends" | grep -q "$d" || fail "Depends lacks $d: $depends"
 done
 echo "   Depends: $depends"

@@ -17,6 +17,9 @@ if [ "${POWKIT_SANITIZE:-0}" = 1 ]; then
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 fi
 export BUILD_DIR=${BUILD_DIR:-build-test}
+# The bcoin-made regtest chain the chain tests read (tests/node/chain.js):
+# made once, for the release and the sanitizer builds alike.
+export POWKIT_TEST_CHAIN=${POWKIT_TEST_CHAIN:-$PWD/build-data/chain-regtest.hex}
 # Tests write the kernel-pick cache here, never into the user's own.
 export POWKIT_CACHE_DIR=${POWKIT_CACHE_DIR:-$PWD/$BUILD_DIR/cache}
 POWKIT_WERROR=1 bash scripts/build.sh

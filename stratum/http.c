@@ -1,5 +1,6 @@
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -289,4 +290,38 @@ void pk_http_close(pk_http *h, void (*closed)(void *arg), void *arg)
         finish(h->reqs, 0, "closed"); /* removes its sockets through socket_cb */
     uv_timer_stop(&h->timer);
     uv_close((uv_handle_t *)&h->timer, timer_closed);
+}
+
+int pk_rpc_cookie_read(const char *path, char *userpwd, size_t len, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "cannot read the node's cookie %s (give --rpc-cookie, or --rpc-user and --rpc-password)",
+                 path);
+        return -1;
+    }
+    char line[512] = "";
+    if (!fgets(line, sizeof line, f))
+        line[0] = 0;
+    fclose(f);
+    line[strcspn(line, "\r\n")] = 0;
+    if (!strchr(line, ':')) {
+        snprintf(err, errlen, "cookie %s is not user:password", path);
+        return -1;
+    }
+    snprintf(userpwd, len, "%s", line);
+    return 0;
+}
+
+void pk_rpc_cookie_default(const char *url, char *out, size_t len)
+{
+    const char *home = getenv("HOME");
+    const char *sub = "";
+    if (strstr(url, ":18332"))
+        sub = "testnet3/";
+    else if (strstr(url, ":18443"))
+        sub = "regtest/";
+    else if (strstr(url, ":38332"))
+        sub = "signet/";
+    snprintf(out, len, "%s/.bitcoin/%s.cookie", home ? home : ".", sub);
 }

@@ -660,37 +660,7 @@ static void timer_cb(uv_timer_t *t)
 
 static int read_cookie(pk_node *n, const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, errlen, "cannot read the node's cookie %s (give --rpc-cookie, or --rpc-user and --rpc-password)",
-                 path);
-        return -1;
-    }
-    char line[512] = "";
-    if (!fgets(line, sizeof line, f))
-        line[0] = 0;
-    fclose(f);
-    line[strcspn(line, "\r\n")] = 0;
-    if (!strchr(line, ':')) {
-        snprintf(err, errlen, "cookie %s is not user:password", path);
-        return -1;
-    }
-    snprintf(n->userpwd, sizeof n->userpwd, "%s", line);
-    return 0;
-}
-
-/* Bitcoin Core's data directory layout, chosen by the URL's port. */
-static void default_cookie(const char *url, char *out, size_t len)
-{
-    const char *home = getenv("HOME");
-    const char *sub = "";
-    if (strstr(url, ":18332"))
-        sub = "testnet3/";
-    else if (strstr(url, ":18443"))
-        sub = "regtest/";
-    else if (strstr(url, ":38332"))
-        sub = "signet/";
-    snprintf(out, len, "%s/.bitcoin/%s.cookie", home ? home : ".", sub);
+    return pk_rpc_cookie_read(path, n->userpwd, sizeof n->userpwd, err, errlen);
 }
 
 int pk_node_new(uv_loop_t *loop, const pk_node_opts *o, const pk_node_events *ev, pk_node **out,
@@ -757,7 +727,7 @@ int pk_node_new(uv_loop_t *loop, const pk_node_opts *o, const pk_node_events *ev
         if (o->cookie)
             snprintf(path, sizeof path, "%s", o->cookie);
         else
-            default_cookie(o->url, path, sizeof path);
+            pk_rpc_cookie_default(o->url, path, sizeof path);
         if (read_cookie(n, path, err, errlen)) {
             free(n);
             return PK_EINVAL;

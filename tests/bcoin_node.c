@@ -34,8 +34,13 @@ int bcoin_free_port(void)
 
 void node_start(node_proc *np)
 {
+    node_start_script(np, "regtest.js", NULL, NULL);
+}
+
+void node_start_script(node_proc *np, const char *script_name, const char *arg1, const char *arg2)
+{
     char script[600], port[16];
-    snprintf(script, sizeof script, "%s/tests/node/regtest.js", POWKIT_SOURCE_DIR);
+    snprintf(script, sizeof script, "%s/tests/node/%s", POWKIT_SOURCE_DIR, script_name);
     np->port = bcoin_free_port();
     snprintf(port, sizeof port, "%d", np->port);
     snprintf(np->url, sizeof np->url, "http://127.0.0.1:%d", np->port);
@@ -48,7 +53,17 @@ void node_start(node_proc *np)
     posix_spawn_file_actions_adddup2(&fa, out[1], 1);
     posix_spawn_file_actions_addclose(&fa, in[1]);
     posix_spawn_file_actions_addclose(&fa, out[0]);
-    char *argv[] = {"node", script, port, "powkit-test", NULL};
+    char *argv[8];
+    int n = 0;
+    argv[n++] = "node";
+    argv[n++] = script;
+    if (arg1)
+        argv[n++] = (char *)arg1;
+    if (arg2)
+        argv[n++] = (char *)arg2;
+    argv[n++] = port;
+    argv[n++] = "powkit-test";
+    argv[n] = NULL;
     if (posix_spawnp(&np->pid, "node", &fa, NULL, argv, environ))
         die("node (Node.js) not found");
     posix_spawn_file_actions_destroy(&fa);
@@ -59,6 +74,8 @@ void node_start(node_proc *np)
     char line[256] = "";
     if (!fgets(line, sizeof line, f) || strncmp(line, "ready", 5) != 0)
         die("the bcoin node did not start (npm install in tests/node)");
+    line[strcspn(line, "\n")] = 0;
+    snprintf(np->ready, sizeof np->ready, "%s", line + (line[5] ? 6 : 5));
     sscanf(line, "ready %99s", np->addr);
     fclose(f);
 }

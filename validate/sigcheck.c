@@ -790,7 +790,7 @@ static int resolve_multisig(const pk_sig_check *ch, int m, int n)
 
 int pk_block_verify_sigs(const pk_block *b, const pk_sigcheck_opts *opts, pk_verifier *v, pk_sig_report *rep)
 {
-    static const pk_sigcheck_opts defaults = {NULL, -1, 1, 0};
+    static const pk_sigcheck_opts defaults = {NULL, -1, 1, 0, 0};
     if (!opts)
         opts = &defaults;
     memset(rep, 0, sizeof *rep);

@@ -382,7 +382,7 @@ void pk_sc_run_scripts(const pk_block *b, const pk_sigcheck_opts *opts, int64_t 
     r.flags = pk_sc_block_flags(b, h, opts->mainnet);
     if (opts->policy)
         r.flags |= PK_SCRIPT_STANDARD_FLAGS;
-    r.bip68 = !opts->mainnet || h >= CSV_HEIGHT;
+    r.bip68 = !opts->no_sequence_locks && (!opts->mainnet || h >= CSV_HEIGHT);
     rep->interpreter = 1;
     rep->script_flags = r.flags;
     size_t nin = r.pv->n;

@@ -6,7 +6,7 @@ _powkit()
     local cur prev words cword
     _init_completion || return
 
-    local commands="mine proxy bench verify-block verify-headers verify-sigs devices selftest version help"
+    local commands="mine proxy bench verify-block verify-chain verify-headers verify-sigs devices selftest version help"
     if [[ $cword -eq 1 ]]; then
         COMPREPLY=($(compgen -W "$commands --version --help" -- "$cur"))
         return
@@ -94,6 +94,24 @@ _powkit()
             _filedir
             return ;;
         --height | --threads)
+            return ;;
+        esac ;;
+    verify-chain)
+        opts="--node --rpc-user --rpc-password --rpc-cookie --chain --db --memory --to --threads --dbcache --engine --no-batch --policy --json --help -t"
+        case $prev in
+        --chain)
+            COMPREPLY=($(compgen -W "main regtest" -- "$cur"))
+            return ;;
+        --engine)
+            COMPREPLY=($(compgen -W "libsecp256k1 portable ifma" -- "$cur"))
+            return ;;
+        --rpc-cookie)
+            _filedir
+            return ;;
+        --db)
+            _filedir -d
+            return ;;
+        --node | --rpc-user | --rpc-password | --to | --threads | --dbcache)
             return ;;
         esac ;;
     verify-headers)

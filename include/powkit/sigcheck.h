@@ -148,6 +148,8 @@ typedef struct pk_sigcheck_opts {
                                     blocks): the rules before BIP66 and segwit */
     int mainnet;                 /* activation heights of BIP66, segwit, taproot apply */
     int policy;                  /* with prevouts: Core's standardness flags too */
+    int no_sequence_locks;       /* with prevouts: BIP68 is the caller's (a chain validator has
+                                    the median times a block alone lacks) */
 } pk_sigcheck_opts;
 
 /* Extracts and verifies every check of a parsed, hashed block (txids are

@@ -1,0 +1,699 @@
+/* The chain state: the UTXO set, the headers, the rules of the chain, and
+ * the connection of one block after another (Bitcoin Core's
+ * ContextualCheckBlockHeader, ContextualCheckBlock and ConnectBlock, in
+ * that order, so the first failure is the one Core would report). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "chain_internal.h"
+#include "powkit/chain.h"
+#include "powkit/prevouts.h"
+#include "powkit/script.h"
+#include "powkit/sigcheck.h"
+#include "powkit/sigops.h"
+#include "powkit/util.h"
+
+#define COIN 100000000ull
+#define MAX_MONEY (21000000ull * COIN)
+#define COINBASE_MATURITY 100
+#define MAX_FUTURE_BLOCK_TIME 7200
+#define LOCKTIME_THRESHOLD 500000000u
+#define SEQ_DISABLE (1u << 31)
+#define SEQ_TYPE (1u << 22)
+#define SEQ_MASK 0xffffu
+#define SEQ_GRANULARITY 9
+#define BIP34_IMPLIES_BIP30_LIMIT 1983702
+
+/* The consensus parameters a chain validator needs beyond pk_chain_params. */
+typedef struct rules {
+    const char *name;
+    const char *genesis;  /* hash, as RPC shows it */
+    int64_t halving;
+    int64_t bip34, bip65, bip66, csv, segwit;
+    const char *bip34_hash; /* the block at bip34; NULL: none (BIP30 always enforced) */
+    int retarget;
+} rules;
+
+static const rules MAIN_RULES = {
+    "main", "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f", 210000, 227931, 388381, 363725,
+    419328, 481824, "000000000000024b89b42a942fe0d9fea3bb44ab7bd1b19115dd6a759c0808b8", 1};
+/* Core's regtest: every rule from height 1 (segwit from 0), no retargets. */
+static const rules REGTEST_RULES = {
+    "regtest", "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206", 150, 1, 1, 1, 1, 0, NULL, 0};
+
+struct pk_chainstate {
+    pk_chainstate_opts o;
+    const rules *r;
+    pk_chain_params params;
+    pk_utxo u;
+    pk_verifier *v;
+    uint8_t (*hdr)[80]; /* every header, by height */
+    int64_t *mtp;       /* median time past of the block at each height */
+    size_t cap;
+    int64_t height, flushed;
+    uint8_t tip[32];
+    double last_flush;
+    pk_chainstate_stats st;
+};
+
+uint64_t pk_block_subsidy(pk_chain chain, int64_t height)
+{
+    int64_t halving = chain == PK_CHAIN_REGTEST ? 150 : 210000;
+    int64_t n = height / halving;
+    return n >= 64 ? 0 : (50 * COIN) >> n;
+}
+
+static uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t le64(const uint8_t *p)
+{
+    return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
+static int hash_is(const uint8_t h[32], const char *hex)
+{
+    char s[65];
+    pk_hash_to_hex(h, s);
+    return strcmp(s, hex) == 0;
+}
+
+static int64_t median_time(const pk_chainstate *cs, int64_t h)
+{
+    int64_t t[11];
+    int n = 0;
+    for (int64_t i = h; i >= 0 && n < 11; i--, n++) {
+        int64_t x = pk_header_time(cs->hdr[i]);
+        int j = n;
+        while (j > 0 && t[j - 1] > x) {
+            t[j] = t[j - 1];
+            j--;
+        }
+        t[j] = x;
+    }
+    return t[n / 2];
+}
+
+static int reserve(pk_chainstate *cs, int64_t h)
+{
+    if ((size_t)h < cs->cap)
+        return 0;
+    size_t nc = cs->cap ? cs->cap * 2 : 4096;
+    while (nc <= (size_t)h)
+        nc *= 2;
+    uint8_t (*nh)[80] = realloc(cs->hdr, nc * 80);
+    if (!nh)
+        return -1;
+    cs->hdr = nh;
+    int64_t *nm = realloc(cs->mtp, nc * sizeof *nm);
+    if (!nm)
+        return -1;
+    cs->mtp = nm;
+    cs->cap = nc;
+    return 0;
+}
+
+int pk_chainstate_open(pk_chainstate **out, const pk_chainstate_opts *o, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (o->chain != PK_CHAIN_MAIN && o->chain != PK_CHAIN_REGTEST) {
+        snprintf(err, errlen, "verify-chain knows the rules of main and regtest (not testnet's minimum-difficulty walk)");
+        return PK_CHAIN_ESTATE;
+    }
+    pk_chainstate *cs = calloc(1, sizeof *cs);
+    if (!cs) {
+        snprintf(err, errlen, "out of memory");
+        return PK_CHAIN_EIO;
+    }
+    cs->o = *o;
+    if (!cs->o.cache_mb)
+        cs->o.cache_mb = 450;
+    if (cs->o.flush_s <= 0)
+        cs->o.flush_s = 300;
+    cs->r = o->chain == PK_CHAIN_MAIN ? &MAIN_RULES : &REGTEST_RULES;
+    pk_chain_params_init(&cs->params, o->chain);
+    cs->height = cs->flushed = -1;
+    if (pk_utxo_open(&cs->u, o->db_dir, err, errlen)) {
+        free(cs);
+        return PK_CHAIN_EIO;
+    }
+    pk_utxo_meta m;
+    if (pk_utxo_read_meta(&cs->u, &m, err, errlen)) {
+        pk_chainstate_close(cs);
+        return PK_CHAIN_ESTATE;
+    }
+    if (m.height >= 0) {
+        if (strcmp(m.chain, cs->r->name) != 0) {
+            snprintf(err, errlen, "%s holds a %s chain's state, not %s's", o->db_dir, m.chain, cs->r->name);
+            pk_chainstate_close(cs);
+            return PK_CHAIN_ESTATE;
+        }
+        if (reserve(cs, m.height) || pk_utxo_read_headers(&cs->u, m.height, cs->hdr, err, errlen)) {
+            pk_chainstate_close(cs);
+            return PK_CHAIN_ESTATE;
+        }
+        uint8_t h[32];
+        pk_header_hash(cs->hdr[m.height], h);
+        if (memcmp(h, m.hash, 32) != 0) {
+            snprintf(err, errlen, "%s: the stored tip is not the stored header at height %lld", o->db_dir,
+                     (long long)m.height);
+            pk_chainstate_close(cs);
+            return PK_CHAIN_ESTATE;
+        }
+        for (int64_t i = 0; i <= m.height; i++)
+            cs->mtp[i] = median_time(cs, i);
+        cs->height = cs->flushed = m.height;
+        memcpy(cs->tip, h, 32);
+    }
+    cs->v = pk_verifier_new(o->threads);
+    if (!cs->v || (o->engine >= 0 && pk_verifier_set_engine(cs->v, (pk_engine)o->engine))) {
+        snprintf(err, errlen, cs->v ? "the engine asked for is not available here" : "cannot start the verifier");
+        pk_chainstate_close(cs);
+        return PK_CHAIN_EIO;
+    }
+    pk_verifier_set_batch(cs->v, !o->no_batch);
+    cs->last_flush = pk_now();
+    *out = cs;
+    return 0;
+}
+
+int64_t pk_chainstate_height(const pk_chainstate *cs)
+{
+    return cs->height;
+}
+
+int pk_chainstate_flush(pk_chainstate *cs, char *err, size_t errlen)
+{
+    double t0 = pk_now();
+    pk_utxo_meta m;
+    memset(&m, 0, sizeof m);
+    m.height = cs->height;
+    memcpy(m.hash, cs->tip, 32);
+    snprintf(m.chain, sizeof m.chain, "%s", cs->r->name);
+    if (cs->height < 0)
+        return 0;
+    if (pk_utxo_flush(&cs->u, &m, (const uint8_t(*)[80])cs->hdr, cs->flushed + 1, cs->height,
+                      (uint64_t)cs->o.cache_mb << 20 >> 1, err, errlen))
+        return PK_CHAIN_EIO;
+    if (cs->u.env)
+        cs->flushed = cs->height;
+    cs->last_flush = pk_now();
+    cs->st.ms_flush += (cs->last_flush - t0) * 1e3;
+    return 0;
+}
+
+void pk_chainstate_close(pk_chainstate *cs)
+{
+    if (!cs)
+        return;
+    if (cs->u.env && cs->height > cs->flushed) {
+        char err[256];
+        if (pk_chainstate_flush(cs, err, sizeof err))
+            fprintf(stderr, "powkit: %s\n", err);
+    }
+    pk_utxo_close(&cs->u);
+    pk_verifier_free(cs->v);
+    free(cs->hdr);
+    free(cs->mtp);
+    free(cs);
+}
+
+int pk_chainstate_coin(pk_chainstate *cs, const uint8_t txid[32], uint32_t n, uint64_t *value, int64_t *height)
+{
+    uint8_t key[36];
+    pk_outpoint_key(key, txid, n);
+    pk_coin_entry *e = pk_utxo_get(&cs->u, key);
+    if (!e)
+        return 0;
+    if (value)
+        *value = e->value;
+    if (height)
+        *height = e->height;
+    return 1;
+}
+
+void pk_chainstate_get_stats(const pk_chainstate *cs, pk_chainstate_stats *out)
+{
+    *out = cs->st;
+    out->height = cs->height;
+    out->flushed_height = cs->flushed;
+    out->coins = (uint64_t)(cs->u.db_coins + cs->u.delta);
+    out->cache_coins = cs->u.count;
+    out->cache_bytes = cs->u.bytes;
+    out->db_reads = cs->u.db_reads;
+    out->db_misses = cs->u.db_misses;
+    out->flushes = cs->u.flushes;
+}
+
+/* ---- connecting a block ---- */
+
+static int refuse(pk_chain_verdict *v, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int refuse(pk_chain_verdict *v, const char *reason, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(v->msg, sizeof v->msg, fmt, ap);
+    va_end(ap);
+    v->valid = 0;
+    v->reason = reason;
+    return 1;
+}
+
+static void at_input(pk_chain_verdict *v, const pk_block *b, size_t ti, int64_t vin)
+{
+    v->tx = (int64_t)ti;
+    v->vin = vin;
+    memcpy(v->txid, b->tx[ti].txid, 32);
+}
+
+/* Core's ContextualCheckBlockHeader. */
+static int check_header(pk_chainstate *cs, const uint8_t *h, int64_t height, pk_chain_verdict *v)
+{
+    if (memcmp(h + 4, cs->tip, 32) != 0)
+        return refuse(v, "prev-blk-not-found", "block %lld does not build on the tip (height %lld)",
+                      (long long)height, (long long)cs->height);
+    uint32_t want = pk_header_bits(cs->hdr[height - 1]);
+    if (cs->r->retarget && height % 2016 == 0)
+        want = pk_next_bits(want, pk_header_time(cs->hdr[height - 2016]), pk_header_time(cs->hdr[height - 1]),
+                            &cs->params);
+    if (pk_header_bits(h) != want)
+        return refuse(v, "bad-diffbits", "bits %08x where the difficulty rule gives %08x", pk_header_bits(h), want);
+    int64_t t = pk_header_time(h), mtp = cs->mtp[height - 1];
+    if (t <= mtp)
+        return refuse(v, "time-too-old", "time %lld is not above the median time past %lld", (long long)t,
+                      (long long)mtp);
+    int64_t now = cs->o.now ? cs->o.now : (int64_t)time(NULL);
+    if (t > now + MAX_FUTURE_BLOCK_TIME)
+        return refuse(v, "time-too-new", "time %lld is more than two hours after the clock's %lld", (long long)t,
+                      (long long)now);
+    int32_t ver = (int32_t)pk_header_version(h);
+    if ((ver < 2 && height >= cs->r->bip34) || (ver < 3 && height >= cs->r->bip66) ||
+        (ver < 4 && height >= cs->r->bip65)) {
+        static char why[32];
+        snprintf(why, sizeof why, "bad-version(0x%08x)", (uint32_t)ver);
+        return refuse(v, why, "version %d is below what the height's soft forks require", ver);
+    }
+    return 0;
+}
+
+static int tx_final(const pk_block *b, const pk_tx *t, int64_t height, int64_t cutoff, pk_txin_ref *ins)
+{
+    const uint8_t *d = b->data;
+    uint32_t lock = le32(d + t->lock_offset);
+    if (lock == 0)
+        return 1;
+    if ((int64_t)lock < (lock < LOCKTIME_THRESHOLD ? height : cutoff))
+        return 1;
+    pk_tx_inputs(b, t, ins);
+    for (uint32_t i = 0; i < t->n_in; i++)
+        if (le32(d + ins[i].sequence) != 0xffffffffu)
+            return 0;
+    return 1;
+}
+
+/* The height as BIP34 wants it first in the coinbase: CScript() << height. */
+static size_t bip34_prefix(int64_t height, uint8_t out[9])
+{
+    if (height == 0) {
+        out[0] = 0x00;
+        return 1;
+    }
+    if (height >= 1 && height <= 16) {
+        out[0] = (uint8_t)(0x50 + height);
+        return 1;
+    }
+    uint8_t num[8];
+    size_t n = 0;
+    for (uint64_t x = (uint64_t)height; x; x >>= 8)
+        num[n++] = (uint8_t)x;
+    if (num[n - 1] & 0x80)
+        num[n++] = 0;
+    out[0] = (uint8_t)n;
+    memcpy(out + 1, num, n);
+    return n + 1;
+}
+
+typedef struct outs_iter {
+    const uint8_t *d;
+    size_t pos;
+    uint32_t left;
+} outs_iter;
+
+static int next_out(outs_iter *it, uint64_t *value, const uint8_t **script, size_t *len)
+{
+    if (!it->left)
+        return 0;
+    it->left--;
+    *value = le64(it->d + it->pos);
+    it->pos += 8;
+    *len = (size_t)pk_compact_get(it->d, &it->pos);
+    *script = it->d + it->pos;
+    it->pos += *len;
+    return 1;
+}
+
+static outs_iter outs_of(const pk_block *b, const pk_tx *t)
+{
+    return (outs_iter){b->data, t->out_offset, t->n_out};
+}
+
+static int unspendable(const uint8_t *s, size_t len)
+{
+    return (len > 0 && s[0] == 0x6a) || len > 10000;
+}
+
+/* ContextualCheckBlock and ConnectBlock up to the scripts; fills pv. */
+static int connect_inputs(pk_chainstate *cs, const pk_block *b, int64_t height, pk_prevouts *pv, uint64_t *fees_out,
+                          pk_chain_verdict *v)
+{
+    const uint8_t *d = b->data;
+    int csv = height >= cs->r->csv;
+    int64_t cutoff = csv ? cs->mtp[height - 1] : (int64_t)pk_header_time(d);
+    size_t max_in = 1;
+    for (size_t ti = 0; ti < b->ntx; ti++)
+        if (b->tx[ti].n_in > max_in)
+            max_in = b->tx[ti].n_in;
+    pk_txin_ref *ins = malloc(max_in * sizeof *ins);
+    if (!ins)
+        abort();
+    int rc = 0;
+    /* Lock times (BIP113's median time once CSV is active). */
+    for (size_t ti = 0; ti < b->ntx && !rc; ti++)
+        if (!tx_final(b, &b->tx[ti], height, cutoff, ins)) {
+            rc = refuse(v, "bad-txns-nonfinal", "transaction %zu is not final at height %lld (lock time %u)", ti,
+                        (long long)height, le32(d + b->tx[ti].lock_offset));
+            at_input(v, b, ti, -1);
+        }
+    /* BIP34: the height first in the coinbase. */
+    if (!rc && height >= cs->r->bip34) {
+        pk_tx_inputs(b, &b->tx[0], ins);
+        uint8_t want[9];
+        size_t n = bip34_prefix(height, want);
+        if (ins[0].script_len < n || memcmp(d + ins[0].script, want, n) != 0) {
+            rc = refuse(v, "bad-cb-height", "the coinbase does not begin with the height %lld", (long long)height);
+            at_input(v, b, 0, 0);
+        }
+    }
+    if (!rc && height < cs->r->segwit && b->n_witness_tx) {
+        rc = refuse(v, "unexpected-witness", "witness data before segwit's activation");
+    }
+    /* BIP30: no transaction may overwrite an unspent one, except where
+     * Core lets it: the two blocks that did, and BIP34's heights, where a
+     * height in every coinbase makes duplicates impossible (until the
+     * heights whose encoding an early coinbase could have held). */
+    int bip30 = 1;
+    if (cs->r->bip34_hash) {
+        if ((height == 91842 && hash_is(v->hash, "00000000000a4d0a398161ffc163c503763b1f4360639393e0e4c8e300e0caec")) ||
+            (height == 91880 && hash_is(v->hash, "00000000000743f190a18c5577a3c2d2a1f610ae9601ac046a38084ccb7cd721")))
+            bip30 = 0;
+        uint8_t h34[32];
+        if (height >= cs->r->bip34 && height < BIP34_IMPLIES_BIP30_LIMIT) {
+            pk_header_hash(cs->hdr[cs->r->bip34], h34);
+            if (hash_is(h34, cs->r->bip34_hash))
+                bip30 = 0;
+        }
+    }
+    for (size_t ti = 0; ti < b->ntx && !rc && bip30; ti++) {
+        for (uint32_t o = 0; o < b->tx[ti].n_out; o++) {
+            uint8_t key[36];
+            pk_outpoint_key(key, b->tx[ti].txid, o);
+            if (pk_utxo_get(&cs->u, key)) {
+                rc = refuse(v, "bad-txns-BIP30", "transaction %zu overwrites an unspent output of the same txid", ti);
+                at_input(v, b, ti, -1);
+                break;
+            }
+        }
+    }
+    /* The inputs, in block order: each spends a coin of the set or of an
+     * earlier transaction of this block, once. */
+    pv->ntx = b->ntx;
+    pv->n = b->n_inputs;
+    pv->first = calloc(b->ntx, sizeof *pv->first);
+    pv->out = calloc(b->n_inputs ? b->n_inputs : 1, sizeof *pv->out);
+    pv->scripts = NULL;
+    if (!pv->first || !pv->out)
+        abort();
+    uint64_t fees = 0;
+    size_t k = 0;
+    for (size_t ti = 0; ti < b->ntx && !rc; ti++) {
+        const pk_tx *t = &b->tx[ti];
+        pv->first[ti] = k;
+        if (ti > 0) {
+            pk_tx_inputs(b, t, ins);
+            uint64_t in = 0;
+            int64_t min_height = -1, min_time = -1;
+            int bip68 = csv && (int32_t)le32(d + t->offset) >= 2;
+            for (uint32_t i = 0; i < t->n_in && !rc; i++) {
+                uint8_t key[36];
+                memcpy(key, d + ins[i].prevout, 36);
+                pk_coin_entry *e = pk_utxo_get(&cs->u, key);
+                if (!e) {
+                    rc = refuse(v, "bad-txns-inputs-missingorspent",
+                                "input %u of transaction %zu spends an output that is not in the UTXO set", i, ti);
+                    at_input(v, b, ti, i);
+                    break;
+                }
+                if (e->coinbase && height - (int64_t)e->height < COINBASE_MATURITY) {
+                    rc = refuse(v, "bad-txns-premature-spend-of-coinbase",
+                                "input %u of transaction %zu spends a coinbase of height %u at depth %lld", i, ti,
+                                e->height, (long long)(height - e->height));
+                    at_input(v, b, ti, i);
+                    break;
+                }
+                in += e->value;
+                if (e->value > MAX_MONEY || in > MAX_MONEY) {
+                    rc = refuse(v, "bad-txns-inputvalues-outofrange", "transaction %zu's inputs exceed 21M BTC", ti);
+                    at_input(v, b, ti, i);
+                    break;
+                }
+                uint32_t seq = le32(d + ins[i].sequence);
+                if (bip68 && !(seq & SEQ_DISABLE)) {
+                    int64_t ch = e->height;
+                    if (seq & SEQ_TYPE) {
+                        int64_t coin_time = cs->mtp[ch - 1 > 0 ? ch - 1 : 0];
+                        int64_t mt = coin_time + ((int64_t)(seq & SEQ_MASK) << SEQ_GRANULARITY) - 1;
+                        if (mt > min_time)
+                            min_time = mt;
+                    } else {
+                        int64_t mh = ch + (int64_t)(seq & SEQ_MASK) - 1;
+                        if (mh > min_height)
+                            min_height = mh;
+                    }
+                }
+                pk_prevout *po = &pv->out[k + i];
+                po->value = e->value;
+                po->script = e->script;
+                po->script_len = e->script_len;
+                po->has_height = 1;
+                po->height = e->height;
+                po->coinbase = e->coinbase;
+                pk_utxo_spend(&cs->u, e);
+            }
+            if (rc)
+                break;
+            uint64_t out = 0, value;
+            const uint8_t *s;
+            size_t len;
+            outs_iter it = outs_of(b, t);
+            while (next_out(&it, &value, &s, &len))
+                out += value; /* CheckTransaction bounded each and the sum */
+            if (in < out) {
+                rc = refuse(v, "bad-txns-in-belowout", "transaction %zu spends %llu sat and pays out %llu", ti,
+                            (unsigned long long)in, (unsigned long long)out);
+                at_input(v, b, ti, -1);
+                break;
+            }
+            fees += in - out;
+            if (fees > MAX_MONEY) {
+                rc = refuse(v, "bad-txns-accumulated-fee-outofrange", "the block's fees exceed 21M BTC");
+                at_input(v, b, ti, -1);
+                break;
+            }
+            if (min_height >= height || min_time >= cs->mtp[height - 1]) {
+                rc = refuse(v, "bad-txns-nonfinal",
+                            "transaction %zu's BIP68 sequence lock is not met (height %lld needs above %lld, "
+                            "median time %lld needs above %lld)",
+                            ti, (long long)height, (long long)min_height, (long long)cs->mtp[height - 1],
+                            (long long)min_time);
+                at_input(v, b, ti, -1);
+                break;
+            }
+        }
+        k += t->n_in;
+        /* Its outputs, for the transactions after it. */
+        uint64_t value;
+        const uint8_t *s;
+        size_t len;
+        outs_iter it = outs_of(b, t);
+        for (uint32_t o = 0; next_out(&it, &value, &s, &len); o++) {
+            if (unspendable(s, len))
+                continue;
+            uint8_t key[36];
+            pk_outpoint_key(key, t->txid, o);
+            pk_utxo_add(&cs->u, key, value, (uint32_t)height, ti == 0, s, len, ti == 0);
+        }
+    }
+    if (!rc) {
+        uint64_t cb = 0, value;
+        const uint8_t *s;
+        size_t len;
+        outs_iter it = outs_of(b, &b->tx[0]);
+        while (next_out(&it, &value, &s, &len))
+            cb += value;
+        uint64_t limit = fees + pk_block_subsidy(cs->o.chain, height);
+        if (cb > limit) {
+            rc = refuse(v, "bad-cb-amount", "the coinbase pays %llu sat, above subsidy and fees %llu",
+                        (unsigned long long)cb, (unsigned long long)limit);
+            at_input(v, b, 0, -1);
+        }
+    }
+    free(ins);
+    *fees_out = fees;
+    return rc;
+}
+
+int pk_chainstate_connect(pk_chainstate *cs, const uint8_t *data, size_t len, pk_chain_verdict *v)
+{
+    memset(v, 0, sizeof *v);
+    int64_t height = cs->height + 1;
+    v->height = height;
+    v->tx = v->vin = -1;
+    v->valid = 1;
+    if (len >= 80)
+        pk_header_hash(data, v->hash);
+    if (reserve(cs, height)) {
+        snprintf(v->msg, sizeof v->msg, "out of memory");
+        return PK_CHAIN_EIO;
+    }
+    double t0 = pk_now();
+    pk_block b;
+    pk_block_report rep;
+    pk_verror e;
+    memset(&b, 0, sizeof b);
+    /* Core's order: the header's proof of work, the header in its
+     * context, then the block's own checks. */
+    if (len >= 80 && pk_check_pow(data, &cs->params, &e) == 0 && height > 0 && check_header(cs, data, height, v)) {
+        cs->st.ms_parse += (pk_now() - t0) * 1e3;
+        return 1;
+    }
+    if (pk_block_verify(&b, data, len, &cs->params, &rep, &e)) {
+        pk_block_free(&b);
+        cs->st.ms_parse += (pk_now() - t0) * 1e3;
+        return refuse(v, e.reason ? e.reason : pk_vcode_name(e.code), "%s", e.msg);
+    }
+    if (!b.hashed)
+        pk_block_hash_txs(&b);
+    v->txs = b.ntx;
+    v->inputs = b.n_inputs - 1;
+    double t1 = pk_now();
+    v->ms_parse = (t1 - t0) * 1e3;
+    int rc = 0;
+    pk_prevouts pv;
+    memset(&pv, 0, sizeof pv);
+    if (height == 0) {
+        /* Genesis: its coinbase is not spendable, so nothing joins the set. */
+        if (!hash_is(v->hash, cs->r->genesis))
+            rc = refuse(v, "bad-genesis", "block 0 is not %s's genesis block", cs->r->name);
+        v->inputs = 0;
+    } else {
+        uint64_t fees = 0;
+        rc = connect_inputs(cs, &b, height, &pv, &fees, v);
+    }
+    double t2 = pk_now();
+    v->ms_utxo = (t2 - t1) * 1e3;
+    if (!rc && height > 0 && b.ntx > 1) {
+        pk_sigcheck_opts so;
+        memset(&so, 0, sizeof so);
+        so.prevouts = &pv;
+        so.height = height;
+        so.mainnet = cs->o.chain == PK_CHAIN_MAIN;
+        so.policy = cs->o.policy;
+        so.no_sequence_locks = 1;
+        pk_sig_report sr;
+        memset(&sr, 0, sizeof sr);
+        int src = pk_block_verify_sigs(&b, &so, cs->v, &sr);
+        v->signatures = sr.signatures;
+        v->not_checked = sr.not_checked;
+        cs->st.upgradable += sr.upgradable;
+        if (src == -2) {
+            rc = refuse(v, "not-checked", "%s", sr.error ? sr.error : "the script rules cannot be chosen");
+        } else if (sr.failed_inputs) {
+            static __thread char why[96];
+            snprintf(why, sizeof why, "mandatory-script-verify-flag-failed (%s)", sr.failures[0].reason);
+            rc = refuse(v, why, "input %zu of transaction %zu fails its script: %s (%llu inputs fail)",
+                        sr.failures[0].vin, sr.failures[0].tx, sr.failures[0].reason,
+                        (unsigned long long)sr.failed_inputs);
+            at_input(v, &b, sr.failures[0].tx, (int64_t)sr.failures[0].vin);
+        } else if (sr.sigops_exceeded) {
+            rc = refuse(v, "bad-blk-sigops", "signature operation cost %llu is over %u",
+                        (unsigned long long)sr.sigop_cost, PK_MAX_BLOCK_SIGOPS_COST);
+        } else if (sr.not_checked) {
+            v->valid = -1;
+            snprintf(v->msg, sizeof v->msg, "%llu inputs not checked", (unsigned long long)sr.not_checked);
+        }
+        pk_sig_report_free(&sr);
+    }
+    double t3 = pk_now();
+    v->ms_scripts = (t3 - t2) * 1e3;
+    free(pv.first);
+    free(pv.out);
+    if (rc) {
+        pk_utxo_rollback(&cs->u);
+        pk_block_free(&b);
+        cs->st.ms_parse += v->ms_parse;
+        cs->st.ms_utxo += v->ms_utxo;
+        cs->st.ms_scripts += v->ms_scripts;
+        return 1;
+    }
+    pk_utxo_commit(&cs->u);
+    memcpy(cs->hdr[height], data, 80);
+    cs->mtp[height] = median_time(cs, height);
+    memcpy(cs->tip, v->hash, 32);
+    cs->height = height;
+    cs->st.blocks++;
+    cs->st.txs += v->txs;
+    cs->st.inputs += v->inputs;
+    cs->st.signatures += v->signatures;
+    cs->st.not_checked += v->not_checked;
+    cs->st.ms_parse += v->ms_parse;
+    cs->st.ms_utxo += v->ms_utxo;
+    cs->st.ms_scripts += v->ms_scripts;
+    pk_block_free(&b);
+    if (cs->u.env && (cs->u.bytes > (uint64_t)cs->o.cache_mb << 20 || pk_now() - cs->last_flush > cs->o.flush_s)) {
+        if (pk_chainstate_flush(cs, v->msg, sizeof v->msg))
+            return PK_CHAIN_EIO;
+    } else if (!cs->u.env && cs->u.bytes > (uint64_t)cs->o.cache_mb << 20) {
+        char err[8];
+        pk_chainstate_flush(cs, err, sizeof err); /* memory only: drops the spent coins */
+    }
+    return 0;
+}
+
+int pk_chainstate_step(pk_chainstate *cs, pk_block_source *src, pk_chain_verdict *v, char *err, size_t errlen)
+{
+    int64_t h = -1;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int rc = src->next(src, &h, &data, &len, err, errlen);
+    if (rc == 0)
+        return 2;
+    if (rc < 0)
+        return rc;
+    if (h != cs->height + 1) {
+        free(data);
+        snprintf(err, errlen, "the %s source gave block %lld where %lld was next", src->name, (long long)h,
+                 (long long)(cs->height + 1));
+        return PK_CHAIN_ESOURCE;
+    }
+    rc = pk_chainstate_connect(cs, data, len, v);
+    free(data);
+    if (rc < 0)
+        snprintf(err, errlen, "%s", v->msg);
+    return rc;
+}

@@ -1,0 +1,615 @@
+/* The chain validator (include/powkit/chain.h) on a regtest chain of 2,100
+ * blocks made and validated by bcoin (tests/node/chain.js: every spend kind
+ * bcoin's wallet code signs): the whole chain valid, through the library
+ * and through `powkit verify-chain --node` against bcoin serving it;
+ * mutated blocks refused with Core's reasons and the state left as it was;
+ * kill -9 at random moments, then resume, to the same UTXO set. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bcoin_node.h"
+#include "powkit/chain.h"
+#include "powkit/sha256.h"
+#include "powkit/util.h"
+#include "powkit/validate.h"
+#include "testutil.h"
+
+/* ---- the chain file ---- */
+
+typedef struct chain_file {
+    uint8_t **blocks;
+    size_t *lens;
+    size_t n;
+} chain_file;
+
+static const char *chain_path(void)
+{
+    const char *p = getenv("POWKIT_TEST_CHAIN");
+    return p && *p ? p : POWKIT_TEST_CHAIN;
+}
+
+static void load_chain(chain_file *c)
+{
+    FILE *f = fopen(chain_path(), "r");
+    cr_assert(f, "no chain file %s: the chain_data test makes it (node tests/node/chain.js make FILE)", chain_path());
+    memset(c, 0, sizeof *c);
+    size_t cap = 0;
+    char *line = NULL;
+    size_t lcap = 0;
+    ssize_t n;
+    while ((n = getline(&line, &lcap, f)) > 0) {
+        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = 0;
+        if (!n)
+            continue;
+        if (c->n == cap) {
+            cap = cap ? cap * 2 : 1024;
+            c->blocks = realloc(c->blocks, cap * sizeof *c->blocks);
+            c->lens = realloc(c->lens, cap * sizeof *c->lens);
+        }
+        c->lens[c->n] = (size_t)n / 2;
+        c->blocks[c->n] = malloc(c->lens[c->n]);
+        cr_assert(pk_hex_decode(line, c->blocks[c->n], c->lens[c->n]) == 0, "line %zu is not hex", c->n + 1);
+        c->n++;
+    }
+    free(line);
+    fclose(f);
+    cr_assert(c->n >= 2001, "the chain file holds %zu blocks, not at least 2,001", c->n);
+}
+
+static void free_chain(chain_file *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        free(c->blocks[i]);
+    free(c->blocks);
+    free(c->lens);
+}
+
+static pk_chainstate *open_state(const char *dir)
+{
+    pk_chainstate_opts o = {0};
+    o.chain = PK_CHAIN_REGTEST;
+    o.db_dir = dir;
+    o.engine = -1;
+    o.threads = 2;
+    o.flush_s = 0.05;
+    pk_chainstate *cs;
+    char err[256];
+    int rc = pk_chainstate_open(&cs, &o, err, sizeof err);
+    cr_assert_eq(rc, 0, "open: %s", err);
+    return cs;
+}
+
+static void connect_ok(pk_chainstate *cs, const chain_file *c, int64_t h)
+{
+    pk_chain_verdict v;
+    int rc = pk_chainstate_connect(cs, c->blocks[h], c->lens[h], &v);
+    cr_assert_eq(rc, 0, "block %lld refused: %s: %s", (long long)h, v.reason ? v.reason : "", v.msg);
+    cr_assert_eq(v.valid, 1, "block %lld: %s", (long long)h, v.msg);
+}
+
+/* ---- the whole chain ---- */
+
+Test(chain, bcoin_chain_is_valid_every_input_judged, .timeout = 300)
+{
+    chain_file c;
+    load_chain(&c);
+    pk_chainstate *cs = open_state(NULL);
+    pk_block_source *src = pk_block_source_memory((const uint8_t *const *)c.blocks, c.lens, c.n);
+    char err[256];
+    cr_assert_eq(src->start(src, 0, -1, err, sizeof err), 0);
+    pk_chain_verdict v;
+    int rc;
+    uint64_t sigs = 0;
+    while ((rc = pk_chainstate_step(cs, src, &v, err, sizeof err)) == 0) {
+        cr_assert_eq(v.valid, 1, "block %lld: %s", (long long)v.height, v.msg);
+        sigs += v.signatures;
+    }
+    cr_assert_eq(rc, 2, "stopped at %lld: %s %s", (long long)pk_chainstate_height(cs), err, v.msg);
+    pk_chainstate_stats s;
+    pk_chainstate_get_stats(cs, &s);
+    cr_assert_eq(s.height, (int64_t)c.n - 1);
+    cr_assert_gt(s.inputs, 5000, "only %llu inputs", (unsigned long long)s.inputs);
+    cr_assert_geq(sigs, s.inputs, "fewer signatures (%llu) than inputs (%llu)", (unsigned long long)sigs,
+                  (unsigned long long)s.inputs);
+    cr_assert_eq(s.not_checked, 0);
+    /* The last coinbase is unspent, with its height; a block's outputs a
+     * later block spent are not. */
+    pk_block b;
+    pk_verror e;
+    cr_assert_eq(pk_block_parse(&b, c.blocks[c.n - 1], c.lens[c.n - 1], &e), 0);
+    pk_block_hash_txs(&b);
+    uint64_t value;
+    int64_t height;
+    cr_assert_eq(pk_chainstate_coin(cs, b.tx[0].txid, 0, &value, &height), 1);
+    cr_assert_eq(height, (int64_t)c.n - 1);
+    cr_assert_geq(value, pk_block_subsidy(PK_CHAIN_REGTEST, height));
+    pk_block_free(&b);
+    src->close(src);
+    pk_chainstate_close(cs);
+    free_chain(&c);
+}
+
+/* ---- mutated blocks ---- */
+
+typedef struct txbuf {
+    uint8_t *d;
+    size_t n;
+} txbuf;
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* A block's transactions as separate buffers, to edit. */
+typedef struct mblock {
+    uint8_t header[80];
+    txbuf tx[64];
+    size_t ntx;
+} mblock;
+
+static void split(const chain_file *c, int64_t h, mblock *m)
+{
+    pk_block b;
+    pk_verror e;
+    cr_assert_eq(pk_block_parse(&b, c->blocks[h], c->lens[h], &e), 0);
+    cr_assert_leq(b.ntx, 60);
+    memcpy(m->header, c->blocks[h], 80);
+    m->ntx = b.ntx;
+    for (size_t i = 0; i < b.ntx; i++) {
+        m->tx[i].n = b.tx[i].size;
+        m->tx[i].d = malloc(b.tx[i].size);
+        memcpy(m->tx[i].d, c->blocks[h] + b.tx[i].offset, b.tx[i].size);
+    }
+    pk_block_free(&b);
+}
+
+static void free_mblock(mblock *m)
+{
+    for (size_t i = 0; i < m->ntx; i++)
+        free(m->tx[i].d);
+}
+
+static void parse_tx(const txbuf *t, pk_tx *out)
+{
+    pk_verror e;
+    cr_assert_eq(pk_tx_parse(out, t->d, t->n, &e), 0, "an edited transaction does not parse: %s", e.msg);
+    pk_tx_hash(t->d, out);
+}
+
+/* Serializes m with its witness commitment and merkle root made anew and
+ * a nonce that meets regtest's target. */
+static uint8_t *assemble(mblock *m, size_t *len)
+{
+    pk_tx t[64];
+    uint8_t (*ids)[32] = malloc(m->ntx * 32), (*wids)[32] = malloc(m->ntx * 32);
+    for (size_t i = 1; i < m->ntx; i++) {
+        parse_tx(&m->tx[i], &t[i]);
+        memcpy(wids[i], t[i].wtxid, 32);
+    }
+    memset(wids[0], 0, 32);
+    /* The commitment: an OP_RETURN output of the coinbase beginning aa21a9ed. */
+    txbuf *cb = &m->tx[0];
+    for (size_t p = 0; p + 38 <= cb->n; p++) {
+        if (memcmp(cb->d + p, "\x6a\x24\xaa\x21\xa9\xed", 6) == 0) {
+            uint8_t root[32], buf[64];
+            int mut;
+            pk_merkle_root((const uint8_t(*)[32])wids, m->ntx, root, &mut);
+            memcpy(buf, root, 32);
+            /* the reserved value: the coinbase's one witness item */
+            pk_tx t0;
+            parse_tx(cb, &t0);
+            cr_assert_gt(t0.wit_size, 0, "a commitment without the coinbase's witness");
+            size_t w = t0.wit_offset;
+            cr_assert_eq(cb->d[w], 1);
+            cr_assert_eq(cb->d[w + 1], 32);
+            memcpy(buf + 32, cb->d + w + 2, 32);
+            pk_sha256d(buf, 64, cb->d + p + 6);
+            break;
+        }
+    }
+    parse_tx(&m->tx[0], &t[0]);
+    for (size_t i = 0; i < m->ntx; i++)
+        memcpy(ids[i], t[i].txid, 32);
+    uint8_t root[32];
+    int mut;
+    pk_merkle_root((const uint8_t(*)[32])ids, m->ntx, root, &mut);
+    memcpy(m->header + 36, root, 32);
+    pk_chain_params p;
+    pk_chain_params_init(&p, PK_CHAIN_REGTEST);
+    pk_verror e;
+    for (uint32_t nonce = 0;; nonce++) {
+        put32(m->header + 76, nonce);
+        if (pk_check_pow(m->header, &p, &e) == 0)
+            break;
+    }
+    size_t n = 80 + 9;
+    for (size_t i = 0; i < m->ntx; i++)
+        n += m->tx[i].n;
+    uint8_t *out = malloc(n);
+    memcpy(out, m->header, 80);
+    size_t pos = 80 + pk_compact_put(out + 80, m->ntx);
+    for (size_t i = 0; i < m->ntx; i++) {
+        memcpy(out + pos, m->tx[i].d, m->tx[i].n);
+        pos += m->tx[i].n;
+    }
+    *len = pos;
+    free(ids);
+    free(wids);
+    return out;
+}
+
+/* Connects the mutation; it must be refused with the reason (and the
+ * message must hold `words` when given), the state unchanged. */
+static void expect_refused(pk_chainstate *cs, mblock *m, const char *reason, const char *words, const char *what)
+{
+    size_t len;
+    uint8_t *blk = assemble(m, &len);
+    int64_t before = pk_chainstate_height(cs);
+    pk_chainstate_stats s0, s1;
+    pk_chainstate_get_stats(cs, &s0);
+    pk_chain_verdict v;
+    int rc = pk_chainstate_connect(cs, blk, len, &v);
+    cr_assert_eq(rc, 1, "%s: not refused (rc %d, %s)", what, rc, v.msg);
+    cr_assert_eq(v.valid, 0);
+    cr_assert_str_eq(v.reason, reason, "%s: refused as %s (%s), not %s", what, v.reason, v.msg, reason);
+    if (words)
+        cr_assert(strstr(v.msg, words), "%s: \"%s\" lacks \"%s\"", what, v.msg, words);
+    cr_assert_eq(pk_chainstate_height(cs), before);
+    pk_chainstate_get_stats(cs, &s1);
+    cr_assert_eq(s1.coins, s0.coins, "%s: the refused block changed the coin count", what);
+    free(blk);
+    free_mblock(m);
+}
+
+/* The first input of a transaction, where its outpoint and sequence are. */
+static void first_input(const txbuf *t, size_t *outpoint, size_t *script, size_t *script_len, size_t *sequence)
+{
+    size_t p = 4;
+    if (t->d[4] == 0 && t->d[5] == 1)
+        p = 6;
+    uint64_t nin = pk_compact_get(t->d, &p);
+    cr_assert_geq(nin, 1);
+    *outpoint = p;
+    p += 36;
+    *script_len = (size_t)pk_compact_get(t->d, &p);
+    *script = p;
+    *sequence = p + *script_len;
+}
+
+static txbuf unsigned_spend(const uint8_t txid[32], uint32_t vout, uint64_t value)
+{
+    txbuf t;
+    t.n = 4 + 1 + 36 + 1 + 4 + 1 + 8 + 1 + 1 + 4;
+    t.d = calloc(1, t.n);
+    uint8_t *p = t.d;
+    put32(p, 1), p += 4;
+    *p++ = 1;
+    memcpy(p, txid, 32), p += 32;
+    put32(p, vout), p += 4;
+    *p++ = 0; /* empty scriptSig */
+    put32(p, 0xffffffffu), p += 4;
+    *p++ = 1;
+    for (int i = 0; i < 8; i++)
+        *p++ = (uint8_t)(value >> (8 * i));
+    *p++ = 1;
+    *p++ = 0x51; /* OP_TRUE */
+    put32(p, 0), p += 4;
+    return t;
+}
+
+Test(chain, mutated_blocks_refused_with_cores_reasons, .timeout = 300)
+{
+    chain_file c;
+    load_chain(&c);
+    pk_chainstate *cs = open_state(NULL);
+    int64_t last = (int64_t)c.n - 1;
+    int done_sig = 0, done_bip30 = 0;
+    for (int64_t h = 0; h <= last; h++) {
+        mblock m;
+        if (h == 1000 || (h > 1000 && !done_sig)) {
+            /* One signature byte changed deep in the chain. */
+            split(&c, h, &m);
+            for (size_t i = 1; i < m.ntx && !done_sig; i++) {
+                size_t op, sc, sl, sq;
+                first_input(&m.tx[i], &op, &sc, &sl, &sq);
+                /* a scriptSig whose first push is a DER signature */
+                if (sl > 72 && m.tx[i].d[sc] >= 0x47 && m.tx[i].d[sc] <= 0x49 && m.tx[i].d[sc + 1] == 0x30) {
+                    m.tx[i].d[sc + 12] ^= 0x01;
+                    done_sig = 1;
+                }
+            }
+            if (done_sig)
+                expect_refused(cs, &m, "mandatory-script-verify-flag-failed (SCRIPT_ERR_EVAL_FALSE)", NULL,
+                               "a signature byte changed");
+            else
+                free_mblock(&m);
+            if (done_sig == 1) {
+                /* The reason names the script's error: whichever the spend makes of a bad signature. */
+                done_sig = 2;
+            }
+        }
+        if (h == 1500) {
+            /* Inflation by one satoshi: the coinbase takes all of subsidy and fees already. */
+            split(&c, h, &m);
+            pk_tx t;
+            parse_tx(&m.tx[0], &t);
+            uint64_t v = 0;
+            for (int i = 0; i < 8; i++)
+                v |= (uint64_t)m.tx[0].d[t.out_offset + i] << (8 * i);
+            v++;
+            for (int i = 0; i < 8; i++)
+                m.tx[0].d[t.out_offset + i] = (uint8_t)(v >> (8 * i));
+            expect_refused(cs, &m, "bad-cb-amount", NULL, "one satoshi of inflation");
+
+            /* A double spend inside the block: the first transaction again,
+             * changed so its txid differs, spends the same outpoint. */
+            split(&c, h, &m);
+            cr_assert_geq(m.ntx, 2);
+            m.tx[m.ntx].n = m.tx[1].n;
+            m.tx[m.ntx].d = malloc(m.tx[1].n);
+            memcpy(m.tx[m.ntx].d, m.tx[1].d, m.tx[1].n);
+            put32(m.tx[m.ntx].d + m.tx[m.ntx].n - 4, 1); /* a lock time in the past: still final */
+            m.ntx++;
+            expect_refused(cs, &m, "bad-txns-inputs-missingorspent", NULL, "a double spend in one block");
+
+            /* An immature coinbase spend: the coinbase of 50 blocks ago. */
+            split(&c, h, &m);
+            pk_block ob;
+            pk_verror e;
+            cr_assert_eq(pk_block_parse(&ob, c.blocks[h - 50], c.lens[h - 50], &e), 0);
+            pk_block_hash_txs(&ob);
+            m.tx[m.ntx++] = unsigned_spend(ob.tx[0].txid, 0, 1000);
+            pk_block_free(&ob);
+            expect_refused(cs, &m, "bad-txns-premature-spend-of-coinbase", NULL, "an immature coinbase spend");
+
+            /* A lock time in the future (and a sequence that lets it count). */
+            split(&c, h, &m);
+            {
+                size_t op, sc, sl, sq;
+                first_input(&m.tx[1], &op, &sc, &sl, &sq);
+                put32(m.tx[1].d + sq, 0xfffffffeu);
+                put32(m.tx[1].d + m.tx[1].n - 4, (uint32_t)h + 100);
+            }
+            expect_refused(cs, &m, "bad-txns-nonfinal", "not final", "a lock time in the future");
+
+            /* A BIP68 sequence lock not met: version 2, 65,535 blocks. */
+            split(&c, h, &m);
+            {
+                size_t op, sc, sl, sq;
+                first_input(&m.tx[1], &op, &sc, &sl, &sq);
+                put32(m.tx[1].d, 2);
+                put32(m.tx[1].d + sq, 0x0000ffffu);
+            }
+            expect_refused(cs, &m, "bad-txns-nonfinal", "BIP68", "a sequence lock not met");
+
+            /* A sigop bomb: an extra coinbase output of 20,001 OP_CHECKSIGs. */
+            split(&c, h, &m);
+            {
+                pk_tx t0;
+                parse_tx(&m.tx[0], &t0);
+                txbuf *cb = &m.tx[0];
+                size_t extra = 8 + 3 + 20001;
+                uint8_t *nd = malloc(cb->n + extra);
+                /* the output count sits just before the first output */
+                size_t count_at = t0.out_offset - 1;
+                cr_assert_lt(cb->d[count_at], 0xfc);
+                size_t end_outs = t0.wit_size ? t0.wit_offset : t0.lock_offset;
+                memcpy(nd, cb->d, end_outs);
+                nd[count_at]++;
+                size_t p = end_outs;
+                memset(nd + p, 0, 8), p += 8;
+                p += pk_compact_put(nd + p, 20001);
+                memset(nd + p, 0xac, 20001), p += 20001;
+                memcpy(nd + p, cb->d + end_outs, cb->n - end_outs);
+                p += cb->n - end_outs;
+                free(cb->d);
+                cb->d = nd;
+                cb->n = p;
+            }
+            expect_refused(cs, &m, "bad-blk-sigops", NULL, "a sigop bomb");
+        }
+        if (h > 1500 && !done_bip30) {
+            /* A BIP30 duplicate: an earlier transaction with an unspent
+             * output, again. */
+            for (int64_t k = h - 1; k > h - 200 && !done_bip30; k--) {
+                pk_block ob;
+                pk_verror e;
+                cr_assert_eq(pk_block_parse(&ob, c.blocks[k], c.lens[k], &e), 0);
+                pk_block_hash_txs(&ob);
+                for (size_t i = 1; i < ob.ntx && !done_bip30; i++) {
+                    if (!pk_chainstate_coin(cs, ob.tx[i].txid, 0, NULL, NULL))
+                        continue;
+                    split(&c, h, &m);
+                    m.tx[m.ntx].n = ob.tx[i].size;
+                    m.tx[m.ntx].d = malloc(ob.tx[i].size);
+                    memcpy(m.tx[m.ntx].d, c.blocks[k] + ob.tx[i].offset, ob.tx[i].size);
+                    m.ntx++;
+                    done_bip30 = 1;
+                    expect_refused(cs, &m, "bad-txns-BIP30", NULL, "a BIP30 duplicate");
+                }
+                pk_block_free(&ob);
+            }
+        }
+        if (h == 1800) {
+            /* Another chain's block: a wrong previous hash. */
+            split(&c, h, &m);
+            m.header[4] ^= 1;
+            expect_refused(cs, &m, "prev-blk-not-found", NULL, "a block off the tip");
+            /* A time at or below the median of the last 11. */
+            split(&c, h, &m);
+            put32(m.header + 68, get32(c.blocks[h - 6] + 68) - 1);
+            expect_refused(cs, &m, "time-too-old", NULL, "a time below the median");
+        }
+        connect_ok(cs, &c, h);
+    }
+    cr_assert_eq(done_sig, 2, "no legacy signature found to change");
+    cr_assert(done_bip30, "no transaction with an unspent output found");
+    pk_chainstate_close(cs);
+    free_chain(&c);
+}
+
+/* ---- kill -9, then resume ---- */
+
+static void utxo_digest(pk_chainstate *cs, const chain_file *c, uint64_t *count, uint64_t *sum)
+{
+    /* Every output of the last 300 blocks: which are unspent, and their values. */
+    *sum = 0;
+    pk_chainstate_stats s;
+    pk_chainstate_get_stats(cs, &s);
+    *count = s.coins;
+    for (size_t h = c->n - 300; h < c->n; h++) {
+        pk_block b;
+        pk_verror e;
+        cr_assert_eq(pk_block_parse(&b, c->blocks[h], c->lens[h], &e), 0);
+        pk_block_hash_txs(&b);
+        for (size_t i = 0; i < b.ntx; i++)
+            for (uint32_t o = 0; o < b.tx[i].n_out; o++) {
+                uint64_t v;
+                int64_t ht;
+                if (pk_chainstate_coin(cs, b.tx[i].txid, o, &v, &ht))
+                    *sum += v * 31 + (uint64_t)ht * 7 + o + i;
+            }
+        pk_block_free(&b);
+    }
+}
+
+Test(chain, kill_9_then_resume_same_state, .timeout = 600)
+{
+    chain_file c;
+    load_chain(&c);
+    /* The reference: one run without interruption. */
+    pk_chainstate *ref = open_state(NULL);
+    for (size_t h = 0; h < c.n; h++)
+        connect_ok(ref, &c, (int64_t)h);
+    uint64_t ref_count, ref_sum;
+    utxo_digest(ref, &c, &ref_count, &ref_sum);
+    pk_chainstate_close(ref);
+
+    char dir[] = "/tmp/powkit-chain-XXXXXX";
+    cr_assert(mkdtemp(dir));
+    tu_rng rng = {(uint64_t)time(NULL) ^ (uint64_t)getpid()};
+    int64_t resumed_from[4];
+    for (int round = 0; round < 4; round++) {
+        pid_t pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+            pk_chainstate_opts o = {0};
+            o.chain = PK_CHAIN_REGTEST;
+            o.db_dir = dir;
+            o.engine = -1;
+            o.threads = 1;
+            o.flush_s = 0.02;
+            pk_chainstate *cs;
+            char err[256];
+            if (pk_chainstate_open(&cs, &o, err, sizeof err))
+                _exit(3);
+            for (int64_t h = pk_chainstate_height(cs) + 1; h < (int64_t)c.n; h++) {
+                pk_chain_verdict v;
+                if (pk_chainstate_connect(cs, c.blocks[h], c.lens[h], &v) != 0)
+                    _exit(4);
+            }
+            pk_chainstate_close(cs);
+            _exit(0);
+        }
+        usleep(20000 + tu_below(&rng, 250000));
+        kill(pid, SIGKILL);
+        int st;
+        waitpid(pid, &st, 0);
+        cr_assert(!WIFEXITED(st) || WEXITSTATUS(st) == 0, "round %d: the child failed (%d)", round,
+                  WEXITSTATUS(st));
+        pk_chainstate *cs = open_state(dir);
+        resumed_from[round] = pk_chainstate_height(cs);
+        pk_chainstate_close(cs);
+    }
+    /* The last resume runs to the end. */
+    pk_chainstate *cs = open_state(dir);
+    int64_t from = pk_chainstate_height(cs);
+    for (int64_t h = from + 1; h < (int64_t)c.n; h++)
+        connect_ok(cs, &c, h);
+    uint64_t count, sum;
+    utxo_digest(cs, &c, &count, &sum);
+    cr_assert_eq(count, ref_count, "coins %llu after resumes, %llu in one run", (unsigned long long)count,
+                 (unsigned long long)ref_count);
+    cr_assert_eq(sum, ref_sum, "the recent coins differ after resumes");
+    pk_chainstate_close(cs);
+    /* Reopened: the same tip, nothing lost by the close. */
+    cs = open_state(dir);
+    cr_assert_eq(pk_chainstate_height(cs), (int64_t)c.n - 1);
+    pk_chainstate_close(cs);
+    cr_log_info("killed at heights %lld %lld %lld %lld (flushed)", (long long)resumed_from[0],
+                (long long)resumed_from[1], (long long)resumed_from[2], (long long)resumed_from[3]);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+    free_chain(&c);
+}
+
+/* ---- the command, against bcoin serving the chain ---- */
+
+Test(chain, verify_chain_node_cli, .timeout = 600)
+{
+    node_proc np;
+    node_start_script(&np, "chain.js", "serve", chain_path());
+    char cmd[1024], out[16384];
+    char dir[] = "/tmp/powkit-chaincli-XXXXXX";
+    cr_assert(mkdtemp(dir));
+    /* Interrupted (SIGINT, as Ctrl-C) part way: exit 3, resumable. */
+    snprintf(cmd, sizeof cmd,
+             "timeout --preserve-status -s INT 0.4 %s verify-chain --node %s --rpc-user x --rpc-password powkit-test --chain regtest "
+             "--db %s/cs -t 1 --no-batch 2>&1; echo rc=$?",
+             POWKIT_CLI, np.url, dir);
+    tu_run(cmd, out, sizeof out);
+    int interrupted = strstr(out, "rc=3") != NULL;
+    cr_assert(interrupted || strstr(out, "rc=0"), "interrupted run: %s", out);
+    if (interrupted)
+        cr_assert(strstr(out, "interrupted") && strstr(out, "resume"), "%s", out);
+    /* The same command again: resumes, to the tip, valid. */
+    snprintf(cmd, sizeof cmd,
+             "%s verify-chain --node %s --rpc-user x --rpc-password powkit-test --chain regtest --db %s/cs --json "
+             "2>/dev/null; echo rc=$?",
+             POWKIT_CLI, np.url, dir);
+    tu_run(cmd, out, sizeof out);
+    cr_assert(strstr(out, "\"verdict\": \"valid\""), "%s", out);
+    cr_assert(strstr(out, "\"valid\": true"), "%s", out);
+    char want[64];
+    snprintf(want, sizeof want, "\"height\": %lld", (long long)(atoll(np.ready)));
+    cr_assert(strstr(out, want), "not %s: %s", want, out);
+    cr_assert(strstr(out, "rc=0"), "%s", out);
+    /* Wrong credentials: a clear error, exit 2. */
+    snprintf(cmd, sizeof cmd,
+             "%s verify-chain --node %s --rpc-user x --rpc-password wrong --chain regtest --memory 2>&1; echo rc=$?",
+             POWKIT_CLI, np.url);
+    tu_run(cmd, out, sizeof out);
+    cr_assert(strstr(out, "credentials") && strstr(out, "rc=2"), "%s", out);
+    /* Another chain's state is refused. */
+    snprintf(cmd, sizeof cmd,
+             "%s verify-chain --node %s --rpc-user x --rpc-password powkit-test --chain main --db %s/cs 2>&1; "
+             "echo rc=$?",
+             POWKIT_CLI, np.url, dir);
+    tu_run(cmd, out, sizeof out);
+    cr_assert(strstr(out, "regtest chain's state") && strstr(out, "rc=2"), "%s", out);
+    node_stop(&np);
+    /* The node gone: an error that says so, exit 2, no hang. */
+    snprintf(cmd, sizeof cmd,
+             "%s verify-chain --node %s --rpc-user x --rpc-password powkit-test --chain regtest --memory 2>&1; echo rc=$?",
+             POWKIT_CLI, np.url);
+    tu_run(cmd, out, sizeof out);
+    cr_assert(strstr(out, "rc=2"), "%s", out);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
