@@ -24,6 +24,7 @@
 #include "powkit/util.h"
 #include "powkit/validate.h"
 #include "powkit/verify.h"
+#include "bench_blocks.h"
 
 void pk_bench_script_rows(int rounds, const uint8_t *blk, size_t blen);
 
@@ -61,7 +62,7 @@ static int cmpd(const void *a, const void *b)
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
 }
-static double median(double *v, int n)
+double pk_bench_median(double *v, int n)
 {
     qsort(v, (size_t)n, sizeof *v, cmpd);
     return v[n / 2];
@@ -94,13 +95,7 @@ static int last_push(const uint8_t *s, size_t l, const uint8_t **p, size_t *pl)
     return n;
 }
 
-typedef struct made_prevouts {
-    pk_prevouts pv;
-    uint8_t *kind; /* per input: 1 P2PKH, 2 P2SH */
-} made_prevouts;
-
-/* Spent outputs for a legacy block from its scriptSigs. */
-static int derive_prevouts(const pk_block *b, made_prevouts *m)
+int pk_bench_derive_prevouts(const pk_block *b, made_prevouts *m)
 {
     memset(m, 0, sizeof *m);
     size_t n = 0;
@@ -149,7 +144,7 @@ static int derive_prevouts(const pk_block *b, made_prevouts *m)
     return 0;
 }
 
-static void made_free(made_prevouts *m)
+void pk_bench_made_free(made_prevouts *m)
 {
     free(m->pv.first);
     free(m->pv.out);
@@ -329,7 +324,7 @@ void pk_bench_script_rows(int rounds, const uint8_t *blk, size_t blen)
     }
     pk_block_hash_txs(&b);
     made_prevouts m;
-    if (derive_prevouts(&b, &m)) {
+    if (pk_bench_derive_prevouts(&b, &m)) {
         fprintf(stderr, "script rows: an input is not push-only\n");
         pk_block_free(&b);
         return;
@@ -347,7 +342,7 @@ void pk_bench_script_rows(int rounds, const uint8_t *blk, size_t blen)
             a[r] = time_sigs(&b, &plain, v, NULL);
             c[r] = time_sigs(&b, &interp, v, NULL);
         }
-        double ma = median(a, rounds) * 1e3, mc = median(c, rounds) * 1e3;
+        double ma = pk_bench_median(a, rounds) * 1e3, mc = pk_bench_median(c, rounds) * 1e3;
         printf("  block 413567 --sigs, %u thread%s: templates %.2f ms (%llu of %llu inputs valid), interpreter %.2f ms "
                "(%llu valid, %llu failed, %llu not checked, %llu run again): %.3fx\n",
                threads, threads > 1 ? "s" : "", ma, (unsigned long long)ra.valid_inputs,
@@ -403,7 +398,7 @@ void pk_bench_script_rows(int rounds, const uint8_t *blk, size_t blen)
     }
     printf("  interpretation per input (deferred: scripts, signature hashes, no verification), 1 thread:\n");
     for (int k = 0; k < 3; k++)
-        printf("    %-40s %8.0f ns  (%zu inputs)\n", kind_name[k], median(kind_ns[k], rounds), kind_n[k]);
+        printf("    %-40s %8.0f ns  (%zu inputs)\n", kind_name[k], pk_bench_median(kind_ns[k], rounds), kind_n[k]);
 
     /* The tapscript block: default engine with batches against libsecp256k1 one by one. */
     pk_verifier *fast = pk_verifier_new(1), *ref = pk_verifier_new(1);
@@ -418,7 +413,7 @@ void pk_bench_script_rows(int rounds, const uint8_t *blk, size_t blen)
         f[r] = time_sigs(&tb.b, &o, fast, NULL);
         s[r] = time_sigs(&tb.b, &o, ref, NULL);
     }
-    double mf = median(f, rounds), ms = median(s, rounds);
+    double mf = pk_bench_median(f, rounds), ms = pk_bench_median(s, rounds);
     printf("  a block of %d tapscript spends signed here, 1 thread: %s with batches %.0f inputs/s (%llu valid), "
            "libsecp256k1 one by one %.0f inputs/s (%llu valid): %.2fx\n",
            NTAP, pk_engine_name(pk_verifier_engine(fast)), NTAP / mf, (unsigned long long)rf.valid_inputs, NTAP / ms,
@@ -431,6 +426,6 @@ void pk_bench_script_rows(int rounds, const uint8_t *blk, size_t blen)
     free(tb.data.p);
     free(tb.m.pv.first);
     free(tb.m.pv.out);
-    made_free(&m);
+    pk_bench_made_free(&m);
     pk_block_free(&b);
 }

@@ -136,6 +136,18 @@ PK_API int pk_chainstate_flush(pk_chainstate *cs, char *err, size_t errlen);
 PK_API int pk_chainstate_coin(pk_chainstate *cs, const uint8_t txid[32], uint32_t n, uint64_t *value,
                               int64_t *height);
 PK_API void pk_chainstate_get_stats(const pk_chainstate *cs, pk_chainstate_stats *out);
+/* A state in memory (no db_dir) started at a height whose blocks it has
+ * not seen: tip is the hash the next block builds on, headers the last n
+ * (n <= 11 ending at height; 11 for the exact median time), and the coins
+ * are given by pk_chainstate_add_coin.  What that context cannot decide
+ * (a retarget whose period began before the headers, a BIP68 time lock on
+ * an older coin) makes the verdict "valid as far as checked", never valid.
+ * The coins are assumed, not validated: for benchmarks and for checking a
+ * range against a UTXO set from elsewhere.  Returns 0 or a negative error. */
+PK_API int pk_chainstate_assume_tip(pk_chainstate *cs, int64_t height, const uint8_t tip[32],
+                                    const uint8_t (*headers)[80], size_t n);
+PK_API int pk_chainstate_add_coin(pk_chainstate *cs, const uint8_t txid[32], uint32_t n, uint64_t value,
+                                  int64_t height, int coinbase, const uint8_t *script, size_t len);
 /* Flushes (when kept on disk) and frees. */
 PK_API void pk_chainstate_close(pk_chainstate *cs);
 
