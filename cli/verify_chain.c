@@ -17,7 +17,7 @@
 void pk_usage_verify_chain(FILE *f)
 {
     fprintf(f,
-            "usage: powkit verify-chain --node URL [--rpc-user U --rpc-password P | --rpc-cookie FILE]\n"
+            "usage: powkit verify-chain (--node URL [--rpc-user U --rpc-password P | --rpc-cookie FILE] | --datadir DIR)\n"
             "                           [--chain main|regtest] [--db DIR | --memory] [--to HEIGHT]\n"
             "                           [-t N] [--dbcache MB] [--engine E] [--no-batch] [--policy] [--json]\n"
             "\n"
@@ -30,6 +30,8 @@ void pk_usage_verify_chain(FILE *f)
             "\n"
             "  --node URL          a node's JSON-RPC (Bitcoin Core or bcoin), read-only: getblockcount,\n"
             "                      getblockhash, getblock; blocks are fetched ahead of validation\n"
+            "  --datadir DIR       Bitcoin Core's data directory (or its blocks/ folder), read-only:\n"
+            "                      blk*.dat with the xor.dat key, blocks linked by their previous hashes\n"
             "  --rpc-user U, --rpc-password P, --rpc-cookie FILE\n"
             "                      credentials (default: Core's cookie for the URL's port)\n"
             "  --chain C           main (default) or regtest\n"
@@ -93,13 +95,14 @@ int pk_cmd_verify_chain(int argc, char **argv)
     pk_chainstate_opts co = {0};
     co.chain = PK_CHAIN_MAIN;
     co.engine = -1;
-    const char *db = NULL;
+    const char *db = NULL, *datadir = NULL;
     int memory = 0, json = 0;
     int64_t to = -1;
     unsigned threads = 0, dbcache = 0;
     pk_engine engine;
     static const struct option opts[] = {{"node", required_argument, 0, 'n'},
                                          {"rpc-user", required_argument, 0, 'u'},
+                                         {"datadir", required_argument, 0, 'X'},
                                          {"rpc-password", required_argument, 0, 'p'},
                                          {"rpc-cookie", required_argument, 0, 'C'},
                                          {"chain", required_argument, 0, 'c'},
@@ -121,6 +124,7 @@ int pk_cmd_verify_chain(int argc, char **argv)
         case PK_ARGS_HELP: return PK_EXIT_OK;
         case PK_ARGS_ERROR: return PK_EXIT_USAGE;
         case 'n': no.url = optarg; break;
+        case 'X': datadir = optarg; break;
         case 'u': no.user = optarg; break;
         case 'p': no.pass = optarg; break;
         case 'C': no.cookie = optarg; break;
@@ -155,8 +159,8 @@ int pk_cmd_verify_chain(int argc, char **argv)
     int first;
     if (pk_args_operands(&a, 0, 0, &first) < 0)
         return PK_EXIT_USAGE;
-    if (!no.url)
-        return pk_args_fail(&a, "give the blocks' source: --node URL");
+    if (!no.url == !datadir)
+        return pk_args_fail(&a, "give one source of blocks: --node URL or --datadir DIR");
     if (memory && db)
         return pk_args_fail(&a, "--db and --memory exclude each other");
     if (co.chain != PK_CHAIN_MAIN && co.chain != PK_CHAIN_REGTEST)
@@ -179,7 +183,8 @@ int pk_cmd_verify_chain(int argc, char **argv)
     co.cache_mb = dbcache;
 
     char err[512];
-    pk_block_source *src = pk_block_source_node(&no, err, sizeof err);
+    pk_block_source *src = datadir ? pk_block_source_datadir(datadir, co.chain, err, sizeof err)
+                                   : pk_block_source_node(&no, err, sizeof err);
     if (!src) {
         fprintf(stderr, "powkit verify-chain: %s\n", err);
         return PK_EXIT_USAGE;

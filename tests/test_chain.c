@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -612,4 +613,153 @@ Test(chain, verify_chain_node_cli, .timeout = 600)
     cr_assert(strstr(out, "rc=2"), "%s", out);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     cr_assert_eq(system(cmd), 0);
+}
+
+/* ---- Bitcoin Core's block files ---- */
+
+/* Writes c as Core does: records of regtest magic, size and block in
+ * blk00000.dat, blk00001.dat, ... (800 blocks a file), everything XORed
+ * with key at its file offset (no xor.dat when key is NULL), not in height
+ * order (pairs swapped, as blocks arrive), a stale fork block, a block
+ * stored twice, and the last file's unused tail of zeros. */
+static void write_core_files(const chain_file *c, const char *dir, const uint8_t *key)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/blocks", dir);
+    cr_assert(mkdir(path, 0755) == 0 || errno == EEXIST);
+    if (key) {
+        snprintf(path, sizeof path, "%s/blocks/xor.dat", dir);
+        FILE *f = fopen(path, "wb");
+        cr_assert(f && fwrite(key, 1, 8, f) == 8);
+        fclose(f);
+    }
+    /* The order: 0..n-1 with some neighbours swapped, a fork of block 1000
+     * (another time, so another hash, on the same parent) after 1001, block
+     * 500 again after 900. */
+    size_t n = c->n;
+    int64_t *order = malloc((n + 2) * sizeof *order);
+    size_t k = 0;
+    for (size_t h = 0; h < n; h++) {
+        if (h % 7 == 3 && h + 1 < n) {
+            order[k++] = (int64_t)h + 1;
+            order[k++] = (int64_t)h;
+            h++;
+        } else {
+            order[k++] = (int64_t)h;
+        }
+        if (h == 1001)
+            order[k++] = -1; /* the fork */
+        if (h == 900)
+            order[k++] = 500;
+    }
+    uint8_t *fork = malloc(c->lens[1000]);
+    memcpy(fork, c->blocks[1000], c->lens[1000]);
+    put32(fork + 68, get32(fork + 68) + 1);
+    pk_chain_params p;
+    pk_chain_params_init(&p, PK_CHAIN_REGTEST);
+    pk_verror e;
+    for (uint32_t nonce = 0;; nonce++) {
+        put32(fork + 76, nonce);
+        if (pk_check_pow(fork, &p, &e) == 0)
+            break;
+    }
+    FILE *f = NULL;
+    uint64_t off = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (i % 800 == 0) {
+            if (f)
+                fclose(f);
+            snprintf(path, sizeof path, "%s/blocks/blk%05zu.dat", dir, i / 800);
+            f = fopen(path, "wb");
+            cr_assert(f);
+            off = 0;
+        }
+        const uint8_t *blk = order[i] < 0 ? fork : c->blocks[order[i]];
+        size_t len = order[i] < 0 ? c->lens[1000] : c->lens[order[i]];
+        uint8_t *rec = malloc(8 + len);
+        memcpy(rec, "\xfa\xbf\xb5\xda", 4);
+        put32(rec + 4, (uint32_t)len);
+        memcpy(rec + 8, blk, len);
+        for (size_t j = 0; key && j < 8 + len; j++)
+            rec[j] ^= key[(off + j) & 7];
+        cr_assert_eq(fwrite(rec, 1, 8 + len, f), 8 + len);
+        off += 8 + len;
+        free(rec);
+    }
+    static const uint8_t zeros[4096];
+    cr_assert_eq(fwrite(zeros, 1, sizeof zeros, f), sizeof zeros); /* Core preallocates */
+    fclose(f);
+    free(fork);
+    free(order);
+}
+
+/* A digest of every file in dir/blocks and their names, to see that
+ * nothing was written there. */
+static void dir_digest(const char *dir, uint8_t out[32])
+{
+    char cmd[700], buf[4096];
+    snprintf(cmd, sizeof cmd, "cd '%s/blocks' && ls -la --time-style=+%%s . && sha256sum *", dir);
+    int n = tu_run(cmd, buf, sizeof buf);
+    (void)n;
+    pk_sha256(buf, strlen(buf), out);
+}
+
+Test(chain, core_block_files_read_only_in_chain_order, .timeout = 300)
+{
+    chain_file c;
+    load_chain(&c);
+    char dir[] = "/tmp/powkit-datadir-XXXXXX";
+    cr_assert(mkdtemp(dir));
+    const uint8_t key[8] = {0x5a, 0x01, 0xc3, 0x7e, 0x00, 0x99, 0xf0, 0x2b};
+    write_core_files(&c, dir, key);
+    uint8_t before[32], after[32];
+    dir_digest(dir, before);
+    /* The library: every block, in height order, as written. */
+    char err[256];
+    pk_block_source *s = pk_block_source_datadir(dir, PK_CHAIN_REGTEST, err, sizeof err);
+    cr_assert(s, "%s", err);
+    cr_assert_eq(s->tip(s, err, sizeof err), (int64_t)c.n - 1, "%s", err);
+    cr_assert_eq(s->start(s, 0, -1, err, sizeof err), 0);
+    int64_t h;
+    uint8_t *d;
+    size_t len;
+    size_t seen = 0;
+    while (s->next(s, &h, &d, &len, err, sizeof err) == 1) {
+        cr_assert_eq(h, (int64_t)seen);
+        cr_assert_eq(len, c.lens[h]);
+        cr_assert(memcmp(d, c.blocks[h], len) == 0, "block %lld differs", (long long)h);
+        free(d);
+        seen++;
+    }
+    cr_assert_eq(seen, c.n);
+    s->close(s);
+    /* The command: valid to the tip. */
+    char cmd[1024], out[8192];
+    snprintf(cmd, sizeof cmd, "%s verify-chain --datadir %s --chain regtest --memory --json 2>/dev/null; echo rc=$?",
+             POWKIT_CLI, dir);
+    tu_run(cmd, out, sizeof out);
+    cr_assert(strstr(out, "\"verdict\": \"valid\"") && strstr(out, "rc=0"), "%s", out);
+    char want[64];
+    snprintf(want, sizeof want, "\"height\": %zu", c.n - 1);
+    cr_assert(strstr(out, want), "%s", out);
+    dir_digest(dir, after);
+    cr_assert(memcmp(before, after, 32) == 0, "the data directory changed");
+    /* Another key: nothing reads as a block; a clear error, exit 2. */
+    snprintf(cmd, sizeof cmd, "cd %s/blocks && printf '12345678' > xor.dat && %s verify-chain --datadir %s "
+             "--chain regtest --memory 2>&1; echo rc=$?", dir, POWKIT_CLI, dir);
+    tu_run(cmd, out, sizeof out);
+    cr_assert(strstr(out, "genesis") && strstr(out, "rc=2"), "%s", out);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+    /* Before Core 28: no xor.dat, the bytes as they are. */
+    char dir2[] = "/tmp/powkit-datadir-XXXXXX";
+    cr_assert(mkdtemp(dir2));
+    write_core_files(&c, dir2, NULL);
+    s = pk_block_source_datadir(dir2, PK_CHAIN_REGTEST, err, sizeof err);
+    cr_assert(s, "%s", err);
+    cr_assert_eq(s->tip(s, err, sizeof err), (int64_t)c.n - 1, "%s", err);
+    s->close(s);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir2);
+    cr_assert_eq(system(cmd), 0);
+    free_chain(&c);
 }

@@ -97,7 +97,7 @@ _powkit()
             return ;;
         esac ;;
     verify-chain)
-        opts="--node --rpc-user --rpc-password --rpc-cookie --chain --db --memory --to --threads --dbcache --engine --no-batch --policy --json --help -t"
+        opts="--node --datadir --rpc-user --rpc-password --rpc-cookie --chain --db --memory --to --threads --dbcache --engine --no-batch --policy --json --help -t"
         case $prev in
         --chain)
             COMPREPLY=($(compgen -W "main regtest" -- "$cur"))
@@ -108,7 +108,7 @@ _powkit()
         --rpc-cookie)
             _filedir
             return ;;
-        --db)
+        --db | --datadir)
             _filedir -d
             return ;;
         --node | --rpc-user | --rpc-password | --to | --threads | --dbcache)

@@ -50,7 +50,7 @@ enum {
  * is a new file: these pointers and a constructor. */
 typedef struct pk_block_source pk_block_source;
 struct pk_block_source {
-    const char *name; /* "node", "memory" */
+    const char *name; /* "node", "datadir", "memory" */
     void *ctx;
     /* The height of the source's last block, or a negative error (err). */
     int64_t (*tip)(pk_block_source *s, char *err, size_t errlen);
@@ -74,6 +74,13 @@ typedef struct pk_node_source_opts {
  * fetched ahead on a thread of its own so the network does not stall
  * validation.  NULL with err set when the options cannot work. */
 PK_API pk_block_source *pk_block_source_node(const pk_node_source_opts *o, char *err, size_t errlen);
+
+/* Bitcoin Core's block files, read-only: DIR/blocks/blk*.dat (or DIR the
+ * blocks folder), XORed with blocks/xor.dat's key where there is one, the
+ * blocks linked by their previous hashes (Core writes them as they
+ * arrived) and the chain with the most work from the chain's genesis
+ * taken; stale forks and orphans are left out.  NULL with err set. */
+PK_API pk_block_source *pk_block_source_datadir(const char *dir, pk_chain chain, char *err, size_t errlen);
 
 /* Blocks the caller holds (block i at height i; kept, not copied). */
 PK_API pk_block_source *pk_block_source_memory(const uint8_t *const *blocks, const size_t *lens, size_t n);
