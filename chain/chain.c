@@ -238,6 +238,22 @@ int pk_chainstate_coin(pk_chainstate *cs, const uint8_t txid[32], uint32_t n, ui
     return 1;
 }
 
+int pk_chainstate_coin_get(pk_chainstate *cs, const uint8_t txid[32], uint32_t n, pk_prevout *out)
+{
+    uint8_t key[36];
+    pk_outpoint_key(key, txid, n);
+    pk_coin_entry *e = pk_utxo_get(&cs->u, key);
+    if (!e)
+        return 0;
+    out->value = e->value;
+    out->script = e->script;
+    out->script_len = e->script_len;
+    out->has_height = 1;
+    out->height = e->height;
+    out->coinbase = e->coinbase;
+    return 1;
+}
+
 void pk_chainstate_get_stats(const pk_chainstate *cs, pk_chainstate_stats *out)
 {
     *out = cs->st;

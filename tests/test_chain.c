@@ -763,3 +763,60 @@ Test(chain, core_block_files_read_only_in_chain_order, .timeout = 300)
     cr_assert_eq(system(cmd), 0);
     free_chain(&c);
 }
+
+/* ---- a state started at a height ---- */
+
+Test(chain, assumed_tip_with_given_coins_connects_the_next_block, .timeout = 300)
+{
+    chain_file c;
+    load_chain(&c);
+    int64_t H = 1700;
+    pk_chainstate *ref = open_state(NULL);
+    for (int64_t h = 0; h < H; h++)
+        connect_ok(ref, &c, h);
+    /* A state that has seen none of it: the last 11 headers, and the coins block H spends. */
+    pk_chainstate *cs = open_state(NULL);
+    uint8_t hdrs[11][80];
+    for (int i = 0; i < 11; i++)
+        memcpy(hdrs[i], c.blocks[H - 11 + i], 80);
+    cr_assert_eq(pk_chainstate_assume_tip(cs, H - 1, c.blocks[H] + 4, (const uint8_t(*)[80])hdrs, 11), 0);
+    pk_block b;
+    pk_verror e;
+    cr_assert_eq(pk_block_parse(&b, c.blocks[H], c.lens[H], &e), 0);
+    pk_block_hash_txs(&b);
+    size_t given = 0, skipped = 0;
+    for (size_t ti = 1; ti < b.ntx; ti++) {
+        pk_txin_ref ins[64];
+        cr_assert_leq(b.tx[ti].n_in, 64);
+        pk_tx_inputs(&b, &b.tx[ti], ins);
+        for (uint32_t vi = 0; vi < b.tx[ti].n_in; vi++) {
+            const uint8_t *op = c.blocks[H] + ins[vi].prevout;
+            uint32_t n = get32(op + 32);
+            pk_prevout po;
+            if (!pk_chainstate_coin_get(ref, op, n, &po)) {
+                skipped++; /* made in this block */
+                continue;
+            }
+            if (given == 0) {
+                /* Without its first coin the block is refused: the coins are what was given. */
+                pk_chain_verdict v;
+                cr_assert_eq(pk_chainstate_connect(cs, c.blocks[H], c.lens[H], &v), 1);
+                cr_assert_str_eq(v.reason, "bad-txns-inputs-missingorspent");
+            }
+            cr_assert_eq(pk_chainstate_add_coin(cs, op, n, po.value, po.height, po.coinbase, po.script,
+                                                po.script_len), 0);
+            given++;
+        }
+    }
+    cr_assert_gt(given, 0, "block %lld spends nothing", (long long)H);
+    pk_block_free(&b);
+    pk_chain_verdict v;
+    int rc = pk_chainstate_connect(cs, c.blocks[H], c.lens[H], &v);
+    cr_assert_eq(rc, 0, "%s: %s", v.reason ? v.reason : "", v.msg);
+    cr_assert_eq(v.valid, 1, "%s", v.msg);
+    cr_assert_eq(pk_chainstate_height(cs), H);
+    cr_log_info("block %lld: %zu coins given, %zu inputs spend the block's own", (long long)H, given, skipped);
+    pk_chainstate_close(cs);
+    pk_chainstate_close(ref);
+    free_chain(&c);
+}

@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "powkit/prevouts.h"
 #include "powkit/validate.h"
 #include "powkit/verify.h"
 
@@ -142,6 +143,9 @@ PK_API int pk_chainstate_flush(pk_chainstate *cs, char *err, size_t errlen);
 /* 1 when the coin (txid, n) is unspent, with its value and height. */
 PK_API int pk_chainstate_coin(pk_chainstate *cs, const uint8_t txid[32], uint32_t n, uint64_t *value,
                               int64_t *height);
+/* The same with all of the coin: value, script (valid until the next
+ * connect or flush), height, coinbase.  1 when unspent, else 0. */
+PK_API int pk_chainstate_coin_get(pk_chainstate *cs, const uint8_t txid[32], uint32_t n, pk_prevout *out);
 PK_API void pk_chainstate_get_stats(const pk_chainstate *cs, pk_chainstate_stats *out);
 /* A state in memory (no db_dir) started at a height whose blocks it has
  * not seen: tip is the hash the next block builds on, headers the last n
