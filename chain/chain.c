@@ -55,6 +55,7 @@ struct pk_chainstate {
     size_t cap;
     int64_t height, flushed;
     int64_t known_from; /* the first height with a header: 0, or where an assumed tip's headers begin */
+    int coins_from_source; /* pk_chainstate_start_from: each block's spent coins from the source's undo data */
     uint8_t tip[32];
     double last_flush;
     pk_chainstate_stats st;
@@ -713,6 +714,101 @@ int pk_chainstate_connect(pk_chainstate *cs, const uint8_t *data, size_t len, pk
     return 0;
 }
 
+/* The coins block h spends, from the source's undo data, into the set:
+ * those made by the block itself are left to it, and those already there
+ * (made by a block connected since the start) are the same coins. */
+static int add_spent_coins(pk_chainstate *cs, pk_block_source *src, int64_t h, const uint8_t *data, size_t len,
+                           char *err, size_t errlen)
+{
+    pk_block b;
+    pk_verror e;
+    if (pk_block_parse(&b, data, len, &e))
+        return 0; /* connect refuses it with its reason */
+    pk_block_hash_txs(&b);
+    pk_prevout *out = NULL;
+    uint8_t *store = NULL;
+    size_t n = 0;
+    int rc = src->spent(src, h, &out, &n, &store, err, errlen);
+    if (rc) {
+        pk_block_free(&b);
+        return rc < 0 ? rc : PK_CHAIN_ESOURCE;
+    }
+    if (n != b.n_inputs - 1) {
+        snprintf(err, errlen, "block %lld: the undo data holds %zu coins for %llu inputs", (long long)h, n,
+                 (unsigned long long)(b.n_inputs - 1));
+        pk_block_free(&b);
+        free(out);
+        free(store);
+        return PK_CHAIN_ESOURCE;
+    }
+    size_t k = 0, max_in = 1;
+    for (size_t ti = 1; ti < b.ntx; ti++)
+        if (b.tx[ti].n_in > max_in)
+            max_in = b.tx[ti].n_in;
+    pk_txin_ref *ins = malloc(max_in * sizeof *ins);
+    if (!ins)
+        abort();
+    for (size_t ti = 1; ti < b.ntx; ti++) {
+        pk_tx_inputs(&b, &b.tx[ti], ins);
+        for (uint32_t vi = 0; vi < b.tx[ti].n_in; vi++, k++) {
+            const uint8_t *op = data + ins[vi].prevout;
+            int own = 0;
+            for (size_t tj = 0; tj < ti && !own; tj++)
+                own = memcmp(b.tx[tj].txid, op, 32) == 0;
+            uint8_t key[36];
+            memcpy(key, op, 36);
+            if (own || pk_utxo_get(&cs->u, key))
+                continue;
+            if (out[k].height > cs->height) {
+                snprintf(err, errlen, "block %lld: the undo data says input %u of transaction %zu spends a coin of "
+                                      "height %lld",
+                         (long long)h, vi, ti, (long long)out[k].height);
+                rc = PK_CHAIN_ESOURCE;
+                break;
+            }
+            pk_utxo_add(&cs->u, key, out[k].value, (uint32_t)out[k].height, out[k].coinbase, out[k].script,
+                        out[k].script_len, 0);
+        }
+        if (rc)
+            break;
+    }
+    pk_utxo_commit(&cs->u);
+    free(ins);
+    free(out);
+    free(store);
+    pk_block_free(&b);
+    return rc;
+}
+
+int pk_chainstate_start_from(pk_chainstate *cs, pk_block_source *src, int64_t from, char *err, size_t errlen)
+{
+    if (!src->headers || !src->spent) {
+        snprintf(err, errlen, "the %s source has no undo data: a run from a height needs --datadir", src->name);
+        return PK_CHAIN_ESOURCE;
+    }
+    if (cs->u.env || cs->height >= 0 || from < 1) {
+        snprintf(err, errlen, "a run from a height starts a fresh state in memory, above genesis");
+        return PK_CHAIN_ESTATE;
+    }
+    uint8_t (*hdrs)[80] = malloc((size_t)from * 80);
+    if (!hdrs) {
+        snprintf(err, errlen, "out of memory");
+        return PK_CHAIN_EIO;
+    }
+    int rc = src->headers(src, from, hdrs, err, errlen);
+    if (rc == 0) {
+        uint8_t tip[32];
+        pk_header_hash(hdrs[from - 1], tip);
+        rc = pk_chainstate_assume_tip(cs, from - 1, tip, (const uint8_t(*)[80])hdrs, (size_t)from);
+        if (rc)
+            snprintf(err, errlen, "cannot start at height %lld", (long long)from);
+    }
+    free(hdrs);
+    if (rc == 0)
+        cs->coins_from_source = 1;
+    return rc;
+}
+
 int pk_chainstate_step(pk_chainstate *cs, pk_block_source *src, pk_chain_verdict *v, char *err, size_t errlen)
 {
     int64_t h = -1;
@@ -728,6 +824,18 @@ int pk_chainstate_step(pk_chainstate *cs, pk_block_source *src, pk_chain_verdict
         snprintf(err, errlen, "the %s source gave block %lld where %lld was next", src->name, (long long)h,
                  (long long)(cs->height + 1));
         return PK_CHAIN_ESOURCE;
+    }
+    if (cs->coins_from_source) {
+        if (!src->spent) {
+            free(data);
+            snprintf(err, errlen, "the %s source has no undo data", src->name);
+            return PK_CHAIN_ESOURCE;
+        }
+        rc = add_spent_coins(cs, src, h, data, len, err, errlen);
+        if (rc) {
+            free(data);
+            return rc;
+        }
     }
     rc = pk_chainstate_connect(cs, data, len, v);
     free(data);

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "powkit/prevouts.h"
+
 /* A coin in the cache.  Entries live until a flush or an undo, so pointers
  * into them (the script) stay valid while a block is judged. */
 enum { COIN_DIRTY = 1, COIN_FRESH = 2, COIN_SPENT = 4 };
@@ -77,5 +79,12 @@ static inline void pk_outpoint_key(uint8_t key[36], const uint8_t txid[32], uint
     key[34] = (uint8_t)(n >> 16);
     key[35] = (uint8_t)(n >> 24);
 }
+
+/* Core's undo data of one block with ntx transactions: its spent coins in
+ * input order (the coinbase's left out), scripts in *store.  0, or -1 when
+ * it is not what Core writes.  And Core's amount compression both ways. */
+int pk_undo_decode(const uint8_t *p, size_t n, size_t ntx, pk_prevout **out, size_t *nout, uint8_t **store);
+uint64_t pk_undo_decompress_amount(uint64_t x);
+uint64_t pk_undo_compress_amount(uint64_t n);
 
 #endif

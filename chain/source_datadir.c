@@ -16,11 +16,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "chain_internal.h"
 #include "powkit/chain.h"
+#include "powkit/sha256.h"
 #include "powkit/util.h"
 
 typedef struct dentry {
     uint8_t hash[32], prev[32];
+    uint8_t hdr[80];
+    uint64_t ntx;
+    int64_t rev_off; /* its undo record's data in rev of the same number, -1 not found */
+    uint32_t rev_size;
     uint32_t file, size;
     uint64_t off; /* of the block's first byte in its file */
     int64_t height;   /* -1 unknown, -2 not linked to genesis */
@@ -45,6 +51,7 @@ typedef struct dsrc {
     int fd_file;
     int fd;
     uint32_t nfiles;
+    int undo_matched;
 } dsrc;
 
 static void unxor(const dsrc *d, uint8_t *p, size_t n, uint64_t off)
@@ -118,11 +125,12 @@ static int scan_file(dsrc *d, uint32_t fno, char *err, size_t errlen)
     struct stat st;
     fstat(fd, &st);
     uint64_t off = 0, size = (uint64_t)st.st_size;
-    uint8_t h[88];
-    while (off + 88 <= size) {
-        if (pread(fd, h, 88, (off_t)off) != 88)
+    uint8_t h[97];
+    while (off + 89 <= size) {
+        size_t want = off + 97 <= size ? 97 : (size_t)(size - off);
+        if (pread(fd, h, want, (off_t)off) != (ssize_t)want)
             break;
-        unxor(d, h, 88, off);
+        unxor(d, h, want, off);
         if (memcmp(h, d->magic, 4) != 0)
             break; /* zeros where Core preallocated, or the end of what it wrote */
         uint32_t bsize = (uint32_t)h[4] | (uint32_t)h[5] << 8 | (uint32_t)h[6] << 16 | (uint32_t)h[7] << 24;
@@ -142,6 +150,9 @@ static int scan_file(dsrc *d, uint32_t fno, char *err, size_t errlen)
         dentry *e = &d->e[d->n++];
         memset(e, 0, sizeof *e);
         pk_header_hash(h + 8, e->hash);
+        memcpy(e->hdr, h + 8, 80);
+        e->ntx = want > 88 && h[88] < 0xfd ? h[88] : 0; /* else read with the block when needed */
+        e->rev_off = -1;
         memcpy(e->prev, h + 12, 32);
         e->file = fno;
         e->off = off + 8;
@@ -235,6 +246,160 @@ static int scan(dsrc *d, char *err, size_t errlen)
     for (int64_t x = best; x >= 0; x = d->e[x].parent)
         d->chain[d->e[x].height] = x;
     d->scanned = 1;
+    return 0;
+}
+
+/* Matches the records of rev files to the main chain's blocks from..to:
+ * a record's checksum is SHA256d(the previous block's hash, the undo
+ * data), and Core writes it to the rev file of the block's blk number. */
+static int match_undo(dsrc *d, int64_t from, int64_t to, char *err, size_t errlen)
+{
+    for (uint32_t f = 0; f < d->nfiles; f++) {
+        int used = 0;
+        for (int64_t h = from; h <= to && !used; h++)
+            used = d->e[d->chain[h]].file == f && d->e[d->chain[h]].rev_off < 0;
+        if (!used)
+            continue;
+        /* The main chain's blocks of this file, in height order (Core's order of writing undo). */
+        size_t nc = 0, cur = 0;
+        int64_t *cand = malloc((size_t)(d->tip + 1) * sizeof *cand);
+        if (!cand) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        for (int64_t h = 1; h <= d->tip; h++)
+            if (d->e[d->chain[h]].file == f)
+                cand[nc++] = d->chain[h];
+        char path[1100];
+        snprintf(path, sizeof path, "%s/rev%05u.dat", d->dir, f);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            free(cand);
+            continue; /* no undo data here: those blocks have none */
+        }
+        struct stat st;
+        fstat(fd, &st);
+        uint64_t off = 0, size = (uint64_t)st.st_size;
+        uint8_t *buf = NULL;
+        size_t cap = 0;
+        while (off + 8 + 32 <= size) {
+            uint8_t h8[8];
+            if (pread(fd, h8, 8, (off_t)off) != 8)
+                break;
+            unxor(d, h8, 8, off);
+            if (memcmp(h8, d->magic, 4) != 0)
+                break;
+            uint32_t n = (uint32_t)h8[4] | (uint32_t)h8[5] << 8 | (uint32_t)h8[6] << 16 | (uint32_t)h8[7] << 24;
+            if (off + 8 + n + 32 > size)
+                break;
+            if (32 + (size_t)n > cap) {
+                cap = 32 + (size_t)n;
+                uint8_t *nb = realloc(buf, cap);
+                if (!nb)
+                    break;
+                buf = nb;
+            }
+            /* the previous block's hash, then the record: hashed together */
+            if (pread(fd, buf + 32, n, (off_t)(off + 8)) != (ssize_t)n)
+                break;
+            unxor(d, buf + 32, n, off + 8);
+            uint8_t sum[32], got[32];
+            if (pread(fd, got, 32, (off_t)(off + 8 + n)) != 32)
+                break;
+            unxor(d, got, 32, off + 8 + n);
+            for (size_t k = 0; k < nc; k++) {
+                size_t i = (cur + k) % nc;
+                dentry *e = &d->e[cand[i]];
+                if (e->rev_off >= 0)
+                    continue;
+                memcpy(buf, e->prev, 32);
+                pk_sha256d(buf, 32 + (size_t)n, sum);
+                if (memcmp(sum, got, 32) == 0) {
+                    e->rev_off = (int64_t)(off + 8);
+                    e->rev_size = n;
+                    cur = i + 1;
+                    break;
+                }
+            }
+            off += 8 + n + 32;
+        }
+        free(buf);
+        free(cand);
+        close(fd);
+    }
+    return 0;
+}
+
+static int dd_headers(pk_block_source *s, int64_t n, uint8_t (*out)[80], char *err, size_t errlen)
+{
+    dsrc *d = s->ctx;
+    if (scan(d, err, errlen))
+        return PK_CHAIN_EIO;
+    if (n > d->tip + 1) {
+        snprintf(err, errlen, "the block files reach height %lld only", (long long)d->tip);
+        return PK_CHAIN_EIO;
+    }
+    for (int64_t h = 0; h < n; h++)
+        memcpy(out[h], d->e[d->chain[h]].hdr, 80);
+    return 0;
+}
+
+static int dd_spent(pk_block_source *s, int64_t height, pk_prevout **out, size_t *n, uint8_t **store, char *err,
+                    size_t errlen)
+{
+    dsrc *d = s->ctx;
+    if (scan(d, err, errlen))
+        return PK_CHAIN_EIO;
+    if (height < 1 || height > d->tip) {
+        snprintf(err, errlen, "no block %lld in the files", (long long)height);
+        return PK_CHAIN_EIO;
+    }
+    dentry *e = &d->e[d->chain[height]];
+    if (e->rev_off < 0 && !d->undo_matched) {
+        if (match_undo(d, height, d->to >= height ? d->to : d->tip, err, errlen))
+            return PK_CHAIN_EIO;
+        d->undo_matched = 1;
+    }
+    if (e->rev_off < 0) {
+        snprintf(err, errlen, "rev%05u.dat holds no undo record for block %lld whose checksum matches", e->file,
+                 (long long)height);
+        return PK_CHAIN_EIO;
+    }
+    char path[1100];
+    snprintf(path, sizeof path, "%s/rev%05u.dat", d->dir, e->file);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    uint8_t *p = fd >= 0 ? malloc(e->rev_size ? e->rev_size : 1) : NULL;
+    ssize_t got = p ? pread(fd, p, e->rev_size, (off_t)e->rev_off) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (got != (ssize_t)e->rev_size) {
+        free(p);
+        snprintf(err, errlen, "%s: cannot read block %lld's undo record", path, (long long)height);
+        return PK_CHAIN_EIO;
+    }
+    unxor(d, p, e->rev_size, (uint64_t)e->rev_off);
+    uint64_t ntx = e->ntx;
+    if (!ntx) {
+        /* a count of 253 or more: from the block itself */
+        uint8_t c9[9];
+        int bfd = -1;
+        char bp[1100];
+        file_path(d, e->file, bp, sizeof bp);
+        bfd = open(bp, O_RDONLY | O_CLOEXEC);
+        if (bfd >= 0 && pread(bfd, c9, 9, (off_t)(e->off + 80)) == 9) {
+            unxor(d, c9, 9, e->off + 80);
+            size_t pos = 0;
+            ntx = pk_compact_get(c9, &pos);
+        }
+        if (bfd >= 0)
+            close(bfd);
+    }
+    int rc = pk_undo_decode(p, e->rev_size, (size_t)ntx, out, n, store);
+    free(p);
+    if (rc) {
+        snprintf(err, errlen, "block %lld's undo record is not Core's undo format", (long long)height);
+        return PK_CHAIN_EIO;
+    }
     return 0;
 }
 
@@ -350,6 +515,6 @@ pk_block_source *pk_block_source_datadir(const char *datadir, pk_chain chain, ch
     }
     d->next = 0;
     d->to = -1;
-    d->s = (pk_block_source){"datadir", d, dd_tip, dd_start, dd_next, dd_close};
+    d->s = (pk_block_source){"datadir", d, dd_tip, dd_start, dd_next, dd_close, dd_headers, dd_spent};
     return &d->s;
 }

@@ -58,6 +58,6 @@ pk_block_source *pk_block_source_memory(const uint8_t *const *blocks, const size
     m->lens = lens;
     m->n = n;
     m->to = -1;
-    m->s = (pk_block_source){"memory", m, mem_tip, mem_start, mem_next, mem_close};
+    m->s = (pk_block_source){"memory", m, mem_tip, mem_start, mem_next, mem_close, NULL, NULL};
     return &m->s;
 }

@@ -455,6 +455,6 @@ pk_block_source *pk_block_source_node(const pk_node_source_opts *o, char *err, s
     pthread_mutex_init(&n->mu, NULL);
     pthread_cond_init(&n->cv, NULL);
     n->to = -1;
-    n->s = (pk_block_source){"node", n, node_tip, node_start, node_next, node_close};
+    n->s = (pk_block_source){"node", n, node_tip, node_start, node_next, node_close, NULL, NULL};
     return &n->s;
 }

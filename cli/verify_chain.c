@@ -18,7 +18,7 @@ void pk_usage_verify_chain(FILE *f)
 {
     fprintf(f,
             "usage: powkit verify-chain (--node URL [--rpc-user U --rpc-password P | --rpc-cookie FILE] | --datadir DIR)\n"
-            "                           [--chain main|regtest] [--db DIR | --memory] [--to HEIGHT]\n"
+            "                           [--chain main|regtest] [--db DIR | --memory] [--from HEIGHT] [--to HEIGHT]\n"
             "                           [-t N] [--dbcache MB] [--engine E] [--no-batch] [--policy] [--json]\n"
             "\n"
             "Validates a chain from genesis with a UTXO set of its own: every block's own checks,\n"
@@ -38,6 +38,9 @@ void pk_usage_verify_chain(FILE *f)
             "  --db DIR            the UTXO set (LMDB; default ~/.powkit/chainstate-CHAIN): a run\n"
             "                      that stops (Ctrl-C, kill) resumes there with the same command\n"
             "  --memory            keep the UTXO set in memory only (nothing resumes)\n"
+            "  --from HEIGHT       with --datadir: start there, without a UTXO set: each block's spent coins\n"
+            "                      from Core's undo data (rev*.dat, each record checked against its\n"
+            "                      checksum); kept in memory, so nothing resumes\n"
             "  --to HEIGHT         stop after this height (default: the node's tip)\n"
             "  -t, --threads N     verification threads (default: all CPUs)\n"
             "  --dbcache MB        the coin cache before a flush (default 450)\n"
@@ -97,7 +100,7 @@ int pk_cmd_verify_chain(int argc, char **argv)
     co.engine = -1;
     const char *db = NULL, *datadir = NULL;
     int memory = 0, json = 0;
-    int64_t to = -1;
+    int64_t to = -1, from = -1;
     unsigned threads = 0, dbcache = 0;
     pk_engine engine;
     static const struct option opts[] = {{"node", required_argument, 0, 'n'},
@@ -109,6 +112,7 @@ int pk_cmd_verify_chain(int argc, char **argv)
                                          {"db", required_argument, 0, 'd'},
                                          {"memory", no_argument, 0, 'm'},
                                          {"to", required_argument, 0, 'T'},
+                                         {"from", required_argument, 0, 'F'},
                                          {"threads", required_argument, 0, 't'},
                                          {"dbcache", required_argument, 0, 'D'},
                                          {"engine", required_argument, 0, 'e'},
@@ -134,6 +138,10 @@ int pk_cmd_verify_chain(int argc, char **argv)
             break;
         case 'd': db = optarg; break;
         case 'm': memory = 1; break;
+        case 'F':
+            if (pk_args_int64(&a, optarg, 1, INT32_MAX, &from))
+                return PK_EXIT_USAGE;
+            break;
         case 'T':
             if (pk_args_int64(&a, optarg, 0, INT32_MAX, &to))
                 return PK_EXIT_USAGE;
@@ -163,6 +171,12 @@ int pk_cmd_verify_chain(int argc, char **argv)
         return pk_args_fail(&a, "give one source of blocks: --node URL or --datadir DIR");
     if (memory && db)
         return pk_args_fail(&a, "--db and --memory exclude each other");
+    if (from >= 0 && !datadir)
+        return pk_args_fail(&a, "--from needs --datadir (the coins come from Core's undo data)");
+    if (from >= 0 && db)
+        return pk_args_fail(&a, "--from keeps its coins in memory: no --db");
+    if (from >= 0)
+        memory = 1;
     if (co.chain != PK_CHAIN_MAIN && co.chain != PK_CHAIN_REGTEST)
         return pk_args_fail(&a, "--chain: main or regtest (testnet's rules are not here)");
     const char *chain_name = co.chain == PK_CHAIN_MAIN ? "main" : "regtest";
@@ -204,6 +218,12 @@ int pk_cmd_verify_chain(int argc, char **argv)
     }
     if (to < 0 || to > tip)
         to = tip;
+    if (from >= 0 && pk_chainstate_start_from(cs, src, from, err, sizeof err)) {
+        fprintf(stderr, "powkit verify-chain: %s\n", err);
+        pk_chainstate_close(cs);
+        src->close(src);
+        return PK_EXIT_USAGE;
+    }
     int64_t start = pk_chainstate_height(cs);
     if (start >= 0)
         fprintf(stderr, "verify-chain: resuming after height %lld (%s)\n", (long long)start,
@@ -295,6 +315,7 @@ int pk_cmd_verify_chain(int argc, char **argv)
         json_object_set_new(o, "coins", json_integer((json_int_t)s.coins));
         json_object_set_new(o, "flushed_height", json_integer(s.flushed_height));
         json_object_set_new(o, "db", memory ? json_null() : json_string(dbpath));
+        json_object_set_new(o, "coins_from", json_string(from >= 0 ? "undo_data" : "own_utxo_set"));
         if (invalid) {
             json_t *b = json_pack("{s:I, s:s, s:s, s:s}", "height", (json_int_t)bad.height, "hash", badhash, "reason",
                                   bad.reason ? bad.reason : "", "message", bad.msg);
@@ -337,6 +358,9 @@ int pk_cmd_verify_chain(int argc, char **argv)
         else if (partial)
             printf("result: valid as far as checked up to height %lld: %llu inputs not checked\n", (long long)s.height,
                    (unsigned long long)s.not_checked);
+        else if (from >= 0)
+            printf("result: valid: every block from height %lld to %lld (spent coins from Core's undo data)\n",
+                   (long long)from, (long long)s.height);
         else
             printf("result: valid: every block from genesis to height %lld\n", (long long)s.height);
     }

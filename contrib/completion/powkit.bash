@@ -97,7 +97,7 @@ _powkit()
             return ;;
         esac ;;
     verify-chain)
-        opts="--node --datadir --rpc-user --rpc-password --rpc-cookie --chain --db --memory --to --threads --dbcache --engine --no-batch --policy --json --help -t"
+        opts="--node --datadir --rpc-user --rpc-password --rpc-cookie --chain --db --memory --from --to --threads --dbcache --engine --no-batch --policy --json --help -t"
         case $prev in
         --chain)
             COMPREPLY=($(compgen -W "main regtest" -- "$cur"))
@@ -111,7 +111,7 @@ _powkit()
         --db | --datadir)
             _filedir -d
             return ;;
-        --node | --rpc-user | --rpc-password | --to | --threads | --dbcache)
+        --node | --rpc-user | --rpc-password | --from | --to | --threads | --dbcache)
             return ;;
         esac ;;
     verify-headers)

@@ -61,6 +61,14 @@ struct pk_block_source {
      * height, 0 after the last one, a negative error with err set. */
     int (*next)(pk_block_source *s, int64_t *height, uint8_t **data, size_t *len, char *err, size_t errlen);
     void (*close)(pk_block_source *s); /* frees s too */
+    /* Optional (NULL where the source has none), for a run that starts
+     * above genesis: the headers of heights 0..n-1 into out; and the
+     * outputs the block at height spends, from the source's undo data, in
+     * input order with the coinbase's left out (*out n entries and *store
+     * their scripts, both malloc'd).  0, or a negative error with err. */
+    int (*headers)(pk_block_source *s, int64_t n, uint8_t (*out)[80], char *err, size_t errlen);
+    int (*spent)(pk_block_source *s, int64_t height, pk_prevout **out, size_t *n, uint8_t **store, char *err,
+                 size_t errlen);
 };
 
 typedef struct pk_node_source_opts {
@@ -80,7 +88,9 @@ PK_API pk_block_source *pk_block_source_node(const pk_node_source_opts *o, char 
  * blocks folder), XORed with blocks/xor.dat's key where there is one, the
  * blocks linked by their previous hashes (Core writes them as they
  * arrived) and the chain with the most work from the chain's genesis
- * taken; stale forks and orphans are left out.  NULL with err set. */
+ * taken; stale forks and orphans are left out.  Its undo data (rev*.dat:
+ * the coins each block spent, in Core's compressed form) gives `spent`,
+ * each record matched to its block by its checksum.  NULL with err set. */
 PK_API pk_block_source *pk_block_source_datadir(const char *dir, pk_chain chain, char *err, size_t errlen);
 
 /* Blocks the caller holds (block i at height i; kept, not copied). */
@@ -159,6 +169,14 @@ PK_API int pk_chainstate_assume_tip(pk_chainstate *cs, int64_t height, const uin
                                     const uint8_t (*headers)[80], size_t n);
 PK_API int pk_chainstate_add_coin(pk_chainstate *cs, const uint8_t txid[32], uint32_t n, uint64_t value,
                                   int64_t height, int coinbase, const uint8_t *script, size_t len);
+/* Starts a state in memory (no db_dir) at height from, above genesis,
+ * without a UTXO set: the headers below come from src->headers, and before
+ * each block pk_chainstate_step adds the coins it spends from src->spent
+ * (the source's undo data, checked against its checksums; assumed, not
+ * validated here).  Every rule of the blocks from there on is checked.
+ * Returns 0, or a negative error (a source without undo data). */
+PK_API int pk_chainstate_start_from(pk_chainstate *cs, pk_block_source *src, int64_t from, char *err,
+                                    size_t errlen);
 /* Flushes (when kept on disk) and frees. */
 PK_API void pk_chainstate_close(pk_chainstate *cs);
 
