@@ -80,6 +80,20 @@ static inline void pk_outpoint_key(uint8_t key[36], const uint8_t txid[32], uint
     key[35] = (uint8_t)(n >> 24);
 }
 
+/* Bitcoin Core's block index (blocks/index, LevelDB), one entry a block. */
+enum { PK_BLOCK_VALID_MASK = 7, PK_BLOCK_VALID_SCRIPTS = 5, PK_BLOCK_HAVE_DATA = 8, PK_BLOCK_HAVE_UNDO = 16,
+       PK_BLOCK_FAILED = 32 | 64 };
+typedef struct pk_index_entry {
+    uint8_t hash[32], header[80];
+    int64_t height;
+    uint32_t status, file;
+    uint64_t ntx, data_pos, undo_pos;
+} pk_index_entry;
+/* Reads the index from a copy of index_dir (LevelDB writes when it opens
+ * a folder).  0 with the entries (malloc'd), 1 when there is no index, -1
+ * with err when it cannot be read. */
+int pk_block_index_read(const char *index_dir, pk_index_entry **out, size_t *n, char *err, size_t errlen);
+
 /* Core's undo data of one block with ntx transactions: its spent coins in
  * input order (the coinbase's left out), scripts in *store.  0, or -1 when
  * it is not what Core writes.  And Core's amount compression both ways. */

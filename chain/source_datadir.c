@@ -52,6 +52,7 @@ typedef struct dsrc {
     int fd;
     uint32_t nfiles;
     int undo_matched;
+    int from_index, no_index;
 } dsrc;
 
 static void unxor(const dsrc *d, uint8_t *p, size_t n, uint64_t off)
@@ -166,10 +167,95 @@ static int scan_file(dsrc *d, uint32_t fno, char *err, size_t errlen)
     return 0;
 }
 
+static uint32_t le32at(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* The main chain from Core's block index: the highest block Core validated
+ * fully (BLOCK_VALID_SCRIPTS, its data here, not failed), linked down to
+ * genesis through the index.  0, 1 without an index, -1 on an error. */
+static int from_index(dsrc *d, char *err, size_t errlen)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/index", d->dir);
+    pk_index_entry *x;
+    size_t n;
+    int rc = pk_block_index_read(path, &x, &n, err, errlen);
+    if (rc)
+        return rc;
+    d->e = calloc(n ? n : 1, sizeof *d->e);
+    if (!d->e) {
+        free(x);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int64_t best = -1;
+    for (size_t i = 0; i < n; i++) {
+        if (!(x[i].status & PK_BLOCK_HAVE_DATA) || (x[i].status & PK_BLOCK_FAILED))
+            continue;
+        dentry *e = &d->e[d->n++];
+        memcpy(e->hash, x[i].hash, 32);
+        memcpy(e->hdr, x[i].header, 80);
+        memcpy(e->prev, x[i].header + 4, 32);
+        e->ntx = x[i].ntx;
+        e->file = x[i].file;
+        e->off = x[i].data_pos;
+        e->size = 0; /* read from the record when the block is */
+        e->rev_off = (x[i].status & PK_BLOCK_HAVE_UNDO) ? (int64_t)x[i].undo_pos : -1;
+        e->height = x[i].height;
+        e->parent = -1;
+        if ((x[i].status & PK_BLOCK_VALID_MASK) >= PK_BLOCK_VALID_SCRIPTS &&
+            (best < 0 || e->height > d->e[best].height))
+            best = (int64_t)d->n - 1;
+    }
+    free(x);
+    if (best < 0 || index_all(d)) {
+        snprintf(err, errlen, "%s: no fully validated block in the index", path);
+        return -1;
+    }
+    d->tip = d->e[best].height;
+    d->chain = malloc((size_t)(d->tip + 1) * sizeof *d->chain);
+    if (!d->chain) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int64_t k = best;
+    for (int64_t h = d->tip; h >= 0; h--) {
+        if (k < 0 || d->e[k].height != h) {
+            snprintf(err, errlen, "%s: the chain below height %lld is not in the index", path, (long long)(h + 1));
+            return -1;
+        }
+        d->chain[h] = k;
+        if (h > 0)
+            k = find(d, d->e[k].prev);
+    }
+    char hex[65];
+    pk_hash_to_hex(d->e[d->chain[0]].hash, hex);
+    if (strcmp(hex, d->genesis) != 0) {
+        snprintf(err, errlen, "%s: the index's chain does not start at %s's genesis block", path, d->s.name);
+        return -1;
+    }
+    for (uint32_t f = 0;; f++) {
+        char p2[1100];
+        file_path(d, f, p2, sizeof p2);
+        if (access(p2, R_OK) != 0)
+            break;
+        d->nfiles = f + 1;
+    }
+    d->undo_matched = 1; /* the index says where each undo record is */
+    d->from_index = 1;
+    d->scanned = 1;
+    return 0;
+}
+
 static int scan(dsrc *d, char *err, size_t errlen)
 {
     if (d->scanned)
         return 0;
+    int ir = d->no_index ? 1 : from_index(d, err, errlen);
+    if (ir <= 0)
+        return ir;
     for (uint32_t f = 0;; f++) {
         char path[1100];
         file_path(d, f, path, sizeof path);
@@ -368,16 +454,34 @@ static int dd_spent(pk_block_source *s, int64_t height, pk_prevout **out, size_t
     char path[1100];
     snprintf(path, sizeof path, "%s/rev%05u.dat", d->dir, e->file);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    uint8_t *p = fd >= 0 ? malloc(e->rev_size ? e->rev_size : 1) : NULL;
-    ssize_t got = p ? pread(fd, p, e->rev_size, (off_t)e->rev_off) : -1;
+    if (fd >= 0 && e->rev_size == 0) {
+        uint8_t h8[8];
+        if (e->rev_off >= 8 && pread(fd, h8, 8, (off_t)(e->rev_off - 8)) == 8) {
+            unxor(d, h8, 8, (uint64_t)e->rev_off - 8);
+            if (memcmp(h8, d->magic, 4) == 0)
+                e->rev_size = le32at(h8 + 4);
+        }
+    }
+    /* the record, then its checksum: SHA256d(the previous block's hash, the record) */
+    uint8_t *p = fd >= 0 && e->rev_size ? malloc(32 + (size_t)e->rev_size + 32) : NULL;
+    ssize_t got = p ? pread(fd, p + 32, (size_t)e->rev_size + 32, (off_t)e->rev_off) : -1;
     if (fd >= 0)
         close(fd);
-    if (got != (ssize_t)e->rev_size) {
+    if (got != (ssize_t)e->rev_size + 32) {
         free(p);
         snprintf(err, errlen, "%s: cannot read block %lld's undo record", path, (long long)height);
         return PK_CHAIN_EIO;
     }
-    unxor(d, p, e->rev_size, (uint64_t)e->rev_off);
+    unxor(d, p + 32, (size_t)e->rev_size + 32, (uint64_t)e->rev_off);
+    memcpy(p, e->prev, 32);
+    uint8_t sum[32];
+    pk_sha256d(p, 32 + (size_t)e->rev_size, sum);
+    if (memcmp(sum, p + 32 + e->rev_size, 32) != 0) {
+        free(p);
+        snprintf(err, errlen, "rev%05u.dat: block %lld's undo record fails its checksum", e->file, (long long)height);
+        return PK_CHAIN_EIO;
+    }
+    memmove(p, p + 32, e->rev_size);
     uint64_t ntx = e->ntx;
     if (!ntx) {
         /* a count of 253 or more: from the block itself */
@@ -438,6 +542,22 @@ static int dd_next(pk_block_source *s, int64_t *height, uint8_t **data, size_t *
             snprintf(err, errlen, "%s: %s", path, strerror(errno));
             return PK_CHAIN_EIO;
         }
+    }
+    if (e->size == 0) {
+        /* from the index: the record's own size, before the block */
+        uint8_t h8[8];
+        if (e->off < 8 || pread(d->fd, h8, 8, (off_t)(e->off - 8)) != 8) {
+            snprintf(err, errlen, "blk%05u.dat: no record at %llu for block %lld", e->file,
+                     (unsigned long long)e->off, (long long)d->next);
+            return PK_CHAIN_EIO;
+        }
+        unxor(d, h8, 8, e->off - 8);
+        if (memcmp(h8, d->magic, 4) != 0 || le32at(h8 + 4) < 81) {
+            snprintf(err, errlen, "blk%05u.dat: the index points at no block record for height %lld", e->file,
+                     (long long)d->next);
+            return PK_CHAIN_EIO;
+        }
+        ((dentry *)e)->size = le32at(h8 + 4);
     }
     uint8_t *p = malloc(e->size);
     if (!p) {

@@ -100,7 +100,7 @@ if [ -f /usr/share/bash-completion/bash_completion ]; then
                  _powkit; echo "${COMPREPLY[*]}"' _ \
         "$prefix/share/bash-completion/completions/powkit")
   echo "$got" | grep -q -- '--no-version-rolling --no-version-lanes' || fail "completion of mine --no-v: $got"
-  echo "$got" | grep -q 'verify-block verify-headers verify-sigs' || fail "completion of verify-: $got"
+  echo "$got" | grep -q 'verify-block verify-chain verify-headers verify-sigs' || fail "completion of verify-: $got"
 else
   echo "   skipped: no bash-completion"
 fi
@@ -124,7 +124,7 @@ ver=$(sed -n 's/^Version: //p' "$build/powkit.pc")
 [ "$(basename "$deb")" = "powkit_${ver}_$(dpkg --print-architecture).deb" ] || fail "package name $(basename "$deb")"
 info=$(dpkg-deb -I "$deb")
 depends=$(echo "$info" | sed -n 's/^ Depends: //p')
-for d in libsecp256k1 liblmdb0 libuv1 libjansson4 libcurl4 libssl3 libc6; do
+for d in libsecp256k1 liblmdb0 libleveldb1d libuv1 libjansson4 libcurl4 libssl3 libc6; do
   echo "$depends" | grep -q "$d" || fail "Depends lacks $d: $depends"
 done
 echo "   Depends: $depends"

@@ -26,7 +26,7 @@ fi
 # it is unpacked into the build folder below instead; its other
 # dependencies install normally.
 pkgs=(gcc-aarch64-linux-gnu qemu-user qemu-user-binfmt libc6-dev:arm64 libjansson-dev:arm64 libuv1-dev:arm64
-      libssl-dev:arm64 libcurl4-openssl-dev:arm64 libsecp256k1-dev:arm64 liblmdb-dev:arm64 libgmp-dev:arm64 libgit2-1.5:arm64
+      libssl-dev:arm64 libcurl4-openssl-dev:arm64 libsecp256k1-dev:arm64 liblmdb-dev:arm64 libleveldb-dev:arm64 libgmp-dev:arm64 libgit2-1.5:arm64
       libffi8:arm64)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -20,7 +20,7 @@ done
 pkgs=(
   build-essential cmake pkg-config git ca-certificates
   libjansson-dev libuv1-dev libssl-dev libcurl4-openssl-dev
-  libsecp256k1-dev liblmdb-dev ocl-icd-opencl-dev opencl-headers pocl-opencl-icd
+  libsecp256k1-dev liblmdb-dev libleveldb-dev ocl-icd-opencl-dev opencl-headers pocl-opencl-icd
 )
 if [ $tests = 1 ]; then
   pkgs+=(libcriterion-dev clang libclang-rt-14-dev llvm libgmp-dev bash-completion chromium)

@@ -85,7 +85,9 @@ typedef struct pk_node_source_opts {
 PK_API pk_block_source *pk_block_source_node(const pk_node_source_opts *o, char *err, size_t errlen);
 
 /* Bitcoin Core's block files, read-only: DIR/blocks/blk*.dat (or DIR the
- * blocks folder), XORed with blocks/xor.dat's key where there is one, the
+ * blocks folder), XORed with blocks/xor.dat's key where there is one, in
+ * the order of Core's block index (blocks/index, LevelDB, read from a
+ * copy: the highest block Core validated fully) or, without an index, the
  * blocks linked by their previous hashes (Core writes them as they
  * arrived) and the chain with the most work from the chain's genesis
  * taken; stale forks and orphans are left out.  Its undo data (rev*.dat:
