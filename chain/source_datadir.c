@@ -530,7 +530,7 @@ static int dd_next(pk_block_source *s, int64_t *height, uint8_t **data, size_t *
     dsrc *d = s->ctx;
     if (!d->scanned || d->next > d->to)
         return 0;
-    const dentry *e = &d->e[d->chain[d->next]];
+    dentry *e = &d->e[d->chain[d->next]];
     if (d->fd < 0 || d->fd_file != (int)e->file) {
         if (d->fd >= 0)
             close(d->fd);
@@ -557,7 +557,7 @@ static int dd_next(pk_block_source *s, int64_t *height, uint8_t **data, size_t *
                      (long long)d->next);
             return PK_CHAIN_EIO;
         }
-        ((dentry *)e)->size = le32at(h8 + 4);
+        e->size = le32at(h8 + 4);
     }
     uint8_t *p = malloc(e->size);
     if (!p) {

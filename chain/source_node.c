@@ -435,18 +435,11 @@ pk_block_source *pk_block_source_node(const pk_node_source_opts *o, char *err, s
     }
     snprintf(n->url, sizeof n->url, "%s", o->url);
     pk_url_redact(o->url, n->shown, sizeof n->shown);
-    if (o->user || o->pass) {
-        snprintf(n->userpwd, sizeof n->userpwd, "%s:%s", o->user ? o->user : "", o->pass ? o->pass : "");
-    } else {
-        char path[512];
-        if (o->cookie)
-            snprintf(path, sizeof path, "%s", o->cookie);
-        else
-            pk_rpc_cookie_default(o->url, path, sizeof path);
-        if (pk_rpc_cookie_read(path, n->userpwd, sizeof n->userpwd, err, errlen)) {
-            free(n);
-            return NULL;
-        }
+    char cookie_path[512];
+    if (pk_rpc_credentials(o->url, o->user, o->pass, o->cookie, n->userpwd, sizeof n->userpwd, cookie_path,
+                           sizeof cookie_path, err, errlen)) {
+        free(n);
+        return NULL;
     }
     n->ahead = o->ahead ? o->ahead : 32;
     n->parallel = o->parallel ? o->parallel : 8;

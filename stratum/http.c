@@ -313,7 +313,7 @@ int pk_rpc_cookie_read(const char *path, char *userpwd, size_t len, char *err, s
     return 0;
 }
 
-void pk_rpc_cookie_default(const char *url, char *out, size_t len)
+static void cookie_default(const char *url, char *out, size_t len)
 {
     const char *home = getenv("HOME");
     const char *sub = "";
@@ -324,4 +324,23 @@ void pk_rpc_cookie_default(const char *url, char *out, size_t len)
     else if (strstr(url, ":38332"))
         sub = "signet/";
     snprintf(out, len, "%s/.bitcoin/%s.cookie", home ? home : ".", sub);
+}
+
+int pk_rpc_credentials(const char *url, const char *user, const char *pass, const char *cookie, char *userpwd,
+                       size_t len, char *cookie_path, size_t cplen, char *err, size_t errlen)
+{
+    cookie_path[0] = 0;
+    if (user || pass) {
+        snprintf(userpwd, len, "%s:%s", user ? user : "", pass ? pass : "");
+        return 0;
+    }
+    if (cookie)
+        snprintf(cookie_path, cplen, "%s", cookie);
+    else
+        cookie_default(url, cookie_path, cplen);
+    if (pk_rpc_cookie_read(cookie_path, userpwd, len, err, errlen)) {
+        cookie_path[0] = 0;
+        return -1;
+    }
+    return 0;
 }

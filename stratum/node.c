@@ -720,19 +720,10 @@ int pk_node_new(uv_loop_t *loop, const pk_node_opts *o, const pk_node_events *ev
         n->payout_len = hl / 2;
         n->have_payout = 1;
     }
-    if (o->user || o->pass) {
-        snprintf(n->userpwd, sizeof n->userpwd, "%s:%s", o->user ? o->user : "", o->pass ? o->pass : "");
-    } else {
-        char path[512];
-        if (o->cookie)
-            snprintf(path, sizeof path, "%s", o->cookie);
-        else
-            pk_rpc_cookie_default(o->url, path, sizeof path);
-        if (read_cookie(n, path, err, errlen)) {
-            free(n);
-            return PK_EINVAL;
-        }
-        snprintf(n->cookie_path, sizeof n->cookie_path, "%s", path);
+    if (pk_rpc_credentials(o->url, o->user, o->pass, o->cookie, n->userpwd, sizeof n->userpwd, n->cookie_path,
+                           sizeof n->cookie_path, err, errlen)) {
+        free(n);
+        return PK_EINVAL;
     }
     /* Blocks must be writable before the first is found: the folder, or
      * where it would be made (it is made with the first block). */

@@ -29,9 +29,14 @@ PK_API int pk_http_post(pk_http *h, const char *url, const char *userpwd, const 
  * error "closed", so their owners can release what they hold. */
 PK_API void pk_http_close(pk_http *h, void (*closed)(void *arg), void *arg);
 
-/* Bitcoin Core's cookie file for a node URL, chosen by its port:
- * ~/.bitcoin/.cookie, or testnet3/, regtest/, signet/ below it. */
-PK_API void pk_rpc_cookie_default(const char *url, char *out, size_t len);
+/* A node's RPC credentials as "user:password" into userpwd: user and pass
+ * when either is given, else read from the cookie file (cookie, or Bitcoin
+ * Core's for the URL's port: ~/.bitcoin/.cookie, or testnet3/, regtest/,
+ * signet/ below it), whose path goes to cookie_path ("" otherwise) so it
+ * can be read again.  Returns 0, or -1 with err saying what to give. */
+PK_API int pk_rpc_credentials(const char *url, const char *user, const char *pass, const char *cookie,
+                              char *userpwd, size_t len, char *cookie_path, size_t cplen, char *err,
+                              size_t errlen);
 /* Reads "user:password" from a cookie file into userpwd.  Returns 0, or
  * -1 with err saying what to give instead. */
 PK_API int pk_rpc_cookie_read(const char *path, char *userpwd, size_t len, char *err, size_t errlen);
