@@ -9,7 +9,6 @@
  *    inputs/s through the interpreter with the default engine and its
  *    BIP340 batches against libsecp256k1 verifying the same checks one by
  *    one. */
-#include <openssl/evp.h>
 #include <secp256k1.h>
 #include <secp256k1_extrakeys.h>
 #include <secp256k1_schnorrsig.h>
@@ -17,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "powkit/digest.h"
 #include "powkit/script.h"
 #include "powkit/sha256.h"
 #include "powkit/sigcheck.h"
@@ -68,13 +68,9 @@ double pk_bench_median(double *v, int n)
     return v[n / 2];
 }
 
-/* HASH160 with libcrypto's RIPEMD-160, as the library takes it. */
 static void hash160(const uint8_t *d, size_t n, uint8_t out[20])
 {
-    uint8_t s[32];
-    unsigned ol = 20;
-    pk_sha256(d, n, s);
-    EVP_Digest(s, 32, out, &ol, EVP_ripemd160(), NULL);
+    pk_hash160(d, n, out);
 }
 
 /* The last push of a push-only scriptSig and how many pushes it has. */

@@ -1,11 +1,14 @@
 /* SHA-256: FIPS 180-4 / NIST vectors, streaming in every split, both block
  * compressions, midstate, the genesis header, and target arithmetic. */
 #include <criterion/criterion.h>
+#include <openssl/evp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../kernels/sha256_internal.h"
 #include "powkit/cpu.h"
+#include "powkit/digest.h"
 #include "powkit/sha256.h"
 #include "powkit/util.h"
 #include "testutil.h"
@@ -395,5 +398,60 @@ Test(sha256_many, after_a_prefix_matches_streaming)
                 cr_assert_arr_eq(got[i], want, 32, "prefix %zu, length %zu, batch %zu", prefix, i, batch);
             }
         }
+    }
+}
+
+static void expect_hex20(const uint8_t d[20], const char *hex)
+{
+    char got[41];
+    pk_hex_encode(d, 20, got);
+    cr_assert_str_eq(got, hex);
+}
+
+Test(digest, known_vectors)
+{
+    uint8_t d[20];
+    pk_ripemd160("", 0, d);
+    expect_hex20(d, "9c1185a5c5e9fc54612808977ee8f548b2258d31");
+    pk_ripemd160("abc", 3, d);
+    expect_hex20(d, "8eb208f7e05d987a9b044a8e98c6b087f15a0bfc");
+    pk_sha1("abc", 3, d);
+    expect_hex20(d, "a9993e364706816aba3e25717850c26c9cd0d89d");
+    pk_hash160("", 0, d);
+    expect_hex20(d, "b472a266d0bd89c13706a4132ccfb16f7c3b9fcb");
+}
+
+/* Each thread keeps its own digest context: threads hashing at once must
+ * each get OpenSSL's own one-shot answer for every input. */
+static void *digest_thread(void *arg)
+{
+    unsigned seed = (unsigned)(uintptr_t)arg;
+    uint8_t buf[300], a[20], b[20];
+    for (int i = 0; i < 2000; i++) {
+        size_t n = (size_t)(rand_r(&seed) % sizeof buf);
+        for (size_t k = 0; k < n; k++)
+            buf[k] = (uint8_t)rand_r(&seed);
+        unsigned int ol = 0;
+        int sha1 = i & 1;
+        if (sha1)
+            pk_sha1(buf, n, a);
+        else
+            pk_ripemd160(buf, n, a);
+        EVP_Digest(buf, n, b, &ol, sha1 ? EVP_sha1() : EVP_ripemd160(), NULL);
+        if (ol != 20 || memcmp(a, b, 20) != 0)
+            return (void *)1;
+    }
+    return NULL;
+}
+
+Test(digest, threads_match_openssl_one_shot)
+{
+    pthread_t t[4];
+    for (uintptr_t i = 0; i < 4; i++)
+        cr_assert_eq(pthread_create(&t[i], NULL, digest_thread, (void *)(i + 1)), 0);
+    for (int i = 0; i < 4; i++) {
+        void *r;
+        pthread_join(t[i], &r);
+        cr_expect_null(r, "thread %d: a digest differs from EVP_Digest's", i);
     }
 }

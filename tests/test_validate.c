@@ -3,6 +3,7 @@
  * regtest rules to exercise the all-pass path (legacy and segwit). */
 #include <criterion/criterion.h>
 #include <openssl/sha.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -201,8 +202,10 @@ Test(block413567, truncation_anywhere_is_a_clean_error, .timeout = 300)
         };
         for (size_t k = 0; k < 4; k++) {
             pk_block b;
+            char words[128];
+            snprintf(words, sizeof words, "tx %zu input %u %s", t, full.tx[t].n_in - 1, named[k].words);
             cr_assert_eq(pk_block_parse(&b, d, named[k].cut, &e), -1);
-            cr_assert(strstr(e.msg, named[k].words), "cut %zu: %s", named[k].cut, e.msg);
+            cr_assert(strstr(e.msg, words), "cut %zu: %s (wanted %s)", named[k].cut, e.msg, words);
         }
         pk_block_free(&full);
     }

@@ -48,34 +48,67 @@ static int fail(rd *r, pk_vcode code, const char *reason, const char *fmt, ...)
     return -1;
 }
 
-static int need(rd *r, size_t n, const char *what)
+/* Where a read is, for its error message: "block header", or "tx 5
+ * input 2 script length".  Kept as parts and written out only when a read
+ * fails: formatting it for every field of every transaction was most of a
+ * block's parse time. */
+typedef struct loc {
+    const char *text;  /* the whole name, or NULL: then the parts below */
+    size_t tx;
+    const char *field; /* "version", "input", "output count", ... */
+    int64_t item;      /* the input, output or witness number, or -1 */
+    const char *part;  /* "outpoint", "script length", ... or NULL */
+} loc;
+
+static const char *loc_str(const loc *l, char *buf, size_t n)
 {
+    if (l->text)
+        return l->text;
+    int w = snprintf(buf, n, "tx %zu %s", l->tx, l->field);
+    if (w > 0 && (size_t)w < n && l->item >= 0)
+        w += snprintf(buf + w, n - (size_t)w, " %lld", (long long)l->item);
+    if (w > 0 && (size_t)w < n && l->part)
+        snprintf(buf + w, n - (size_t)w, " %s", l->part);
+    return buf;
+}
+
+static const loc *named(loc *l, const char *text)
+{
+    memset(l, 0, sizeof *l);
+    l->text = text;
+    return l;
+}
+
+static int need(rd *r, size_t n, const loc *where)
+{
+    char buf[128];
     if (r->len - r->pos < n)
         return fail(r, PK_V_TRUNCATED, "truncated", "at byte %zu: %s needs %zu bytes, %zu left",
-                    r->pos, what, n, r->len - r->pos);
+                    r->pos, loc_str(where, buf, sizeof buf), n, r->len - r->pos);
     return 0;
 }
 
-static int skip(rd *r, size_t n, const char *what)
+static int skip(rd *r, size_t n, const loc *where)
 {
-    if (need(r, n, what))
+    if (need(r, n, where))
         return -1;
     r->pos += n;
     return 0;
 }
 
-static int compact(rd *r, uint64_t *out, const char *what)
+static int compact(rd *r, uint64_t *out, const loc *where)
 {
-    if (need(r, 1, what))
+    if (need(r, 1, where))
         return -1;
     size_t at = r->pos;
     uint8_t b = r->p[r->pos++];
     uint64_t v;
     size_t n = b < 0xfd ? 0 : b == 0xfd ? 2 : b == 0xfe ? 4 : 8;
-    if (n && need(r, n, what)) {
+    if (n && need(r, n, where)) {
         r->pos = at;
         return -1;
     }
+    char buf[128];
     if (!n) {
         v = b;
     } else {
@@ -87,53 +120,60 @@ static int compact(rd *r, uint64_t *out, const char *what)
         if (v < min) {
             r->pos = at;
             return fail(r, PK_V_NONCANONICAL, "non-canonical-compactsize",
-                        "at byte %zu: %s is a non-canonical CompactSize", at, what);
+                        "at byte %zu: %s is a non-canonical CompactSize", at, loc_str(where, buf, sizeof buf));
         }
     }
     if (v > MAX_SIZE) {
         r->pos = at;
         return fail(r, PK_V_OVERSIZE, "oversized-compactsize", "at byte %zu: %s %llu exceeds %u", at,
-                    what, (unsigned long long)v, MAX_SIZE);
+                    loc_str(where, buf, sizeof buf), (unsigned long long)v, MAX_SIZE);
     }
     *out = v;
     return 0;
 }
 
 /* A count of items of at least min_item bytes each must fit in what is left. */
-static int count(rd *r, uint64_t *out, size_t min_item, const char *what)
+static int count(rd *r, uint64_t *out, size_t min_item, const loc *where)
 {
     size_t at = r->pos;
-    if (compact(r, out, what))
+    if (compact(r, out, where))
         return -1;
     if (min_item && *out > (r->len - r->pos) / min_item) {
+        char buf[128];
         r->pos = at;
         return fail(r, PK_V_OVERSIZE, "oversized-count",
-                    "at byte %zu: %s %llu cannot fit in the %zu bytes left", at, what,
+                    "at byte %zu: %s %llu cannot fit in the %zu bytes left", at, loc_str(where, buf, sizeof buf),
                     (unsigned long long)*out, r->len - r->pos);
     }
     return 0;
 }
 
-/* A length-prefixed string: "<what> script length", then "<what> script"
- * (or "item"): a truncation says which of the two ran out. */
-static int bytes(rd *r, const char *what, const char *kind)
+/* A length-prefixed string: "<where> script length", then "<where>
+ * script" (or "item"): a truncation says which of the two ran out. */
+static int bytes(rd *r, loc *where, int item)
 {
-    char part[128];
     uint64_t n;
-    snprintf(part, sizeof part, "%s %s length", what, kind);
-    if (count(r, &n, 1, part))
+    where->part = item ? "item length" : "script length";
+    if (count(r, &n, 1, where))
         return -1;
-    snprintf(part, sizeof part, "%s %s", what, kind);
-    return skip(r, (size_t)n, part);
+    where->part = item ? "item" : "script";
+    return skip(r, (size_t)n, where);
+}
+
+static const loc *at_field(loc *l, const char *field, int64_t item, const char *part)
+{
+    l->field = field;
+    l->item = item;
+    l->part = part;
+    return l;
 }
 
 static int parse_tx(rd *r, pk_tx *t, size_t index)
 {
     memset(t, 0, sizeof *t);
     t->offset = r->pos;
-    char what[64];
-    snprintf(what, sizeof what, "tx %zu version", index);
-    if (skip(r, 4, what))
+    loc w = {NULL, index, "version", -1, NULL};
+    if (skip(r, 4, &w))
         return -1;
     int segwit = 0;
     /* BIP144: a zero input count here is the marker; the flag follows. */
@@ -149,32 +189,23 @@ static int parse_tx(rd *r, pk_tx *t, size_t index)
     }
     uint64_t nin, nout;
     t->io_offset = r->pos;
-    snprintf(what, sizeof what, "tx %zu input count", index);
-    if (count(r, &nin, 41, what))
+    if (count(r, &nin, 41, at_field(&w, "input count", -1, NULL)))
         return -1;
     if (nin == 0)
         return fail(r, PK_V_EMPTY, "bad-txns-vin-empty", "at byte %zu: tx %zu has no inputs", r->pos,
                     index);
     t->first_in_offset = r->pos;
     for (uint64_t i = 0; i < nin; i++) {
-        snprintf(what, sizeof what, "tx %zu input %llu", index, (unsigned long long)i);
-        char part[96];
-        snprintf(part, sizeof part, "%s outpoint", what);
-        if (skip(r, 36, part) || bytes(r, what, "script"))
+        if (skip(r, 36, at_field(&w, "input", (int64_t)i, "outpoint")) || bytes(r, &w, 0))
             return -1;
-        snprintf(part, sizeof part, "%s sequence", what);
-        if (skip(r, 4, part))
+        if (skip(r, 4, at_field(&w, "input", (int64_t)i, "sequence")))
             return -1;
     }
-    snprintf(what, sizeof what, "tx %zu output count", index);
-    if (count(r, &nout, 9, what))
+    if (count(r, &nout, 9, at_field(&w, "output count", -1, NULL)))
         return -1;
     t->out_offset = r->pos;
     for (uint64_t i = 0; i < nout; i++) {
-        snprintf(what, sizeof what, "tx %zu output %llu", index, (unsigned long long)i);
-        char part[96];
-        snprintf(part, sizeof part, "%s value", what);
-        if (skip(r, 8, part) || bytes(r, what, "script"))
+        if (skip(r, 8, at_field(&w, "output", (int64_t)i, "value")) || bytes(r, &w, 0))
             return -1;
     }
     t->io_size = r->pos - t->io_offset;
@@ -185,12 +216,11 @@ static int parse_tx(rd *r, pk_tx *t, size_t index)
         int any = 0;
         for (uint64_t i = 0; i < nin; i++) {
             uint64_t items;
-            snprintf(what, sizeof what, "tx %zu witness %llu", index, (unsigned long long)i);
-            if (count(r, &items, 1, what))
+            if (count(r, &items, 1, at_field(&w, "witness", (int64_t)i, NULL)))
                 return -1;
             any |= items > 0;
             for (uint64_t k = 0; k < items; k++) {
-                if (bytes(r, what, "item"))
+                if (bytes(r, &w, 1))
                     return -1;
             }
         }
@@ -202,8 +232,7 @@ static int parse_tx(rd *r, pk_tx *t, size_t index)
         t->has_witness = 1;
     }
     t->lock_offset = r->pos;
-    snprintf(what, sizeof what, "tx %zu locktime", index);
-    if (skip(r, 4, what))
+    if (skip(r, 4, at_field(&w, "locktime", -1, NULL)))
         return -1;
     t->size = r->pos - t->offset;
     t->base_size = 4 + t->io_size + 4;
@@ -246,12 +275,13 @@ int pk_block_parse(pk_block *b, const uint8_t *data, size_t len, pk_verror *e)
     if (e)
         memset(e, 0, sizeof *e);
     rd r = {data, len, 0, e, "block"};
-    if (need(&r, 80, "block header"))
+    loc l;
+    if (need(&r, 80, named(&l, "block header")))
         return -1;
     r.pos = 80;
     uint64_t ntx;
     size_t count_at = r.pos;
-    if (count(&r, &ntx, 51, "transaction count")) /* 51 bytes: the smallest transaction (one input, no outputs: CheckTransaction refuses it, with its reason) */
+    if (count(&r, &ntx, 51, named(&l, "transaction count"))) /* 51 bytes: the smallest transaction (one input, no outputs: CheckTransaction refuses it, with its reason) */
         return -1;
     if (ntx == 0)
         return fail(&r, PK_V_EMPTY, "bad-blk-length", "block has no transactions");

@@ -1,9 +1,10 @@
 /* Signature checks of a block's inputs (see include/powkit/sigcheck.h). */
-#include <openssl/evp.h>
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "powkit/digest.h"
 #include "powkit/sha256.h"
 #include "powkit/sigcheck.h"
 #include "powkit/sigops.h"
@@ -137,10 +138,7 @@ static int is_pubkey(const uint8_t *k, size_t l)
 
 static void hash160(const uint8_t *d, size_t n, uint8_t out[20])
 {
-    uint8_t sha[32];
-    unsigned int ol = 20;
-    pk_sha256(d, n, sha);
-    EVP_Digest(sha, 32, out, &ol, EVP_ripemd160(), NULL);
+    pk_hash160(d, n, out);
 }
 
 enum { T_P2PK, T_P2PKH, T_MULTISIG };

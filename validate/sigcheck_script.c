@@ -233,6 +233,7 @@ typedef struct run {
     input_res *res; /* one per input of the block (pv->first indexes it) */
     kind_info *kinds;
     pk_sig_check *all;
+    uint32_t *order; /* the transactions by falling cost: the longest start first */
 } run;
 
 static uint32_t le32(const uint8_t *p)
@@ -270,7 +271,7 @@ static const char *sequence_lock(const run *r, const pk_tx *t, const pk_txin_ref
 static void tx_interpret(void *arg, size_t i)
 {
     run *r = arg;
-    size_t ti = i + 1;
+    size_t ti = r->order[i];
     const pk_block *b = r->b;
     const pk_tx *t = &b->tx[ti];
     const pk_prevout *spent = pk_prevouts_of(r->pv, ti);
@@ -313,6 +314,40 @@ static void tx_resolve(void *arg, size_t i)
     }
     pk_script_txdata_free(x->txd);
     x->txd = NULL;
+}
+
+/* A transaction's interpretation cost, roughly: legacy hashing is its
+ * size per input. */
+typedef struct tx_cost {
+    uint64_t cost;
+    uint32_t ti;
+} tx_cost;
+
+static int by_cost_desc(const void *a, const void *b)
+{
+    const tx_cost *x = a, *y = b;
+    return x->cost < y->cost ? 1 : x->cost > y->cost ? -1 : (x->ti > y->ti) - (x->ti < y->ti);
+}
+
+/* Largest first, so that the threads finish together (a block's few
+ * large transactions are much of its work, wherever they are in it). */
+static uint32_t *cost_order(const pk_block *b)
+{
+    size_t n = b->ntx - 1;
+    tx_cost *c = malloc(n * sizeof *c);
+    uint32_t *o = malloc(n * sizeof *o);
+    if (!c || !o)
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        const pk_tx *t = &b->tx[i + 1];
+        c[i].cost = (uint64_t)t->n_in * (t->base_size + 256);
+        c[i].ti = (uint32_t)(i + 1);
+    }
+    qsort(c, n, sizeof *c, by_cost_desc);
+    for (size_t i = 0; i < n; i++)
+        o[i] = c[i].ti;
+    free(c);
+    return o;
 }
 
 uint32_t pk_sc_block_flags(const pk_block *b, int64_t h, int mainnet)
@@ -391,8 +426,10 @@ void pk_sc_run_scripts(const pk_block *b, const pk_sigcheck_opts *opts, int64_t 
     r.kinds = calloc(nin ? nin : 1, sizeof *r.kinds);
     if (!r.txs || !r.res || !r.kinds)
         abort();
-    if (b->ntx > 1)
-        pk_verifier_for(v, b->ntx - 1, 4, tx_interpret, &r);
+    if (b->ntx > 1) {
+        r.order = cost_order(b);
+        pk_verifier_for(v, b->ntx - 1, 1, tx_interpret, &r);
+    }
     double t1 = pk_now();
     /* Every deferred check of the block into one batch. */
     size_t total = 0;
@@ -463,6 +500,7 @@ void pk_sc_run_scripts(const pk_block *b, const pk_sigcheck_opts *opts, int64_t 
         pk_script_defer_free(&r.txs[ti].defer);
     }
     free(r.all);
+    free(r.order);
     free(r.txs);
     free(r.res);
     free(r.kinds);

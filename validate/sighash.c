@@ -407,12 +407,27 @@ void pk_legacy_all_init(pk_legacy_all *a, const pk_block *b, const pk_tx *t)
     a->data = s.p;
     a->len = s.n;
     free(ins);
+    a->mid = malloc((t->n_in ? t->n_in : 1) * sizeof *a->mid);
+    if (!a->mid)
+        abort();
+    pk_sha256_ctx h;
+    pk_sha256_init(&h);
+    size_t done = 0; /* a multiple of 64: h's buffer stays empty */
+    for (uint32_t i = 0; i < t->n_in; i++) {
+        size_t upto = a->at[i] & ~(size_t)63;
+        if (upto > done) {
+            pk_sha256_update(&h, a->data + done, upto - done);
+            done = upto;
+        }
+        memcpy(a->mid[i], h.state, sizeof a->mid[i]);
+    }
 }
 
 void pk_legacy_all_free(pk_legacy_all *a)
 {
     free(a->data);
     free(a->at);
+    free(a->mid);
     memset(a, 0, sizeof *a);
 }
 
@@ -420,9 +435,11 @@ void pk_sighash_legacy_all(const pk_legacy_all *a, size_t vin, const uint8_t *co
                            uint8_t out[32])
 {
     pk_sha256_ctx h;
-    pk_sha256_init(&h);
+    size_t from = a->at[vin] & ~(size_t)63;
+    memcpy(h.state, a->mid[vin], sizeof h.state);
+    h.bytes = from;
     buf s = {.h = &h};
-    put(&s, a->data, a->at[vin]);
+    put(&s, a->data + from, a->at[vin] - from);
     put_script_code(&s, code, cl);
     put(&s, a->data + a->at[vin] + 1, a->len - a->at[vin] - 1);
     put_le(&s, hash_type, 4);

@@ -83,6 +83,11 @@ typedef struct pk_legacy_all {
     uint8_t *data;
     size_t len;
     size_t *at; /* per input: offset of its (empty) script length byte */
+    /* Per input: SHA-256's state after the whole 64-byte blocks before
+     * at[i].  Every input's message starts with the same bytes up to its
+     * own script, so one pass yields them all and each hash starts there:
+     * the quadratic part of legacy hashing is halved. */
+    uint32_t (*mid)[8];
 } pk_legacy_all;
 PK_API void pk_legacy_all_init(pk_legacy_all *a, const pk_block *b, const pk_tx *t);
 PK_API void pk_legacy_all_free(pk_legacy_all *a);

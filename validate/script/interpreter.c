@@ -1,10 +1,11 @@
 /* The script interpreter: Bitcoin Core's EvalScript, opcode by opcode, for
  * the legacy, witness v0 and tapscript versions.  Errors are set where
  * Core sets them, so the error, not only the verdict, is Core's. */
-#include <openssl/evp.h>
+
 #include <stdlib.h>
 #include <string.h>
 
+#include "powkit/digest.h"
 #include "powkit/sha256.h"
 #include "script_internal.h"
 
@@ -132,12 +133,6 @@ static void set_bytes(pk_selem *e, const uint8_t *d, size_t n)
     e->p = NULL;
     e->len = (uint32_t)n;
     memcpy(e->buf, d, n);
-}
-
-static void digest(const EVP_MD *md, const uint8_t *d, size_t n, uint8_t *out)
-{
-    unsigned int ol = 0;
-    EVP_Digest(d, n, out, &ol, md, NULL);
 }
 
 #define FAIL(e)                                                                                                \
@@ -480,20 +475,19 @@ int pk_scr_eval(pk_sstack *st, const uint8_t *script, size_t len, uint32_t flags
             case OP_RIPEMD160: case OP_SHA1: case OP_SHA256: case OP_HASH160: case OP_HASH256: {
                 NEED(1);
                 pk_selem *t = &TOP(1);
-                uint8_t h[32], s[32];
+                uint8_t h[32];
                 size_t hl = 32;
                 const uint8_t *d = pk_se_data(t);
                 if (op == OP_RIPEMD160) {
-                    digest(EVP_ripemd160(), d, t->len, h);
+                    pk_ripemd160(d, t->len, h);
                     hl = 20;
                 } else if (op == OP_SHA1) {
-                    digest(EVP_sha1(), d, t->len, h);
+                    pk_sha1(d, t->len, h);
                     hl = 20;
                 } else if (op == OP_SHA256) {
                     pk_sha256(d, t->len, h);
                 } else if (op == OP_HASH160) {
-                    pk_sha256(d, t->len, s);
-                    digest(EVP_ripemd160(), s, 32, h);
+                    pk_hash160(d, t->len, h);
                     hl = 20;
                 } else {
                     pk_sha256d(d, t->len, h);
