@@ -15,6 +15,7 @@
 
 #include "powkit/chain.h"
 #include "powkit/http.h"
+#include "powkit/log.h"
 #include "powkit/util.h"
 
 #define MAX_ATTEMPTS 8
@@ -30,7 +31,13 @@ typedef struct slot {
 
 typedef struct node_src {
     pk_block_source s;
-    char url[512], shown[512], userpwd[512];
+    char url[512], shown[512];
+    /* Credentials: userpwd under mu (the loop's thread renews it, a
+     * blocking call reads it), cookie_path when they came from a cookie:
+     * read again when the node refuses them, as a restarted node has
+     * written a new one.  cred_gen counts the renewals. */
+    char userpwd[512], cookie_path[512];
+    unsigned cred_gen;
     unsigned ahead, parallel;
     /* shared between the loop's thread and the consumer, under mu */
     pthread_mutex_t mu;
@@ -58,8 +65,41 @@ typedef struct node_src {
 typedef struct req {
     node_src *n;
     int64_t height;
-    int getblock; /* 0: getblockhash */
+    int getblock;      /* 0: getblockhash */
+    unsigned cred_gen; /* the credentials it was sent with */
 } req;
+
+/* The credentials now, into out; their generation. */
+static unsigned credentials(node_src *n, char *out, size_t len)
+{
+    pthread_mutex_lock(&n->mu);
+    snprintf(out, len, "%s", n->userpwd);
+    unsigned g = n->cred_gen;
+    pthread_mutex_unlock(&n->mu);
+    return g;
+}
+
+/* After a refusal of credentials of generation gen: 1 when there are
+ * newer ones to try (renewed since, or a cookie that changed), 0 when
+ * not. */
+static int renew_credentials(node_src *n, unsigned gen)
+{
+    pthread_mutex_lock(&n->mu);
+    int newer = n->cred_gen != gen;
+    if (!newer && n->cookie_path[0]) {
+        char fresh[512], e[600];
+        if (pk_rpc_cookie_read(n->cookie_path, fresh, sizeof fresh, e, sizeof e) == 0 &&
+            strcmp(fresh, n->userpwd) != 0) {
+            snprintf(n->userpwd, sizeof n->userpwd, "%s", fresh);
+            n->cred_gen++;
+            newer = 1;
+            pk_log(PK_LOG_INFO, "%s refused the cookie's credentials; read the node's cookie %s again", n->shown,
+                   n->cookie_path);
+        }
+    }
+    pthread_mutex_unlock(&n->mu);
+    return newer;
+}
 
 static char *rpc_body(const char *method, json_t *params)
 {
@@ -148,13 +188,21 @@ static json_t *call_sync(node_src *n, const char *method, json_t *params, char *
     char *body = rpc_body(method, params);
     sync_call c = {0};
     json_t *r = NULL;
-    if (h && body && pk_http_post(h, n->url, n->userpwd, body, 30000, sync_cb, &c) == 0) {
+    for (int attempt = 0; attempt < 2; attempt++) {
+        char userpwd[512];
+        unsigned gen = credentials(n, userpwd, sizeof userpwd);
+        memset(&c, 0, sizeof c);
+        if (!h || !body || pk_http_post(h, n->url, userpwd, body, 30000, sync_cb, &c) != 0) {
+            snprintf(err, errlen, "%s: cannot make the request", n->shown);
+            break;
+        }
         while (!c.done && uv_run(&loop, UV_RUN_ONCE))
             ;
         int transient;
         r = rpc_result(c.status, c.body, c.len, c.error, n->shown, &transient, err, errlen);
-    } else {
-        snprintf(err, errlen, "%s: cannot make the request", n->shown);
+        if (r || !(c.status == 401 || c.status == 403) || attempt > 0 || !renew_credentials(n, gen))
+            break;
+        free(c.body); /* refused, and there are newer credentials: once more with them */
     }
     free(body);
     free(c.body);
@@ -215,12 +263,15 @@ static void on_answer(void *ud, long status, const char *body, size_t len, const
     node_src *n = q->n;
     int64_t height = q->height;
     int getblock = q->getblock;
+    unsigned gen = q->cred_gen;
     free(q);
     if (n->closing)
         return;
     char err[320];
     int transient;
     json_t *r = rpc_result(status, body, len, error, n->shown, &transient, err, sizeof err);
+    if (!r && (status == 401 || status == 403) && renew_credentials(n, gen))
+        transient = 1; /* the node restarted with a new cookie: again with it */
     if (!r) {
         if (!transient || ++n->attempts > MAX_ATTEMPTS) {
             char msg[400];
@@ -279,13 +330,14 @@ static void on_answer(void *ud, long status, const char *body, size_t len, const
 static void post(node_src *n, int64_t height, int getblock, const char *hash)
 {
     req *q = malloc(sizeof *q);
-    char *body = NULL;
+    char *body = NULL, userpwd[512];
+    unsigned gen = credentials(n, userpwd, sizeof userpwd);
     if (q) {
-        *q = (req){n, height, getblock};
+        *q = (req){n, height, getblock, gen};
         body = getblock ? rpc_body("getblock", json_pack("[s, b]", hash, 0))
                         : rpc_body("getblockhash", json_pack("[I]", (json_int_t)height));
     }
-    if (!q || !body || pk_http_post(n->http, n->url, n->userpwd, body, 120000, on_answer, q) != 0) {
+    if (!q || !body || pk_http_post(n->http, n->url, userpwd, body, 120000, on_answer, q) != 0) {
         free(q);
         fail(n, "cannot make a request to the node");
     }
@@ -435,9 +487,8 @@ pk_block_source *pk_block_source_node(const pk_node_source_opts *o, char *err, s
     }
     snprintf(n->url, sizeof n->url, "%s", o->url);
     pk_url_redact(o->url, n->shown, sizeof n->shown);
-    char cookie_path[512];
-    if (pk_rpc_credentials(o->url, o->user, o->pass, o->cookie, n->userpwd, sizeof n->userpwd, cookie_path,
-                           sizeof cookie_path, err, errlen)) {
+    if (pk_rpc_credentials(o->url, o->user, o->pass, o->cookie, n->userpwd, sizeof n->userpwd, n->cookie_path,
+                           sizeof n->cookie_path, err, errlen)) {
         free(n);
         return NULL;
     }

@@ -11,6 +11,7 @@
 #include "powkit/cpu.h"
 #include "powkit/export.h"
 #include "powkit/kernel.h"
+#include "powkit/sha256.h"
 #include "sha256_core.h"
 
 void pk_sha256_compress_shani(uint32_t state[8], const uint8_t *blocks, size_t n);
@@ -53,6 +54,8 @@ typedef struct pk_multi_path {
 const pk_multi_path *pk_sha256_multi_paths(size_t *n);
 void pk_sha256d_many_using(const pk_multi_path *p, const uint8_t *const *msgs, const size_t *lens,
                            size_t n, uint8_t (*out)[32]);
+void pk_sha256d_many_gather_using(const pk_multi_path *p, const pk_sha256_gather *msgs, size_t n,
+                                  uint8_t (*out)[32]);
 /* len 64 or 80. */
 void pk_sha256d_fixed_many_using(const pk_multi_path *p, const uint8_t *in, size_t len, size_t n, uint8_t *out);
 

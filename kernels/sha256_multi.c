@@ -39,62 +39,83 @@ const pk_multi_path *pk_sha256_multi_paths(size_t *n)
     return g_paths;
 }
 
-/* Fill block k of msg padded to SHA-256 blocks into out; prefix bytes
- * (whole blocks, already compressed) came before msg. */
-static void padded_block(const uint8_t *msg, size_t len, size_t k, size_t nblk, uint64_t prefix, uint8_t out[64])
+/* A gathered message's reader: where the next 64-byte block starts. */
+typedef struct gather_lane {
+    size_t job, blk, nblk, len; /* len: the message's bytes after the prefix */
+    size_t seg, off;            /* the next unread byte: segment and offset in it */
+    int second;
+} gather_lane;
+
+/* Block k of lane x's message (padded at its end), in place when the
+ * segment holds all 64 bytes, else gathered into scratch. */
+static const uint8_t *gather_block(gather_lane *x, const pk_sha256_gather *m, uint8_t scratch[64])
 {
-    size_t start = 64 * k;
-    size_t have = start < len ? len - start : 0;
-    if (have > 64)
-        have = 64;
-    memcpy(out, msg + start, have);
-    memset(out + have, 0, 64 - have);
-    if (start + have == len && have < 64 && len >= start)
-        out[have] = 0x80;
-    if (k == nblk - 1) {
-        uint64_t bits = ((uint64_t)len + prefix) * 8;
-        for (int i = 0; i < 8; i++)
-            out[63 - i] = (uint8_t)(bits >> (8 * i));
+    size_t start = 64 * x->blk;
+    while (x->seg < m->nsegs && x->off == m->segs[x->seg].n) {
+        x->seg++;
+        x->off = 0;
     }
+    if (start + 64 <= x->len && x->seg < m->nsegs && m->segs[x->seg].n - x->off >= 64) {
+        const uint8_t *b = m->segs[x->seg].p + x->off;
+        x->off += 64;
+        return b;
+    }
+    size_t have = 0;
+    while (have < 64 && x->seg < m->nsegs) {
+        const pk_sha256_seg *g = &m->segs[x->seg];
+        size_t k = g->n - x->off < 64 - have ? g->n - x->off : 64 - have;
+        memcpy(scratch + have, g->p + x->off, k);
+        have += k;
+        x->off += k;
+        if (x->off == g->n) {
+            x->seg++;
+            x->off = 0;
+        }
+    }
+    if (have < 64) {
+        memset(scratch + have, 0, 64 - have);
+        if (start + have == x->len)
+            scratch[have] = 0x80; /* the message ended in this block */
+    }
+    if (x->blk == x->nblk - 1) {
+        uint64_t bits = ((uint64_t)x->len + m->prefix) * 8;
+        for (int i = 0; i < 8; i++)
+            scratch[63 - i] = (uint8_t)(bits >> (8 * i));
+    }
+    return scratch;
 }
 
-typedef struct lane {
-    size_t job, blk, nblk;
-    int second; /* hashing the digest */
-} lane;
+static void gather_start(gather_lane *x, size_t job, const pk_sha256_gather *m, uint32_t st[8])
+{
+    size_t len = 0;
+    for (size_t i = 0; i < m->nsegs; i++)
+        len += m->segs[i].n;
+    *x = (gather_lane){job, 0, (len + 8) / 64 + 1, len, 0, 0, 0};
+    memcpy(st, m->state, 32);
+}
 
-/* The lanes' loop: each message from state iv after prefix bytes; with
- * dbl, its digest is hashed once more (from the standard IV). */
-static void many_core(const pk_multi_path *p, const uint32_t iv[8], uint64_t prefix, int dbl,
-                      const uint8_t *const *msgs, const size_t *lens, size_t n, uint8_t (*out)[32])
+/* The lanes' loop: each message from its own state after its prefix; with
+ * dbl, its digest is hashed once more (from the standard IV) in the lane
+ * it used, before the next message takes the lane. */
+static void gather_core(const pk_multi_path *p, const pk_sha256_gather *msgs, size_t n, int dbl, uint8_t (*out)[32])
 {
     size_t L = p->lanes < MAX_LANES ? p->lanes : MAX_LANES;
-    lane ln[MAX_LANES];
+    gather_lane ln[MAX_LANES];
     uint32_t st[MAX_LANES][8];
     const uint8_t *blk[MAX_LANES];
     uint8_t scratch[MAX_LANES][64];
     size_t next = 0, active = 0;
 
     while (active < L && next < n) {
-        ln[active] = (lane){next, 0, (lens[next] + 8) / 64 + 1, 0};
-        memcpy(st[active], iv, 32);
+        gather_start(&ln[active], next, &msgs[next], st[active]);
         active++, next++;
     }
     while (active > 0) {
-        for (size_t l = 0; l < active; l++) {
-            lane *x = &ln[l];
-            if (x->second) {
-                blk[l] = scratch[l]; /* built when the first hash ended */
-            } else if (64 * (x->blk + 1) <= lens[x->job]) {
-                blk[l] = msgs[x->job] + 64 * x->blk; /* whole data block, in place */
-            } else {
-                padded_block(msgs[x->job], lens[x->job], x->blk, x->nblk, prefix, scratch[l]);
-                blk[l] = scratch[l];
-            }
-        }
+        for (size_t l = 0; l < active; l++)
+            blk[l] = ln[l].second ? scratch[l] : gather_block(&ln[l], &msgs[ln[l].job], scratch[l]);
         p->fn(st, blk, active);
         for (size_t l = 0; l < active;) {
-            lane *x = &ln[l];
+            gather_lane *x = &ln[l];
             if (++x->blk < x->nblk) {
                 l++;
                 continue;
@@ -116,8 +137,7 @@ static void many_core(const pk_multi_path *p, const uint32_t iv[8], uint64_t pre
             for (int i = 0; i < 8; i++)
                 pk_store_be32(out[x->job] + 4 * i, st[l][i]);
             if (next < n) {
-                *x = (lane){next, 0, (lens[next] + 8) / 64 + 1, 0};
-                memcpy(st[l], iv, 32);
+                gather_start(x, next, &msgs[next], st[l]);
                 next++;
                 l++;
             } else {
@@ -128,6 +148,32 @@ static void many_core(const pk_multi_path *p, const uint32_t iv[8], uint64_t pre
                 memcpy(scratch[l], scratch[active], 64);
             }
         }
+    }
+}
+
+void pk_sha256d_many_gather_using(const pk_multi_path *p, const pk_sha256_gather *msgs, size_t n,
+                                  uint8_t (*out)[32])
+{
+    gather_core(p, msgs, n, 1, out);
+}
+
+/* Whole messages after one shared state, in groups of gathered ones. */
+static void many_core(const pk_multi_path *p, const uint32_t iv[8], uint64_t prefix, int dbl,
+                      const uint8_t *const *msgs, const size_t *lens, size_t n, uint8_t (*out)[32])
+{
+    enum { GROUP = 128 };
+    pk_sha256_gather g[GROUP];
+    pk_sha256_seg seg[GROUP];
+    for (size_t done = 0; done < n; done += GROUP) {
+        size_t k = n - done < GROUP ? n - done : GROUP;
+        for (size_t i = 0; i < k; i++) {
+            seg[i] = (pk_sha256_seg){msgs[done + i], lens[done + i]};
+            memcpy(g[i].state, iv, 32);
+            g[i].prefix = prefix;
+            g[i].segs = &seg[i];
+            g[i].nsegs = 1;
+        }
+        gather_core(p, g, k, dbl, out + done);
     }
 }
 
@@ -240,4 +286,10 @@ void pk_sha256d80_many(const uint8_t *in, size_t n, uint8_t *out)
 {
     pthread_once(&g_once, choose);
     pk_sha256d_fixed_many_using(g_pick, in, 80, n, out);
+}
+
+void pk_sha256d_many_gather(const pk_sha256_gather *msgs, size_t n, uint8_t (*out)[32])
+{
+    pthread_once(&g_once, choose);
+    pk_sha256d_many_gather_using(g_pick, msgs, n, out);
 }

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <netinet/in.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <poll.h>
 #include <pthread.h>
@@ -45,6 +46,13 @@ struct fnode {
     char *big_tx; /* hex */
     int hold_templates;
     char events[8192]; /* method names in order, space-separated */
+    const uint8_t *const *blocks; /* fn_serve_chain's, or NULL */
+    const size_t *blens;
+    size_t nblocks;
+    char (*bhash)[65]; /* their hashes, as RPC shows them */
+    char auth[512]; /* "Basic ..." a request must carry, or empty */
+    int rotate_after;
+    char rotate_userpwd[256], rotate_cookie[512];
 };
 
 static double now_s(void)
@@ -240,6 +248,69 @@ static void on_submit(fnode *f, client *c, json_t *id, const char *hex)
         wake_long_polls(f);
 }
 
+static void block_hash_hex(const uint8_t *block, char out[65])
+{
+    uint8_t h[32];
+    SHA256(block, 80, h);
+    SHA256(h, 32, h);
+    to_hex_rev(h, out);
+}
+
+static void set_auth(fnode *f, const char *userpwd)
+{
+    f->auth[0] = 0;
+    if (!userpwd)
+        return;
+    char b64[400];
+    size_t n = strlen(userpwd);
+    if (4 * ((n + 2) / 3) >= sizeof b64)
+        abort();
+    EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)userpwd, (int)n);
+    snprintf(f->auth, sizeof f->auth, "Basic %s", b64);
+}
+
+/* The served chain's methods: 1 when answered. */
+static int serve_chain(fnode *f, client *c, const char *method, json_t *id, json_t *params)
+{
+    if (strcmp(method, "getblockcount") == 0) {
+        respond_json(c, id, json_integer((json_int_t)f->nblocks - 1), NULL);
+        return 1;
+    }
+    if (strcmp(method, "getblockhash") == 0) {
+        json_int_t h = json_integer_value(json_array_get(params, 0));
+        if (h < 0 || (size_t)h >= f->nblocks) {
+            respond_json(c, id, NULL, json_pack("{s:i, s:s}", "code", -8, "message", "Block height out of range"));
+        } else {
+            respond_json(c, id, json_string(f->bhash[h]), NULL);
+        }
+        return 1;
+    }
+    if (strcmp(method, "getblock") == 0) {
+        const char *want = json_string_value(json_array_get(params, 0));
+        for (size_t i = 0; want && i < f->nblocks; i++) {
+            if (strcmp(f->bhash[i], want) != 0)
+                continue;
+            char *hex = malloc(2 * f->blens[i] + 1);
+            for (size_t k = 0; k < f->blens[i]; k++)
+                sprintf(hex + 2 * k, "%02x", f->blocks[i][k]);
+            respond_json(c, id, json_string(hex), NULL);
+            free(hex);
+            if (++f->st.getblocks == f->rotate_after) {
+                FILE *cf = fopen(f->rotate_cookie, "w");
+                if (cf) {
+                    fputs(f->rotate_userpwd, cf);
+                    fclose(cf);
+                }
+                set_auth(f, f->rotate_userpwd);
+            }
+            return 1;
+        }
+        respond_json(c, id, NULL, json_pack("{s:i, s:s}", "code", -5, "message", "Block not found"));
+        return 1;
+    }
+    return 0;
+}
+
 static void on_request(fnode *f, client *c, const char *body, size_t len)
 {
     if (len > f->st.largest_body)
@@ -252,6 +323,8 @@ static void on_request(fnode *f, client *c, const char *body, size_t len)
         snprintf(f->events + el, sizeof f->events - el, "%s%s", el ? " " : "", method);
     if (!method) {
         respond(c, 500, "{\"result\":null,\"error\":{\"code\":-32700,\"message\":\"Parse error\"},\"id\":null}");
+    } else if (f->blocks && serve_chain(f, c, method, id, params)) {
+        /* answered from the served chain */
     } else if (strcmp(method, "getblockchaininfo") == 0) {
         respond_json(c, id, json_pack("{s:s, s:I}", "chain", "regtest", "blocks", (json_int_t)f->height), NULL);
     } else if (strcmp(method, "getblocktemplate") == 0 && f->hold_templates) {
@@ -310,16 +383,31 @@ static void take(fnode *f, client *c)
             return;
         size_t hl = (size_t)(end - c->buf) + 4;
         size_t cl = 0;
+        char auth[512] = "";
         for (char *p = c->buf; p < end; p++) {
-            if (strncasecmp(p, "\r\nContent-Length:", 17) == 0) {
+            if (strncasecmp(p, "\r\nContent-Length:", 17) == 0)
                 cl = strtoul(p + 17, NULL, 10);
-                break;
+            if (strncasecmp(p, "\r\nAuthorization:", 16) == 0) {
+                const char *v = p + 16;
+                while (*v == ' ')
+                    v++;
+                const char *e = strstr(v, "\r\n");
+                size_t n = e ? (size_t)(e - v) : 0;
+                if (n < sizeof auth) {
+                    memcpy(auth, v, n);
+                    auth[n] = 0;
+                }
             }
         }
         if (c->len < hl + cl)
             return;
         pthread_mutex_lock(&f->mu);
-        on_request(f, c, c->buf + hl, cl);
+        if (f->auth[0] && strcmp(auth, f->auth) != 0) {
+            f->st.refused++;
+            respond(c, 401, "");
+        } else {
+            on_request(f, c, c->buf + hl, cl);
+        }
         pthread_mutex_unlock(&f->mu);
         if (c->fd < 0)
             return;
@@ -434,6 +522,7 @@ void fn_stop(fnode *f)
         drop(&f->cl[i]);
     close(f->lfd);
     free(f->big_tx);
+    free(f->bhash);
     pthread_mutex_destroy(&f->mu);
     free(f);
 }
@@ -502,5 +591,35 @@ void fn_script_clear(fnode *f)
 {
     pthread_mutex_lock(&f->mu);
     f->nscript = 0;
+    pthread_mutex_unlock(&f->mu);
+}
+
+void fn_serve_chain(fnode *f, const uint8_t *const *blocks, const size_t *lens, size_t n)
+{
+    char(*h)[65] = malloc((n ? n : 1) * sizeof *h);
+    for (size_t i = 0; i < n; i++)
+        block_hash_hex(blocks[i], h[i]);
+    pthread_mutex_lock(&f->mu);
+    free(f->bhash);
+    f->bhash = h;
+    f->blocks = blocks;
+    f->blens = lens;
+    f->nblocks = n;
+    pthread_mutex_unlock(&f->mu);
+}
+
+void fn_require_auth(fnode *f, const char *userpwd)
+{
+    pthread_mutex_lock(&f->mu);
+    set_auth(f, userpwd);
+    pthread_mutex_unlock(&f->mu);
+}
+
+void fn_rotate_auth(fnode *f, int after_getblocks, const char *userpwd, const char *cookie_path)
+{
+    pthread_mutex_lock(&f->mu);
+    f->rotate_after = after_getblocks;
+    snprintf(f->rotate_userpwd, sizeof f->rotate_userpwd, "%s", userpwd);
+    snprintf(f->rotate_cookie, sizeof f->rotate_cookie, "%s", cookie_path);
     pthread_mutex_unlock(&f->mu);
 }

@@ -6,7 +6,10 @@
  * node (HTTP 503), a node warming up (-28), refused credentials (401),
  * no answer at all, "duplicate", or the block accepted with no answer.
  * Every block it accepts is checked with OpenSSL's SHA-256 against its
- * bits and the tip it builds on. */
+ * bits and the tip it builds on.  It can also serve a chain of whole
+ * blocks (getblockcount, getblockhash, getblock HASH 0) for verify-chain,
+ * and ask for credentials, changing them part way as a restarted node
+ * writes a new cookie. */
 #ifndef POWKIT_TEST_FAKE_NODE_H
 #define POWKIT_TEST_FAKE_NODE_H
 
@@ -30,6 +33,8 @@ typedef struct fn_stats {
     int templates;
     int64_t height;       /* of the tip */
     size_t largest_body;  /* bytes of the largest request */
+    int refused;          /* requests answered 401 for their credentials */
+    int getblocks;        /* getblock calls answered with a block */
 } fn_stats;
 
 typedef struct fnode fnode;
@@ -55,5 +60,15 @@ size_t fn_received(fnode *f, char (*out)[65], size_t max);
 void fn_hold_templates(fnode *f, int hold);
 /* The RPC methods called so far, space-separated; clear to start anew. */
 void fn_events(fnode *f, char *out, size_t len, int clear);
+
+/* Serves these blocks (block i at height i; kept, not copied) to
+ * getblockcount, getblockhash and getblock instead of its own chain. */
+void fn_serve_chain(fnode *f, const uint8_t *const *blocks, const size_t *lens, size_t n);
+/* From now on a request without HTTP basic credentials user:password
+ * (userpwd) is answered 401; NULL: none asked. */
+void fn_require_auth(fnode *f, const char *userpwd);
+/* After the getblock call number after_getblocks, the node "restarts":
+ * writes userpwd into cookie_path and asks for it from then on. */
+void fn_rotate_auth(fnode *f, int after_getblocks, const char *userpwd, const char *cookie_path);
 
 #endif

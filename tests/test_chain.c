@@ -18,6 +18,7 @@
 #include <leveldb/c.h>
 
 #include "bcoin_node.h"
+#include "fake_node.h"
 #include "powkit/chain.h"
 #include "powkit/sha256.h"
 #include "powkit/util.h"
@@ -615,6 +616,71 @@ Test(chain, verify_chain_node_cli, .timeout = 600)
     cr_assert(strstr(out, "rc=2"), "%s", out);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     cr_assert_eq(system(cmd), 0);
+}
+
+/* A node that restarts part way writes a new cookie and refuses the old
+ * one: the source reads the cookie again and goes on, every block judged;
+ * a cookie that stays wrong is an error that says so. */
+Test(chain, node_source_reads_a_renewed_cookie, .timeout = 300)
+{
+    chain_file c;
+    load_chain(&c);
+    size_t n = 401;
+    fnode *f = fn_start(0);
+    fn_serve_chain(f, (const uint8_t *const *)c.blocks, c.lens, n);
+    char cookie[] = "/tmp/powkit-cookie-XXXXXX";
+    int fd = mkstemp(cookie);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, "__cookie__:first", 16), 16);
+    close(fd);
+    fn_require_auth(f, "__cookie__:first");
+    fn_rotate_auth(f, 150, "__cookie__:second", cookie);
+    char url[64], err[512];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", fn_port(f));
+    pk_node_source_opts o = {url, NULL, NULL, cookie, 16, 4};
+    pk_block_source *src = pk_block_source_node(&o, err, sizeof err);
+    cr_assert(src, "%s", err);
+    cr_assert_eq(src->tip(src, err, sizeof err), (int64_t)n - 1, "%s", err);
+    cr_assert_eq(src->start(src, 0, (int64_t)n - 1, err, sizeof err), 0, "%s", err);
+    pk_chainstate *cs = open_state(NULL);
+    pk_chain_verdict v;
+    int rc;
+    while ((rc = pk_chainstate_step(cs, src, &v, err, sizeof err)) == 0)
+        cr_assert_eq(v.valid, 1, "block %lld: %s", (long long)v.height, v.msg);
+    cr_assert_eq(rc, 2, "stopped at %lld: %s", (long long)pk_chainstate_height(cs), err);
+    cr_assert_eq(pk_chainstate_height(cs), (int64_t)n - 1);
+    fn_stats st;
+    fn_stats_get(f, &st);
+    cr_assert_gt(st.refused, 0, "the old cookie was refused after the restart");
+    cr_assert_geq(st.getblocks, (int)n);
+    src->close(src);
+    pk_chainstate_close(cs);
+    /* The tip too (a blocking call) after another restart. */
+    fn_rotate_auth(f, 0, "", cookie);
+    src = pk_block_source_node(&o, err, sizeof err);
+    cr_assert(src, "%s", err);
+    FILE *cf = fopen(cookie, "w");
+    fputs("__cookie__:third", cf);
+    fclose(cf);
+    fn_require_auth(f, "__cookie__:third");
+    cr_assert_eq(src->tip(src, err, sizeof err), (int64_t)n - 1, "%s", err);
+    src->close(src);
+    /* Refused with the cookie as it is: an error naming the credentials. */
+    fn_require_auth(f, "__cookie__:other");
+    src = pk_block_source_node(&o, err, sizeof err);
+    cr_assert(src, "%s", err);
+    cr_assert_lt(src->tip(src, err, sizeof err), 0);
+    cr_assert(strstr(err, "credentials"), "%s", err);
+    cr_assert_eq(src->start(src, 0, 10, err, sizeof err), 0, "%s", err);
+    int64_t h;
+    uint8_t *data;
+    size_t len;
+    cr_assert_lt(src->next(src, &h, &data, &len, err, sizeof err), 0);
+    cr_assert(strstr(err, "credentials"), "%s", err);
+    src->close(src);
+    fn_stop(f);
+    unlink(cookie);
+    free_chain(&c);
 }
 
 /* ---- Bitcoin Core's block files ---- */

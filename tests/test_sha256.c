@@ -455,3 +455,56 @@ Test(digest, threads_match_openssl_one_shot)
         cr_expect_null(r, "thread %d: a digest differs from EVP_Digest's", i);
     }
 }
+
+/* Gathered messages from midstates, on every multi-buffer path, against
+ * SHA256d of the whole message at once: prefixes of 0 to 3 blocks, 1 to 6
+ * segments of 0 to 300 bytes (empty ones, ones under and over a block,
+ * ends on and off block boundaries), counts past two lane groups. */
+Test(sha256_many, gather_from_midstates_matches_scalar)
+{
+    size_t npaths;
+    const pk_multi_path *paths = pk_sha256_multi_paths(&npaths);
+    enum { N = 300, MAXSEG = 6, MAXLEN = 3 * 64 + MAXSEG * 300 };
+    tu_rng r = {11};
+    uint8_t *data = malloc(N * MAXLEN);
+    tu_fill(&r, data, N * MAXLEN);
+    pk_sha256_gather *m = calloc(N, sizeof *m);
+    pk_sha256_seg(*segs)[MAXSEG] = calloc(N, sizeof *segs);
+    uint8_t(*want)[32] = malloc(N * 32), (*got)[32] = malloc(N * 32);
+    for (size_t i = 0; i < N; i++) {
+        uint8_t *msg = data + i * MAXLEN;
+        size_t prefix = 64 * tu_below(&r, 4), at = prefix;
+        pk_sha256_ctx c;
+        pk_sha256_init(&c);
+        pk_sha256_update(&c, msg, prefix);
+        memcpy(m[i].state, c.state, 32);
+        m[i].prefix = prefix;
+        m[i].nsegs = 1 + tu_below(&r, MAXSEG);
+        for (size_t k = 0; k < m[i].nsegs; k++) {
+            size_t n = tu_below(&r, 4) == 0 ? 0 : tu_below(&r, 301);
+            segs[i][k] = (pk_sha256_seg){msg + at, n};
+            at += n;
+        }
+        m[i].segs = segs[i];
+        pk_sha256d(msg, at, want[i]);
+    }
+    for (size_t p = 0; p < npaths; p++) {
+        if ((paths[p].cpu & pk_cpu_features()) != paths[p].cpu)
+            continue;
+        memset(got, 0, N * 32);
+        pk_sha256d_many_gather_using(&paths[p], m, N, got);
+        cr_assert_arr_eq(got, want, N * 32, "%s: all at once", paths[p].name);
+        for (size_t count = 1; count <= 2 * paths[p].lanes + 1; count++) {
+            size_t off = tu_below(&r, N - count);
+            pk_sha256d_many_gather_using(&paths[p], m + off, count, got);
+            cr_assert_arr_eq(got, want + off, count * 32, "%s: %zu messages", paths[p].name, count);
+        }
+    }
+    pk_sha256d_many_gather(m, N, got);
+    cr_assert_arr_eq(got, want, N * 32, "the chosen path");
+    free(data);
+    free(m);
+    free(segs);
+    free(want);
+    free(got);
+}

@@ -251,6 +251,7 @@ Test(verify_sigs, cli_streams_in_order_with_errors)
 /* ---- block 413567's signatures ---- */
 
 #include "powkit/sigcheck.h"
+#include "../bench/bench_blocks.h"
 
 static int failed_at(const pk_sig_report *r, size_t tx, size_t vin)
 {
@@ -334,6 +335,59 @@ Test(block_sigs, every_signature_of_block_413567, .timeout = 300)
     pk_sig_report_free(&r1);
     pk_verifier_free(v1);
     pk_verifier_free(v2);
+    pk_block_free(&b);
+    free(d);
+}
+
+/* Through the interpreter, with the spent outputs made from the
+ * scriptSigs: every input valid at the first try (a wrong signature hash,
+ * from the interpreter's hashes computed several at a time after the run,
+ * would fail a check and run the input again), and one changed signature
+ * byte fails exactly its inputs. */
+Test(block_sigs, interpreter_judges_block_413567_without_reruns, .timeout = 300)
+{
+    pk_block b;
+    uint8_t *d = load_413567(&b);
+    pk_block_hash_txs(&b);
+    made_prevouts mp;
+    cr_assert_eq(pk_bench_derive_prevouts(&b, &mp), 0);
+    pk_verifier *v = pk_verifier_new(2);
+    pk_sigcheck_opts so = {&mp.pv, 413567, 1, 0, 1};
+    pk_sig_report r;
+    cr_assert_eq(pk_block_verify_sigs(&b, &so, v, &r), 0, "failures %zu", (size_t)r.failed_inputs);
+    cr_assert_eq(r.inputs, 4886);
+    cr_assert_eq(r.valid_inputs, 4886);
+    cr_assert_eq(r.not_checked, 0);
+    cr_assert_eq(r.interpreter, 1, "every input through the interpreter");
+    cr_assert_eq(r.reruns, 0, "every deferred check held: its hash was right");
+    cr_assert_eq(r.ecdsa, 7463, "a CHECKSIG's check, a 2-of-n multisig's candidate pairs");
+    pk_sig_report_free(&r);
+    /* A P2PKH signature in the largest transaction and the second
+     * signature of a 2-of-3 multisig input (whose hash the first one's
+     * shares): exactly those two fail. */
+    size_t big = 1;
+    for (size_t t = 1; t < b.ntx; t++)
+        if (b.tx[t].n_in > b.tx[big].n_in)
+            big = t;
+    size_t p2pkh_vin = b.tx[big].n_in - 1;
+    cr_assert_neq(d[script_at(&b, big, p2pkh_vin)], 0x00, "a P2PKH input");
+    size_t ms_tx = 0, ms_vin = 0;
+    for (size_t t = 1; t < b.ntx && !ms_tx; t++)
+        for (size_t i = 0; i < b.tx[t].n_in && !ms_tx; i++)
+            if (t != big && d[script_at(&b, t, i)] == 0x00)
+                ms_tx = t, ms_vin = i;
+    cr_assert_neq(ms_tx, 0);
+    size_t at = script_at(&b, big, p2pkh_vin), ms = script_at(&b, ms_tx, ms_vin);
+    d[at + 1 + 10] ^= 0x01;            /* inside R of the signature */
+    d[ms + 2 + d[ms + 1] + 1 + 10] ^= 0x01; /* inside R of the multisig's second signature */
+    pk_block_verify_sigs(&b, &so, v, &r);
+    cr_assert_eq(r.failed_inputs, 2);
+    cr_assert(failed_at(&r, big, p2pkh_vin));
+    cr_assert(failed_at(&r, ms_tx, ms_vin));
+    cr_assert_eq(r.valid_inputs, 4884);
+    pk_sig_report_free(&r);
+    pk_verifier_free(v);
+    pk_bench_made_free(&mp);
     pk_block_free(&b);
     free(d);
 }

@@ -279,6 +279,7 @@ static void tx_interpret(void *arg, size_t i)
     pk_script_tx st = {b, t, spent};
     x->txd = pk_script_txdata_new(&st);
     memset(&x->defer, 0, sizeof x->defer);
+    x->defer.lazy_legacy = 1;
     size_t base = r->pv->first[ti];
     for (uint32_t vi = 0; vi < t->n_in; vi++) {
         input_res *o = &r->res[base + vi];
@@ -290,6 +291,50 @@ static void tx_interpret(void *arg, size_t i)
         o->rc = pk_script_exec(&st, x->txd, vi, r->flags, &x->defer, &o->err, &o->info);
         o->req_to = x->defer.n_reqs;
     }
+}
+
+/* The legacy hashes the runs left out, in chunks the threads share (a
+ * large transaction's are much of the block's hashing), several at a
+ * time in each. */
+typedef struct hash_chunk {
+    uint32_t ti, from, to;
+} hash_chunk;
+
+typedef struct hash_run {
+    run *r;
+    hash_chunk *chunks;
+} hash_run;
+
+static void tx_hash_chunk(void *arg, size_t i)
+{
+    hash_run *h = arg;
+    const hash_chunk *c = &h->chunks[i];
+    tx_run *x = &h->r->txs[c->ti];
+    pk_script_defer_hash_range(&x->defer, x->txd, c->from, c->to);
+}
+
+static void hash_legacy(run *r, pk_verifier *v)
+{
+    enum { CHUNK = 24 };
+    const pk_block *b = r->b;
+    size_t n = 0;
+    for (size_t ti = 1; ti < b->ntx; ti++)
+        n += (r->txs[ti].defer.n_jobs + CHUNK - 1) / CHUNK;
+    if (n == 0)
+        return;
+    hash_run h = {r, malloc(n * sizeof *h.chunks)};
+    if (!h.chunks)
+        abort();
+    size_t k = 0;
+    for (size_t i = 0; i + 1 < b->ntx; i++) { /* the costliest transactions' first */
+        size_t ti = r->order[i];
+        for (size_t f = 0; f < r->txs[ti].defer.n_jobs; f += CHUNK) {
+            size_t t = r->txs[ti].defer.n_jobs - f < CHUNK ? r->txs[ti].defer.n_jobs : f + CHUNK;
+            h.chunks[k++] = (hash_chunk){(uint32_t)ti, (uint32_t)f, (uint32_t)t};
+        }
+    }
+    pk_verifier_for(v, n, 1, tx_hash_chunk, &h);
+    free(h.chunks);
 }
 
 static void tx_resolve(void *arg, size_t i)
@@ -429,6 +474,7 @@ void pk_sc_run_scripts(const pk_block *b, const pk_sigcheck_opts *opts, int64_t 
     if (b->ntx > 1) {
         r.order = cost_order(b);
         pk_verifier_for(v, b->ntx - 1, 1, tx_interpret, &r);
+        hash_legacy(&r, v);
     }
     double t1 = pk_now();
     /* Every deferred check of the block into one batch. */

@@ -447,3 +447,29 @@ void pk_sighash_legacy_all(const pk_legacy_all *a, size_t vin, const uint8_t *co
     pk_sha256_final(&h, once);
     pk_sha256(once, 32, out);
 }
+
+void pk_legacy_all_gather(const pk_legacy_all *a, size_t vin, const uint8_t *code, size_t code_len,
+                          const uint8_t ht4[4], pk_sha256_seg segs[4], pk_sha256_gather *g)
+{
+    /* pk_sighash_legacy_all's message, piece by piece. */
+    size_t at = a->at[vin], from = at & ~(size_t)63;
+    memcpy(g->state, a->mid[vin], sizeof g->state);
+    g->prefix = from;
+    segs[0] = (pk_sha256_seg){a->data + from, at - from};
+    segs[1] = (pk_sha256_seg){code, code_len};
+    segs[2] = (pk_sha256_seg){a->data + at + 1, a->len - at - 1};
+    segs[3] = (pk_sha256_seg){ht4, 4};
+    g->segs = segs;
+    g->nsegs = 4;
+}
+
+size_t pk_legacy_script_code(const uint8_t *code, size_t code_len, uint8_t **p, size_t *n, size_t *cap)
+{
+    buf s = {*p, *n, *cap, NULL};
+    put_script_code(&s, code, code_len);
+    size_t added = s.n - *n;
+    *p = s.p;
+    *n = s.n;
+    *cap = s.cap;
+    return added;
+}

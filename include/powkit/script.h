@@ -186,8 +186,25 @@ typedef struct pk_script_defer {
     size_t n_pairs, cap_pairs;
     pk_script_req *reqs;
     size_t n_reqs, cap_reqs;
+    /* Set by the caller: legacy SIGHASH_ALL hashes are not computed as the
+     * script runs (a deferred check needs its hash only when verified)
+     * but recorded, and pk_script_defer_hash computes them all at once,
+     * several per pass of the multi-buffer SHA-256.  Until then those
+     * checks' messages are zero. */
+    int lazy_legacy;
+    struct pk_script_hashjob *jobs;
+    size_t n_jobs, cap_jobs;
+    uint8_t *codes; /* the jobs' serialized script codes */
+    size_t n_codes, cap_codes;
 } pk_script_defer;
 PK_API void pk_script_defer_free(pk_script_defer *d);
+/* Computes the hashes lazy_legacy left out, into their checks' messages:
+ * call it after the transaction's last deferred run, while its txdata
+ * lives, before the checks are verified. */
+PK_API void pk_script_defer_hash(pk_script_defer *d, pk_script_txdata *txd);
+/* The same for the hashes [from, to) of the n_jobs left (no reset):
+ * threads may each take a range, of one transaction or of several. */
+PK_API void pk_script_defer_hash_range(pk_script_defer *d, const pk_script_txdata *txd, size_t from, size_t to);
 /* 1 when requirements [from, to) hold with the verified checks (checks:
  * d->checks, or where the caller copied them, verified). */
 PK_API int pk_script_defer_holds(const pk_script_defer *d, const struct pk_sig_check *checks, size_t from,

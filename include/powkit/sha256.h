@@ -49,6 +49,23 @@ PK_API void pk_sha256d_many(const uint8_t *const *msgs, const size_t *lens, size
  * out[i] = SHA256(prefix || msgs[i]), many at once in SIMD lanes. */
 PK_API void pk_sha256_many_from(const uint32_t state[8], uint64_t prefix_len, const uint8_t *const *msgs,
                                 const size_t *lens, size_t n, uint8_t (*out)[32]);
+/* A message in pieces, resumed from a midstate: the first hash starts at
+ * state after prefix bytes (a multiple of 64) and reads the segments in
+ * order; the second hash is of the first's digest.  Legacy signature
+ * hashes: a transaction's shared prefix, then the input's script code,
+ * the rest of the transaction and the hash type, none of them copied. */
+typedef struct pk_sha256_seg {
+    const uint8_t *p;
+    size_t n;
+} pk_sha256_seg;
+typedef struct pk_sha256_gather {
+    uint32_t state[8];
+    uint64_t prefix;
+    const pk_sha256_seg *segs;
+    size_t nsegs;
+} pk_sha256_gather;
+/* out[i] = SHA256(SHA256(prefix || segments of msgs[i])), many at once. */
+PK_API void pk_sha256d_many_gather(const pk_sha256_gather *msgs, size_t n, uint8_t (*out)[32]);
 /* Double SHA-256 of n 64-byte inputs (merkle node pairs) into n*32 bytes. */
 PK_API void pk_sha256d64_many(const uint8_t *in, size_t n, uint8_t *out);
 /* The same for 80-byte messages (block headers) laid side by side. */

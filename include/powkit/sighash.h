@@ -10,6 +10,7 @@
 #define POWKIT_SIGHASH_H
 
 #include "powkit/export.h"
+#include "powkit/sha256.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -94,6 +95,16 @@ PK_API void pk_legacy_all_free(pk_legacy_all *a);
 /* Equals pk_sighash_legacy for those hash types. */
 PK_API void pk_sighash_legacy_all(const pk_legacy_all *a, size_t vin, const uint8_t *script_code, size_t code_len,
                                   uint32_t hash_type, uint8_t out[32]);
+/* The same hash as a gathered message (many hashed at once with
+ * pk_sha256d_many_gather): code is the script code as serialized
+ * (pk_legacy_script_code), ht4 the hash type's 4 bytes; the message points
+ * into a, code and ht4, which must outlive the hashing. */
+PK_API void pk_legacy_all_gather(const pk_legacy_all *a, size_t vin, const uint8_t *code, size_t code_len,
+                                 const uint8_t ht4[4], pk_sha256_seg segs[4], pk_sha256_gather *g);
+/* Appends a legacy hash's script code as it is serialized (its length,
+ * then the code without its OP_CODESEPARATORs) to the growing buffer *p
+ * (*n bytes used of *cap; realloc'd); returns the bytes appended. */
+PK_API size_t pk_legacy_script_code(const uint8_t *code, size_t code_len, uint8_t **p, size_t *n, size_t *cap);
 
 #ifdef __cplusplus
 }

@@ -212,12 +212,80 @@ static int32_t *defer_req(pk_script_defer *d, uint16_t m, uint16_t n)
     return p;
 }
 
+/* A legacy SIGHASH_ALL hash left for pk_script_defer_hash, and the checks
+ * [from, to) that take it (recorded right after it, one after another). */
+struct pk_script_hashjob {
+    uint32_t vin;
+    uint8_t ht4[4];
+    size_t code_off, code_len;
+    size_t from, to;
+};
+
 void pk_script_defer_free(pk_script_defer *d)
 {
     free(d->checks);
     free(d->pairs);
     free(d->reqs);
+    free(d->jobs);
+    free(d->codes);
     memset(d, 0, sizeof *d);
+}
+
+/* A new job for input c->vin's hash of type ht over code; its checks are
+ * the ones recorded next. */
+static int32_t defer_job(pk_checker *c, const uint8_t *code, size_t code_len, uint32_t ht)
+{
+    pk_script_defer *d = c->defer;
+    if (d->n_jobs == d->cap_jobs) {
+        size_t cap = d->cap_jobs ? d->cap_jobs * 2 : 16;
+        struct pk_script_hashjob *nj = realloc(d->jobs, cap * sizeof *nj);
+        if (!nj)
+            abort();
+        d->jobs = nj;
+        d->cap_jobs = cap;
+    }
+    struct pk_script_hashjob *j = &d->jobs[d->n_jobs];
+    j->vin = (uint32_t)c->vin;
+    for (int i = 0; i < 4; i++)
+        j->ht4[i] = (uint8_t)(ht >> (8 * i));
+    j->code_off = d->n_codes;
+    j->code_len = pk_legacy_script_code(code, code_len, &d->codes, &d->n_codes, &d->cap_codes);
+    j->from = j->to = d->n;
+    return (int32_t)d->n_jobs++;
+}
+
+void pk_script_defer_hash(pk_script_defer *d, pk_script_txdata *txd)
+{
+    pk_script_defer_hash_range(d, txd, 0, d->n_jobs);
+    d->n_jobs = 0;
+    d->n_codes = 0;
+}
+
+void pk_script_defer_hash_range(pk_script_defer *d, const pk_script_txdata *txd, size_t from, size_t to)
+{
+    if (to > d->n_jobs)
+        to = d->n_jobs;
+    if (from >= to)
+        return;
+    size_t n = to - from;
+    pk_sha256_gather *g = malloc(n * sizeof *g);
+    pk_sha256_seg(*segs)[4] = malloc(n * sizeof *segs);
+    uint8_t(*h)[32] = malloc(n * sizeof *h);
+    if (!g || !segs || !h)
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        const struct pk_script_hashjob *j = &d->jobs[from + i];
+        pk_legacy_all_gather(&txd->legacy, j->vin, d->codes + j->code_off, j->code_len, j->ht4, segs[i], &g[i]);
+    }
+    pk_sha256d_many_gather(g, n, h);
+    for (size_t i = 0; i < n; i++) {
+        const struct pk_script_hashjob *j = &d->jobs[from + i];
+        for (size_t k = j->from; k < j->to; k++)
+            memcpy(d->checks[k].msg, h[i], 32);
+    }
+    free(g);
+    free(segs);
+    free(h);
 }
 
 int pk_script_defer_holds(const pk_script_defer *d, const pk_sig_check *checks, size_t from, size_t to)
@@ -280,18 +348,42 @@ static void ecdsa_sighash(pk_checker *c, const uint8_t *code, size_t code_len, u
     pk_sighash_legacy(tx->b, tx->t, c->vin, code, code_len, ht, h);
 }
 
+/* For a check about to be recorded: its hash in h (-1), or, when the
+ * caller asked for lazy legacy hashes and this is one, a job that will
+ * compute it (its index). */
+static int32_t ecdsa_sighash_or_job(pk_checker *c, const uint8_t *code, size_t code_len, uint32_t ht,
+                                    pk_sigversion sv, uint8_t h[32])
+{
+    if (c->defer && c->defer->lazy_legacy && sv == PK_SIGV_BASE && (ht & 0x1f) != 2 && (ht & 0x1f) != 3 &&
+        !(ht & 0x80)) {
+        pk_script_txdata *x = c->txd;
+        if (!x->legacy_ready) {
+            pk_legacy_all_init(&x->legacy, c->tx->b, c->tx->t);
+            x->legacy_ready = 1;
+        }
+        return defer_job(c, code, code_len, ht);
+    }
+    ecdsa_sighash(c, code, code_len, ht, sv, h);
+    return -1;
+}
+
 /* Parses and hashes; 0 when the answer is already known to be false.
- * *sig gets the parsed signature, normalised. */
+ * *sig gets the parsed signature, normalised; with record (the check will
+ * be recorded), *job may get a hash job instead of h (see above). */
 static int ecdsa_prepare(pk_checker *c, const uint8_t *sig, size_t sig_len, const uint8_t *k, size_t kl,
                          const uint8_t *code, size_t code_len, pk_sigversion sv, secp256k1_ecdsa_signature *s,
-                         uint8_t h[32])
+                         uint8_t h[32], int record, int32_t *job)
 {
+    *job = -1;
     if (!key_valid(k, kl) || sig_len == 0)
         return 0;
     if (!pk_ecdsa_parse_der_lax(secp256k1_context_static, s, sig, sig_len - 1))
         return 0;
     secp256k1_ecdsa_signature_normalize(secp256k1_context_static, s, s);
-    ecdsa_sighash(c, code, code_len, sig[sig_len - 1], sv, h);
+    if (record)
+        *job = ecdsa_sighash_or_job(c, code, code_len, sig[sig_len - 1], sv, h);
+    else
+        ecdsa_sighash(c, code, code_len, sig[sig_len - 1], sv, h);
     return 1;
 }
 
@@ -304,9 +396,17 @@ static int ecdsa_verify_now(const uint8_t *k, size_t kl, const secp256k1_ecdsa_s
 }
 
 static int32_t ecdsa_record(pk_checker *c, const uint8_t *k, size_t kl, const secp256k1_ecdsa_signature *s,
-                            const uint8_t h[32])
+                            const uint8_t h[32], int32_t job)
 {
-    pk_sig_check *q = defer_check(c->defer);
+    pk_script_defer *d = c->defer;
+    if (job >= 0) {
+        /* The job's checks follow it without a gap: its range grows. */
+        struct pk_script_hashjob *j = &d->jobs[job];
+        if (j->to != d->n)
+            abort();
+        j->to++;
+    }
+    pk_sig_check *q = defer_check(d);
     q->type = PK_SIG_ECDSA;
     q->flags = 0; /* strict DER of the parsed signature; S already low */
     memcpy(q->pubkey, k, kl);
@@ -314,7 +414,10 @@ static int32_t ecdsa_record(pk_checker *c, const uint8_t *k, size_t kl, const se
     size_t dl = sizeof q->sig;
     secp256k1_ecdsa_signature_serialize_der(secp256k1_context_static, q->sig, &dl, s);
     q->sig_len = (uint8_t)dl;
-    memcpy(q->msg, h, 32);
+    if (job >= 0)
+        memset(q->msg, 0, 32); /* pk_script_defer_hash writes it */
+    else
+        memcpy(q->msg, h, 32);
     q->msg_len = 32;
     return (int32_t)(c->defer->n - 1);
 }
@@ -326,11 +429,13 @@ int pk_scr_check_ecdsa(pk_checker *c, const uint8_t *sig, size_t sig_len, const 
     uint8_t h[32];
     if (c->info && may_defer && sig_len)
         c->info->sigs++; /* a CHECKSIG's; CHECKMULTISIG counts its own */
-    if (!ecdsa_prepare(c, sig, sig_len, k, kl, code, code_len, sv, &s, h))
+    int record = c->defer && may_defer;
+    int32_t job;
+    if (!ecdsa_prepare(c, sig, sig_len, k, kl, code, code_len, sv, &s, h, record, &job))
         return 0;
-    if (c->defer && may_defer) {
+    if (record) {
         int32_t *p = defer_req(c->defer, 1, 1);
-        *p = ecdsa_record(c, k, kl, &s, h);
+        *p = ecdsa_record(c, k, kl, &s, h, job);
         return 1;
     }
     return ecdsa_verify_now(k, kl, &s, h);
@@ -357,22 +462,30 @@ int pk_scr_check_multisig(pk_checker *c, const pk_selem *const *sigs, size_t m, 
         if (clean) {
             size_t w = n - m + 1;
             int32_t *p = defer_req(c->defer, (uint16_t)m, (uint16_t)n);
+            uint8_t h[32];
+            int have_ht = -1;  /* the hash type h (or job) is the hash for, or -1 */
+            int32_t job = -1;
             for (size_t i = 0; i < m; i++) {
-                /* One signature hash per signature, whichever key it is tried against. */
+                /* One signature hash per hash type, whichever signature and
+                 * key it is for: the script code is the same for every
+                 * signature here (all were deleted from it before). */
                 const pk_selem *sg = sigs[i];
                 secp256k1_ecdsa_signature s;
-                uint8_t h[32];
                 int sig_ok = sg->len != 0 &&
                              pk_ecdsa_parse_der_lax(secp256k1_context_static, &s, pk_se_data(sg), sg->len - 1);
                 if (sig_ok) {
                     secp256k1_ecdsa_signature_normalize(secp256k1_context_static, &s, &s);
-                    ecdsa_sighash(c, code, code_len, pk_se_data(sg)[sg->len - 1], sv, h);
+                    int ht = pk_se_data(sg)[sg->len - 1];
+                    if (ht != have_ht) {
+                        job = ecdsa_sighash_or_job(c, code, code_len, (uint32_t)ht, sv, h);
+                        have_ht = ht;
+                    }
                 }
                 for (size_t dd = 0; dd < w; dd++) {
                     const pk_selem *ky = keys[i + dd];
                     int32_t idx = -1;
                     if (sig_ok && key_valid(pk_se_data(ky), ky->len))
-                        idx = ecdsa_record(c, pk_se_data(ky), ky->len, &s, h);
+                        idx = ecdsa_record(c, pk_se_data(ky), ky->len, &s, h, job);
                     p[i * w + dd] = idx; /* pairs[] is its own array: recording checks does not move it */
                 }
             }
