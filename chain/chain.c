@@ -717,6 +717,16 @@ int pk_chainstate_connect(pk_chainstate *cs, const uint8_t *data, size_t len, pk
 /* The coins block h spends, from the source's undo data, into the set:
  * those made by the block itself are left to it, and those already there
  * (made by a block connected since the start) are the same coins. */
+typedef struct block_txid {
+    uint8_t txid[32];
+    size_t ti;
+} block_txid;
+
+static int by_txid(const void *a, const void *b)
+{
+    return memcmp(((const block_txid *)a)->txid, ((const block_txid *)b)->txid, 32);
+}
+
 static int add_spent_coins(pk_chainstate *cs, pk_block_source *src, int64_t h, const uint8_t *data, size_t len,
                            char *err, size_t errlen)
 {
@@ -746,15 +756,33 @@ static int add_spent_coins(pk_chainstate *cs, pk_block_source *src, int64_t h, c
         if (b.tx[ti].n_in > max_in)
             max_in = b.tx[ti].n_in;
     pk_txin_ref *ins = malloc(max_in * sizeof *ins);
-    if (!ins)
+    /* The block's txids sorted, with their positions: whether an input
+     * spends an earlier transaction of the block is a search, not a scan
+     * of every transaction before it. */
+    block_txid *ids = malloc(b.ntx * sizeof *ids);
+    if (!ins || !ids)
         abort();
+    for (size_t ti = 0; ti < b.ntx; ti++) {
+        memcpy(ids[ti].txid, b.tx[ti].txid, 32);
+        ids[ti].ti = ti;
+    }
+    qsort(ids, b.ntx, sizeof *ids, by_txid);
     for (size_t ti = 1; ti < b.ntx; ti++) {
         pk_tx_inputs(&b, &b.tx[ti], ins);
         for (uint32_t vi = 0; vi < b.tx[ti].n_in; vi++, k++) {
             const uint8_t *op = data + ins[vi].prevout;
+            block_txid want;
+            memcpy(want.txid, op, 32);
+            const block_txid *hit = bsearch(&want, ids, b.ntx, sizeof *ids, by_txid);
+            /* Duplicate txids (BIP30's) sort together: any earlier one counts. */
             int own = 0;
-            for (size_t tj = 0; tj < ti && !own; tj++)
-                own = memcmp(b.tx[tj].txid, op, 32) == 0;
+            if (hit) {
+                size_t lo = (size_t)(hit - ids);
+                while (lo > 0 && memcmp(ids[lo - 1].txid, op, 32) == 0)
+                    lo--;
+                for (size_t j = lo; j < b.ntx && !own && memcmp(ids[j].txid, op, 32) == 0; j++)
+                    own = ids[j].ti < ti;
+            }
             uint8_t key[36];
             memcpy(key, op, 36);
             if (own || pk_utxo_get(&cs->u, key))
@@ -774,6 +802,7 @@ static int add_spent_coins(pk_chainstate *cs, pk_block_source *src, int64_t h, c
     }
     pk_utxo_commit(&cs->u);
     free(ins);
+    free(ids);
     free(out);
     free(store);
     pk_block_free(&b);

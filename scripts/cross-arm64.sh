@@ -15,6 +15,11 @@
 # arm64 ELF files with binfmt_misc (root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# --prepare: only the packages, binfmt and Criterion; --run: only the build
+# and the tests (prepared before; CI runs them beside its other phases).
+stage=${1:-all}
+case $stage in all|--prepare|--run) ;; *) echo "usage: scripts/cross-arm64.sh [--prepare|--run]" >&2; exit 2 ;; esac
+if [ "$stage" != --run ]; then # (not indented: the here-document below)
 bash scripts/install-deps.sh --tests
 
 SUDO=""
@@ -69,6 +74,11 @@ Version: $(dpkg-query -W -f='${Version}' libcriterion-dev | cut -d- -f1)
 Libs: -L$lib -lcriterion -Wl,-rpath-link,$lib
 Cflags:
 PC
+fi
+[ "$stage" = --prepare ] && exit 0
+BUILD_DIR=${BUILD_DIR:-build-arm64}
+crit=$PWD/$BUILD_DIR/criterion-arm64
+lib=$crit/usr/lib/aarch64-linux-gnu
 export PKG_CONFIG_PATH=$crit/pkgconfig
 cmake -S . -B "$BUILD_DIR" -DCMAKE_TOOLCHAIN_FILE="$PWD/scripts/aarch64-linux-gnu.cmake" \
       -DCMAKE_BUILD_TYPE=Release -DPOWKIT_WERROR=ON

@@ -321,18 +321,39 @@ static int verify_deferred(const uint8_t *tx, size_t txlen, const pk_prevout *sp
     b.ntx = 1;
     b.tx = &t;
     pk_script_tx st = {&b, &t, spent};
-    pk_script_defer d;
-    memset(&d, 0, sizeof d);
-    int rc = pk_script_exec(&st, NULL, vin, flags, &d, err, NULL);
-    if (rc == 1) {
-        for (size_t i = 0; i < d.n; i++)
-            pk_sig_check_one(verifier(), &d.checks[i]);
-        if (!pk_script_defer_holds(&d, d.checks, 0, d.n_reqs))
-            rc = pk_script_exec(&st, NULL, vin, flags, NULL, err, NULL);
-    } else {
-        rc = pk_script_exec(&st, NULL, vin, flags, NULL, err, NULL);
+    /* Twice: hashes computed as the script runs, and legacy ones left
+     * for pk_script_defer_hash (as the block verifier runs them).  Both
+     * must give the direct verdict, and the lazy run must need no rerun
+     * where the eager one needs none: its hashes are the same. */
+    int rc = -1, held[2] = {0, 0};
+    for (int lazy = 0; lazy < 2; lazy++) {
+        pk_script_txdata *txd = pk_script_txdata_new(&st);
+        pk_script_defer d;
+        memset(&d, 0, sizeof d);
+        d.lazy_legacy = lazy;
+        pk_script_error e;
+        int r = pk_script_exec(&st, txd, vin, flags, &d, &e, NULL);
+        if (r == 1) {
+            pk_script_defer_hash(&d, txd);
+            for (size_t i = 0; i < d.n; i++)
+                pk_sig_check_one(verifier(), &d.checks[i]);
+            held[lazy] = pk_script_defer_holds(&d, d.checks, 0, d.n_reqs);
+            if (!held[lazy])
+                r = pk_script_exec(&st, txd, vin, flags, NULL, &e, NULL);
+        } else {
+            r = pk_script_exec(&st, txd, vin, flags, NULL, &e, NULL);
+        }
+        pk_script_defer_free(&d);
+        pk_script_txdata_free(txd);
+        if (lazy == 0) {
+            rc = r;
+            *err = e;
+        } else {
+            cr_assert_eq(r, rc, "lazy legacy hashes: verdict %d, not %d", r, rc);
+            cr_assert_eq(e, *err, "lazy legacy hashes: error %d, not %d", e, *err);
+        }
     }
-    pk_script_defer_free(&d);
+    cr_assert_eq(held[1], held[0], "lazy legacy hashes: the deferred checks held %d, eagerly %d", held[1], held[0]);
     return rc;
 }
 
