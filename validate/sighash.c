@@ -434,24 +434,32 @@ void pk_legacy_all_free(pk_legacy_all *a)
 void pk_sighash_legacy_all(const pk_legacy_all *a, size_t vin, const uint8_t *code, size_t cl, uint32_t hash_type,
                            uint8_t out[32])
 {
+    /* The gathered message (one description of it), streamed. */
+    uint8_t *ser = NULL, ht4[4];
+    size_t n = 0, cap = 0;
+    pk_legacy_script_code(code, cl, &ser, &n, &cap);
+    for (int i = 0; i < 4; i++)
+        ht4[i] = (uint8_t)(hash_type >> (8 * i));
+    pk_sha256_seg segs[4];
+    pk_sha256_gather g;
+    pk_legacy_all_gather(a, vin, ser, n, ht4, segs, &g);
     pk_sha256_ctx h;
-    size_t from = a->at[vin] & ~(size_t)63;
-    memcpy(h.state, a->mid[vin], sizeof h.state);
-    h.bytes = from;
-    buf s = {.h = &h};
-    put(&s, a->data + from, a->at[vin] - from);
-    put_script_code(&s, code, cl);
-    put(&s, a->data + a->at[vin] + 1, a->len - a->at[vin] - 1);
-    put_le(&s, hash_type, 4);
+    memcpy(h.state, g.state, sizeof h.state);
+    h.bytes = g.prefix;
+    for (size_t i = 0; i < g.nsegs; i++)
+        pk_sha256_update(&h, segs[i].p, segs[i].n);
     uint8_t once[32];
     pk_sha256_final(&h, once);
     pk_sha256(once, 32, out);
+    free(ser);
 }
 
 void pk_legacy_all_gather(const pk_legacy_all *a, size_t vin, const uint8_t *code, size_t code_len,
                           const uint8_t ht4[4], pk_sha256_seg segs[4], pk_sha256_gather *g)
 {
-    /* pk_sighash_legacy_all's message, piece by piece. */
+    /* The input's legacy message after its midstate, piece by piece: the
+     * rest of the shared prefix, its script code where its empty script
+     * length byte was, the rest of the transaction, the hash type. */
     size_t at = a->at[vin], from = at & ~(size_t)63;
     memcpy(g->state, a->mid[vin], sizeof g->state);
     g->prefix = from;

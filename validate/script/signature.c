@@ -324,6 +324,23 @@ static int key_valid(const uint8_t *k, size_t n)
     return want == n;
 }
 
+/* Hash types that keep every input and output (not NONE, SINGLE or
+ * ANYONECANPAY): their legacy hashes share the transaction's midstates. */
+static int keeps_all(uint32_t ht)
+{
+    return (ht & 0x1f) != 2 && (ht & 0x1f) != 3 && !(ht & 0x80);
+}
+
+static const pk_legacy_all *legacy_all(pk_checker *c)
+{
+    pk_script_txdata *x = c->txd;
+    if (!x->legacy_ready) {
+        pk_legacy_all_init(&x->legacy, c->tx->b, c->tx->t);
+        x->legacy_ready = 1;
+    }
+    return &x->legacy;
+}
+
 static void ecdsa_sighash(pk_checker *c, const uint8_t *code, size_t code_len, uint32_t ht, pk_sigversion sv,
                           uint8_t h[32])
 {
@@ -337,30 +354,21 @@ static void ecdsa_sighash(pk_checker *c, const uint8_t *code, size_t code_len, u
         pk_sighash_bip143(tx->b, tx->t, &x->bip143, c->vin, code, code_len, c->amount, ht, h);
         return;
     }
-    if ((ht & 0x1f) != 2 && (ht & 0x1f) != 3 && !(ht & 0x80)) {
-        if (!x->legacy_ready) {
-            pk_legacy_all_init(&x->legacy, tx->b, tx->t);
-            x->legacy_ready = 1;
-        }
-        pk_sighash_legacy_all(&x->legacy, c->vin, code, code_len, ht, h);
+    if (keeps_all(ht)) {
+        pk_sighash_legacy_all(legacy_all(c), c->vin, code, code_len, ht, h);
         return;
     }
     pk_sighash_legacy(tx->b, tx->t, c->vin, code, code_len, ht, h);
 }
 
-/* For a check about to be recorded: its hash in h (-1), or, when the
- * caller asked for lazy legacy hashes and this is one, a job that will
- * compute it (its index). */
-static int32_t ecdsa_sighash_or_job(pk_checker *c, const uint8_t *code, size_t code_len, uint32_t ht,
+/* The hash in h (-1), or, for a check about to be recorded (record) when
+ * the caller asked for lazy legacy hashes and this is one, a job that
+ * will compute it (its index). */
+static int32_t ecdsa_sighash_or_job(pk_checker *c, int record, const uint8_t *code, size_t code_len, uint32_t ht,
                                     pk_sigversion sv, uint8_t h[32])
 {
-    if (c->defer && c->defer->lazy_legacy && sv == PK_SIGV_BASE && (ht & 0x1f) != 2 && (ht & 0x1f) != 3 &&
-        !(ht & 0x80)) {
-        pk_script_txdata *x = c->txd;
-        if (!x->legacy_ready) {
-            pk_legacy_all_init(&x->legacy, c->tx->b, c->tx->t);
-            x->legacy_ready = 1;
-        }
+    if (record && c->defer->lazy_legacy && sv == PK_SIGV_BASE && keeps_all(ht)) {
+        legacy_all(c); /* the midstates the job starts from */
         return defer_job(c, code, code_len, ht);
     }
     ecdsa_sighash(c, code, code_len, ht, sv, h);
@@ -380,10 +388,7 @@ static int ecdsa_prepare(pk_checker *c, const uint8_t *sig, size_t sig_len, cons
     if (!pk_ecdsa_parse_der_lax(secp256k1_context_static, s, sig, sig_len - 1))
         return 0;
     secp256k1_ecdsa_signature_normalize(secp256k1_context_static, s, s);
-    if (record)
-        *job = ecdsa_sighash_or_job(c, code, code_len, sig[sig_len - 1], sv, h);
-    else
-        ecdsa_sighash(c, code, code_len, sig[sig_len - 1], sv, h);
+    *job = ecdsa_sighash_or_job(c, record, code, code_len, sig[sig_len - 1], sv, h);
     return 1;
 }
 
@@ -477,7 +482,7 @@ int pk_scr_check_multisig(pk_checker *c, const pk_selem *const *sigs, size_t m, 
                     secp256k1_ecdsa_signature_normalize(secp256k1_context_static, &s, &s);
                     int ht = pk_se_data(sg)[sg->len - 1];
                     if (ht != have_ht) {
-                        job = ecdsa_sighash_or_job(c, code, code_len, (uint32_t)ht, sv, h);
+                        job = ecdsa_sighash_or_job(c, 1, code, code_len, (uint32_t)ht, sv, h);
                         have_ht = ht;
                     }
                 }
