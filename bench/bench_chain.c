@@ -188,11 +188,13 @@ static int output_in_block(const pk_block *b, size_t ti, const uint8_t txid[32],
 
 /* Block 413,567 connected on a state assumed at 413,566 with its spent
  * outputs as coins: ms for the whole step; *sigs its signatures. */
-static double block_step(const uint8_t *blk, size_t blen, const pk_block *b, const made_prevouts *m, uint64_t *sigs)
+static double block_step(const uint8_t *blk, size_t blen, const pk_block *b, const made_prevouts *m, pk_verifier *ver,
+                         uint64_t *sigs, uint64_t *checks)
 {
     pk_chainstate_opts o = {0};
     o.chain = PK_CHAIN_MAIN;
     o.engine = -1;
+    o.verifier = ver; /* warm, as a chain's verifier is after its first block */
     o.now = (int64_t)pk_header_time(blk) + 3600;
     pk_chainstate *cs;
     char err[256];
@@ -259,6 +261,7 @@ static double block_step(const uint8_t *blk, size_t blen, const pk_block *b, con
         return -1;
     }
     *sigs = v.signatures;
+    *checks = v.checks;
     step_parse = v.ms_parse, step_utxo = v.ms_utxo, step_scripts = v.ms_scripts;
     return ms;
 }
@@ -344,10 +347,10 @@ step:;
     }
     double *step = calloc((size_t)rounds, sizeof *step), *bare = calloc((size_t)rounds, sizeof *bare);
     double *scr = calloc((size_t)rounds, sizeof *scr), *res = calloc((size_t)rounds, sizeof *res);
-    uint64_t sigs = 0, bare_sigs = 0;
+    uint64_t sigs = 0, step_checks = 0, bare_sigs = 0;
     pk_verifier *v = pk_verifier_new(0);
     for (int r = 0; r < rounds; r++) {
-        step[r] = block_step(blk, blen, &b, &mp, &sigs);
+        step[r] = block_step(blk, blen, &b, &mp, v, &sigs, &step_checks);
         if (step[r] < 0)
             return 1;
         /* The bare rate: the batch verifier on the block's checks alone. */
@@ -369,9 +372,16 @@ step:;
     double pipe_rate = (double)sigs / ms_step * 1e3, bare_rate = (double)bare_sigs / ms_bare * 1e3;
     printf("block 413,567 as a chain step (spent outputs stubbed), %u threads, engine %s:\n", pk_verifier_threads(v),
            pk_engine_name(pk_verifier_engine(v)));
-    printf("  whole step %.2f ms: %.0f signatures/s; the batch verifier alone on its %llu checks %.2f ms: %.0f "
-           "checks/s; the pipeline at %.0f%% of the bare rate (the same checks, bare time / step time)\n",
-           ms_step, pipe_rate, (unsigned long long)bare_sigs, ms_bare, bare_rate, 100 * ms_bare / ms_step);
+    /* The pipeline's rate counts the block's signatures; the bare rate
+     * counts checks, some of which a multisig's matching spends on pairs
+     * that fail: so the rate ratio is below the time ratio. */
+    printf("  whole step %.2f ms: %llu signatures (%llu checks), %.0f signatures/s; the batch verifier alone on "
+           "the same %llu checks %.2f ms: %.0f checks/s\n",
+           ms_step, (unsigned long long)sigs, (unsigned long long)step_checks, pipe_rate,
+           (unsigned long long)bare_sigs, ms_bare, bare_rate);
+    printf("  the pipeline at %.0f%% of the bare signature rate (signatures/s over checks/s), %.0f%% of its time "
+           "(bare time / step time, the same checks)\n",
+           100 * pipe_rate / bare_rate, 100 * ms_bare / ms_step);
     printf("  (the last step: block checks %.2f ms, UTXO and context %.2f ms, scripts and signatures %.2f ms)\n",
            step_parse, step_utxo, step_scripts);
     if (only_step)

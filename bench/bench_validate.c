@@ -160,8 +160,10 @@ int main(int argc, char **argv)
         } while (pk_now() - t0 < 0.2);
         bs[r] = (pk_now() - t0) / reps * 1e3;
     }
-    printf("bench_validate: multi-buffer path %s, general SHA-256 %s, median of %d rounds, 1 core\n",
-           pk_sha256_multi_implementation(), pk_sha256_implementation(), rounds);
+    printf("bench_validate: multi-buffer paths %s (any length), %s (64 and 80 bytes), general SHA-256 %s, median "
+           "of %d rounds, 1 core\n",
+           pk_sha256_multi_implementation(), pk_sha256_multi_fixed_implementation(), pk_sha256_implementation(),
+           rounds);
     double a = med(hv, rounds), c = med(hs, rounds);
     printf("headers (hash, target, link, rule): %.2f M/s vs %.2f M/s one at a time: %.2fx\n", a, c, a / c);
     a = med(mv, rounds), c = med(ms, rounds);

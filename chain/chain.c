@@ -49,7 +49,7 @@ struct pk_chainstate {
     const rules *r;
     pk_chain_params params;
     pk_utxo u;
-    pk_verifier *v;
+    pk_verifier *v, *own_v; /* own_v: made here, freed here (NULL when the caller's) */
     uint8_t (*hdr)[80]; /* every header, by height */
     int64_t *mtp;       /* median time past of the block at each height */
     size_t cap;
@@ -172,13 +172,17 @@ int pk_chainstate_open(pk_chainstate **out, const pk_chainstate_opts *o, char *e
         cs->height = cs->flushed = m.height;
         memcpy(cs->tip, h, 32);
     }
-    cs->v = pk_verifier_new(o->threads);
-    if (!cs->v || (o->engine >= 0 && pk_verifier_set_engine(cs->v, (pk_engine)o->engine))) {
-        snprintf(err, errlen, cs->v ? "the engine asked for is not available here" : "cannot start the verifier");
-        pk_chainstate_close(cs);
-        return PK_CHAIN_EIO;
+    if (o->verifier) {
+        cs->v = o->verifier;
+    } else {
+        cs->v = cs->own_v = pk_verifier_new(o->threads);
+        if (!cs->v || (o->engine >= 0 && pk_verifier_set_engine(cs->v, (pk_engine)o->engine))) {
+            snprintf(err, errlen, cs->v ? "the engine asked for is not available here" : "cannot start the verifier");
+            pk_chainstate_close(cs);
+            return PK_CHAIN_EIO;
+        }
+        pk_verifier_set_batch(cs->v, !o->no_batch);
     }
-    pk_verifier_set_batch(cs->v, !o->no_batch);
     cs->last_flush = pk_now();
     *out = cs;
     return 0;
@@ -219,7 +223,7 @@ void pk_chainstate_close(pk_chainstate *cs)
             fprintf(stderr, "powkit: %s\n", err);
     }
     pk_utxo_close(&cs->u);
-    pk_verifier_free(cs->v);
+    pk_verifier_free(cs->own_v);
     free(cs->hdr);
     free(cs->mtp);
     free(cs);
@@ -656,6 +660,7 @@ int pk_chainstate_connect(pk_chainstate *cs, const uint8_t *data, size_t len, pk
         memset(&sr, 0, sizeof sr);
         int src = pk_block_verify_sigs(&b, &so, cs->v, &sr);
         v->signatures = sr.signatures;
+        v->checks = sr.ecdsa + sr.schnorr;
         v->not_checked = sr.not_checked;
         cs->st.upgradable += sr.upgradable;
         if (src == -2) {

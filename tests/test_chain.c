@@ -1102,8 +1102,17 @@ Test(chain, assumed_tip_with_given_coins_connects_the_next_block, .timeout = 300
     pk_chainstate *ref = open_state(NULL);
     for (int64_t h = 0; h < H; h++)
         connect_ok(ref, &c, h);
-    /* A state that has seen none of it: the last 11 headers, and the coins block H spends. */
-    pk_chainstate *cs = open_state(NULL);
+    /* A state that has seen none of it: the last 11 headers, and the coins
+     * block H spends; its verifier is the caller's (one thread). */
+    pk_verifier *shared = pk_verifier_new(1);
+    cr_assert_not_null(shared);
+    pk_chainstate_opts so = {0};
+    so.chain = PK_CHAIN_REGTEST;
+    so.engine = -1;
+    so.verifier = shared;
+    pk_chainstate *cs;
+    char oerr[256];
+    cr_assert_eq(pk_chainstate_open(&cs, &so, oerr, sizeof oerr), 0, "open: %s", oerr);
     uint8_t hdrs[11][80];
     for (int i = 0; i < 11; i++)
         memcpy(hdrs[i], c.blocks[H - 11 + i], 80);
@@ -1143,8 +1152,18 @@ Test(chain, assumed_tip_with_given_coins_connects_the_next_block, .timeout = 300
     cr_assert_eq(rc, 0, "%s: %s", v.reason ? v.reason : "", v.msg);
     cr_assert_eq(v.valid, 1, "%s", v.msg);
     cr_assert_eq(pk_chainstate_height(cs), H);
+    cr_assert_gt(v.signatures, 0);
+    cr_assert_geq(v.checks, v.signatures, "a check per signature at least");
     cr_log_info("block %lld: %zu coins given, %zu inputs spend the block's own", (long long)H, given, skipped);
     pk_chainstate_close(cs);
+    /* The caller's verifier outlives the state that used it. */
+    cr_assert_eq(pk_verifier_threads(shared), 1);
+    pk_sig_check chk;
+    memset(&chk, 0, sizeof chk);
+    chk.type = PK_SIG_ECDSA;
+    pk_sig_check_one(shared, &chk);
+    cr_assert_eq(chk.valid, 0, "an empty check is refused, by a live verifier");
+    pk_verifier_free(shared);
     pk_chainstate_close(ref);
     free_chain(&c);
 }

@@ -321,10 +321,12 @@ static int verify_deferred(const uint8_t *tx, size_t txlen, const pk_prevout *sp
     b.ntx = 1;
     b.tx = &t;
     pk_script_tx st = {&b, &t, spent};
-    /* Twice: hashes computed as the script runs, and legacy ones left
-     * for pk_script_defer_hash (as the block verifier runs them).  Both
-     * must give the direct verdict, and the lazy run must need no rerun
-     * where the eager one needs none: its hashes are the same. */
+    /* Twice: hashes computed as the script runs and every check verified,
+     * then legacy ones left for pk_script_defer_hash and the checks
+     * verified in rounds of those wanted (as the block verifier runs
+     * them).  Both must give the direct verdict, and the second must need
+     * no rerun where the first needs none: its hashes and its matching
+     * are the same. */
     int rc = -1, held[2] = {0, 0};
     for (int lazy = 0; lazy < 2; lazy++) {
         pk_script_txdata *txd = pk_script_txdata_new(&st);
@@ -335,8 +337,26 @@ static int verify_deferred(const uint8_t *tx, size_t txlen, const pk_prevout *sp
         int r = pk_script_exec(&st, txd, vin, flags, &d, &e, NULL);
         if (r == 1) {
             pk_script_defer_hash(&d, txd);
-            for (size_t i = 0; i < d.n; i++)
-                pk_sig_check_one(verifier(), &d.checks[i]);
+            if (!lazy) {
+                for (size_t i = 0; i < d.n; i++)
+                    pk_sig_check_one(verifier(), &d.checks[i]);
+            } else {
+                /* In rounds, as the block verifier runs them: only the
+                 * checks consensus' matching asks for. */
+                uint32_t *want = malloc((d.n ? d.n : 1) * sizeof *want);
+                size_t k, asked = 0;
+                while ((k = pk_script_defer_wanted(&d, 0, d.n_reqs, want)) > 0) {
+                    for (size_t i = 0; i < k; i++) {
+                        pk_sig_check *c = &d.checks[want[i]];
+                        cr_assert_eq(c->valid, -1, "a check asked for twice");
+                        pk_sig_check_one(verifier(), c);
+                        c->valid = c->valid == 1;
+                    }
+                    asked += k;
+                }
+                cr_assert_leq(asked, d.n);
+                free(want);
+            }
             held[lazy] = pk_script_defer_holds(&d, d.checks, 0, d.n_reqs);
             if (!held[lazy])
                 r = pk_script_exec(&st, txd, vin, flags, NULL, &e, NULL);

@@ -355,6 +355,7 @@ Test(sha256_many, disabled_paths_fall_back)
 {
     setenv("POWKIT_DISABLE", TU_FAST_FAMILIES, 1);
     cr_assert_str_eq(pk_sha256_multi_implementation(), "ref");
+    cr_assert_str_eq(pk_sha256_multi_fixed_implementation(), "ref");
     uint8_t in[64] = {1}, out[32], want[32];
     pk_sha256d64_many(in, 1, out);
     pk_sha256d(in, 64, want);

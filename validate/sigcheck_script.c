@@ -220,7 +220,6 @@ typedef struct input_res {
 typedef struct tx_run {
     pk_script_txdata *txd;
     pk_script_defer defer;
-    size_t check_off; /* its checks' place in the block's batch */
 } tx_run;
 
 typedef struct run {
@@ -294,47 +293,79 @@ static void tx_interpret(void *arg, size_t i)
 }
 
 /* The legacy hashes the runs left out, in chunks the threads share (a
- * large transaction's are much of the block's hashing), several at a
- * time in each. */
-typedef struct hash_chunk {
-    uint32_t ti, from, to;
-} hash_chunk;
+ * large transaction's are much of the block's hashing): each chunk one
+ * multi-buffer pass over the jobs of one or several transactions, so that
+ * a wide path's lanes stay full where most transactions have one or two
+ * inputs. */
+typedef struct hash_job {
+    uint32_t ti, job;
+} hash_job;
 
 typedef struct hash_run {
     run *r;
-    hash_chunk *chunks;
+    const hash_job *jobs;
+    size_t n, chunk;
 } hash_run;
 
-static void tx_hash_chunk(void *arg, size_t i)
+static void tx_hash_chunk(void *arg, size_t c)
 {
     hash_run *h = arg;
-    const hash_chunk *c = &h->chunks[i];
-    tx_run *x = &h->r->txs[c->ti];
-    pk_script_defer_hash_range(&x->defer, x->txd, c->from, c->to);
+    size_t from = c * h->chunk, to = from + h->chunk < h->n ? from + h->chunk : h->n, n = to - from;
+    pk_sha256_gather *g = calloc(n, sizeof *g); /* every one written below */
+    pk_sha256_seg(*segs)[4] = malloc(n * sizeof *segs);
+    uint8_t(*out)[32] = malloc(n * sizeof *out);
+    if (!g || !segs || !out)
+        abort();
+    /* A transaction's jobs in the chunk are consecutive: one span each. */
+    for (size_t i = from; i < to;) {
+        size_t e = i + 1;
+        while (e < to && h->jobs[e].ti == h->jobs[i].ti)
+            e++;
+        tx_run *x = &h->r->txs[h->jobs[i].ti];
+        pk_script_defer_describe(&x->defer, x->txd, h->jobs[i].job, h->jobs[e - 1].job + 1, g + (i - from),
+                                 segs + (i - from));
+        i = e;
+    }
+    pk_sha256d_many_gather(g, n, out);
+    for (size_t i = from; i < to;) {
+        size_t e = i + 1;
+        while (e < to && h->jobs[e].ti == h->jobs[i].ti)
+            e++;
+        tx_run *x = &h->r->txs[h->jobs[i].ti];
+        pk_script_defer_store(&x->defer, h->jobs[i].job, h->jobs[e - 1].job + 1,
+                              (const uint8_t(*)[32])(out + (i - from)));
+        i = e;
+    }
+    free(g);
+    free(segs);
+    free(out);
 }
 
 static void hash_legacy(run *r, pk_verifier *v)
 {
-    enum { CHUNK = 24 };
+    enum { CHUNK = 64 };
     const pk_block *b = r->b;
     size_t n = 0;
     for (size_t ti = 1; ti < b->ntx; ti++)
-        n += (r->txs[ti].defer.n_jobs + CHUNK - 1) / CHUNK;
+        n += r->txs[ti].defer.n_jobs;
     if (n == 0)
         return;
-    hash_run h = {r, malloc(n * sizeof *h.chunks)};
-    if (!h.chunks)
+    hash_job *jobs = malloc(n * sizeof *jobs);
+    if (!jobs)
         abort();
     size_t k = 0;
     for (size_t i = 0; i + 1 < b->ntx; i++) { /* the costliest transactions' first */
         size_t ti = r->order[i];
-        for (size_t f = 0; f < r->txs[ti].defer.n_jobs; f += CHUNK) {
-            size_t t = r->txs[ti].defer.n_jobs - f < CHUNK ? r->txs[ti].defer.n_jobs : f + CHUNK;
-            h.chunks[k++] = (hash_chunk){(uint32_t)ti, (uint32_t)f, (uint32_t)t};
-        }
+        for (size_t j = 0; j < r->txs[ti].defer.n_jobs; j++)
+            jobs[k++] = (hash_job){(uint32_t)ti, (uint32_t)j};
     }
-    pk_verifier_for(v, n, 1, tx_hash_chunk, &h);
-    free(h.chunks);
+    hash_run h = {r, jobs, n, CHUNK};
+    pk_verifier_for(v, (n + CHUNK - 1) / CHUNK, 1, tx_hash_chunk, &h);
+    for (size_t ti = 1; ti < b->ntx; ti++) { /* done: as pk_script_defer_hash leaves them */
+        r->txs[ti].defer.n_jobs = 0;
+        r->txs[ti].defer.n_codes = 0;
+    }
+    free(jobs);
 }
 
 static void tx_resolve(void *arg, size_t i)
@@ -346,10 +377,9 @@ static void tx_resolve(void *arg, size_t i)
     tx_run *x = &r->txs[ti];
     pk_script_tx st = {b, t, pk_prevouts_of(r->pv, ti)};
     size_t base = r->pv->first[ti];
-    const pk_sig_check *checks = r->all ? r->all + x->check_off : NULL;
     for (uint32_t vi = 0; vi < t->n_in; vi++) {
         input_res *o = &r->res[base + vi];
-        if (o->rc == 1 && (o->req_from == o->req_to || pk_script_defer_holds(&x->defer, checks, o->req_from, o->req_to)))
+        if (o->rc == 1 && (o->req_from == o->req_to || pk_script_defer_holds(&x->defer, x->defer.checks, o->req_from, o->req_to)))
             continue;
         /* A failed assumption, or a deferred run that failed: the real
          * run decides (a script may need a signature to fail). */
@@ -477,27 +507,57 @@ void pk_sc_run_scripts(const pk_block *b, const pk_sigcheck_opts *opts, int64_t 
         hash_legacy(&r, v);
     }
     double t1 = pk_now();
-    /* Every deferred check of the block into one batch. */
-    size_t total = 0;
-    for (size_t ti = 1; ti < b->ntx; ti++) {
-        r.txs[ti].check_off = total;
-        total += r.txs[ti].defer.n;
-    }
-    if (total) {
-        r.all = malloc(total * sizeof *r.all);
-        if (!r.all)
+    /* The deferred checks in rounds, each one batch: those the inputs'
+     * requirements want (the pairs consensus would try, taking every open
+     * check to be valid), their results stored, until none is wanted.  A
+     * CHECKMULTISIG whose signatures match their keys in order is decided
+     * in the first round, by one check per signature. */
+    size_t max = 0, total = 0;
+    for (size_t ti = 1; ti < b->ntx; ti++)
+        max += r.txs[ti].defer.n;
+    uint32_t *w_tx = NULL, *w_idx = NULL;
+    if (max) {
+        r.all = malloc(max * sizeof *r.all);
+        w_tx = malloc(max * sizeof *w_tx);
+        w_idx = malloc(max * sizeof *w_idx);
+        if (!r.all || !w_tx || !w_idx)
             abort();
-        for (size_t ti = 1; ti < b->ntx; ti++)
-            if (r.txs[ti].defer.n)
-                memcpy(r.all + r.txs[ti].check_off, r.txs[ti].defer.checks, r.txs[ti].defer.n * sizeof *r.all);
-        for (size_t i = 0; i < total; i++) {
+    }
+    while (max) {
+        size_t nw = 0;
+        for (size_t ti = 1; ti < b->ntx; ti++) {
+            tx_run *x = &r.txs[ti];
+            size_t base = r.pv->first[ti];
+            for (uint32_t vi = 0; vi < b->tx[ti].n_in && x->defer.n; vi++) {
+                const input_res *o = &r.res[base + vi];
+                if (o->rc != 1 || o->req_from == o->req_to)
+                    continue; /* run again anyway, or nothing to check */
+                size_t k = pk_script_defer_wanted(&x->defer, o->req_from, o->req_to, w_idx + nw);
+                for (size_t j = 0; j < k; j++)
+                    w_tx[nw + j] = (uint32_t)ti;
+                nw += k;
+            }
+        }
+        if (nw == 0)
+            break;
+        for (size_t i = 0; i < nw; i++) {
+            r.all[i] = r.txs[w_tx[i]].defer.checks[w_idx[i]];
             if (r.all[i].type == PK_SIG_ECDSA)
                 rep->ecdsa++;
             else
                 rep->schnorr++;
         }
-        pk_verifier_run(v, r.all, total, 0);
+        pk_verifier_run(v, r.all, nw, 0);
+        for (size_t i = 0; i < nw; i++) {
+            pk_sig_check *c = &r.txs[w_tx[i]].defer.checks[w_idx[i]];
+            c->valid = r.all[i].valid == 1 ? 1 : 0; /* never open again: the rounds end */
+            c->reason = r.all[i].reason;
+        }
+        total += nw;
+        rep->check_rounds++;
     }
+    free(w_tx);
+    free(w_idx);
     double t2 = pk_now();
     if (b->ntx > 1)
         pk_verifier_for(v, b->ntx - 1, 4, tx_resolve, &r);

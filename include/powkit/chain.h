@@ -112,6 +112,10 @@ typedef struct pk_chainstate_opts {
     int no_batch;        /* 1: verify Schnorr signatures one by one */
     int policy;          /* Core's standardness flags on the scripts too */
     int64_t now;         /* the clock for "time-too-new"; 0: time() */
+    /* A verifier of the caller's to use (its threads, engine and batch
+     * setting; threads, engine and no_batch are then ignored), which the
+     * caller frees after closing; NULL: the chain state makes its own. */
+    struct pk_verifier *verifier;
 } pk_chainstate_opts;
 
 /* One block's verdict. */
@@ -124,6 +128,7 @@ typedef struct pk_chain_verdict {
     int64_t tx, vin;     /* the transaction and input at fault, -1 when none */
     uint8_t txid[32];    /* of tx, when tx >= 0 */
     uint64_t txs, inputs, signatures, not_checked;
+    uint64_t checks;     /* signature checks verified (a multisig's matching may try more than its signatures) */
     double ms_parse, ms_utxo, ms_scripts; /* block checks; UTXO and context; scripts and signatures */
 } pk_chain_verdict;
 

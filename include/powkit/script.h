@@ -28,6 +28,7 @@
 
 #include "powkit/prevouts.h"
 #include "powkit/validate.h"
+#include "powkit/sha256.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -205,10 +206,25 @@ PK_API void pk_script_defer_hash(pk_script_defer *d, pk_script_txdata *txd);
 /* The same for the hashes [from, to) of the n_jobs left (no reset):
  * threads may each take a range, of one transaction or of several. */
 PK_API void pk_script_defer_hash_range(pk_script_defer *d, const pk_script_txdata *txd, size_t from, size_t to);
+/* The two halves of it, for hashing several transactions' jobs in one
+ * multi-buffer pass: jobs [from, to) described as gathered messages
+ * (g and segs: to - from each; they point into d and txd), and their
+ * digests h (to - from) stored into their checks. */
+PK_API void pk_script_defer_describe(const pk_script_defer *d, const pk_script_txdata *txd, size_t from, size_t to,
+                                     pk_sha256_gather *g, pk_sha256_seg (*segs)[4]);
+PK_API void pk_script_defer_store(pk_script_defer *d, size_t from, size_t to, const uint8_t (*h)[32]);
 /* 1 when requirements [from, to) hold with the verified checks (checks:
  * d->checks, or where the caller copied them, verified). */
 PK_API int pk_script_defer_holds(const pk_script_defer *d, const struct pk_sig_check *checks, size_t from,
                                  size_t to);
+/* The checks (indices into d->checks) that deciding requirements [from,
+ * to) needs next: the pairs consensus would try if every check not yet
+ * verified (valid -1) were valid, those among them not yet verified.
+ * Verify them, store their results in d->checks, and ask again until none
+ * is wanted: then holds (with d->checks) decides, and a CHECKMULTISIG
+ * whose signatures match their keys in order costs one check per
+ * signature, not one per candidate pair.  want has room for d->n. */
+PK_API size_t pk_script_defer_wanted(const pk_script_defer *d, size_t from, size_t to, uint32_t *want);
 
 /* What a verification saw, for the reports. */
 typedef struct pk_script_info {

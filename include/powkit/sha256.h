@@ -70,9 +70,12 @@ PK_API void pk_sha256d_many_gather(const pk_sha256_gather *msgs, size_t n, uint8
 PK_API void pk_sha256d64_many(const uint8_t *in, size_t n, uint8_t *out);
 /* The same for 80-byte messages (block headers) laid side by side. */
 PK_API void pk_sha256d80_many(const uint8_t *in, size_t n, uint8_t *out);
-/* The path the two above use: "avx512", "shani", "avx2", "armsha", "neon"
- * or "ref". */
+/* The paths chosen at the first call, each the fastest of this CPU's on a
+ * short timed run: "avx512", "shani", "avx2", "armsha", "neon" or "ref".
+ * The first serves messages of any length (pk_sha256d_many, the gathered
+ * and the prefixed ones), the second the two fixed-length calls above. */
 PK_API const char *pk_sha256_multi_implementation(void);
+PK_API const char *pk_sha256_multi_fixed_implementation(void);
 
 /* Name of the compression the functions above use: "shani", "armsha" or
  * "ref". */

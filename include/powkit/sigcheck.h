@@ -138,6 +138,7 @@ typedef struct pk_sig_report {
     uint64_t upgradable;              /* valid only as consensus' upgrade hooks (unknown witness or leaf
                                          versions, OP_SUCCESSx, unknown key types): counted apart */
     uint64_t reruns;                  /* inputs run again with every signature verified on the spot */
+    unsigned check_rounds;            /* batches the deferred checks took (see pk_script_defer_wanted) */
     uint32_t script_flags;            /* the PK_SCRIPT_VERIFY_* flags the scripts ran with */
     double ms_scripts, ms_resolve;    /* interpreting (deferred); resolving and re-runs */
 } pk_sig_report;

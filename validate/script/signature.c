@@ -261,6 +261,25 @@ void pk_script_defer_hash(pk_script_defer *d, pk_script_txdata *txd)
     d->n_codes = 0;
 }
 
+void pk_script_defer_describe(const pk_script_defer *d, const pk_script_txdata *txd, size_t from, size_t to,
+                              pk_sha256_gather *g, pk_sha256_seg (*segs)[4])
+{
+    for (size_t i = from; i < to; i++) {
+        const struct pk_script_hashjob *j = &d->jobs[i];
+        pk_legacy_all_gather(&txd->legacy, j->vin, d->codes + j->code_off, j->code_len, j->ht4, segs[i - from],
+                             &g[i - from]);
+    }
+}
+
+void pk_script_defer_store(pk_script_defer *d, size_t from, size_t to, const uint8_t (*h)[32])
+{
+    for (size_t i = from; i < to; i++) {
+        const struct pk_script_hashjob *j = &d->jobs[i];
+        for (size_t k = j->from; k < j->to; k++)
+            memcpy(d->checks[k].msg, h[i - from], 32);
+    }
+}
+
 void pk_script_defer_hash_range(pk_script_defer *d, const pk_script_txdata *txd, size_t from, size_t to)
 {
     if (to > d->n_jobs)
@@ -273,16 +292,9 @@ void pk_script_defer_hash_range(pk_script_defer *d, const pk_script_txdata *txd,
     uint8_t(*h)[32] = malloc(n * sizeof *h);
     if (!g || !segs || !h)
         abort();
-    for (size_t i = 0; i < n; i++) {
-        const struct pk_script_hashjob *j = &d->jobs[from + i];
-        pk_legacy_all_gather(&txd->legacy, j->vin, d->codes + j->code_off, j->code_len, j->ht4, segs[i], &g[i]);
-    }
+    pk_script_defer_describe(d, txd, from, to, g, segs);
     pk_sha256d_many_gather(g, n, h);
-    for (size_t i = 0; i < n; i++) {
-        const struct pk_script_hashjob *j = &d->jobs[from + i];
-        for (size_t k = j->from; k < j->to; k++)
-            memcpy(d->checks[k].msg, h[i], 32);
-    }
+    pk_script_defer_store(d, from, to, (const uint8_t(*)[32])h);
     free(g);
     free(segs);
     free(h);
@@ -312,6 +324,33 @@ int pk_script_defer_holds(const pk_script_defer *d, const pk_sig_check *checks, 
             return 0;
     }
     return 1;
+}
+
+size_t pk_script_defer_wanted(const pk_script_defer *d, size_t from, size_t to, uint32_t *want)
+{
+    size_t nw = 0;
+    for (size_t r = from; r < to; r++) {
+        const pk_script_req *q = &d->reqs[r];
+        const int32_t *p = d->pairs + q->pairs;
+        size_t w = (size_t)(q->n - q->m + 1);
+        /* holds' walk, with each check not yet verified taken to be valid
+         * (and asked for): the pairs consensus would try, if all those
+         * still open are valid. */
+        size_t isig = 0, ikey = 0, ns = q->m, nk = q->n;
+        while (ns > 0 && ns <= nk) {
+            int32_t k = p[isig * w + (ikey - isig)];
+            int ok = k >= 0 && d->checks[k].valid != 0;
+            if (ok && d->checks[k].valid < 0)
+                want[nw++] = (uint32_t)k;
+            if (ok) {
+                isig++;
+                ns--;
+            }
+            ikey++;
+            nk--;
+        }
+    }
+    return nw;
 }
 
 /* ---- ECDSA ---- */
