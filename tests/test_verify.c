@@ -428,9 +428,14 @@ Test(block_sigs, interpreter_judges_block_413567_without_reruns, .timeout = 300)
             tries += consensus_tries(&b, t, i, &pairs);
     cr_assert_gt(tries, r.signatures);
     cr_assert_lt(tries, pairs);
-    cr_assert_eq(r.ecdsa, tries, "checks %llu, consensus tries %llu", (unsigned long long)r.ecdsa,
-                 (unsigned long long)tries);
-    cr_assert_eq(r.check_rounds, 2);
+    /* The pilot's 16 multisig inputs are matched as consensus tries them
+     * (one failing pair each: their second signature is for the third
+     * key); their matching, the guess for the other 808, holds there. */
+    cr_assert_geq(r.ecdsa, r.signatures);
+    cr_assert_lt(r.ecdsa, tries);
+    cr_assert_eq(r.ecdsa, r.signatures + 16, "checks %llu, signatures %llu, consensus tries %llu",
+                 (unsigned long long)r.ecdsa, (unsigned long long)r.signatures, (unsigned long long)tries);
+    cr_assert_eq(r.check_rounds, 3, "two for the pilot, one for the rest");
     pk_sig_report_free(&r);
     /* A P2PKH signature in the largest transaction and the second
      * signature of a 2-of-3 multisig input (whose hash the first one's

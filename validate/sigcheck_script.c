@@ -215,6 +215,7 @@ typedef struct input_res {
     int unchecked;           /* -1, or a pk_unchecked */
     const char *fail;        /* a failure outside the script (BIP68) */
     int rerun;
+    int pilot;               /* among the first inputs whose checks decide the guesses */
 } input_res;
 
 typedef struct tx_run {
@@ -481,6 +482,138 @@ static void add_unchecked(pk_sig_report *rep, size_t ti, size_t vi, pk_unchecked
     rep->not_checked_by[why]++;
 }
 
+/* ---- the checks, in rounds ---- */
+
+typedef struct rounds {
+    run *r;
+    pk_verifier *v;
+    pk_sig_report *rep;
+    uint32_t *w_tx, *w_idx; /* the wanted checks: transaction and index in its defer */
+    pk_script_hint *hints;
+    size_t n_hints, total;
+} rounds;
+
+/* Batches of the checks the inputs' requirements want (pilot: of the pilot
+ * inputs only), their results stored, until none is wanted. */
+static void check_rounds(rounds *ro, int pilot)
+{
+    run *r = ro->r;
+    const pk_block *b = r->b;
+    for (;;) {
+        size_t nw = 0;
+        for (size_t ti = 1; ti < b->ntx; ti++) {
+            tx_run *x = &r->txs[ti];
+            size_t base = r->pv->first[ti];
+            for (uint32_t vi = 0; vi < b->tx[ti].n_in && x->defer.n; vi++) {
+                const input_res *o = &r->res[base + vi];
+                if (o->rc != 1 || o->req_from == o->req_to || (pilot && !o->pilot))
+                    continue; /* run again anyway, nothing to check, or not now */
+                size_t k = pk_script_defer_wanted(&x->defer, o->req_from, o->req_to, ro->hints, ro->n_hints,
+                                                  ro->w_idx + nw);
+                for (size_t j = 0; j < k; j++)
+                    ro->w_tx[nw + j] = (uint32_t)ti;
+                nw += k;
+            }
+        }
+        if (nw == 0)
+            return;
+        for (size_t i = 0; i < nw; i++) {
+            r->all[i] = r->txs[ro->w_tx[i]].defer.checks[ro->w_idx[i]];
+            if (r->all[i].type == PK_SIG_ECDSA)
+                ro->rep->ecdsa++;
+            else
+                ro->rep->schnorr++;
+        }
+        pk_verifier_run(ro->v, r->all, nw, 0);
+        for (size_t i = 0; i < nw; i++) {
+            pk_sig_check *c = &r->txs[ro->w_tx[i]].defer.checks[ro->w_idx[i]];
+            c->valid = r->all[i].valid == 1 ? 1 : 0; /* never open again: the rounds end */
+            c->reason = r->all[i].reason;
+        }
+        ro->total += nw;
+        ro->rep->check_rounds++;
+    }
+}
+
+/* The pilot: the first inputs, in block order, with a CHECKMULTISIG that
+ * has more keys than signatures (where guessing the matching pays).
+ * Returns how many. */
+static size_t pick_pilot(run *r)
+{
+    enum { PILOT = 16 };
+    const pk_block *b = r->b;
+    size_t n = 0;
+    for (size_t ti = 1; ti < b->ntx && n < PILOT; ti++) {
+        const pk_script_defer *d = &r->txs[ti].defer;
+        size_t base = r->pv->first[ti];
+        for (uint32_t vi = 0; vi < b->tx[ti].n_in && n < PILOT; vi++) {
+            input_res *o = &r->res[base + vi];
+            if (o->rc != 1)
+                continue;
+            for (size_t q = o->req_from; q < o->req_to && !o->pilot; q++)
+                if (d->reqs[q].n > d->reqs[q].m && d->reqs[q].m <= PK_SCRIPT_HINT_MAX)
+                    o->pilot = 1;
+            n += (size_t)o->pilot;
+        }
+    }
+    return n;
+}
+
+/* Per (m, n): the matching most of the pilot's requirements had. */
+static void learn_hints(rounds *ro)
+{
+    enum { MAX_SEEN = 32 };
+    typedef struct seen {
+        pk_script_hint h;
+        unsigned count;
+    } seen;
+    seen s[MAX_SEEN];
+    size_t ns = 0;
+    run *r = ro->r;
+    const pk_block *b = r->b;
+    for (size_t ti = 1; ti < b->ntx; ti++) {
+        const pk_script_defer *d = &r->txs[ti].defer;
+        size_t base = r->pv->first[ti];
+        for (uint32_t vi = 0; vi < b->tx[ti].n_in; vi++) {
+            const input_res *o = &r->res[base + vi];
+            if (!o->pilot)
+                continue;
+            for (size_t q = o->req_from; q < o->req_to; q++) {
+                const pk_script_req *rq = &d->reqs[q];
+                pk_script_hint h;
+                memset(&h, 0, sizeof h);
+                if (rq->n <= rq->m || rq->m > PK_SCRIPT_HINT_MAX || !pk_script_defer_matched(d, q, h.key))
+                    continue;
+                h.m = rq->m;
+                h.n = rq->n;
+                size_t i = 0;
+                while (i < ns && memcmp(&s[i].h, &h, sizeof h) != 0)
+                    i++;
+                if (i == ns && ns < MAX_SEEN)
+                    s[ns++] = (seen){h, 0};
+                if (i < ns)
+                    s[i].count++;
+            }
+        }
+    }
+    /* One hint per (m, n): the most frequent (the first seen on a tie). */
+    ro->hints = ns ? calloc(ns, sizeof *ro->hints) : NULL;
+    for (size_t i = 0; i < ns && ro->hints; i++) {
+        size_t best = i;
+        int dup = 0;
+        for (size_t j = 0; j < ns; j++) {
+            if (s[j].h.m != s[i].h.m || s[j].h.n != s[i].h.n)
+                continue;
+            if (j < i && s[j].count >= s[i].count)
+                dup = 1;
+            if (s[j].count > s[best].count)
+                best = j;
+        }
+        if (best == i && !dup)
+            ro->hints[ro->n_hints++] = s[i].h;
+    }
+}
+
 void pk_sc_run_scripts(const pk_block *b, const pk_sigcheck_opts *opts, int64_t h, pk_verifier *v,
                        pk_sig_report *rep)
 {
@@ -507,57 +640,27 @@ void pk_sc_run_scripts(const pk_block *b, const pk_sigcheck_opts *opts, int64_t 
         hash_legacy(&r, v);
     }
     double t1 = pk_now();
-    /* The deferred checks in rounds, each one batch: those the inputs'
-     * requirements want (the pairs consensus would try, taking every open
-     * check to be valid), their results stored, until none is wanted.  A
-     * CHECKMULTISIG whose signatures match their keys in order is decided
-     * in the first round, by one check per signature. */
-    size_t max = 0, total = 0;
+    /* The deferred checks in rounds, each one batch (see check_rounds):
+     * first those of a few multisig inputs, whose matchings become the
+     * guesses for the rest. */
+    size_t max = 0;
     for (size_t ti = 1; ti < b->ntx; ti++)
         max += r.txs[ti].defer.n;
-    uint32_t *w_tx = NULL, *w_idx = NULL;
+    rounds ro = {&r, v, rep, NULL, NULL, NULL, 0, 0};
     if (max) {
         r.all = malloc(max * sizeof *r.all);
-        w_tx = malloc(max * sizeof *w_tx);
-        w_idx = malloc(max * sizeof *w_idx);
-        if (!r.all || !w_tx || !w_idx)
+        ro.w_tx = malloc(max * sizeof *ro.w_tx);
+        ro.w_idx = malloc(max * sizeof *ro.w_idx);
+        if (!r.all || !ro.w_tx || !ro.w_idx)
             abort();
+        if (pick_pilot(&r))
+            check_rounds(&ro, 1);
+        learn_hints(&ro);
+        check_rounds(&ro, 0);
     }
-    while (max) {
-        size_t nw = 0;
-        for (size_t ti = 1; ti < b->ntx; ti++) {
-            tx_run *x = &r.txs[ti];
-            size_t base = r.pv->first[ti];
-            for (uint32_t vi = 0; vi < b->tx[ti].n_in && x->defer.n; vi++) {
-                const input_res *o = &r.res[base + vi];
-                if (o->rc != 1 || o->req_from == o->req_to)
-                    continue; /* run again anyway, or nothing to check */
-                size_t k = pk_script_defer_wanted(&x->defer, o->req_from, o->req_to, w_idx + nw);
-                for (size_t j = 0; j < k; j++)
-                    w_tx[nw + j] = (uint32_t)ti;
-                nw += k;
-            }
-        }
-        if (nw == 0)
-            break;
-        for (size_t i = 0; i < nw; i++) {
-            r.all[i] = r.txs[w_tx[i]].defer.checks[w_idx[i]];
-            if (r.all[i].type == PK_SIG_ECDSA)
-                rep->ecdsa++;
-            else
-                rep->schnorr++;
-        }
-        pk_verifier_run(v, r.all, nw, 0);
-        for (size_t i = 0; i < nw; i++) {
-            pk_sig_check *c = &r.txs[w_tx[i]].defer.checks[w_idx[i]];
-            c->valid = r.all[i].valid == 1 ? 1 : 0; /* never open again: the rounds end */
-            c->reason = r.all[i].reason;
-        }
-        total += nw;
-        rep->check_rounds++;
-    }
-    free(w_tx);
-    free(w_idx);
+    free(ro.w_tx);
+    free(ro.w_idx);
+    size_t total = ro.total;
     double t2 = pk_now();
     if (b->ntx > 1)
         pk_verifier_for(v, b->ntx - 1, 4, tx_resolve, &r);
@@ -605,6 +708,7 @@ void pk_sc_run_scripts(const pk_block *b, const pk_sigcheck_opts *opts, int64_t 
         }
         pk_script_defer_free(&r.txs[ti].defer);
     }
+    free(ro.hints);
     free(r.all);
     free(r.order);
     free(r.txs);

@@ -217,14 +217,28 @@ PK_API void pk_script_defer_store(pk_script_defer *d, size_t from, size_t to, co
  * d->checks, or where the caller copied them, verified). */
 PK_API int pk_script_defer_holds(const pk_script_defer *d, const struct pk_sig_check *checks, size_t from,
                                  size_t to);
+/* A guess at how a CHECKMULTISIG of m signatures and n keys matches: the
+ * key (0 to n - 1, rising) each signature verifies against. */
+#define PK_SCRIPT_HINT_MAX 20
+typedef struct pk_script_hint {
+    uint16_t m, n;
+    uint8_t key[PK_SCRIPT_HINT_MAX];
+} pk_script_hint;
 /* The checks (indices into d->checks) that deciding requirements [from,
- * to) needs next: the pairs consensus would try if every check not yet
- * verified (valid -1) were valid, those among them not yet verified.
+ * to) needs next; none for a requirement already decided by the checks
+ * verified.  For each other one: the open pairs of the hint for its m and
+ * n (hints, n_hints of them; may be NULL) when none of that matching's
+ * pairs is known to fail, else the pairs consensus would try if every
+ * check not yet verified (valid -1) were valid, those of them still open.
  * Verify them, store their results in d->checks, and ask again until none
  * is wanted: then holds (with d->checks) decides, and a CHECKMULTISIG
- * whose signatures match their keys in order costs one check per
- * signature, not one per candidate pair.  want has room for d->n. */
-PK_API size_t pk_script_defer_wanted(const pk_script_defer *d, size_t from, size_t to, uint32_t *want);
+ * costs about one check per signature, not one per candidate pair.
+ * want has room for d->n. */
+PK_API size_t pk_script_defer_wanted(const pk_script_defer *d, size_t from, size_t to, const pk_script_hint *hints,
+                                     size_t n_hints, uint32_t *want);
+/* 1 when requirement r holds with the checks verified; keys (room for
+ * its m) then gets the key each signature matched, as a hint for others. */
+PK_API int pk_script_defer_matched(const pk_script_defer *d, size_t r, uint8_t *keys);
 
 /* What a verification saw, for the reports. */
 typedef struct pk_script_info {

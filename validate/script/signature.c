@@ -326,29 +326,77 @@ int pk_script_defer_holds(const pk_script_defer *d, const pk_sig_check *checks, 
     return 1;
 }
 
-size_t pk_script_defer_wanted(const pk_script_defer *d, size_t from, size_t to, uint32_t *want)
+/* Consensus' in-order matching of requirement q over the verified checks:
+ * with optimistic, a check not yet verified counts as valid and is put in
+ * want (when not NULL); else only checks verified valid count.  Returns 1
+ * when every signature finds its key; keys (when not NULL) gets each one's. */
+static int match_walk(const pk_script_defer *d, const pk_script_req *q, int optimistic, uint8_t *keys,
+                      uint32_t *want, size_t *nw)
+{
+    const int32_t *p = d->pairs + q->pairs;
+    size_t w = (size_t)(q->n - q->m + 1);
+    size_t isig = 0, ikey = 0, ns = q->m, nk = q->n;
+    while (ns > 0 && ns <= nk) {
+        int32_t k = p[isig * w + (ikey - isig)];
+        int v = k >= 0 ? d->checks[k].valid : 0;
+        int ok = optimistic ? v != 0 : v == 1;
+        if (ok && v < 0 && want)
+            want[(*nw)++] = (uint32_t)k;
+        if (ok) {
+            if (keys)
+                keys[isig] = (uint8_t)ikey;
+            isig++;
+            ns--;
+        }
+        ikey++;
+        nk--;
+    }
+    return ns == 0;
+}
+
+int pk_script_defer_matched(const pk_script_defer *d, size_t r, uint8_t *keys)
+{
+    return match_walk(d, &d->reqs[r], 0, keys, NULL, NULL);
+}
+
+size_t pk_script_defer_wanted(const pk_script_defer *d, size_t from, size_t to, const pk_script_hint *hints,
+                              size_t n_hints, uint32_t *want)
 {
     size_t nw = 0;
     for (size_t r = from; r < to; r++) {
         const pk_script_req *q = &d->reqs[r];
-        const int32_t *p = d->pairs + q->pairs;
-        size_t w = (size_t)(q->n - q->m + 1);
-        /* holds' walk, with each check not yet verified taken to be valid
-         * (and asked for): the pairs consensus would try, if all those
-         * still open are valid. */
-        size_t isig = 0, ikey = 0, ns = q->m, nk = q->n;
-        while (ns > 0 && ns <= nk) {
-            int32_t k = p[isig * w + (ikey - isig)];
-            int ok = k >= 0 && d->checks[k].valid != 0;
-            if (ok && d->checks[k].valid < 0)
-                want[nw++] = (uint32_t)k;
-            if (ok) {
-                isig++;
-                ns--;
+        /* Decided: the signatures match keys in order by checks verified
+         * valid (then consensus' own walk succeeds too: taking each
+         * signature's first valid key never leaves fewer keys for the
+         * rest), or they cannot even if every open check were valid. */
+        if (match_walk(d, q, 0, NULL, NULL, NULL) || !match_walk(d, q, 1, NULL, NULL, NULL))
+            continue;
+        /* A hinted matching whose pairs are not known to fail: its open
+         * pairs, instead of the pairs consensus tries first. */
+        const pk_script_hint *h = NULL;
+        for (size_t i = 0; i < n_hints && !h && q->n > q->m; i++)
+            if (hints[i].m == q->m && hints[i].n == q->n)
+                h = &hints[i];
+        if (h) {
+            const int32_t *p = d->pairs + q->pairs;
+            size_t w = (size_t)(q->n - q->m + 1), start = nw;
+            int usable = 1;
+            for (size_t i = 0; i < q->m && usable; i++) {
+                if (h->key[i] < i || h->key[i] - i >= w || (i > 0 && h->key[i] <= h->key[i - 1])) {
+                    usable = 0; /* not a matching of this requirement */
+                    break;
+                }
+                int32_t k = p[i * w + (size_t)(h->key[i] - i)];
+                if (k < 0 || d->checks[k].valid == 0)
+                    usable = 0;
+                else if (d->checks[k].valid < 0)
+                    want[nw++] = (uint32_t)k;
             }
-            ikey++;
-            nk--;
+            if (usable && nw > start)
+                continue;
+            nw = start;
         }
+        match_walk(d, q, 1, NULL, want, &nw);
     }
     return nw;
 }
