@@ -17,14 +17,27 @@ static char out[1 << 16];
 /* Runs the CLI with a shell-quoted argument string; returns exit status. */
 static int run(const char *env, const char *args)
 {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s '%s' %s 2>/dev/null", env ? env : "", POWKIT_CLI, args);
+    /* stderr kept aside (out is stdout alone), shown when the command fails. */
+    char cmd[1024], errf[64];
+    snprintf(errf, sizeof errf, "/tmp/powkit-test-cli-%ld.err", (long)getpid());
+    snprintf(cmd, sizeof cmd, "%s '%s' %s 2>%s", env ? env : "", POWKIT_CLI, args, errf);
     FILE *p = popen(cmd, "r");
     cr_assert(p);
     size_t n = fread(out, 1, sizeof out - 1, p);
     out[n] = 0;
     int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    int rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    FILE *e = fopen(errf, "r");
+    if (e) {
+        char err[2048];
+        size_t k = fread(err, 1, sizeof err - 1, e);
+        err[k] = 0;
+        fclose(e);
+        if (rc != 0 || !WIFEXITED(st))
+            cr_log_info("powkit %s: status %d (raw %d), stderr: %s", args, rc, st, err);
+    }
+    unlink(errf);
+    return rc;
 }
 
 static json_t *kernel_rows(json_t *root, const char *name, int *count)

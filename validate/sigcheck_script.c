@@ -317,25 +317,16 @@ static void tx_hash_chunk(void *arg, size_t c)
     uint8_t(*out)[32] = malloc(n * sizeof *out);
     if (!g || !segs || !out)
         abort();
-    /* A transaction's jobs in the chunk are consecutive: one span each. */
-    for (size_t i = from; i < to;) {
-        size_t e = i + 1;
-        while (e < to && h->jobs[e].ti == h->jobs[i].ti)
-            e++;
+    for (size_t i = from; i < to; i++) {
         tx_run *x = &h->r->txs[h->jobs[i].ti];
-        pk_script_defer_describe(&x->defer, x->txd, h->jobs[i].job, h->jobs[e - 1].job + 1, g + (i - from),
+        pk_script_defer_describe(&x->defer, x->txd, h->jobs[i].job, h->jobs[i].job + 1, g + (i - from),
                                  segs + (i - from));
-        i = e;
     }
     pk_sha256d_many_gather(g, n, out);
-    for (size_t i = from; i < to;) {
-        size_t e = i + 1;
-        while (e < to && h->jobs[e].ti == h->jobs[i].ti)
-            e++;
+    for (size_t i = from; i < to; i++) {
         tx_run *x = &h->r->txs[h->jobs[i].ti];
-        pk_script_defer_store(&x->defer, h->jobs[i].job, h->jobs[e - 1].job + 1,
+        pk_script_defer_store(&x->defer, h->jobs[i].job, h->jobs[i].job + 1,
                               (const uint8_t(*)[32])(out + (i - from)));
-        i = e;
     }
     free(g);
     free(segs);
@@ -598,19 +589,17 @@ static void learn_hints(rounds *ro)
     }
     /* One hint per (m, n): the most frequent (the first seen on a tie). */
     ro->hints = ns ? calloc(ns, sizeof *ro->hints) : NULL;
+    unsigned kept[MAX_SEEN];
     for (size_t i = 0; i < ns && ro->hints; i++) {
-        size_t best = i;
-        int dup = 0;
-        for (size_t j = 0; j < ns; j++) {
-            if (s[j].h.m != s[i].h.m || s[j].h.n != s[i].h.n)
-                continue;
-            if (j < i && s[j].count >= s[i].count)
-                dup = 1;
-            if (s[j].count > s[best].count)
-                best = j;
-        }
-        if (best == i && !dup)
-            ro->hints[ro->n_hints++] = s[i].h;
+        size_t j = 0;
+        while (j < ro->n_hints && (ro->hints[j].m != s[i].h.m || ro->hints[j].n != s[i].h.n))
+            j++;
+        if (j == ro->n_hints)
+            ro->n_hints++;
+        else if (s[i].count <= kept[j])
+            continue;
+        ro->hints[j] = s[i].h;
+        kept[j] = s[i].count;
     }
 }
 

@@ -300,45 +300,19 @@ void pk_script_defer_hash_range(pk_script_defer *d, const pk_script_txdata *txd,
     free(h);
 }
 
-int pk_script_defer_holds(const pk_script_defer *d, const pk_sig_check *checks, size_t from, size_t to)
-{
-    for (size_t r = from; r < to; r++) {
-        const pk_script_req *q = &d->reqs[r];
-        const int32_t *p = d->pairs + q->pairs;
-        size_t w = (size_t)(q->n - q->m + 1);
-        /* CHECKMULTISIG's matching: signatures in order against keys in order. */
-        size_t isig = 0, ikey = 0, ns = q->m, nk = q->n;
-        int ok = 1;
-        while (ok && ns > 0) {
-            int32_t k = p[isig * w + (ikey - isig)];
-            if (k >= 0 && checks[k].valid == 1) {
-                isig++;
-                ns--;
-            }
-            ikey++;
-            nk--;
-            if (ns > nk)
-                ok = 0;
-        }
-        if (!ok)
-            return 0;
-    }
-    return 1;
-}
-
-/* Consensus' in-order matching of requirement q over the verified checks:
- * with optimistic, a check not yet verified counts as valid and is put in
+/* Consensus' in-order matching of requirement q over the verified checks
+ * (d->checks, or where the caller copied them): with optimistic, a check not yet verified counts as valid and is put in
  * want (when not NULL); else only checks verified valid count.  Returns 1
  * when every signature finds its key; keys (when not NULL) gets each one's. */
-static int match_walk(const pk_script_defer *d, const pk_script_req *q, int optimistic, uint8_t *keys,
-                      uint32_t *want, size_t *nw)
+static int match_walk(const pk_script_defer *d, const pk_sig_check *checks, const pk_script_req *q, int optimistic,
+                      uint8_t *keys, uint32_t *want, size_t *nw)
 {
     const int32_t *p = d->pairs + q->pairs;
     size_t w = (size_t)(q->n - q->m + 1);
     size_t isig = 0, ikey = 0, ns = q->m, nk = q->n;
     while (ns > 0 && ns <= nk) {
         int32_t k = p[isig * w + (ikey - isig)];
-        int v = k >= 0 ? d->checks[k].valid : 0;
+        int v = k >= 0 ? checks[k].valid : 0;
         int ok = optimistic ? v != 0 : v == 1;
         if (ok && v < 0 && want)
             want[(*nw)++] = (uint32_t)k;
@@ -354,9 +328,17 @@ static int match_walk(const pk_script_defer *d, const pk_script_req *q, int opti
     return ns == 0;
 }
 
+int pk_script_defer_holds(const pk_script_defer *d, const pk_sig_check *checks, size_t from, size_t to)
+{
+    for (size_t r = from; r < to; r++)
+        if (!match_walk(d, checks, &d->reqs[r], 0, NULL, NULL, NULL))
+            return 0;
+    return 1;
+}
+
 int pk_script_defer_matched(const pk_script_defer *d, size_t r, uint8_t *keys)
 {
-    return match_walk(d, &d->reqs[r], 0, keys, NULL, NULL);
+    return match_walk(d, d->checks, &d->reqs[r], 0, keys, NULL, NULL);
 }
 
 size_t pk_script_defer_wanted(const pk_script_defer *d, size_t from, size_t to, const pk_script_hint *hints,
@@ -369,7 +351,7 @@ size_t pk_script_defer_wanted(const pk_script_defer *d, size_t from, size_t to, 
          * valid (then consensus' own walk succeeds too: taking each
          * signature's first valid key never leaves fewer keys for the
          * rest), or they cannot even if every open check were valid. */
-        if (match_walk(d, q, 0, NULL, NULL, NULL) || !match_walk(d, q, 1, NULL, NULL, NULL))
+        if (match_walk(d, d->checks, q, 0, NULL, NULL, NULL) || !match_walk(d, d->checks, q, 1, NULL, NULL, NULL))
             continue;
         /* A hinted matching whose pairs are not known to fail: its open
          * pairs, instead of the pairs consensus tries first. */
@@ -396,7 +378,7 @@ size_t pk_script_defer_wanted(const pk_script_defer *d, size_t from, size_t to, 
                 continue;
             nw = start;
         }
-        match_walk(d, q, 1, NULL, want, &nw);
+        match_walk(d, d->checks, q, 1, NULL, want, &nw);
     }
     return nw;
 }
