@@ -310,3 +310,86 @@ Test(batch, repeated_signatures_and_keys)
     pk_verifier_free(v);
     free(base);
 }
+
+/* Checks verified where they lie (pk_verifier_run_at): BIP340 ones enough
+ * for batches, some broken, and ECDSA ones, spread apart in a larger
+ * array and given in a shuffled order, on every engine: each answer is
+ * the single check's, and nothing between them is touched. */
+Test(batch, checks_verified_in_place_through_pointers, .timeout = 300)
+{
+    tu_rng r = {0xba7c0007};
+    enum { NS = 700, NE = 90, N = NS + NE, GAP = 3 };
+    pk_sig_check *s = signed_checks(&r, NS);
+    pk_sig_check *spread = calloc(N * GAP, sizeof *spread), *orig = calloc(N, sizeof *orig);
+    pk_sig_check **ptr = malloc(N * sizeof *ptr);
+    cr_assert(spread && orig && ptr);
+    secp256k1_context *sc = ctx();
+    for (size_t i = 0; i < N; i++) {
+        pk_sig_check c;
+        if (i < NS) {
+            c = s[i];
+            if (i % 37 == 5)
+                mutate(&r, &c, (int)tu_below(&r, 8));
+        } else { /* ECDSA, one in nine with its message changed after signing */
+            memset(&c, 0, sizeof c);
+            uint8_t key[32];
+            do
+                tu_fill(&r, key, 32);
+            while (!secp256k1_ec_seckey_verify(sc, key));
+            c.type = PK_SIG_ECDSA;
+            c.msg_len = 32;
+            tu_fill(&r, c.msg, 32);
+            secp256k1_pubkey pk;
+            cr_assert(secp256k1_ec_pubkey_create(sc, &pk, key));
+            size_t pl = 65;
+            secp256k1_ec_pubkey_serialize(sc, c.pubkey, &pl, &pk, i % 2 ? SECP256K1_EC_COMPRESSED : SECP256K1_EC_UNCOMPRESSED);
+            c.pubkey_len = (uint8_t)pl;
+            secp256k1_ecdsa_signature sig;
+            cr_assert(secp256k1_ecdsa_sign(sc, &sig, c.msg, key, NULL, NULL));
+            size_t sl = 73;
+            secp256k1_ecdsa_signature_serialize_der(sc, c.sig, &sl, &sig);
+            c.sig_len = (uint8_t)sl;
+            if (i % 9 == 0)
+                c.msg[7] ^= 1;
+        }
+        orig[i] = c;
+    }
+    for (int e = 0; e < PK_ENGINE_COUNT; e++) {
+        if (!pk_engine_available((pk_engine)e))
+            continue;
+        pk_verifier *v = pk_verifier_new(2);
+        cr_assert_eq(pk_verifier_set_engine(v, (pk_engine)e), 0);
+        for (size_t i = 0; i < N * GAP; i++) { /* the ones between: marked, must stay so */
+            memset(&spread[i], 0, sizeof spread[i]);
+            spread[i].valid = 42;
+        }
+        for (size_t i = 0; i < N; i++) {
+            spread[i * GAP + 1] = orig[i];
+            ptr[i] = &spread[i * GAP + 1];
+        }
+        for (size_t i = N - 1; i > 0; i--) { /* shuffled */
+            size_t j = tu_below(&r, (uint32_t)(i + 1));
+            pk_sig_check *t = ptr[i];
+            ptr[i] = ptr[j];
+            ptr[j] = t;
+        }
+        size_t want_valid = 0;
+        for (size_t i = 0; i < N; i++) {
+            pk_sig_check w = orig[i];
+            single(&w);
+            want_valid += w.valid == 1;
+        }
+        cr_assert_eq(pk_verifier_run_at(v, ptr, N, 0), want_valid, "engine %s", pk_engine_name((pk_engine)e));
+        cr_assert_lt(want_valid, (size_t)N, "some are broken");
+        for (size_t i = 0; i < N; i++) {
+            expect_single(&spread[i * GAP + 1], &orig[i], pk_engine_name((pk_engine)e), i);
+            cr_assert_eq(spread[i * GAP].valid, 42);
+            cr_assert_eq(spread[i * GAP + 2].valid, 42);
+        }
+        pk_verifier_free(v);
+    }
+    free(s);
+    free(spread);
+    free(orig);
+    free(ptr);
+}

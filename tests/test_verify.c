@@ -411,7 +411,7 @@ Test(block_sigs, interpreter_judges_block_413567_without_reruns, .timeout = 300)
     made_prevouts mp;
     cr_assert_eq(pk_bench_derive_prevouts(&b, &mp), 0);
     pk_verifier *v = pk_verifier_new(2);
-    pk_sigcheck_opts so = {&mp.pv, 413567, 1, 0, 1};
+    pk_sigcheck_opts so = {&mp.pv, 413567, 1, 0, 1, 0};
     pk_sig_report r;
     cr_assert_eq(pk_block_verify_sigs(&b, &so, v, &r), 0, "failures %zu", (size_t)r.failed_inputs);
     cr_assert_eq(r.inputs, 4886);

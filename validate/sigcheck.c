@@ -788,7 +788,7 @@ static int resolve_multisig(const pk_sig_check *ch, int m, int n)
 
 int pk_block_verify_sigs(const pk_block *b, const pk_sigcheck_opts *opts, pk_verifier *v, pk_sig_report *rep)
 {
-    static const pk_sigcheck_opts defaults = {NULL, -1, 1, 0, 0};
+    static const pk_sigcheck_opts defaults = {NULL, -1, 1, 0, 0, 0};
     if (!opts)
         opts = &defaults;
     memset(rep, 0, sizeof *rep);
@@ -925,6 +925,9 @@ void pk_sig_report_free(pk_sig_report *rep)
 {
     free(rep->failures);
     free(rep->unchecked);
+    free(rep->kept);
     rep->failures = NULL;
     rep->unchecked = NULL;
+    rep->kept = NULL;
+    rep->n_kept = 0;
 }

@@ -232,7 +232,7 @@ typedef struct run {
     tx_run *txs;
     input_res *res; /* one per input of the block (pv->first indexes it) */
     kind_info *kinds;
-    pk_sig_check *all;
+    pk_sig_check **all; /* a round's checks, where they lie in the defers */
     uint32_t *order; /* the transactions by falling cost: the longest start first */
 } run;
 
@@ -482,6 +482,7 @@ typedef struct rounds {
     uint32_t *w_tx, *w_idx; /* the wanted checks: transaction and index in its defer */
     pk_script_hint *hints;
     size_t n_hints, total;
+    int keep; /* copy the checks into rep->kept */
 } rounds;
 
 /* Batches of the checks the inputs' requirements want (pilot: of the pilot
@@ -509,17 +510,22 @@ static void check_rounds(rounds *ro, int pilot)
         if (nw == 0)
             return;
         for (size_t i = 0; i < nw; i++) {
-            r->all[i] = r->txs[ro->w_tx[i]].defer.checks[ro->w_idx[i]];
-            if (r->all[i].type == PK_SIG_ECDSA)
+            r->all[i] = &r->txs[ro->w_tx[i]].defer.checks[ro->w_idx[i]];
+            if (r->all[i]->type == PK_SIG_ECDSA)
                 ro->rep->ecdsa++;
             else
                 ro->rep->schnorr++;
         }
-        pk_verifier_run(ro->v, r->all, nw, 0);
-        for (size_t i = 0; i < nw; i++) {
-            pk_sig_check *c = &r->txs[ro->w_tx[i]].defer.checks[ro->w_idx[i]];
-            c->valid = r->all[i].valid == 1 ? 1 : 0; /* never open again: the rounds end */
-            c->reason = r->all[i].reason;
+        pk_verifier_run_at(ro->v, r->all, nw, 0);
+        for (size_t i = 0; i < nw; i++)
+            r->all[i]->valid = r->all[i]->valid == 1 ? 1 : 0; /* never open again: the rounds end */
+        if (ro->keep) {
+            pk_sig_check *nk = realloc(ro->rep->kept, (ro->rep->n_kept + nw) * sizeof *nk);
+            if (!nk)
+                abort();
+            ro->rep->kept = nk;
+            for (size_t i = 0; i < nw; i++)
+                nk[ro->rep->n_kept++] = *r->all[i];
         }
         ro->total += nw;
         ro->rep->check_rounds++;
@@ -635,7 +641,7 @@ void pk_sc_run_scripts(const pk_block *b, const pk_sigcheck_opts *opts, int64_t 
     size_t max = 0;
     for (size_t ti = 1; ti < b->ntx; ti++)
         max += r.txs[ti].defer.n;
-    rounds ro = {&r, v, rep, NULL, NULL, NULL, 0, 0};
+    rounds ro = {&r, v, rep, NULL, NULL, NULL, 0, 0, opts->keep_checks};
     if (max) {
         r.all = malloc(max * sizeof *r.all);
         ro.w_tx = malloc(max * sizeof *ro.w_tx);

@@ -24,8 +24,10 @@ struct pk_verifier {
     pthread_t *th;
     pthread_mutex_t mu;
     pthread_cond_t cv, done_cv;
-    /* the batch in progress */
+    /* the batch in progress: checks[i], or *ptrs[i] when ptrs is set (a
+     * caller's checks where they lie, not copied together) */
     pk_sig_check *checks;
+    pk_sig_check *const *ptrs;
     size_t n;
     _Atomic size_t next, valid;
     _Atomic int failed;
@@ -180,20 +182,27 @@ void pk_sig_check_one(pk_verifier *v, pk_sig_check *c)
     }
 }
 
-/* checks[0..n) (n at most ENGINE_CHUNK) through v's engine in one batch. */
+/* The batch's check i. */
+static pk_sig_check *check_at(const pk_verifier *v, size_t i) { return v->ptrs ? v->ptrs[i] : &v->checks[i]; }
+
+/* The batch's checks idx[0..n), or from..from+n when idx is NULL (n at
+ * most ENGINE_CHUNK), through v's engine in one batch. */
 #define ENGINE_CHUNK 64
-static void check_chunk(pk_verifier *v, pk_sig_check *checks, size_t n)
+static void check_chunk(pk_verifier *v, const size_t *idx, size_t from, size_t n)
 {
     pk_engine_job jobs[ENGINE_CHUNK];
     prepared buf[ENGINE_CHUNK];
-    size_t at[ENGINE_CHUNK], k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (prepare(v, &checks[i], &jobs[k], &buf[k]))
-            at[k++] = i;
+    pk_sig_check *at[ENGINE_CHUNK];
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        pk_sig_check *c = check_at(v, idx ? idx[i] : from + i);
+        if (prepare(v, c, &jobs[k], &buf[k]))
+            at[k++] = c;
+    }
     if (k)
         v->impl->batch(jobs, k);
     for (size_t i = 0; i < k; i++)
-        finish(&checks[at[i]], &jobs[i]);
+        finish(at[i], &jobs[i]);
 }
 
 /* ---- engines ---- */
@@ -332,11 +341,11 @@ static void work(pk_verifier *v)
             continue;
         }
         if (v->impl)
-            check_chunk(v, v->checks + i, end - i);
+            check_chunk(v, NULL, i, end - i);
         for (; i < end; i++) {
             if (!v->impl)
-                pk_sig_check_one(v, &v->checks[i]);
-            if (v->checks[i].valid)
+                pk_sig_check_one(v, check_at(v, i));
+            if (check_at(v, i)->valid)
                 atomic_fetch_add(&v->valid, 1);
             else
                 atomic_store(&v->failed, 1);
@@ -472,20 +481,11 @@ static void singles(pk_verifier *v, const size_t *idx, size_t n)
 {
     if (!v->impl) {
         for (size_t i = 0; i < n; i++)
-            pk_sig_check_one(v, &v->checks[idx[i]]);
+            pk_sig_check_one(v, check_at(v, idx[i]));
         return;
     }
-    pk_sig_check tmp[ENGINE_CHUNK];
-    for (size_t i0 = 0; i0 < n; i0 += ENGINE_CHUNK) {
-        size_t k = n - i0 < ENGINE_CHUNK ? n - i0 : ENGINE_CHUNK;
-        for (size_t i = 0; i < k; i++)
-            tmp[i] = v->checks[idx[i0 + i]];
-        check_chunk(v, tmp, k);
-        for (size_t i = 0; i < k; i++) {
-            v->checks[idx[i0 + i]].valid = tmp[i].valid;
-            v->checks[idx[i0 + i]].reason = tmp[i].reason;
-        }
-    }
+    for (size_t i0 = 0; i0 < n; i0 += ENGINE_CHUNK)
+        check_chunk(v, idx + i0, 0, n - i0 < ENGINE_CHUNK ? n - i0 : ENGINE_CHUNK);
 }
 
 /* BIP340 checks idx[0..n) as one batch; a failed one in halves. */
@@ -504,13 +504,13 @@ static void batch_checks(pk_verifier *v, size_t *idx, size_t n, int lanes)
         return;
     }
     for (size_t i = 0; i < n; i++) {
-        pk_sig_check *c = &v->checks[idx[i]];
+        pk_sig_check *c = check_at(v, idx[i]);
         items[i] = (pk_bip340_item){c->sig, c->msg, c->msg_len, c->pubkey};
     }
     int all = pk_bip340_batch(items, n, alone, lanes);
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        pk_sig_check *c = &v->checks[idx[i]];
+        pk_sig_check *c = check_at(v, idx[i]);
         if (alone[i] == 1 && !all) {
             idx[k++] = idx[i]; /* undecided: in a half */
             continue;
@@ -548,17 +548,23 @@ static void rest_part(void *arg, size_t i)
     size_t at = i * ENGINE_CHUNK, k = p->nrest - at < ENGINE_CHUNK ? p->nrest - at : ENGINE_CHUNK;
     singles(p->v, p->rest + at, k);
     for (size_t j = 0; j < k; j++)
-        if (p->v->checks[p->rest[at + j]].valid != 1)
+        if (check_at(p->v, p->rest[at + j])->valid != 1)
             atomic_store(&p->v->failed, 1);
 }
 
-/* The run with BIP340 batches: 1 when it was done so, 0 when batching
- * does not apply (the caller runs the checks one by one). */
-static int run_with_batches(pk_verifier *v, pk_sig_check *checks, size_t n, int stop_at_failure)
+static int batchable(const pk_sig_check *c)
+{
+    return c->type == PK_SIG_SCHNORR && c->sig_len == 64 && c->pubkey_len == 32;
+}
+
+/* The run (of the batch set up in v) with BIP340 batches: 1 when it was
+ * done so, 0 when batching does not apply (the caller runs the checks one
+ * by one). */
+static int run_with_batches(pk_verifier *v, size_t n, int stop_at_failure)
 {
     size_t count = 0;
     for (size_t i = 0; i < n; i++)
-        count += checks[i].type == PK_SIG_SCHNORR && checks[i].sig_len == 64 && checks[i].pubkey_len == 32;
+        count += (size_t)batchable(check_at(v, i));
     int lanes = pk_engine_available(PK_ENGINE_IFMA);
     if (count < (size_t)(lanes ? BATCH_MIN_LANES : BATCH_MIN_PORTABLE) * v->nthreads)
         return 0;
@@ -570,7 +576,7 @@ static int run_with_batches(pk_verifier *v, pk_sig_check *checks, size_t n, int 
     }
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        if (checks[i].type == PK_SIG_SCHNORR && checks[i].sig_len == 64 && checks[i].pubkey_len == 32)
+        if (batchable(check_at(v, i)))
             p.idx[k++] = i;
         else
             p.rest[p.nrest++] = i;
@@ -579,12 +585,11 @@ static int run_with_batches(pk_verifier *v, pk_sig_check *checks, size_t n, int 
     if ((count + parts - 1) / parts > BATCH_MAX)
         parts = (count + BATCH_MAX - 1) / BATCH_MAX;
     p.per = (count + parts - 1) / parts;
-    v->checks = checks;
     atomic_store(&v->failed, 0);
     v->stop_at_failure = stop_at_failure;
     pk_verifier_for(v, (count + p.per - 1) / p.per, 1, batch_part, &p);
     for (size_t i = 0; i < count; i++)
-        if (checks[p.idx[i]].valid != 1)
+        if (check_at(v, p.idx[i])->valid != 1)
             atomic_store(&v->failed, 1);
     if (p.nrest)
         pk_verifier_for(v, (p.nrest + ENGINE_CHUNK - 1) / ENGINE_CHUNK, 1, rest_part, &p);
@@ -593,22 +598,40 @@ static int run_with_batches(pk_verifier *v, pk_sig_check *checks, size_t n, int 
     return 1;
 }
 
-size_t pk_verifier_run(pk_verifier *v, pk_sig_check *checks, size_t n, int stop_at_failure)
+/* The run of the n checks set up in v (checks or ptrs). */
+static size_t run_set(pk_verifier *v, size_t n, int stop_at_failure)
 {
     for (size_t i = 0; i < n; i++) {
-        checks[i].valid = -1;
-        checks[i].reason = "not checked";
+        pk_sig_check *c = check_at(v, i);
+        c->valid = -1;
+        c->reason = "not checked";
     }
-    if (v->bip340_batch && run_with_batches(v, checks, n, stop_at_failure)) {
-        size_t valid = 0;
+    size_t valid = 0;
+    if (v->bip340_batch && run_with_batches(v, n, stop_at_failure)) {
         for (size_t i = 0; i < n; i++)
-            valid += checks[i].valid == 1;
-        return valid;
+            valid += check_at(v, i)->valid == 1;
+    } else {
+        v->n = n;
+        v->chunk = v->impl ? ENGINE_CHUNK : CHUNK;
+        v->stop_at_failure = stop_at_failure;
+        run_batch(v);
+        valid = atomic_load(&v->valid);
     }
+    v->checks = NULL;
+    v->ptrs = NULL;
+    return valid;
+}
+
+size_t pk_verifier_run(pk_verifier *v, pk_sig_check *checks, size_t n, int stop_at_failure)
+{
     v->checks = checks;
-    v->n = n;
-    v->chunk = v->impl ? ENGINE_CHUNK : CHUNK;
-    v->stop_at_failure = stop_at_failure;
-    run_batch(v);
-    return atomic_load(&v->valid);
+    v->ptrs = NULL;
+    return run_set(v, n, stop_at_failure);
+}
+
+size_t pk_verifier_run_at(pk_verifier *v, pk_sig_check *const *checks, size_t n, int stop_at_failure)
+{
+    v->checks = NULL;
+    v->ptrs = checks;
+    return run_set(v, n, stop_at_failure);
 }

@@ -141,6 +141,11 @@ typedef struct pk_sig_report {
     unsigned check_rounds;            /* batches the deferred checks took (see pk_script_defer_wanted) */
     uint32_t script_flags;            /* the PK_SCRIPT_VERIFY_* flags the scripts ran with */
     double ms_scripts, ms_resolve;    /* interpreting (deferred); resolving and re-runs */
+    /* With opts->keep_checks (interpreter only): a copy of every check the
+     * rounds verified, in their order, with its answer (malloc'd): to
+     * replay them alone, as a benchmark's bare rate does. */
+    struct pk_sig_check *kept;
+    size_t n_kept;
 } pk_sig_report;
 
 typedef struct pk_sigcheck_opts {
@@ -151,6 +156,7 @@ typedef struct pk_sigcheck_opts {
     int policy;                  /* with prevouts: Core's standardness flags too */
     int no_sequence_locks;       /* with prevouts: BIP68 is the caller's (a chain validator has
                                     the median times a block alone lacks) */
+    int keep_checks;             /* with prevouts: the report keeps the checks (rep->kept) */
 } pk_sigcheck_opts;
 
 /* Extracts and verifies every check of a parsed, hashed block (txids are

@@ -81,6 +81,10 @@ PK_API unsigned pk_verifier_threads(const pk_verifier *v);
 /* Verifies every check (or, with stop_at_failure, until a failure is seen:
  * the rest keep valid = -1).  Returns how many were valid. */
 PK_API size_t pk_verifier_run(pk_verifier *v, pk_sig_check *checks, size_t n, int stop_at_failure);
+/* The same for checks that lie apart (*checks[i]), verified where they
+ * are: a caller whose checks are spread over its own records saves
+ * copying them together and back. */
+PK_API size_t pk_verifier_run_at(pk_verifier *v, pk_sig_check *const *checks, size_t n, int stop_at_failure);
 
 /* Runs fn(arg, i) for i in [0, n) on the pool, chunk indices at a time,
  * and returns when all are done: other work that parallelises like the

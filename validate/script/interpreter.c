@@ -13,20 +13,25 @@ void pk_sstack_push(pk_sstack *s, const pk_selem *e)
 {
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 16;
-        pk_selem *ne = realloc(s->e, cap * sizeof *ne);
+        pk_selem *ne = s->heap ? realloc(s->e, cap * sizeof *ne) : malloc(cap * sizeof *ne);
         if (!ne)
             abort();
+        if (!s->heap && s->n)
+            memcpy(ne, s->e, s->n * sizeof *ne);
         s->e = ne;
         s->cap = cap;
+        s->heap = 1;
     }
     s->e[s->n++] = *e;
 }
 
 void pk_sstack_free(pk_sstack *s)
 {
-    free(s->e);
+    if (s->heap)
+        free(s->e);
     s->e = NULL;
     s->n = s->cap = 0;
+    s->heap = 0;
 }
 
 int pk_scr_get_op(const uint8_t *s, size_t len, size_t *pos, uint8_t *op, const uint8_t **data, size_t *dlen)
@@ -176,7 +181,8 @@ int pk_scr_eval(pk_sstack *st, const uint8_t *script, size_t len, uint32_t flags
         *err = PK_SCRIPT_ERR_SCRIPT_SIZE;
         return 0;
     }
-    pk_sstack alt = {0};
+    pk_selem alt_lent[PK_SSTACK_LENT];
+    pk_sstack alt = PK_SSTACK_ON(alt_lent);
     cond vf = {0, NO_FALSE};
     size_t pos = 0, codehash = 0;
     int ops = 0;

@@ -52,10 +52,18 @@ static inline const uint8_t *pk_se_data(const pk_selem *e)
     return e->own ? e->buf : e->p;
 }
 
+/* A stack's elements start in storage its user lends (PK_SSTACK_ON:
+ * most scripts never need more) and move to the heap when they outgrow it
+ * (heap 1), so that most inputs make no allocation for their stacks.  A
+ * copy of the struct points to the same elements, as a heap pointer
+ * would. */
 typedef struct pk_sstack {
     pk_selem *e;
     size_t n, cap;
+    int heap;
 } pk_sstack;
+enum { PK_SSTACK_LENT = 8 };
+#define PK_SSTACK_ON(buf) ((pk_sstack){(buf), 0, sizeof(buf) / sizeof(buf)[0], 0})
 void pk_sstack_push(pk_sstack *s, const pk_selem *e);
 void pk_sstack_free(pk_sstack *s);
 

@@ -124,7 +124,8 @@ static int execute_witness_script(pk_sstack *st, const uint8_t *script, size_t l
 static int verify_witness_program(const witness *w, int version, const uint8_t *prog, size_t plen, uint32_t flags,
                                   int is_p2sh, pk_checker *c, pk_script_error *err)
 {
-    pk_sstack st = {0};
+    pk_selem lent[PK_SSTACK_LENT];
+    pk_sstack st = PK_SSTACK_ON(lent);
     pk_execdata ed;
     memset(&ed, 0, sizeof ed);
     ed.codesep_pos = UINT32_MAX;
@@ -257,7 +258,8 @@ out:
 static int verify_script(const uint8_t *sig, size_t sig_len, const uint8_t *spk, size_t spk_len, const witness *w,
                          uint32_t flags, pk_checker *c, pk_script_error *err)
 {
-    pk_sstack st = {0}, copy = {0};
+    pk_selem lent[PK_SSTACK_LENT], copy_lent[PK_SSTACK_LENT];
+    pk_sstack st = PK_SSTACK_ON(lent), copy = PK_SSTACK_ON(copy_lent);
     uint8_t redeem[PK_MAX_ELEMENT_SIZE];
     int rc = 0, had_witness = 0, version;
     const uint8_t *prog;
