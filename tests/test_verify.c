@@ -188,6 +188,50 @@ Test(verify, ecdsa_valid_tampered_high_s_and_lax_der)
     free(c);
 }
 
+/* PK_SIG_COMPACT: r || s as the interpreter hands it over, on every
+ * engine: valid ones valid, a high S valid unless PK_SIG_LOW_S, a changed
+ * message, an r at the order and a wrong length invalid. */
+Test(verify, ecdsa_compact_signatures)
+{
+    tu_rng r = {11};
+    enum { N = 200 };
+    secp256k1_context *ctx = sign_ctx();
+    pk_sig_check *c = calloc(N, sizeof *c), *w = calloc(N, sizeof *w);
+    for (int i = 0; i < N; i++) {
+        make_ecdsa(&r, &c[i], i % 2);
+        if (i % 5 == 1)
+            to_high_s(&c[i]);
+        secp256k1_ecdsa_signature sig;
+        cr_assert(secp256k1_ecdsa_signature_parse_der(ctx, &sig, c[i].sig, c[i].sig_len));
+        secp256k1_ecdsa_signature_serialize_compact(ctx, c[i].sig, &sig); /* keeps a high S */
+        c[i].sig_len = 64;
+        c[i].flags = PK_SIG_COMPACT;
+    }
+    c[3].msg[0] ^= 0x80;
+    static const uint8_t order[32] = {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+                                      0xFF, 0xFF, 0xFF, 0xFF, 0xFE, 0xBA, 0xAE, 0xDC, 0xE6, 0xAF, 0x48,
+                                      0xA0, 0x3B, 0xBF, 0xD2, 0x5E, 0x8C, 0xD0, 0x36, 0x41, 0x41};
+    memcpy(c[8].sig, order, 32);
+    c[12].sig_len = 63;
+    c[21].flags |= PK_SIG_LOW_S; /* 21 % 5 == 1: high S */
+    for (int e = 0; e < PK_ENGINE_COUNT; e++) {
+        if (!pk_engine_available((pk_engine)e))
+            continue;
+        pk_verifier *v = pk_verifier_new(2);
+        cr_assert_eq(pk_verifier_set_engine(v, (pk_engine)e), 0);
+        memcpy(w, c, N * sizeof *w);
+        cr_assert_eq(pk_verifier_run(v, w, N, 0), N - 4, "engine %s", pk_engine_name((pk_engine)e));
+        cr_assert_str_eq(w[3].reason, "verify failed");
+        cr_assert_str_eq(w[8].reason, "bad signature");
+        cr_assert_str_eq(w[12].reason, "bad signature");
+        cr_assert_str_eq(w[21].reason, "high S");
+        cr_assert_eq(w[6].valid, 1, "a high S, consensus' rule");
+        pk_verifier_free(v);
+    }
+    free(c);
+    free(w);
+}
+
 Test(verify_sigs, cli_streams_in_order_with_errors)
 {
     char path[] = "/tmp/pk-sigs-XXXXXX";
@@ -461,6 +505,17 @@ Test(block_sigs, interpreter_judges_block_413567_without_reruns, .timeout = 300)
     cr_assert(failed_at(&r, ms_tx, ms_vin));
     cr_assert_eq(r.valid_inputs, 4884);
     pk_sig_report_free(&r);
+    /* Restored, through the same verifier again (whose kept buffers hold
+     * the failed run's checks): the first run's answers exactly. */
+    d[at + 1 + 10] ^= 0x01;
+    d[ms + 2 + d[ms + 1] + 1 + 10] ^= 0x01;
+    cr_assert_eq(pk_block_verify_sigs(&b, &so, v, &r), 0);
+    cr_assert_eq(r.valid_inputs, 4886);
+    cr_assert_eq(r.failed_inputs, 0);
+    cr_assert_eq(r.ecdsa, r.signatures + 16);
+    cr_assert_eq(r.check_rounds, 3);
+    cr_assert_eq(r.reruns, 0);
+    pk_sig_report_free(&r);
     pk_verifier_free(v);
     pk_bench_made_free(&mp);
     pk_block_free(&b);
@@ -675,9 +730,24 @@ Test(block_sigs, legacy_all_equals_legacy)
     uint8_t *d = load_413567(&b);
     static const uint8_t code[] = {0x76, 0xa9, 0x14, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 0xab, 0x88, 0xac};
     size_t checked = 0;
+    /* reused: one struct built for transaction after transaction, large
+     * and small (pk_legacy_all_build), each time equal to a fresh one */
+    pk_legacy_all reused;
+    memset(&reused, 0, sizeof reused);
+    size_t grew = 0, cap_before = 0;
     for (size_t ti = 1; ti < b.ntx; ti += 7) {
         pk_legacy_all a;
         pk_legacy_all_init(&a, &b, &b.tx[ti]);
+        pk_txin_ref *ins = malloc(b.tx[ti].n_in * sizeof *ins);
+        size_t outs_at = pk_tx_inputs(&b, &b.tx[ti], ins);
+        pk_legacy_all_build(&reused, &b, &b.tx[ti], ins, outs_at);
+        free(ins);
+        cr_assert_eq(reused.len, a.len);
+        cr_assert_arr_eq(reused.data, a.data, a.len, "tx %zu", ti);
+        cr_assert_arr_eq(reused.at, a.at, b.tx[ti].n_in * sizeof *a.at);
+        cr_assert_arr_eq(reused.mid, a.mid, b.tx[ti].n_in * sizeof *a.mid);
+        grew += reused.cap_data != cap_before;
+        cap_before = reused.cap_data;
         for (uint32_t vin = 0; vin < b.tx[ti].n_in; vin++) {
             static const uint32_t types[] = {0x01, 0x00, 0x41, 0x04};
             for (size_t k = 0; k < 4; k++) {
@@ -691,6 +761,8 @@ Test(block_sigs, legacy_all_equals_legacy)
         pk_legacy_all_free(&a);
     }
     cr_assert_gt(checked, 1000);
+    cr_assert_lt(grew, 12, "the buffers grow only to a larger transaction (%zu times)", grew);
+    pk_legacy_all_free(&reused);
     pk_block_free(&b);
     free(d);
 }

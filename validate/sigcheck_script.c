@@ -11,6 +11,7 @@
 #include "powkit/sigcheck.h"
 #include "powkit/util.h"
 #include "sigcheck_internal.h"
+#include "verifier_internal.h"
 
 #define BIP65_HEIGHT 388381
 #define BIP66_HEIGHT 363725
@@ -223,6 +224,114 @@ typedef struct tx_run {
     pk_script_defer defer;
 } tx_run;
 
+/* A block run's buffers, kept with the verifier between blocks (see
+ * verifier_internal.h): the transactions' slots (their txdata and defer,
+ * whose buffers grow to the largest transaction a slot has seen) and the
+ * per-input and per-check arrays.  What a run leaves beyond
+ * SCRATCH_KEEP_BYTES in the slots is freed after it, so that one huge
+ * block does not pin its memory for the rest of a chain. */
+#define SCRATCH_KEEP_BYTES ((size_t)64 << 20)
+typedef struct sc_scratch {
+    tx_run *txs;
+    size_t cap_txs; /* slots, zeroed when made */
+    input_res *res;
+    kind_info *kinds;
+    size_t cap_res, cap_kinds;
+    pk_sig_check **all;
+    uint32_t *w_base, *w_count, *w_idx;
+    size_t cap_all, cap_w_base, cap_w_count, cap_w_idx;
+    struct hash_job *jobs;
+    size_t cap_jobs;
+    uint32_t *order;
+    struct tx_cost *cost;
+    size_t cap_order, cap_cost;
+} sc_scratch;
+
+/* *p with room for n of size each (grown, its contents kept). */
+static void *grow_buf(void *pp, size_t *cap, size_t n, size_t size)
+{
+    void **p = pp;
+    if (n > *cap || !*p) {
+        size_t c = *cap ? *cap : 16;
+        while (c < n)
+            c *= 2;
+        void *np = realloc(*p, c * size);
+        if (!np)
+            abort();
+        *p = np;
+        *cap = c;
+    }
+    return *p;
+}
+#define GROW(p, cap, n) grow_buf(&(p), &(cap), (n), sizeof *(p))
+
+static void scratch_free_slot(tx_run *x)
+{
+    pk_script_txdata_free(x->txd);
+    pk_script_defer_free(&x->defer);
+    x->txd = NULL;
+}
+
+static void scratch_free(void *p)
+{
+    sc_scratch *sc = p;
+    if (!sc)
+        return;
+    for (size_t i = 0; i < sc->cap_txs; i++)
+        scratch_free_slot(&sc->txs[i]);
+    free(sc->txs);
+    free(sc->res);
+    free(sc->kinds);
+    free(sc->all);
+    free(sc->w_base);
+    free(sc->w_count);
+    free(sc->w_idx);
+    free(sc->jobs);
+    free(sc->order);
+    free(sc->cost);
+    free(sc);
+}
+
+/* v's scratch, made on first use; NULL only when memory is short (the
+ * run then takes a scratch of its own). */
+static sc_scratch *scratch_of(pk_verifier *v)
+{
+    sc_scratch *sc = pk_verifier_scratch(v, scratch_free);
+    if (!sc && (sc = calloc(1, sizeof *sc)) != NULL)
+        pk_verifier_keep_scratch(v, sc, scratch_free);
+    return sc;
+}
+
+/* Room for ntx slots, the new ones zeroed. */
+static tx_run *scratch_slots(sc_scratch *sc, size_t ntx)
+{
+    if (ntx > sc->cap_txs) {
+        tx_run *n = realloc(sc->txs, ntx * sizeof *n);
+        if (!n)
+            abort();
+        memset(n + sc->cap_txs, 0, (ntx - sc->cap_txs) * sizeof *n);
+        sc->txs = n;
+        sc->cap_txs = ntx;
+    }
+    return sc->txs;
+}
+
+static size_t slot_bytes(const tx_run *x)
+{
+    return pk_script_defer_bytes(&x->defer) + (x->txd ? pk_script_txdata_bytes(x->txd) : 0);
+}
+
+/* After a run: the slots beyond the budget freed. */
+static void scratch_trim(sc_scratch *sc)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < sc->cap_txs; i++) {
+        kept += slot_bytes(&sc->txs[i]);
+        if (kept > SCRATCH_KEEP_BYTES)
+            scratch_free_slot(&sc->txs[i]);
+    }
+}
+
 typedef struct run {
     const pk_block *b;
     const pk_prevouts *pv;
@@ -233,6 +342,7 @@ typedef struct run {
     input_res *res; /* one per input of the block (pv->first indexes it) */
     kind_info *kinds;
     pk_sig_check **all; /* a round's checks, where they lie in the defers */
+    sc_scratch *sc;
     uint32_t *order; /* the transactions by falling cost: the longest start first */
 } run;
 
@@ -277,8 +387,11 @@ static void tx_interpret(void *arg, size_t i)
     const pk_prevout *spent = pk_prevouts_of(r->pv, ti);
     tx_run *x = &r->txs[ti];
     pk_script_tx st = {b, t, spent};
-    x->txd = pk_script_txdata_new(&st);
-    memset(&x->defer, 0, sizeof x->defer);
+    if (x->txd)
+        pk_script_txdata_reuse(x->txd, &st); /* a slot of an earlier block: its buffers stay */
+    else
+        x->txd = pk_script_txdata_new(&st);
+    pk_script_defer_clear(&x->defer);
     x->defer.lazy_legacy = 1;
     size_t base = r->pv->first[ti];
     for (uint32_t vi = 0; vi < t->n_in; vi++) {
@@ -302,21 +415,22 @@ typedef struct hash_job {
     uint32_t ti, job;
 } hash_job;
 
+enum { HASH_CHUNK = 64 };
+
 typedef struct hash_run {
     run *r;
     const hash_job *jobs;
-    size_t n, chunk;
+    size_t n;
 } hash_run;
 
 static void tx_hash_chunk(void *arg, size_t c)
 {
     hash_run *h = arg;
-    size_t from = c * h->chunk, to = from + h->chunk < h->n ? from + h->chunk : h->n, n = to - from;
-    pk_sha256_gather *g = calloc(n, sizeof *g); /* every one written below */
-    pk_sha256_seg(*segs)[4] = malloc(n * sizeof *segs);
-    uint8_t(*out)[32] = malloc(n * sizeof *out);
-    if (!g || !segs || !out)
-        abort();
+    size_t from = c * HASH_CHUNK, to = from + HASH_CHUNK < h->n ? from + HASH_CHUNK : h->n, n = to - from;
+    pk_sha256_gather g[HASH_CHUNK];
+    memset(g, 0, sizeof g); /* describe fills what a message has */
+    pk_sha256_seg segs[HASH_CHUNK][4];
+    uint8_t out[HASH_CHUNK][32];
     for (size_t i = from; i < to; i++) {
         tx_run *x = &h->r->txs[h->jobs[i].ti];
         pk_script_defer_describe(&x->defer, x->txd, h->jobs[i].job, h->jobs[i].job + 1, g + (i - from),
@@ -328,36 +442,29 @@ static void tx_hash_chunk(void *arg, size_t c)
         pk_script_defer_store(&x->defer, h->jobs[i].job, h->jobs[i].job + 1,
                               (const uint8_t(*)[32])(out + (i - from)));
     }
-    free(g);
-    free(segs);
-    free(out);
 }
 
 static void hash_legacy(run *r, pk_verifier *v)
 {
-    enum { CHUNK = 64 };
     const pk_block *b = r->b;
     size_t n = 0;
     for (size_t ti = 1; ti < b->ntx; ti++)
         n += r->txs[ti].defer.n_jobs;
     if (n == 0)
         return;
-    hash_job *jobs = malloc(n * sizeof *jobs);
-    if (!jobs)
-        abort();
+    hash_job *jobs = GROW(r->sc->jobs, r->sc->cap_jobs, n);
     size_t k = 0;
     for (size_t i = 0; i + 1 < b->ntx; i++) { /* the costliest transactions' first */
         size_t ti = r->order[i];
         for (size_t j = 0; j < r->txs[ti].defer.n_jobs; j++)
             jobs[k++] = (hash_job){(uint32_t)ti, (uint32_t)j};
     }
-    hash_run h = {r, jobs, n, CHUNK};
-    pk_verifier_for(v, (n + CHUNK - 1) / CHUNK, 1, tx_hash_chunk, &h);
+    hash_run h = {r, jobs, n};
+    pk_verifier_for(v, (n + HASH_CHUNK - 1) / HASH_CHUNK, 1, tx_hash_chunk, &h);
     for (size_t ti = 1; ti < b->ntx; ti++) { /* done: as pk_script_defer_hash leaves them */
         r->txs[ti].defer.n_jobs = 0;
         r->txs[ti].defer.n_codes = 0;
     }
-    free(jobs);
 }
 
 static void tx_resolve(void *arg, size_t i)
@@ -379,8 +486,6 @@ static void tx_resolve(void *arg, size_t i)
         pk_script_info info;
         o->rc = pk_script_exec(&st, x->txd, vi, r->flags, NULL, &o->err, &info);
     }
-    pk_script_txdata_free(x->txd);
-    x->txd = NULL;
 }
 
 /* A transaction's interpretation cost, roughly: legacy hashing is its
@@ -398,13 +503,11 @@ static int by_cost_desc(const void *a, const void *b)
 
 /* Largest first, so that the threads finish together (a block's few
  * large transactions are much of its work, wherever they are in it). */
-static uint32_t *cost_order(const pk_block *b)
+static uint32_t *cost_order(const pk_block *b, sc_scratch *sc)
 {
     size_t n = b->ntx - 1;
-    tx_cost *c = malloc(n * sizeof *c);
-    uint32_t *o = malloc(n * sizeof *o);
-    if (!c || !o)
-        abort();
+    tx_cost *c = GROW(sc->cost, sc->cap_cost, n);
+    uint32_t *o = GROW(sc->order, sc->cap_order, n);
     for (size_t i = 0; i < n; i++) {
         const pk_tx *t = &b->tx[i + 1];
         c[i].cost = (uint64_t)t->n_in * (t->base_size + 256);
@@ -413,7 +516,6 @@ static uint32_t *cost_order(const pk_block *b)
     qsort(c, n, sizeof *c, by_cost_desc);
     for (size_t i = 0; i < n; i++)
         o[i] = c[i].ti;
-    free(c);
     return o;
 }
 
@@ -479,11 +581,32 @@ typedef struct rounds {
     run *r;
     pk_verifier *v;
     pk_sig_report *rep;
-    uint32_t *w_tx, *w_idx; /* the wanted checks: transaction and index in its defer */
+    /* A round's wanted checks, found transaction by transaction in
+     * parallel: transaction ti's w_count[ti] of them (indices into its
+     * defer) at w_idx + w_base[ti], where its defer's n have room. */
+    uint32_t *w_base, *w_count, *w_idx;
     pk_script_hint *hints;
     size_t n_hints, total;
-    int keep; /* copy the checks into rep->kept */
+    int keep;  /* copy the checks into rep->kept */
+    int pilot; /* this round: the pilot inputs' checks only */
 } rounds;
+
+static void tx_wanted(void *arg, size_t i)
+{
+    rounds *ro = arg;
+    run *r = ro->r;
+    size_t ti = i + 1;
+    tx_run *x = &r->txs[ti];
+    size_t base = r->pv->first[ti], nw = 0;
+    uint32_t *out = ro->w_idx + ro->w_base[ti];
+    for (uint32_t vi = 0; vi < r->b->tx[ti].n_in && x->defer.n; vi++) {
+        const input_res *o = &r->res[base + vi];
+        if (o->rc != 1 || o->req_from == o->req_to || (ro->pilot && !o->pilot))
+            continue; /* run again anyway, nothing to check, or not now */
+        nw += pk_script_defer_wanted(&x->defer, o->req_from, o->req_to, ro->hints, ro->n_hints, out + nw);
+    }
+    ro->w_count[ti] = (uint32_t)nw;
+}
 
 /* Batches of the checks the inputs' requirements want (pilot: of the pilot
  * inputs only), their results stored, until none is wanted. */
@@ -491,31 +614,24 @@ static void check_rounds(rounds *ro, int pilot)
 {
     run *r = ro->r;
     const pk_block *b = r->b;
+    ro->pilot = pilot;
     for (;;) {
+        pk_verifier_for(ro->v, b->ntx - 1, 16, tx_wanted, ro);
         size_t nw = 0;
         for (size_t ti = 1; ti < b->ntx; ti++) {
-            tx_run *x = &r->txs[ti];
-            size_t base = r->pv->first[ti];
-            for (uint32_t vi = 0; vi < b->tx[ti].n_in && x->defer.n; vi++) {
-                const input_res *o = &r->res[base + vi];
-                if (o->rc != 1 || o->req_from == o->req_to || (pilot && !o->pilot))
-                    continue; /* run again anyway, nothing to check, or not now */
-                size_t k = pk_script_defer_wanted(&x->defer, o->req_from, o->req_to, ro->hints, ro->n_hints,
-                                                  ro->w_idx + nw);
-                for (size_t j = 0; j < k; j++)
-                    ro->w_tx[nw + j] = (uint32_t)ti;
-                nw += k;
+            pk_sig_check *checks = r->txs[ti].defer.checks;
+            const uint32_t *w = ro->w_idx + ro->w_base[ti];
+            for (uint32_t j = 0; j < ro->w_count[ti]; j++) {
+                pk_sig_check *c = &checks[w[j]];
+                r->all[nw++] = c;
+                if (c->type == PK_SIG_ECDSA)
+                    ro->rep->ecdsa++;
+                else
+                    ro->rep->schnorr++;
             }
         }
         if (nw == 0)
             return;
-        for (size_t i = 0; i < nw; i++) {
-            r->all[i] = &r->txs[ro->w_tx[i]].defer.checks[ro->w_idx[i]];
-            if (r->all[i]->type == PK_SIG_ECDSA)
-                ro->rep->ecdsa++;
-            else
-                ro->rep->schnorr++;
-        }
         pk_verifier_run_at(ro->v, r->all, nw, 0);
         for (size_t i = 0; i < nw; i++)
             r->all[i]->valid = r->all[i]->valid == 1 ? 1 : 0; /* never open again: the rounds end */
@@ -624,13 +740,17 @@ void pk_sc_run_scripts(const pk_block *b, const pk_sigcheck_opts *opts, int64_t 
     rep->interpreter = 1;
     rep->script_flags = r.flags;
     size_t nin = r.pv->n;
-    r.txs = calloc(b->ntx ? b->ntx : 1, sizeof *r.txs);
-    r.res = calloc(nin ? nin : 1, sizeof *r.res);
-    r.kinds = calloc(nin ? nin : 1, sizeof *r.kinds);
-    if (!r.txs || !r.res || !r.kinds)
-        abort();
+    sc_scratch *sc = scratch_of(v), own = {0};
+    if (!sc)
+        sc = &own; /* this run's alone, freed at its end */
+    r.sc = sc;
+    r.txs = scratch_slots(sc, b->ntx ? b->ntx : 1);
+    r.res = GROW(sc->res, sc->cap_res, nin ? nin : 1);
+    r.kinds = GROW(sc->kinds, sc->cap_kinds, nin ? nin : 1);
+    memset(r.res, 0, (nin ? nin : 1) * sizeof *r.res);
+    memset(r.kinds, 0, (nin ? nin : 1) * sizeof *r.kinds);
     if (b->ntx > 1) {
-        r.order = cost_order(b);
+        r.order = cost_order(b, sc);
         pk_verifier_for(v, b->ntx - 1, 1, tx_interpret, &r);
         hash_legacy(&r, v);
     }
@@ -641,20 +761,21 @@ void pk_sc_run_scripts(const pk_block *b, const pk_sigcheck_opts *opts, int64_t 
     size_t max = 0;
     for (size_t ti = 1; ti < b->ntx; ti++)
         max += r.txs[ti].defer.n;
-    rounds ro = {&r, v, rep, NULL, NULL, NULL, 0, 0, opts->keep_checks};
+    rounds ro = {&r, v, rep, NULL, NULL, NULL, NULL, 0, 0, opts->keep_checks, 0};
     if (max) {
-        r.all = malloc(max * sizeof *r.all);
-        ro.w_tx = malloc(max * sizeof *ro.w_tx);
-        ro.w_idx = malloc(max * sizeof *ro.w_idx);
-        if (!r.all || !ro.w_tx || !ro.w_idx)
-            abort();
+        r.all = GROW(sc->all, sc->cap_all, max);
+        ro.w_idx = GROW(sc->w_idx, sc->cap_w_idx, max);
+        ro.w_base = GROW(sc->w_base, sc->cap_w_base, b->ntx);
+        ro.w_count = GROW(sc->w_count, sc->cap_w_count, b->ntx);
+        for (size_t ti = 1, at = 0; ti < b->ntx; ti++) {
+            ro.w_base[ti] = (uint32_t)at;
+            at += r.txs[ti].defer.n;
+        }
         if (pick_pilot(&r))
             check_rounds(&ro, 1);
         learn_hints(&ro);
         check_rounds(&ro, 0);
     }
-    free(ro.w_tx);
-    free(ro.w_idx);
     size_t total = ro.total;
     double t2 = pk_now();
     if (b->ntx > 1)
@@ -701,14 +822,16 @@ void pk_sc_run_scripts(const pk_block *b, const pk_sigcheck_opts *opts, int64_t 
             }
             rep->valid_inputs++;
         }
-        pk_script_defer_free(&r.txs[ti].defer);
     }
     free(ro.hints);
-    free(r.all);
-    free(r.order);
-    free(r.txs);
-    free(r.res);
-    free(r.kinds);
+    if (sc == &own) {
+        for (size_t ti = 0; ti < own.cap_txs; ti++)
+            scratch_free_slot(&own.txs[ti]);
+        free(own.txs), free(own.res), free(own.kinds), free(own.all), free(own.w_base), free(own.w_count), free(own.w_idx);
+        free(own.jobs), free(own.order), free(own.cost);
+    } else {
+        scratch_trim(sc);
+    }
     rep->ms_scripts = (t1 - t0) * 1e3;
     rep->ms_verify = (t2 - t1) * 1e3;
     rep->ms_resolve = (t3 - t2) * 1e3;

@@ -193,27 +193,46 @@ static size_t outputs_start(const uint8_t *d, size_t outs_at)
     return outs_at;
 }
 
-void pk_bip143_precompute(const pk_block *b, const pk_tx *t, pk_bip143_cache *c)
+/* SHA-256d of what a streamed buf was fed. */
+static void finish_double(pk_sha256_ctx *h, uint8_t out[32])
+{
+    uint8_t once[32];
+    pk_sha256_final(h, once);
+    pk_sha256(once, 32, out);
+}
+
+void pk_bip143_precompute_with(const pk_block *b, const pk_tx *t, const pk_txin_ref *ins, size_t outs_at,
+                               pk_bip143_cache *c)
 {
     const uint8_t *d = b->data;
-    pk_txin_ref *ins = c->ins = tx_inputs(b, t, &c->outs_at);
-    size_t outs_at = c->outs_at;
-    buf p = {0}, q = {0};
+    c->ins = ins;
+    c->outs_at = outs_at;
+    c->own_ins = NULL;
+    pk_sha256_ctx hp, hq;
+    pk_sha256_init(&hp);
+    pk_sha256_init(&hq);
     for (uint32_t i = 0; i < t->n_in; i++) {
-        put(&p, d + ins[i].prevout, 36);
-        put(&q, d + ins[i].sequence, 4);
+        pk_sha256_update(&hp, d + ins[i].prevout, 36);
+        pk_sha256_update(&hq, d + ins[i].sequence, 4);
     }
-    pk_sha256d(p.p, p.n, c->prevouts);
-    pk_sha256d(q.p, q.n, c->sequences);
+    finish_double(&hp, c->prevouts);
+    finish_double(&hq, c->sequences);
     size_t pos = outputs_start(d, outs_at);
     pk_sha256d(d + pos, outputs_end(t) - pos, c->outputs);
-    free(p.p);
-    free(q.p);
+}
+
+void pk_bip143_precompute(const pk_block *b, const pk_tx *t, pk_bip143_cache *c)
+{
+    size_t outs_at;
+    pk_txin_ref *ins = tx_inputs(b, t, &outs_at);
+    pk_bip143_precompute_with(b, t, ins, outs_at, c);
+    c->own_ins = ins;
 }
 
 void pk_bip143_cache_free(pk_bip143_cache *c)
 {
-    free(c->ins);
+    free(c->own_ins);
+    c->own_ins = NULL;
     c->ins = NULL;
 }
 
@@ -226,7 +245,9 @@ void pk_sighash_bip143(const pk_block *b, const pk_tx *t, const pk_bip143_cache 
     int anyone = (hash_type & 0x80) != 0;
     static const uint8_t zero[32] = {0};
     const pk_txin_ref *ins = c->ins;
-    buf s = {0};
+    pk_sha256_ctx h; /* streamed: no buffer per input */
+    pk_sha256_init(&h);
+    buf s = {NULL, 0, 0, &h};
     uint8_t single[32];
     put(&s, d + t->offset, 4);
     put(&s, anyone ? zero : c->prevouts, 32);
@@ -249,10 +270,13 @@ void pk_sighash_bip143(const pk_block *b, const pk_tx *t, const pk_bip143_cache 
     finish_sighash(&s, d, t, hash_type, out);
 }
 
-void pk_bip341_precompute(const pk_block *b, const pk_tx *t, const pk_prevout *spent, pk_bip341_cache *c)
+void pk_bip341_precompute_with(const pk_block *b, const pk_tx *t, const pk_prevout *spent, const pk_txin_ref *ins,
+                               size_t outs_at, pk_bip341_cache *c)
 {
     const uint8_t *d = b->data;
-    pk_txin_ref *ins = c->ins = tx_inputs(b, t, &c->outs_at);
+    c->ins = ins;
+    c->outs_at = outs_at;
+    c->own_ins = NULL;
     pk_sha256_ctx po, am, sc, sq;
     pk_sha256_init(&po), pk_sha256_init(&am), pk_sha256_init(&sc), pk_sha256_init(&sq);
     for (uint32_t i = 0; i < t->n_in; i++) {
@@ -271,9 +295,18 @@ void pk_bip341_precompute(const pk_block *b, const pk_tx *t, const pk_prevout *s
     pk_sha256(d + pos, outputs_end(t) - pos, c->outputs);
 }
 
+void pk_bip341_precompute(const pk_block *b, const pk_tx *t, const pk_prevout *spent, pk_bip341_cache *c)
+{
+    size_t outs_at;
+    pk_txin_ref *ins = tx_inputs(b, t, &outs_at);
+    pk_bip341_precompute_with(b, t, spent, ins, outs_at, c);
+    c->own_ins = ins;
+}
+
 void pk_bip341_cache_free(pk_bip341_cache *c)
 {
-    free(c->ins);
+    free(c->own_ins);
+    c->own_ins = NULL;
     c->ins = NULL;
 }
 
@@ -385,15 +418,21 @@ int pk_sighash_bip342(const pk_block *b, const pk_tx *t, const pk_bip341_cache *
     return tap_sighash(msg, n, out);
 }
 
-void pk_legacy_all_init(pk_legacy_all *a, const pk_block *b, const pk_tx *t)
+void pk_legacy_all_build(pk_legacy_all *a, const pk_block *b, const pk_tx *t, const pk_txin_ref *ins,
+                         size_t outs_at)
 {
     const uint8_t *d = b->data;
-    size_t outs_at;
-    pk_txin_ref *ins = tx_inputs(b, t, &outs_at);
-    buf s = {0};
-    a->at = malloc(t->n_in * sizeof *a->at);
-    if (!a->at)
-        abort();
+    if (a->cap_in < t->n_in || !a->at) {
+        size_t cap = t->n_in ? t->n_in : 1;
+        size_t *nat = realloc(a->at, cap * sizeof *nat);
+        uint32_t(*nmid)[8] = nat ? realloc(a->mid, cap * sizeof *nmid) : NULL;
+        if (!nat || !nmid)
+            abort();
+        a->at = nat;
+        a->mid = nmid;
+        a->cap_in = cap;
+    }
+    buf s = {a->data, 0, a->cap_data, NULL};
     put(&s, d + t->offset, 4);
     put_compact(&s, t->n_in);
     for (uint32_t i = 0; i < t->n_in; i++) {
@@ -406,10 +445,7 @@ void pk_legacy_all_init(pk_legacy_all *a, const pk_block *b, const pk_tx *t)
     put(&s, d + t->lock_offset, 4);
     a->data = s.p;
     a->len = s.n;
-    free(ins);
-    a->mid = malloc((t->n_in ? t->n_in : 1) * sizeof *a->mid);
-    if (!a->mid)
-        abort();
+    a->cap_data = s.cap;
     pk_sha256_ctx h;
     pk_sha256_init(&h);
     size_t done = 0; /* a multiple of 64: h's buffer stays empty */
@@ -421,6 +457,15 @@ void pk_legacy_all_init(pk_legacy_all *a, const pk_block *b, const pk_tx *t)
         }
         memcpy(a->mid[i], h.state, sizeof a->mid[i]);
     }
+}
+
+void pk_legacy_all_init(pk_legacy_all *a, const pk_block *b, const pk_tx *t)
+{
+    memset(a, 0, sizeof *a);
+    size_t outs_at;
+    pk_txin_ref *ins = tx_inputs(b, t, &outs_at);
+    pk_legacy_all_build(a, b, t, ins, outs_at);
+    free(ins);
 }
 
 void pk_legacy_all_free(pk_legacy_all *a)

@@ -12,6 +12,7 @@
 #include "lax_der.h"
 #include "powkit/verify.h"
 #include "secp256k1/batch.h"
+#include "verifier_internal.h"
 
 #define CHUNK 16
 
@@ -38,6 +39,9 @@ struct pk_verifier {
     uint64_t batch;  /* increments per batch: workers wait for a new one */
     unsigned busy;   /* workers still on the batch */
     int quit;
+    /* A user's buffers kept between its runs (see verifier_internal.h). */
+    void *scratch;
+    void (*scratch_free)(void *);
 };
 
 /* Lax DER: what early Bitcoin nodes accepted (any length bytes, padding),
@@ -138,11 +142,13 @@ static int prepare(pk_verifier *v, pk_sig_check *c, pk_engine_job *job, prepared
         c->reason = "bad pubkey";
         return 0;
     }
-    int parsed = (c->flags & PK_SIG_LAX_DER) ? pk_ecdsa_parse_der_lax(v->ctx, &sig, c->sig, c->sig_len)
-                                             : secp256k1_ecdsa_signature_parse_der(v->ctx, &sig, c->sig, c->sig_len);
+    int compact = (c->flags & PK_SIG_COMPACT) != 0;
+    int parsed = compact ? c->sig_len == 64 && secp256k1_ecdsa_signature_parse_compact(v->ctx, &sig, c->sig)
+                 : (c->flags & PK_SIG_LAX_DER) ? pk_ecdsa_parse_der_lax(v->ctx, &sig, c->sig, c->sig_len)
+                                               : secp256k1_ecdsa_signature_parse_der(v->ctx, &sig, c->sig, c->sig_len);
     const char *early = NULL;
     if (!parsed || c->msg_len != 32)
-        early = parsed ? "message is not 32 bytes" : "bad DER";
+        early = parsed ? "message is not 32 bytes" : compact ? "bad signature" : "bad DER";
     else if (secp256k1_ecdsa_signature_normalize(v->ctx, &sig, &sig) && (c->flags & PK_SIG_LOW_S))
         early = "high S";
     if (early) {
@@ -409,6 +415,19 @@ pk_verifier *pk_verifier_new(unsigned threads)
 
 unsigned pk_verifier_threads(const pk_verifier *v) { return v->nthreads; }
 
+void *pk_verifier_scratch(pk_verifier *v, void (*free_fn)(void *))
+{
+    return v->scratch_free == free_fn ? v->scratch : NULL;
+}
+
+void pk_verifier_keep_scratch(pk_verifier *v, void *p, void (*free_fn)(void *))
+{
+    if (v->scratch_free && v->scratch != p)
+        v->scratch_free(v->scratch);
+    v->scratch = p;
+    v->scratch_free = free_fn;
+}
+
 void pk_verifier_free(pk_verifier *v)
 {
     if (!v)
@@ -420,6 +439,8 @@ void pk_verifier_free(pk_verifier *v)
     for (unsigned i = 0; v->th && i + 1 < v->nthreads; i++)
         pthread_join(v->th[i], NULL);
     free(v->th);
+    if (v->scratch_free)
+        v->scratch_free(v->scratch);
     if (v->ctx)
         secp256k1_context_destroy(v->ctx);
     pthread_mutex_destroy(&v->mu);

@@ -167,7 +167,12 @@ PK_API int pk_script_verify(const uint8_t *spk, size_t spk_len, uint64_t amount,
 /* Per transaction: the signature hashes' shared parts, made once for all
  * its inputs (legacy, BIP143, BIP341, each on first use). */
 PK_API pk_script_txdata *pk_script_txdata_new(const pk_script_tx *tx);
+/* d made ready for another transaction, its buffers kept (they grow only
+ * where the new one needs more room): for a user going through many. */
+PK_API void pk_script_txdata_reuse(pk_script_txdata *d, const pk_script_tx *tx);
 PK_API void pk_script_txdata_free(pk_script_txdata *d);
+/* The bytes d's buffers hold (a user that keeps txdata sizes its cache). */
+PK_API size_t pk_script_txdata_bytes(const pk_script_txdata *d);
 /* Where the transaction's inputs are (n_in of them). */
 PK_API const pk_txin_ref *pk_script_txdata_inputs(const pk_script_txdata *d);
 
@@ -199,6 +204,11 @@ typedef struct pk_script_defer {
     size_t n_codes, cap_codes;
 } pk_script_defer;
 PK_API void pk_script_defer_free(pk_script_defer *d);
+/* Empties d for another transaction, its buffers kept (lazy_legacy
+ * too). */
+PK_API void pk_script_defer_clear(pk_script_defer *d);
+/* The bytes d's buffers hold. */
+PK_API size_t pk_script_defer_bytes(const pk_script_defer *d);
 /* Computes the hashes lazy_legacy left out, into their checks' messages:
  * call it after the transaction's last deferred run, while its txdata
  * lives, before the checks are verified. */

@@ -38,10 +38,16 @@ PK_API void pk_sighash_legacy(const pk_block *b, const pk_tx *t, size_t vin, con
  * where the inputs are, so each input's hash is constant work. */
 typedef struct pk_bip143_cache {
     uint8_t prevouts[32], sequences[32], outputs[32];
-    pk_txin_ref *ins; /* the transaction's inputs (malloc'd) */
+    const pk_txin_ref *ins; /* the transaction's inputs: own_ins, or the caller's */
     size_t outs_at;
+    pk_txin_ref *own_ins; /* malloc'd by pk_bip143_precompute */
 } pk_bip143_cache;
 PK_API void pk_bip143_precompute(const pk_block *b, const pk_tx *t, pk_bip143_cache *c);
+/* The same with the inputs the caller has (pk_tx_inputs: ins and the
+ * offset it returned), which must outlive c; c then owns nothing and
+ * needs no pk_bip143_cache_free. */
+PK_API void pk_bip143_precompute_with(const pk_block *b, const pk_tx *t, const pk_txin_ref *ins, size_t outs_at,
+                                      pk_bip143_cache *c);
 PK_API void pk_bip143_cache_free(pk_bip143_cache *c);
 /* script_code without its length prefix; amount in satoshis. */
 PK_API void pk_sighash_bip143(const pk_block *b, const pk_tx *t, const pk_bip143_cache *c, size_t vin,
@@ -52,10 +58,14 @@ PK_API void pk_sighash_bip143(const pk_block *b, const pk_tx *t, const pk_bip143
  * outpoint, spent amount, spent scriptPubKey, sequence and output. */
 typedef struct pk_bip341_cache {
     uint8_t prevouts[32], amounts[32], scripts[32], sequences[32], outputs[32];
-    pk_txin_ref *ins; /* the transaction's inputs (malloc'd) */
+    const pk_txin_ref *ins; /* the transaction's inputs: own_ins, or the caller's */
     size_t outs_at;
+    pk_txin_ref *own_ins; /* malloc'd by pk_bip341_precompute */
 } pk_bip341_cache;
 PK_API void pk_bip341_precompute(const pk_block *b, const pk_tx *t, const pk_prevout *spent, pk_bip341_cache *c);
+/* As pk_bip143_precompute_with. */
+PK_API void pk_bip341_precompute_with(const pk_block *b, const pk_tx *t, const pk_prevout *spent,
+                                      const pk_txin_ref *ins, size_t outs_at, pk_bip341_cache *c);
 PK_API void pk_bip341_cache_free(pk_bip341_cache *c);
 /* The key-path signature message, epoch byte first, for hash_type (0x00
  * default, 0x01-0x03, 0x81-0x83) and an optional annex (with its 0x50).
@@ -89,8 +99,14 @@ typedef struct pk_legacy_all {
      * own script, so one pass yields them all and each hash starts there:
      * the quadratic part of legacy hashing is halved. */
     uint32_t (*mid)[8];
+    size_t cap_data, cap_in; /* room in data, and in at and mid (inputs) */
 } pk_legacy_all;
 PK_API void pk_legacy_all_init(pk_legacy_all *a, const pk_block *b, const pk_tx *t);
+/* The same into a's buffers, grown where they lack room (a from init, an
+ * earlier build, or zeroed), with the inputs the caller has: a user that
+ * goes from transaction to transaction allocates only to grow. */
+PK_API void pk_legacy_all_build(pk_legacy_all *a, const pk_block *b, const pk_tx *t, const pk_txin_ref *ins,
+                                size_t outs_at);
 PK_API void pk_legacy_all_free(pk_legacy_all *a);
 /* Equals pk_sighash_legacy for those hash types. */
 PK_API void pk_sighash_legacy_all(const pk_legacy_all *a, size_t vin, const uint8_t *script_code, size_t code_len,

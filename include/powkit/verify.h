@@ -19,16 +19,20 @@ extern "C" {
 #endif
 
 enum { PK_SIG_ECDSA = 1, PK_SIG_SCHNORR = 2 };
-enum { PK_SIG_LAX_DER = 1, PK_SIG_LOW_S = 2 };
+/* PK_SIG_COMPACT: the ECDSA signature is r || s, 64 bytes big-endian
+ * (either S; r and s below the order), not DER: what a caller that has
+ * parsed the signature already (the script interpreter) hands over, so
+ * that it is not written as DER to be parsed again. */
+enum { PK_SIG_LAX_DER = 1, PK_SIG_LOW_S = 2, PK_SIG_COMPACT = 4 };
 #define PK_SIG_MSG_MAX 256
 
 typedef struct pk_sig_check {
     uint8_t type;  /* PK_SIG_ECDSA or PK_SIG_SCHNORR */
-    uint8_t flags; /* PK_SIG_LAX_DER, PK_SIG_LOW_S (ECDSA) */
+    uint8_t flags; /* PK_SIG_LAX_DER, PK_SIG_LOW_S, PK_SIG_COMPACT (ECDSA) */
     uint8_t pubkey[65];
     uint8_t pubkey_len; /* ECDSA 33 or 65; Schnorr 32 (x-only) */
     uint8_t sig[73];
-    uint8_t sig_len;    /* ECDSA DER (up to 73); Schnorr 64 */
+    uint8_t sig_len;    /* ECDSA DER (up to 73) or compact (64); Schnorr 64 */
     uint8_t msg[PK_SIG_MSG_MAX];
     uint16_t msg_len;   /* ECDSA 32 */
     /* results */

@@ -81,8 +81,9 @@ typedef struct pk_execdata {
 
 struct pk_script_txdata {
     pk_script_tx tx;
-    pk_txin_ref *ins;
-    int legacy_ready, bip143_ready, bip341_ready;
+    pk_txin_ref *ins; /* room for cap_in; the caches below borrow it */
+    size_t cap_in, outs_at;
+    int legacy_ready, bip143_ready, bip341_ready; /* legacy's buffers stay for the next transaction */
     pk_legacy_all legacy;
     pk_bip143_cache bip143;
     pk_bip341_cache bip341;

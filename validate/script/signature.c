@@ -221,6 +221,17 @@ struct pk_script_hashjob {
     size_t from, to;
 };
 
+void pk_script_defer_clear(pk_script_defer *d)
+{
+    d->n = d->n_pairs = d->n_reqs = d->n_jobs = d->n_codes = 0;
+}
+
+size_t pk_script_defer_bytes(const pk_script_defer *d)
+{
+    return d->cap * sizeof *d->checks + d->cap_pairs * sizeof *d->pairs + d->cap_reqs * sizeof *d->reqs +
+           d->cap_jobs * sizeof *d->jobs + d->cap_codes;
+}
+
 void pk_script_defer_free(pk_script_defer *d)
 {
     free(d->checks);
@@ -404,7 +415,7 @@ static const pk_legacy_all *legacy_all(pk_checker *c)
 {
     pk_script_txdata *x = c->txd;
     if (!x->legacy_ready) {
-        pk_legacy_all_init(&x->legacy, c->tx->b, c->tx->t);
+        pk_legacy_all_build(&x->legacy, c->tx->b, c->tx->t, x->ins, x->outs_at);
         x->legacy_ready = 1;
     }
     return &x->legacy;
@@ -417,7 +428,7 @@ static void ecdsa_sighash(pk_checker *c, const uint8_t *code, size_t code_len, u
     const pk_script_tx *tx = c->tx;
     if (sv == PK_SIGV_WITNESS_V0) {
         if (!x->bip143_ready) {
-            pk_bip143_precompute(tx->b, tx->t, &x->bip143);
+            pk_bip143_precompute_with(tx->b, tx->t, x->ins, x->outs_at, &x->bip143);
             x->bip143_ready = 1;
         }
         pk_sighash_bip143(tx->b, tx->t, &x->bip143, c->vin, code, code_len, c->amount, ht, h);
@@ -482,12 +493,11 @@ static int32_t ecdsa_record(pk_checker *c, const uint8_t *k, size_t kl, const se
     }
     pk_sig_check *q = defer_check(d);
     q->type = PK_SIG_ECDSA;
-    q->flags = 0; /* strict DER of the parsed signature; S already low */
+    q->flags = PK_SIG_COMPACT; /* the parsed signature as it is, S already low: not DER to be parsed again */
     memcpy(q->pubkey, k, kl);
     q->pubkey_len = (uint8_t)kl;
-    size_t dl = sizeof q->sig;
-    secp256k1_ecdsa_signature_serialize_der(secp256k1_context_static, q->sig, &dl, s);
-    q->sig_len = (uint8_t)dl;
+    secp256k1_ecdsa_signature_serialize_compact(secp256k1_context_static, q->sig, s);
+    q->sig_len = 64;
     if (job >= 0)
         memset(q->msg, 0, 32); /* pk_script_defer_hash writes it */
     else
@@ -607,7 +617,7 @@ int pk_scr_check_schnorr(pk_checker *c, const uint8_t *sig, size_t sig_len, cons
     pk_script_txdata *x = c->txd;
     const pk_script_tx *tx = c->tx;
     if (!x->bip341_ready) {
-        pk_bip341_precompute(tx->b, tx->t, tx->spent, &x->bip341);
+        pk_bip341_precompute_with(tx->b, tx->t, tx->spent, x->ins, x->outs_at, &x->bip341);
         x->bip341_ready = 1;
     }
     uint8_t h[32];

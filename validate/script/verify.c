@@ -355,24 +355,36 @@ pk_script_txdata *pk_script_txdata_new(const pk_script_tx *tx)
     pk_script_txdata *d = calloc(1, sizeof *d);
     if (!d)
         abort();
-    d->tx = *tx;
-    d->ins = malloc((tx->t->n_in ? tx->t->n_in : 1) * sizeof *d->ins);
-    if (!d->ins)
-        abort();
-    pk_tx_inputs(tx->b, tx->t, d->ins);
+    pk_script_txdata_reuse(d, tx);
     return d;
+}
+
+void pk_script_txdata_reuse(pk_script_txdata *d, const pk_script_tx *tx)
+{
+    d->tx = *tx;
+    if (d->cap_in < tx->t->n_in || !d->ins) {
+        size_t cap = tx->t->n_in ? tx->t->n_in : 1;
+        pk_txin_ref *ni = realloc(d->ins, cap * sizeof *ni);
+        if (!ni)
+            abort();
+        d->ins = ni;
+        d->cap_in = cap;
+    }
+    d->outs_at = pk_tx_inputs(tx->b, tx->t, d->ins);
+    d->legacy_ready = d->bip143_ready = d->bip341_ready = 0;
+}
+
+size_t pk_script_txdata_bytes(const pk_script_txdata *d)
+{
+    return sizeof *d + d->cap_in * sizeof *d->ins + d->legacy.cap_data +
+           d->legacy.cap_in * (sizeof *d->legacy.at + sizeof *d->legacy.mid);
 }
 
 void pk_script_txdata_free(pk_script_txdata *d)
 {
     if (!d)
         return;
-    if (d->legacy_ready)
-        pk_legacy_all_free(&d->legacy);
-    if (d->bip143_ready)
-        pk_bip143_cache_free(&d->bip143);
-    if (d->bip341_ready)
-        pk_bip341_cache_free(&d->bip341);
+    pk_legacy_all_free(&d->legacy); /* its buffers, from this or an earlier transaction */
     free(d->ins);
     free(d);
 }
