@@ -623,7 +623,8 @@ int pk_chainstate_connect(pk_chainstate *cs, const uint8_t *data, size_t len, pk
         cs->st.ms_parse += (pk_now() - t0) * 1e3;
         return 1;
     }
-    if (pk_block_verify(&b, data, len, &cs->params, &rep, &e)) {
+    pk_pool pool = pk_verifier_pool(cs->v); /* txids and transaction checks on the verifier's threads */
+    if (pk_block_verify_on(&b, data, len, &cs->params, &rep, &e, &pool)) {
         pk_block_free(&b);
         cs->st.ms_parse += (pk_now() - t0) * 1e3;
         return refuse(v, e.reason ? e.reason : pk_vcode_name(e.code), "%s", e.msg);

@@ -182,7 +182,38 @@ static int is_coinbase(const pk_block *b, const pk_tx *t)
     return t->n_in == 1 && memcmp(in, null_hash, 32) == 0 && le32(in + 32) == 0xffffffffu;
 }
 
-static int cmp32(const void *a, const void *b) { return memcmp(a, b, 32); }
+/* A txid by its first 8 bytes, for sorting: integers compare faster than
+ * 32-byte strings, and equal txids have equal keys. */
+typedef struct id_key {
+    uint64_t key;
+    const uint8_t *id;
+} id_key;
+
+static int cmp_id_key(const void *a, const void *b)
+{
+    const id_key *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    return memcmp(x->id, y->id, 32);
+}
+
+/* 1 when two of the n txids are equal. */
+static int has_duplicate(const uint8_t (*ids)[32], size_t n)
+{
+    id_key *k = malloc((n ? n : 1) * sizeof *k);
+    if (!k)
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        memcpy(&k[i].key, ids[i], 8);
+        k[i].id = ids[i];
+    }
+    qsort(k, n, sizeof *k, cmp_id_key);
+    int dup = 0;
+    for (size_t i = 1; i < n && !dup; i++)
+        dup = k[i - 1].key == k[i].key && memcmp(k[i - 1].id, k[i].id, 32) == 0;
+    free(k);
+    return dup;
+}
 
 static int cmp36(const void *a, const void *b) { return memcmp(a, b, 36); }
 
@@ -259,8 +290,29 @@ int pk_tx_check(const uint8_t *data, const pk_tx *t, pk_verror *e)
     return rc;
 }
 
+/* Each transaction's CheckTransaction verdict and legacy sigops, for a
+ * pool's tasks; the first failure is run again alone for its message. */
+typedef struct tx_checks {
+    const pk_block *b;
+    int8_t *bad;
+    uint64_t *sigops;
+} tx_checks;
+
+static void tx_check_one(void *arg, size_t i)
+{
+    tx_checks *tc = arg;
+    tc->bad[i] = pk_tx_check(tc->b->data, &tc->b->tx[i], NULL) != 0;
+    tc->sigops[i] = pk_tx_legacy_sigops(tc->b, &tc->b->tx[i]);
+}
+
 int pk_block_verify(pk_block *b, const uint8_t *data, size_t len, const pk_chain_params *p,
                     pk_block_report *rep, pk_verror *e)
+{
+    return pk_block_verify_on(b, data, len, p, rep, e, NULL);
+}
+
+int pk_block_verify_on(pk_block *b, const uint8_t *data, size_t len, const pk_chain_params *p,
+                       pk_block_report *rep, pk_verror *e, const pk_pool *pool)
 {
     memset(rep, 0, sizeof *rep);
     memset(b, 0, sizeof *b);
@@ -282,7 +334,7 @@ int pk_block_verify(pk_block *b, const uint8_t *data, size_t len, const pk_chain
     double t1 = pk_now();
     rep->ms_parse = (t1 - t0) * 1e3;
 
-    pk_block_hash_txs(b);
+    pk_block_hash_txs_on(b, pool);
     double t2 = pk_now();
     rep->ms_hash = (t2 - t1) * 1e3;
 
@@ -333,8 +385,25 @@ int pk_block_verify(pk_block *b, const uint8_t *data, size_t len, const pk_chain
         }
     }
     /* Every transaction's own rules (Core's CheckTransaction), the
-     * coinbase's script length among them. */
-    for (size_t i = 0; i < b->ntx; i++) {
+     * coinbase's script length among them; with a pool, all at once and
+     * the first that fails again here for its message. */
+    uint64_t legacy_sigops = 0;
+    size_t first_bad = 0;
+    int have_sigops = 0;
+    if (pool && b->ntx > 64) {
+        tx_checks tc = {b, calloc(b->ntx, 1), calloc(b->ntx, sizeof(uint64_t))};
+        if (tc.bad && tc.sigops) {
+            pool->run(pool->self, b->ntx, 32, tx_check_one, &tc);
+            while (first_bad < b->ntx && !tc.bad[first_bad])
+                first_bad++;
+            for (size_t i = 0; i < b->ntx; i++)
+                legacy_sigops += tc.sigops[i];
+            have_sigops = 1;
+        }
+        free(tc.bad);
+        free(tc.sigops);
+    }
+    for (size_t i = first_bad; i < b->ntx; i++) {
         if (pk_tx_check(b->data, &b->tx[i], e)) {
             if (e) {
                 char m[sizeof e->msg];
@@ -351,16 +420,13 @@ int pk_block_verify(pk_block *b, const uint8_t *data, size_t len, const pk_chain
         }
     }
     /* Duplicate txids. */
-    qsort(ids, b->ntx, 32, cmp32);
-    for (size_t i = 1; i < b->ntx; i++) {
-        if (memcmp(ids[i - 1], ids[i], 32) == 0) {
-            rc = verr(e, PK_V_DUPLICATE_TX, "bad-txns-duplicate", "two transactions share a txid");
-            goto out;
-        }
+    if (has_duplicate((const uint8_t(*)[32])ids, b->ntx)) {
+        rc = verr(e, PK_V_DUPLICATE_TX, "bad-txns-duplicate", "two transactions share a txid");
+        goto out;
     }
     /* Signature operations countable from the block alone (Core's
      * CheckBlock); P2SH and witness ones need the spent outputs. */
-    rep->legacy_sigops = pk_block_legacy_sigops(b);
+    rep->legacy_sigops = have_sigops ? legacy_sigops : pk_block_legacy_sigops(b);
     if (rep->legacy_sigops * PK_WITNESS_SCALE > PK_MAX_BLOCK_SIGOPS_COST) {
         rc = verr(e, PK_V_SIGOPS, "bad-blk-sigops", "%llu legacy signature operations: cost %llu is over %u",
                   (unsigned long long)rep->legacy_sigops, (unsigned long long)rep->legacy_sigops * PK_WITNESS_SCALE,

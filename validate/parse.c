@@ -324,7 +324,23 @@ void pk_block_free(pk_block *b)
     b->ntx = 0;
 }
 
-void pk_block_hash_txs(pk_block *b)
+/* Messages hashed by parts of HASH_PART, one part per task of a pool. */
+enum { HASH_PART = 64 };
+typedef struct hash_parts {
+    const uint8_t **msgs;
+    const size_t *lens;
+    size_t n;
+    uint8_t (*out)[32];
+} hash_parts;
+
+static void hash_part(void *arg, size_t i)
+{
+    hash_parts *h = arg;
+    size_t from = i * HASH_PART, k = h->n - from < HASH_PART ? h->n - from : HASH_PART;
+    pk_sha256d_many(h->msgs + from, h->lens + from, k, h->out + from);
+}
+
+void pk_block_hash_txs_on(pk_block *b, const pk_pool *pool)
 {
     size_t n = b->ntx;
     const uint8_t **msgs = calloc(2 * n, sizeof *msgs);
@@ -362,7 +378,12 @@ void pk_block_hash_txs(pk_block *b)
             lens[m++] = t->size;
         }
     }
-    pk_sha256d_many(msgs, lens, m, out);
+    if (pool && m > HASH_PART) {
+        hash_parts hp = {msgs, lens, m, out};
+        pool->run(pool->self, (m + HASH_PART - 1) / HASH_PART, 1, hash_part, &hp);
+    } else {
+        pk_sha256d_many(msgs, lens, m, out);
+    }
     m = 0;
     for (size_t i = 0; i < n; i++) {
         pk_tx *t = &b->tx[i];
@@ -371,6 +392,11 @@ void pk_block_hash_txs(pk_block *b)
     }
     free(msgs), free(lens), free(out), free(strip);
     b->hashed = 1;
+}
+
+void pk_block_hash_txs(pk_block *b)
+{
+    pk_block_hash_txs_on(b, NULL);
 }
 
 uint64_t pk_compact_get(const uint8_t *d, size_t *pos)

@@ -786,6 +786,35 @@ static int resolve_multisig(const pk_sig_check *ch, int m, int n)
     return 1;
 }
 
+/* Transaction ti's sigop cost (BIP141: legacy ones scaled, P2SH and
+ * witness ones from the spent outputs), for a parallel loop. */
+typedef struct sigops_run {
+    const ctx *c;
+    const pk_prevouts *pv;
+    uint64_t *cost; /* per transaction */
+} sigops_run;
+
+static void tx_sigop_cost(void *arg, size_t ti)
+{
+    sigops_run *so = arg;
+    ctx c = *so->c; /* this transaction's own inputs */
+    c.t = &c.b->tx[ti];
+    uint64_t cost = PK_WITNESS_SCALE * pk_tx_legacy_sigops(c.b, c.t);
+    if (ti > 0) {
+        pk_txin_ref small[16];
+        c.ins = c.t->n_in <= 16 ? small : malloc(c.t->n_in * sizeof *c.ins);
+        if (!c.ins)
+            abort();
+        pk_tx_inputs(c.b, c.t, c.ins);
+        const pk_prevout *sp = pk_prevouts_of(so->pv, ti);
+        for (uint32_t vi = 0; vi < c.t->n_in; vi++)
+            cost += input_sigop_cost(&c, vi, &sp[vi]);
+        if (c.ins != small)
+            free(c.ins);
+    }
+    so->cost[ti] = cost;
+}
+
 int pk_block_verify_sigs(const pk_block *b, const pk_sigcheck_opts *opts, pk_verifier *v, pk_sig_report *rep)
 {
     static const pk_sigcheck_opts defaults = {NULL, -1, 1, 0, 0, 0};
@@ -812,26 +841,25 @@ int pk_block_verify_sigs(const pk_block *b, const pk_sigcheck_opts *opts, pk_ver
     c.flags = main_rules && h < BIP66_HEIGHT ? PK_SIG_LAX_DER : 0;
     c.segwit_on = !main_rules || h >= SEGWIT_HEIGHT;
     c.taproot_on = !main_rules || h >= TAPROOT_HEIGHT;
-    uint64_t sigop_cost = PK_WITNESS_SCALE * pk_block_legacy_sigops(b);
+    uint64_t sigop_cost;
     if (opts->prevouts) {
-        /* Every input through the interpreter; the sigop cost from the spent outputs here. */
-        for (size_t ti = 1; ti < b->ntx; ti++) {
-            c.t = &b->tx[ti];
-            c.ins = malloc(c.t->n_in * sizeof *c.ins);
-            if (!c.ins)
-                abort();
-            pk_tx_inputs(b, c.t, c.ins);
-            const pk_prevout *sp = pk_prevouts_of(opts->prevouts, ti);
-            for (uint32_t vi = 0; vi < c.t->n_in; vi++)
-                sigop_cost += input_sigop_cost(&c, vi, &sp[vi]);
-            free(c.ins);
-        }
+        /* Every input through the interpreter; the sigop cost from the
+         * spent outputs here, transaction by transaction on the pool. */
+        sigops_run so = {&c, opts->prevouts, calloc(b->ntx, sizeof(uint64_t))};
+        if (!so.cost)
+            abort();
+        pk_verifier_for(v, b->ntx, 16, tx_sigop_cost, &so);
+        sigop_cost = 0;
+        for (size_t ti = 0; ti < b->ntx; ti++)
+            sigop_cost += so.cost[ti];
+        free(so.cost);
         rep->sigop_cost = sigop_cost;
         rep->sigop_cost_complete = 1;
         rep->sigops_exceeded = sigop_cost > PK_MAX_BLOCK_SIGOPS_COST;
         pk_sc_run_scripts(b, opts, h, v, rep);
         return rep->failed_inputs || rep->sigops_exceeded ? -1 : 0;
     }
+    sigop_cost = PK_WITNESS_SCALE * pk_block_legacy_sigops(b);
     for (size_t ti = 1; ti < b->ntx; ti++) {
         c.t = &b->tx[ti];
         c.ti = ti;

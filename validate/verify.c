@@ -468,6 +468,16 @@ static void run_batch(pk_verifier *v)
     pthread_mutex_unlock(&v->mu);
 }
 
+static void pool_run(void *self, size_t n, size_t chunk, void (*fn)(void *arg, size_t i), void *arg)
+{
+    pk_verifier_for(self, n, chunk, fn, arg);
+}
+
+pk_pool pk_verifier_pool(pk_verifier *v)
+{
+    return (pk_pool){pool_run, v};
+}
+
 void pk_verifier_for(pk_verifier *v, size_t n, size_t chunk, void (*fn)(void *arg, size_t i), void *arg)
 {
     v->fn = fn;
@@ -634,6 +644,12 @@ static size_t run_set(pk_verifier *v, size_t n, int stop_at_failure)
     } else {
         v->n = n;
         v->chunk = v->impl ? ENGINE_CHUNK : CHUNK;
+        if (v->impl && n < (size_t)ENGINE_CHUNK * v->nthreads) {
+            /* A small batch (a multisig pilot's round) split among the
+             * threads, in whole lane groups of 8: not all on one thread. */
+            size_t per = (n + v->nthreads - 1) / v->nthreads;
+            v->chunk = per < 8 ? 8 : (per + 7) & ~(size_t)7;
+        }
         v->stop_at_failure = stop_at_failure;
         run_batch(v);
         valid = atomic_load(&v->valid);

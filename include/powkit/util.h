@@ -19,6 +19,14 @@ PK_API int pk_hex_decode(const char *hex, uint8_t *out, size_t len);
 /* Bitcoin shows hashes byte-reversed: 32 bytes to 64 hex digits. */
 PK_API void pk_hash_to_hex(const uint8_t hash[32], char out[65]);
 
+/* A pool of threads a block's work can be spread over: run calls fn(arg,
+ * i) for every i in [0, n), chunk indices at a time, and returns when all
+ * are done (pk_verifier_pool makes one of a signature verifier's threads). */
+typedef struct pk_pool {
+    void (*run)(void *self, size_t n, size_t chunk, void (*fn)(void *arg, size_t i), void *arg);
+    void *self;
+} pk_pool;
+
 /* Bitcoin's CompactSize: writes v (1, 3, 5 or 9 bytes) and returns the length. */
 PK_API size_t pk_compact_put(uint8_t *p, uint64_t v);
 

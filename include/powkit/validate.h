@@ -15,6 +15,7 @@
 #define POWKIT_VALIDATE_H
 
 #include "powkit/export.h"
+#include "powkit/util.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -88,6 +89,9 @@ PK_API void pk_block_free(pk_block *b);
 /* Fills txid and wtxid of every transaction (many at a time). */
 PK_API void pk_block_hash_txs(pk_block *b);
 
+/* pk_block_hash_txs on pool's threads (NULL: the calling thread's). */
+PK_API void pk_block_hash_txs_on(pk_block *b, const pk_pool *pool);
+
 /* Parses exactly one transaction (the whole of data, strict bounds as in
  * a block; its offsets are into data).  Returns 0 or -1 with e set. */
 PK_API int pk_tx_parse(pk_tx *t, const uint8_t *data, size_t len, pk_verror *e);
@@ -159,6 +163,11 @@ PK_API int pk_tx_check(const uint8_t *data, const pk_tx *t, pk_verror *e);
 
 PK_API int pk_block_verify(pk_block *b, const uint8_t *data, size_t len, const pk_chain_params *p,
                            pk_block_report *rep, pk_verror *e);
+/* The same with the txids and each transaction's own checks on pool's
+ * threads (NULL: pk_block_verify); the answer, and the first failure
+ * reported, are the same. */
+PK_API int pk_block_verify_on(pk_block *b, const uint8_t *data, size_t len, const pk_chain_params *p,
+                              pk_block_report *rep, pk_verror *e, const pk_pool *pool);
 
 /* The difficulty rule: bits for the block after a period whose first and
  * last timestamps and last bits are given (clamped to a factor 4, capped

@@ -10,6 +10,7 @@
 #define POWKIT_VERIFY_H
 
 #include "powkit/export.h"
+#include "powkit/util.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -94,6 +95,9 @@ PK_API size_t pk_verifier_run_at(pk_verifier *v, pk_sig_check *const *checks, si
  * and returns when all are done: other work that parallelises like the
  * checks (signature hashes of a block). */
 PK_API void pk_verifier_for(pk_verifier *v, size_t n, size_t chunk, void (*fn)(void *arg, size_t i), void *arg);
+
+/* v's threads as a pool for a block's other work (pk_block_verify_on). */
+PK_API pk_pool pk_verifier_pool(pk_verifier *v);
 
 /* One check on the calling thread. */
 PK_API void pk_sig_check_one(pk_verifier *v, pk_sig_check *c);
