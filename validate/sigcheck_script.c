@@ -217,11 +217,14 @@ typedef struct input_res {
     const char *fail;        /* a failure outside the script (BIP68) */
     int rerun;
     int pilot;               /* among the first inputs whose checks decide the guesses */
+    int decided;             /* its requirements wanted nothing in a round: none will (results only
+                                go from open to 0 or 1), so later rounds pass it by */
 } input_res;
 
 typedef struct tx_run {
     pk_script_txdata *txd;
     pk_script_defer defer;
+    size_t bytes; /* its buffers' size when last used (for scratch_trim) */
 } tx_run;
 
 /* A block run's buffers, kept with the verifier between blocks (see
@@ -316,19 +319,16 @@ static tx_run *scratch_slots(sc_scratch *sc, size_t ntx)
     return sc->txs;
 }
 
-static size_t slot_bytes(const tx_run *x)
-{
-    return pk_script_defer_bytes(&x->defer) + (x->txd ? pk_script_txdata_bytes(x->txd) : 0);
-}
-
 /* After a run: the slots beyond the budget freed. */
 static void scratch_trim(sc_scratch *sc)
 {
     size_t kept = 0;
     for (size_t i = 0; i < sc->cap_txs; i++) {
-        kept += slot_bytes(&sc->txs[i]);
-        if (kept > SCRATCH_KEEP_BYTES)
+        kept += sc->txs[i].bytes;
+        if (kept > SCRATCH_KEEP_BYTES) {
             scratch_free_slot(&sc->txs[i]);
+            sc->txs[i].bytes = 0;
+        }
     }
 }
 
@@ -404,6 +404,8 @@ static void tx_interpret(void *arg, size_t i)
         o->rc = pk_script_exec(&st, x->txd, vi, r->flags, &x->defer, &o->err, &o->info);
         o->req_to = x->defer.n_reqs;
     }
+    /* its buffers have grown as far as this block takes them (the hashes only fill them) */
+    x->bytes = pk_script_defer_bytes(&x->defer) + pk_script_txdata_bytes(x->txd);
 }
 
 /* The legacy hashes the runs left out, in chunks the threads share (a
@@ -600,10 +602,12 @@ static void tx_wanted(void *arg, size_t i)
     size_t base = r->pv->first[ti], nw = 0;
     uint32_t *out = ro->w_idx + ro->w_base[ti];
     for (uint32_t vi = 0; vi < r->b->tx[ti].n_in && x->defer.n; vi++) {
-        const input_res *o = &r->res[base + vi];
-        if (o->rc != 1 || o->req_from == o->req_to || (ro->pilot && !o->pilot))
-            continue; /* run again anyway, nothing to check, or not now */
-        nw += pk_script_defer_wanted(&x->defer, o->req_from, o->req_to, ro->hints, ro->n_hints, out + nw);
+        input_res *o = &r->res[base + vi];
+        if (o->rc != 1 || o->req_from == o->req_to || o->decided || (ro->pilot && !o->pilot))
+            continue; /* run again anyway, nothing to check, decided, or not now */
+        size_t k = pk_script_defer_wanted(&x->defer, o->req_from, o->req_to, ro->hints, ro->n_hints, out + nw);
+        o->decided = k == 0;
+        nw += k;
     }
     ro->w_count[ti] = (uint32_t)nw;
 }
