@@ -7,7 +7,8 @@
  *  - bcoin's own validation of the same chain (chain.js serve times it);
  *  - block 413,567 as a chain step, its spent outputs stubbed in the state
  *    (from its scriptSigs): the whole pipeline against the bare rate of the
- *    batch verifier on the same signatures;
+ *    batch verifier alone on the same checks (the ones the step's rounds
+ *    verified, replayed from one array);
  *  - a projection, with its arithmetic, of a full mainnet re-validation.
  *
  *   bench_chain [ROUNDS] [CHAIN_FILE] [BLOCK_FILE] */

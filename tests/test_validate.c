@@ -674,19 +674,23 @@ static void backwards_run(void *self, size_t n, size_t chunk, void (*fn)(void *a
     }
 }
 
-/* Block 413,567 with transaction values changed (negative), its merkle
- * root fixed and mined again at regtest's bits (regtest's rules): the
- * first failing transaction, and its message, are the same with a pool
- * as without. */
-static size_t damaged_413567(uint8_t **out, const size_t *bad, size_t nbad)
+/* Block 413,567 read and parsed into b (not hashed); *len its size. */
+static uint8_t *parsed_413567(pk_block *b, size_t *len)
 {
-    size_t len;
-    uint8_t *d = tu_read_data("block413567.raw", &len);
+    uint8_t *d = tu_read_data("block413567.raw", len);
+    pk_verror e;
+    cr_assert_eq(pk_block_parse(b, d, *len, &e), 0, "%s", e.msg);
+    return d;
+}
+
+/* A changed block made whole again under regtest's rules: its merkle root
+ * over its transactions as they are now, regtest's bits, a nonce that
+ * meets them. */
+static void remine_regtest(uint8_t *d, size_t len)
+{
     pk_block b;
     pk_verror e;
-    cr_assert_eq(pk_block_parse(&b, d, len, &e), 0);
-    for (size_t k = 0; k < nbad; k++)
-        d[b.tx[bad[k]].out_offset + 7] = 0x80; /* the first output's value, negative */
+    cr_assert_eq(pk_block_parse(&b, d, len, &e), 0, "%s", e.msg);
     pk_block_hash_txs(&b);
     uint8_t(*ids)[32] = malloc((b.ntx + 1) * 32); /* room for ossl_merkle's odd level */
     for (size_t i = 0; i < b.ntx; i++)
@@ -699,11 +703,25 @@ static size_t damaged_413567(uint8_t **out, const size_t *bad, size_t nbad)
     pk_chain_params_init(&p, PK_CHAIN_REGTEST);
     for (uint32_t nonce = 0; pk_check_pow(d, &p, NULL) != 0; nonce++)
         pk_store_le32(d + 76, nonce);
+}
+
+/* Block 413,567 with transaction values changed (negative), made whole
+ * again under regtest's rules: the first failing transaction, and its
+ * message, are the same with a pool as without. */
+static size_t damaged_413567(uint8_t **out, const size_t *bad, size_t nbad)
+{
+    size_t len;
+    pk_block b;
+    uint8_t *d = parsed_413567(&b, &len);
+    for (size_t k = 0; k < nbad; k++)
+        d[b.tx[bad[k]].out_offset + 7] = 0x80; /* the first output's value, negative */
+    pk_block_free(&b);
+    remine_regtest(d, len);
     *out = d;
     return len;
 }
 
-Test(block413567, checks_on_a_pool_answer_as_on_one_thread, .timeout = 120)
+Test(block_pool, checks_on_a_pool_answer_as_on_one_thread)
 {
     size_t len;
     uint8_t *d = tu_read_data("block413567.raw", &len);
@@ -751,13 +769,12 @@ Test(block413567, checks_on_a_pool_answer_as_on_one_thread, .timeout = 120)
  * earlier one (its merkle root fixed, mined at regtest's bits): refused
  * as Core's CheckBlock refuses two transactions with one txid, with and
  * without a pool. */
-Test(block413567, a_repeated_transaction_is_a_duplicate_txid, .timeout = 120)
+Test(block_pool, a_repeated_transaction_is_a_duplicate_txid)
 {
     size_t len;
-    uint8_t *d = tu_read_data("block413567.raw", &len);
     pk_block b;
     pk_verror e;
-    cr_assert_eq(pk_block_parse(&b, d, len, &e), 0);
+    uint8_t *d = parsed_413567(&b, &len);
     size_t ntx = b.ntx, copy = 1;
     while (b.tx[copy].size > b.tx[ntx - 1].size) /* one that fits where the last one was */
         copy++;
@@ -772,17 +789,10 @@ Test(block413567, a_repeated_transaction_is_a_duplicate_txid, .timeout = 120)
     cr_assert_eq(b.ntx, ntx);
     pk_block_hash_txs(&b);
     cr_assert_arr_eq(b.tx[ntx - 1].txid, b.tx[copy].txid, 32);
-    uint8_t(*ids)[32] = malloc((b.ntx + 1) * 32);
-    for (size_t i = 0; i < b.ntx; i++)
-        memcpy(ids[i], b.tx[i].txid, 32);
-    ossl_merkle(ids, b.ntx, m + 36);
-    free(ids);
     pk_block_free(&b);
-    pk_store_le32(m + 72, 0x207fffff);
+    remine_regtest(m, n);
     pk_chain_params p;
     pk_chain_params_init(&p, PK_CHAIN_REGTEST);
-    for (uint32_t nonce = 0; pk_check_pow(m, &p, NULL) != 0; nonce++)
-        pk_store_le32(m + 76, nonce);
     size_t calls = 0;
     pk_pool pool = {backwards_run, &calls};
     pk_block_report rep;

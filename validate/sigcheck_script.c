@@ -275,11 +275,9 @@ static void scratch_free_slot(tx_run *x)
     x->txd = NULL;
 }
 
-static void scratch_free(void *p)
+/* What sc holds, freed (sc itself is the caller's). */
+static void scratch_release(sc_scratch *sc)
 {
-    sc_scratch *sc = p;
-    if (!sc)
-        return;
     for (size_t i = 0; i < sc->cap_txs; i++)
         scratch_free_slot(&sc->txs[i]);
     free(sc->txs);
@@ -292,7 +290,14 @@ static void scratch_free(void *p)
     free(sc->jobs);
     free(sc->order);
     free(sc->cost);
-    free(sc);
+}
+
+static void scratch_free(void *p)
+{
+    if (!p)
+        return;
+    scratch_release(p);
+    free(p);
 }
 
 /* v's scratch, made on first use; NULL only when memory is short (the
@@ -828,14 +833,10 @@ void pk_sc_run_scripts(const pk_block *b, const pk_sigcheck_opts *opts, int64_t 
         }
     }
     free(ro.hints);
-    if (sc == &own) {
-        for (size_t ti = 0; ti < own.cap_txs; ti++)
-            scratch_free_slot(&own.txs[ti]);
-        free(own.txs), free(own.res), free(own.kinds), free(own.all), free(own.w_base), free(own.w_count), free(own.w_idx);
-        free(own.jobs), free(own.order), free(own.cost);
-    } else {
+    if (sc == &own)
+        scratch_release(&own);
+    else
         scratch_trim(sc);
-    }
     rep->ms_scripts = (t1 - t0) * 1e3;
     rep->ms_verify = (t2 - t1) * 1e3;
     rep->ms_resolve = (t3 - t2) * 1e3;
