@@ -250,22 +250,25 @@ typedef struct ctx {
     pk_bip341_cache c341;
 } ctx;
 
-static void *grow(void *p, size_t *cap, size_t n, size_t size)
+void *pk_sc_grow(void *p, size_t *cap, size_t need, size_t size)
 {
-    if (n < *cap)
+    if (need <= *cap)
         return p;
-    *cap = *cap ? *cap * 2 : 1024;
-    p = realloc(p, *cap * size);
+    size_t c = *cap ? *cap : 16;
+    while (c < need)
+        c *= 2;
+    p = realloc(p, c * size);
     if (!p)
         abort();
+    *cap = c;
     return p;
 }
 
 static pk_sig_check *new_check(ctx *c, size_t job)
 {
     size_t cap = c->cap;
-    c->checks = grow(c->checks, &c->cap, c->nc, sizeof *c->checks);
-    c->check_job = grow(c->check_job, &cap, c->nc, sizeof *c->check_job);
+    c->checks = pk_sc_grow(c->checks, &c->cap, c->nc + 1, sizeof *c->checks);
+    c->check_job = pk_sc_grow(c->check_job, &cap, c->nc + 1, sizeof *c->check_job);
     c->check_job[c->nc] = job;
     pk_sig_check *x = &c->checks[c->nc++];
     memset(x, 0, sizeof *x);
@@ -278,7 +281,7 @@ static pk_sig_check *new_check(ctx *c, size_t job)
 static size_t new_job(ctx *c, size_t vin, int segwit, uint32_t hash_type, const uint8_t *code, size_t cl,
                       uint8_t *owned, uint64_t amount, int code_is_temp)
 {
-    c->jobs = grow(c->jobs, &c->jcap, c->nj, sizeof *c->jobs);
+    c->jobs = pk_sc_grow(c->jobs, &c->jcap, c->nj + 1, sizeof *c->jobs);
     sighash_job *j = &c->jobs[c->nj];
     memset(j, 0, sizeof *j);
     j->t = c->t;
@@ -297,7 +300,7 @@ static size_t new_job(ctx *c, size_t vin, int segwit, uint32_t hash_type, const 
     j->all = SIZE_MAX;
     if (!segwit && (hash_type & 0x1f) != 2 && (hash_type & 0x1f) != 3 && !(hash_type & 0x80)) {
         if (c->iall == SIZE_MAX) {
-            c->all = grow(c->all, &c->capall, c->nall, sizeof *c->all);
+            c->all = pk_sc_grow(c->all, &c->capall, c->nall + 1, sizeof *c->all);
             c->iall = c->nall++;
             pk_legacy_all_init(&c->all[c->iall], c->b, c->t);
         }
@@ -437,7 +440,7 @@ static void run_template(ctx *c, input_plan *p, const tmpl *tp, const uint8_t *s
             owned = NULL;
         }
     } else if (!c->have143) {
-        c->c143 = grow(c->c143, &c->cap143, c->n143, sizeof *c->c143);
+        c->c143 = pk_sc_grow(c->c143, &c->cap143, c->n143 + 1, sizeof *c->c143);
         c->i143 = c->n143++;
         pk_bip143_precompute(c->b, c->t, &c->c143[c->i143]);
         c->have143 = 1;
@@ -888,7 +891,7 @@ int pk_block_verify_sigs(const pk_block *b, const pk_sigcheck_opts *opts, pk_ver
                 continue;
             if (p.spend != SPEND_UNKNOWN)
                 rep->by_spend[p.spend]++;
-            c.plan = grow(c.plan, &c.pcap, c.np, sizeof *c.plan);
+            c.plan = pk_sc_grow(c.plan, &c.pcap, c.np + 1, sizeof *c.plan);
             c.plan[c.np++] = p;
         }
         free(c.ins);

@@ -10,6 +10,10 @@
  * Bitcoin Core chooses them (its two exception blocks included). */
 uint32_t pk_sc_block_flags(const pk_block *b, int64_t h, int mainnet);
 
+/* p with room for need elements of size each (doubling, its contents
+ * kept; *cap counts elements). */
+void *pk_sc_grow(void *p, size_t *cap, size_t need, size_t size);
+
 /* Every input of b (opts->prevouts given) through the interpreter: fills
  * rep's inputs, kinds, signatures, failures and not-checked lists. */
 void pk_sc_run_scripts(const pk_block *b, const pk_sigcheck_opts *opts, int64_t h, pk_verifier *v,

@@ -250,23 +250,7 @@ typedef struct sc_scratch {
     size_t cap_order, cap_cost;
 } sc_scratch;
 
-/* *p with room for n of size each (grown, its contents kept). */
-static void *grow_buf(void *pp, size_t *cap, size_t n, size_t size)
-{
-    void **p = pp;
-    if (n > *cap || !*p) {
-        size_t c = *cap ? *cap : 16;
-        while (c < n)
-            c *= 2;
-        void *np = realloc(*p, c * size);
-        if (!np)
-            abort();
-        *p = np;
-        *cap = c;
-    }
-    return *p;
-}
-#define GROW(p, cap, n) grow_buf(&(p), &(cap), (n), sizeof *(p))
+#define GROW(p, cap, n) ((p) = pk_sc_grow((p), &(cap), (n), sizeof *(p)))
 
 static void scratch_free_slot(tx_run *x)
 {

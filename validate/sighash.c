@@ -126,6 +126,14 @@ static void put_script_code(buf *s, const uint8_t *code, size_t len)
         put(s, code + begin, pos - begin);
 }
 
+/* SHA-256d of what a streamed buf was fed. */
+static void finish_double(pk_sha256_ctx *h, uint8_t out[32])
+{
+    uint8_t once[32];
+    pk_sha256_final(h, once);
+    pk_sha256(once, 32, out);
+}
+
 /* The signature hashes end alike: locktime, the 4-byte hash type, then the
  * double hash of it all. */
 static void finish_sighash(buf *s, const uint8_t *d, const pk_tx *t, uint32_t hash_type, uint8_t out[32])
@@ -133,9 +141,7 @@ static void finish_sighash(buf *s, const uint8_t *d, const pk_tx *t, uint32_t ha
     put(s, d + t->lock_offset, 4);
     put_le(s, hash_type, 4);
     if (s->h) {
-        uint8_t once[32];
-        pk_sha256_final(s->h, once);
-        pk_sha256(once, 32, out);
+        finish_double(s->h, out);
     } else {
         pk_sha256d(s->p, s->n, out);
         free(s->p);
@@ -191,14 +197,6 @@ static size_t outputs_start(const uint8_t *d, size_t outs_at)
 {
     pk_compact_get(d, &outs_at);
     return outs_at;
-}
-
-/* SHA-256d of what a streamed buf was fed. */
-static void finish_double(pk_sha256_ctx *h, uint8_t out[32])
-{
-    uint8_t once[32];
-    pk_sha256_final(h, once);
-    pk_sha256(once, 32, out);
 }
 
 void pk_bip143_precompute_with(const pk_block *b, const pk_tx *t, const pk_txin_ref *ins, size_t outs_at,
@@ -493,9 +491,7 @@ void pk_sighash_legacy_all(const pk_legacy_all *a, size_t vin, const uint8_t *co
     h.bytes = g.prefix;
     for (size_t i = 0; i < g.nsegs; i++)
         pk_sha256_update(&h, segs[i].p, segs[i].n);
-    uint8_t once[32];
-    pk_sha256_final(&h, once);
-    pk_sha256(once, 32, out);
+    finish_double(&h, out);
     free(ser);
 }
 
