@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../base/arch.h"
+#include "../kernels/ripemd160_internal.h"
 #include "../kernels/sha256_internal.h"
 #include "powkit/cpu.h"
 #include "powkit/digest.h"
@@ -419,6 +421,116 @@ Test(digest, known_vectors)
     expect_hex_n(d, 20, "a9993e364706816aba3e25717850c26c9cd0d89d");
     pk_hash160("", 0, d);
     expect_hex_n(d, 20, "b472a266d0bd89c13706a4132ccfb16f7c3b9fcb");
+}
+
+/* OpenSSL's RIPEMD160(SHA256(d)), the oracle. */
+static void openssl_hash160(const uint8_t *d, size_t n, uint8_t out[20])
+{
+    uint8_t s[32];
+    unsigned int ol = 0;
+    cr_assert_eq(EVP_Digest(d, n, s, &ol, EVP_sha256(), NULL), 1);
+    cr_assert_eq(EVP_Digest(s, 32, out, &ol, EVP_ripemd160(), NULL), 1);
+}
+
+/* Every RIPEMD-160 lane path this CPU has, against OpenSSL, on random
+ * digests: counts 1 to 40 (every lane position, whole groups and tails)
+ * and a long run; lanes past the count are never written. */
+Test(digest, ripemd160_lanes_match_openssl)
+{
+    typedef size_t (*lanes_fn)(const uint8_t (*)[32], size_t, uint8_t (*)[20]);
+    struct {
+        const char *name;
+        unsigned cpu;
+        lanes_fn fn;
+    } paths[] = {
+#if PK_X86_SIMD
+        {"avx512", PK_CPU_AVX512, pk_ripemd160_32_avx512},
+        {"avx2", PK_CPU_AVX2, pk_ripemd160_32_avx2},
+#endif
+        {"many", 0, NULL},
+    };
+    enum { N = 1000 };
+    static uint8_t in[N][32], got[N + 1][20];
+    unsigned seed = 7;
+    for (size_t i = 0; i < N; i++)
+        for (size_t k = 0; k < 32; k++)
+            in[i][k] = (uint8_t)rand_r(&seed);
+    size_t ran = 0;
+    for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++) {
+        if ((pk_cpu_features() & paths[p].cpu) != paths[p].cpu)
+            continue;
+        ran++;
+        for (size_t n = 1; n <= N; n = n < 40 ? n + 1 : n + N - 40) {
+            memset(got, 0xa5, sizeof got);
+            if (paths[p].fn)
+                cr_assert_eq(paths[p].fn((const uint8_t(*)[32])in, n, got), n);
+            else
+                pk_ripemd160_32_many((const uint8_t(*)[32])in, n, got);
+            for (size_t i = 0; i < n; i++) {
+                uint8_t want[20];
+                unsigned int ol = 0;
+                EVP_Digest(in[i], 32, want, &ol, EVP_ripemd160(), NULL);
+                cr_assert_arr_eq(got[i], want, 20, "%s: message %zu of %zu", paths[p].name, i, n);
+            }
+            for (size_t k = 0; k < 20; k++)
+                cr_assert_eq(got[n][k], 0xa5, "%s: wrote past %zu", paths[p].name, n);
+        }
+    }
+    cr_assert_geq(ran, 1);
+}
+
+/* HASH160 of many messages of random lengths (0 to 300 bytes: one to six
+ * SHA-256 blocks), counts across the 64-message groups, against OpenSSL. */
+Test(digest, hash160_many_matches_openssl)
+{
+    enum { N = 300 };
+    static uint8_t buf[N * 300], out[N][20];
+    const uint8_t *msgs[N];
+    size_t lens[N];
+    unsigned seed = 11;
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (uint8_t)rand_r(&seed);
+    for (size_t i = 0; i < N; i++) {
+        msgs[i] = buf + (size_t)rand_r(&seed) % (sizeof buf - 300);
+        lens[i] = i < 4 ? (size_t[]){0, 33, 65, 105}[i] : (size_t)rand_r(&seed) % 301;
+    }
+    const size_t counts[] = {0, 1, 5, 63, 64, 65, 129, N};
+    for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+        pk_hash160_many(msgs, lens, counts[c], out);
+        for (size_t i = 0; i < counts[c]; i++) {
+            uint8_t want[20];
+            openssl_hash160(msgs[i], lens[i], want);
+            cr_assert_arr_eq(out[i], want, 20, "message %zu (%zu bytes) of %zu", i, lens[i], counts[c]);
+        }
+    }
+}
+
+Test(digest, hash160_many_falls_back_to_openssl)
+{
+    setenv("POWKIT_DISABLE", TU_FAST_FAMILIES, 1);
+    cr_assert_str_eq(pk_ripemd160_multi_implementation(), "openssl");
+    const uint8_t *m[2] = {(const uint8_t *)"abc", (const uint8_t *)""};
+    size_t l[2] = {3, 0};
+    uint8_t out[2][20], want[20];
+    pk_hash160_many(m, l, 2, out);
+    openssl_hash160(m[0], 3, want);
+    cr_assert_arr_eq(out[0], want, 20);
+    expect_hex_n(out[1], 20, "b472a266d0bd89c13706a4132ccfb16f7c3b9fcb");
+}
+
+Test(digest, widest_ripemd160_lanes_chosen)
+{
+    unsigned f = pk_cpu_features();
+    const char *want = "openssl";
+#if PK_X86_SIMD
+    if (f & PK_CPU_AVX512)
+        want = "avx512";
+    else if (f & PK_CPU_AVX2)
+        want = "avx2";
+#endif
+    (void)f;
+    unsetenv("POWKIT_DISABLE");
+    cr_assert_str_eq(pk_ripemd160_multi_implementation(), want);
 }
 
 /* Each thread keeps its own digest context: threads hashing at once must

@@ -331,6 +331,16 @@ static uint8_t *load_413567(pk_block *b)
     return d;
 }
 
+/* The block read, its txids made, its spent outputs made from its
+ * scriptSigs. */
+static uint8_t *hashed_413567(pk_block *b, made_prevouts *mp)
+{
+    uint8_t *d = load_413567(b);
+    pk_block_hash_txs(b);
+    cr_assert_eq(pk_bench_derive_prevouts(b, mp), 0);
+    return d;
+}
+
 Test(block_sigs, every_signature_of_block_413567, .timeout = 300)
 {
     pk_block b;
@@ -450,10 +460,8 @@ static uint64_t consensus_tries(const pk_block *b, size_t t, size_t vin, uint64_
 Test(block_sigs, interpreter_judges_block_413567_without_reruns, .timeout = 300)
 {
     pk_block b;
-    uint8_t *d = load_413567(&b);
-    pk_block_hash_txs(&b);
     made_prevouts mp;
-    cr_assert_eq(pk_bench_derive_prevouts(&b, &mp), 0);
+    uint8_t *d = hashed_413567(&b, &mp);
     pk_verifier *v = pk_verifier_new(2);
     pk_sigcheck_opts so = {&mp.pv, 413567, 1, 0, 1, 0};
     pk_sig_report r;
@@ -515,6 +523,55 @@ Test(block_sigs, interpreter_judges_block_413567_without_reruns, .timeout = 300)
     cr_assert_eq(r.ecdsa, r.signatures + 16);
     cr_assert_eq(r.check_rounds, 3);
     cr_assert_eq(r.reruns, 0);
+    pk_sig_report_free(&r);
+    pk_verifier_free(v);
+    pk_bench_made_free(&mp);
+    pk_block_free(&b);
+    free(d);
+}
+
+/* The keys and redeem scripts are hashed ahead of the runs, many at once:
+ * a changed key byte (P2PKH) or redeem script byte (P2SH multisig) must
+ * still fail its input at OP_EQUALVERIFY or OP_EQUAL, as one hash at a time
+ * would, and the rest of the block stays valid. */
+Test(block_sigs, keys_hashed_ahead_are_the_bytes_spent, .timeout = 300)
+{
+    pk_block b;
+    made_prevouts mp;
+    uint8_t *d = hashed_413567(&b, &mp);
+    pk_verifier *v = pk_verifier_new(2);
+    pk_sigcheck_opts so = {&mp.pv, 413567, 1, 0, 1, 0};
+    size_t p2pkh_tx = 0, ms_tx = 0;
+    for (size_t t = 1; t < b.ntx && (!p2pkh_tx || !ms_tx); t++) {
+        uint8_t first = d[script_at(&b, t, 0)];
+        if (first == 0x00 && !ms_tx)
+            ms_tx = t;
+        else if (first != 0x00 && !p2pkh_tx)
+            p2pkh_tx = t;
+    }
+    cr_assert(p2pkh_tx && ms_tx);
+    /* The key: the scriptSig's last push, after the signature's. */
+    size_t at = script_at(&b, p2pkh_tx, 0), key = at + 1 + d[at] + 1;
+    size_t ms = script_at(&b, ms_tx, 0), sl = d[ms - 1]; /* the scriptSig's length (under 0xfd) */
+    size_t redeem_last = ms + sl - 1;                      /* the redeem script's last byte (OP_CHECKMULTISIG) */
+    d[key + 5] ^= 0x01;
+    d[redeem_last - 1] ^= 0x01; /* the key count's opcode: the script hashes differently */
+    pk_sig_report r;
+    pk_block_verify_sigs(&b, &so, v, &r);
+    cr_assert_eq(r.failed_inputs, 2);
+    cr_assert(failed_at(&r, p2pkh_tx, 0));
+    cr_assert(failed_at(&r, ms_tx, 0));
+    for (size_t i = 0; i < r.failed_inputs; i++)
+        cr_expect(strcmp(r.failures[i].reason, "SCRIPT_ERR_EQUALVERIFY") == 0 ||
+                      strcmp(r.failures[i].reason, "SCRIPT_ERR_EVAL_FALSE") == 0,
+                  "%s", r.failures[i].reason);
+    cr_assert_eq(r.valid_inputs, 4884);
+    pk_sig_report_free(&r);
+    /* Restored: all valid again through the same verifier. */
+    d[key + 5] ^= 0x01;
+    d[redeem_last - 1] ^= 0x01;
+    cr_assert_eq(pk_block_verify_sigs(&b, &so, v, &r), 0);
+    cr_assert_eq(r.valid_inputs, 4886);
     pk_sig_report_free(&r);
     pk_verifier_free(v);
     pk_bench_made_free(&mp);

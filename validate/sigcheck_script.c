@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "powkit/digest.h"
 #include "powkit/script.h"
 #include "powkit/sigcheck.h"
 #include "powkit/util.h"
@@ -242,12 +243,15 @@ typedef struct sc_scratch {
     size_t cap_res, cap_kinds;
     pk_sig_check **all;
     uint32_t *w_base, *w_count, *w_idx;
-    size_t cap_all, cap_w_base, cap_w_count, cap_w_idx;
+    uint8_t *again;
+    size_t cap_all, cap_w_base, cap_w_count, cap_w_idx, cap_again;
     struct hash_job *jobs;
     size_t cap_jobs;
     uint32_t *order;
     struct tx_cost *cost;
     size_t cap_order, cap_cost;
+    pk_script_h160 *h160; /* PK_SCRIPT_H160_PER_INPUT per input of the block */
+    size_t cap_h160;
 } sc_scratch;
 
 #define GROW(p, cap, n) ((p) = pk_sc_grow((p), &(cap), (n), sizeof *(p)))
@@ -270,10 +274,12 @@ static void scratch_release(sc_scratch *sc)
     free(sc->all);
     free(sc->w_base);
     free(sc->w_count);
+    free(sc->again);
     free(sc->w_idx);
     free(sc->jobs);
     free(sc->order);
     free(sc->cost);
+    free(sc->h160);
 }
 
 static void scratch_free(void *p)
@@ -333,6 +339,7 @@ typedef struct run {
     pk_sig_check **all; /* a round's checks, where they lie in the defers */
     sc_scratch *sc;
     uint32_t *order; /* the transactions by falling cost: the longest start first */
+    pk_script_h160 *h160; /* the inputs' HASH160s made ahead (tx_prepare) */
 } run;
 
 static uint32_t le32(const uint8_t *p)
@@ -367,28 +374,84 @@ static const char *sequence_lock(const run *r, const pk_tx *t, const pk_txin_ref
     return NULL;
 }
 
+/* Before the runs, PREP_TXS transactions in block order per task: each
+ * transaction's txdata and its inputs' kinds and sequence locks, and the
+ * HASH160s its scripts will take (keys, redeem scripts), all of the
+ * task's hashed at once in SIMD lanes instead of one by one in the runs:
+ * most transactions have one or two inputs, so one alone would leave the
+ * lanes empty. */
+enum { PREP_TXS = 16, H160_BATCH = 64 };
+
+typedef struct h160_batch {
+    const uint8_t *msgs[H160_BATCH];
+    size_t lens[H160_BATCH];
+    pk_script_h160 *slots[H160_BATCH];
+    size_t n;
+} h160_batch;
+
+static void h160_flush(h160_batch *q)
+{
+    uint8_t out[H160_BATCH][20];
+    pk_hash160_many(q->msgs, q->lens, q->n, out);
+    for (size_t i = 0; i < q->n; i++)
+        memcpy(q->slots[i]->hash, out[i], 20);
+    q->n = 0;
+}
+
+static void tx_prepare(void *arg, size_t c)
+{
+    run *r = arg;
+    const pk_block *b = r->b;
+    size_t from = 1 + c * PREP_TXS, to = from + PREP_TXS < b->ntx ? from + PREP_TXS : b->ntx;
+    h160_batch q;
+    q.n = 0;
+    for (size_t ti = from; ti < to; ti++) {
+        const pk_tx *t = &b->tx[ti];
+        const pk_prevout *spent = pk_prevouts_of(r->pv, ti);
+        tx_run *x = &r->txs[ti];
+        pk_script_tx st = {b, t, spent};
+        if (x->txd)
+            pk_script_txdata_reuse(x->txd, &st); /* a slot of an earlier block: its buffers stay */
+        else
+            x->txd = pk_script_txdata_new(&st);
+        pk_script_defer_clear(&x->defer);
+        x->defer.lazy_legacy = 1;
+        size_t base = r->pv->first[ti];
+        pk_script_h160 *memo = r->h160 + PK_SCRIPT_H160_PER_INPUT * base;
+        for (uint32_t vi = 0; vi < t->n_in; vi++) {
+            input_res *o = &r->res[base + vi];
+            const pk_txin_ref *in = &pk_script_txdata_inputs(x->txd)[vi];
+            classify(b, in, &spent[vi], &r->kinds[base + vi]);
+            o->unchecked = -1;
+            o->fail = r->bip68 ? sequence_lock(r, t, in, &spent[vi], &o->unchecked) : NULL;
+            pk_script_h160 *m = memo + PK_SCRIPT_H160_PER_INPUT * vi;
+            size_t k = pk_script_h160_find(&st, in, &spent[vi], m);
+            for (size_t j = 0; j < k; j++) {
+                q.msgs[q.n] = m[j].pre;
+                q.lens[q.n] = m[j].len;
+                q.slots[q.n++] = &m[j];
+                if (q.n == H160_BATCH)
+                    h160_flush(&q);
+            }
+        }
+        pk_script_txdata_set_h160(x->txd, memo);
+    }
+    if (q.n)
+        h160_flush(&q);
+}
+
+/* One transaction's runs (the costliest first: see cost_order). */
 static void tx_interpret(void *arg, size_t i)
 {
     run *r = arg;
     size_t ti = r->order[i];
     const pk_block *b = r->b;
     const pk_tx *t = &b->tx[ti];
-    const pk_prevout *spent = pk_prevouts_of(r->pv, ti);
     tx_run *x = &r->txs[ti];
-    pk_script_tx st = {b, t, spent};
-    if (x->txd)
-        pk_script_txdata_reuse(x->txd, &st); /* a slot of an earlier block: its buffers stay */
-    else
-        x->txd = pk_script_txdata_new(&st);
-    pk_script_defer_clear(&x->defer);
-    x->defer.lazy_legacy = 1;
+    pk_script_tx st = {b, t, pk_prevouts_of(r->pv, ti)};
     size_t base = r->pv->first[ti];
     for (uint32_t vi = 0; vi < t->n_in; vi++) {
         input_res *o = &r->res[base + vi];
-        const pk_txin_ref *in = &pk_script_txdata_inputs(x->txd)[vi];
-        classify(b, in, &spent[vi], &r->kinds[base + vi]);
-        o->unchecked = -1;
-        o->fail = r->bip68 ? sequence_lock(r, t, in, &spent[vi], &o->unchecked) : NULL;
         o->req_from = x->defer.n_reqs;
         o->rc = pk_script_exec(&st, x->txd, vi, r->flags, &x->defer, &o->err, &o->info);
         o->req_to = x->defer.n_reqs;
@@ -576,6 +639,14 @@ typedef struct rounds {
      * parallel: transaction ti's w_count[ti] of them (indices into its
      * defer) at w_idx + w_base[ti], where its defer's n have room. */
     uint32_t *w_base, *w_count, *w_idx;
+    /* After a round: again[ti], some check of transaction ti's came back
+     * not valid.  A transaction without one has nothing more to check:
+     * each input's wanted checks, all valid, decide it (they are a
+     * matching, or consensus' own walk, that holds once they are valid).
+     * Were that ever not so, the input would be undecided at the end and
+     * run again whole (tx_resolve): only slower, never another answer. */
+    uint8_t *again;
+    int after; /* again holds the last round's */
     pk_script_hint *hints;
     size_t n_hints, total;
     int keep;  /* copy the checks into rep->kept */
@@ -590,6 +661,10 @@ static void tx_wanted(void *arg, size_t i)
     tx_run *x = &r->txs[ti];
     size_t base = r->pv->first[ti], nw = 0;
     uint32_t *out = ro->w_idx + ro->w_base[ti];
+    if (ro->after && !ro->again[ti]) {
+        ro->w_count[ti] = 0;
+        return;
+    }
     for (uint32_t vi = 0; vi < r->b->tx[ti].n_in && x->defer.n; vi++) {
         input_res *o = &r->res[base + vi];
         if (o->rc != 1 || o->req_from == o->req_to || o->decided || (ro->pilot && !o->pilot))
@@ -608,6 +683,7 @@ static void check_rounds(rounds *ro, int pilot)
     run *r = ro->r;
     const pk_block *b = r->b;
     ro->pilot = pilot;
+    ro->after = 0;
     for (;;) {
         pk_verifier_for(ro->v, b->ntx - 1, 16, tx_wanted, ro);
         size_t nw = 0;
@@ -626,8 +702,16 @@ static void check_rounds(rounds *ro, int pilot)
         if (nw == 0)
             return;
         pk_verifier_run_at(ro->v, r->all, nw, 0);
-        for (size_t i = 0; i < nw; i++)
-            r->all[i]->valid = r->all[i]->valid == 1 ? 1 : 0; /* never open again: the rounds end */
+        size_t not_valid = 0;
+        for (size_t ti = 1, i = 0; ti < b->ntx; ti++) {
+            uint8_t bad = 0;
+            for (uint32_t j = 0; j < ro->w_count[ti]; j++, i++) {
+                bad |= r->all[i]->valid != 1;
+                r->all[i]->valid = r->all[i]->valid == 1 ? 1 : 0; /* never open again: the rounds end */
+            }
+            ro->again[ti] = bad;
+            not_valid += bad;
+        }
         if (ro->keep) {
             pk_sig_check *nk = realloc(ro->rep->kept, (ro->rep->n_kept + nw) * sizeof *nk);
             if (!nk)
@@ -638,6 +722,9 @@ static void check_rounds(rounds *ro, int pilot)
         }
         ro->total += nw;
         ro->rep->check_rounds++;
+        if (not_valid == 0)
+            return; /* every input these checks were for is decided */
+        ro->after = 1;
     }
 }
 
@@ -744,6 +831,8 @@ void pk_sc_run_scripts(const pk_block *b, const pk_sigcheck_opts *opts, int64_t 
     memset(r.kinds, 0, (nin ? nin : 1) * sizeof *r.kinds);
     if (b->ntx > 1) {
         r.order = cost_order(b, sc);
+        r.h160 = GROW(sc->h160, sc->cap_h160, PK_SCRIPT_H160_PER_INPUT * (nin ? nin : 1));
+        pk_verifier_for(v, (b->ntx - 1 + PREP_TXS - 1) / PREP_TXS, 1, tx_prepare, &r);
         pk_verifier_for(v, b->ntx - 1, 1, tx_interpret, &r);
         hash_legacy(&r, v);
     }
@@ -754,12 +843,13 @@ void pk_sc_run_scripts(const pk_block *b, const pk_sigcheck_opts *opts, int64_t 
     size_t max = 0;
     for (size_t ti = 1; ti < b->ntx; ti++)
         max += r.txs[ti].defer.n;
-    rounds ro = {&r, v, rep, NULL, NULL, NULL, NULL, 0, 0, opts->keep_checks, 0};
+    rounds ro = {.r = &r, .v = v, .rep = rep, .keep = opts->keep_checks};
     if (max) {
         r.all = GROW(sc->all, sc->cap_all, max);
         ro.w_idx = GROW(sc->w_idx, sc->cap_w_idx, max);
         ro.w_base = GROW(sc->w_base, sc->cap_w_base, b->ntx);
         ro.w_count = GROW(sc->w_count, sc->cap_w_count, b->ntx);
+        ro.again = GROW(sc->again, sc->cap_again, b->ntx);
         for (size_t ti = 1, at = 0; ti < b->ntx; ti++) {
             ro.w_base[ti] = (uint32_t)at;
             at += r.txs[ti].defer.n;

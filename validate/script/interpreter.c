@@ -9,20 +9,17 @@
 #include "powkit/sha256.h"
 #include "script_internal.h"
 
-void pk_sstack_push(pk_sstack *s, const pk_selem *e)
+void pk_sstack_grow(pk_sstack *s)
 {
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 16;
-        pk_selem *ne = s->heap ? realloc(s->e, cap * sizeof *ne) : malloc(cap * sizeof *ne);
-        if (!ne)
-            abort();
-        if (!s->heap && s->n)
-            memcpy(ne, s->e, s->n * sizeof *ne);
-        s->e = ne;
-        s->cap = cap;
-        s->heap = 1;
-    }
-    s->e[s->n++] = *e;
+    size_t cap = s->cap ? s->cap * 2 : 16;
+    pk_selem *ne = s->heap ? realloc(s->e, cap * sizeof *ne) : malloc(cap * sizeof *ne);
+    if (!ne)
+        abort();
+    if (!s->heap && s->n)
+        memcpy(ne, s->e, s->n * sizeof *ne);
+    s->e = ne;
+    s->cap = cap;
+    s->heap = 1;
 }
 
 void pk_sstack_free(pk_sstack *s)
@@ -169,6 +166,22 @@ static void swap(pk_sstack *st, size_t a, size_t b)
     pk_selem t = TOP(a);
     TOP(a) = TOP(b);
     TOP(b) = t;
+}
+
+/* An OP_HASH160 of bytes whose hash was made ahead (see
+ * pk_script_txdata_set_h160): the same place in the transaction and the
+ * same length are the same bytes. */
+static int h160_made(const pk_checker *c, const uint8_t *d, size_t len, uint8_t h[20])
+{
+    if (!c || !c->txd || !c->txd->h160)
+        return 0;
+    const pk_script_h160 *m = c->txd->h160 + PK_SCRIPT_H160_PER_INPUT * c->vin;
+    for (int k = 0; k < PK_SCRIPT_H160_PER_INPUT; k++)
+        if (m[k].pre == d && m[k].len == len && d) {
+            memcpy(h, m[k].hash, 20);
+            return 1;
+        }
+    return 0;
 }
 
 int pk_scr_eval(pk_sstack *st, const uint8_t *script, size_t len, uint32_t flags, pk_checker *c,
@@ -493,7 +506,8 @@ int pk_scr_eval(pk_sstack *st, const uint8_t *script, size_t len, uint32_t flags
                 } else if (op == OP_SHA256) {
                     pk_sha256(d, t->len, h);
                 } else if (op == OP_HASH160) {
-                    pk_hash160(d, t->len, h);
+                    if (!h160_made(c, d, t->len, h))
+                        pk_hash160(d, t->len, h);
                     hl = 20;
                 } else {
                     pk_sha256d(d, t->len, h);

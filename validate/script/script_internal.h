@@ -64,7 +64,14 @@ typedef struct pk_sstack {
 } pk_sstack;
 enum { PK_SSTACK_LENT = 8 };
 #define PK_SSTACK_ON(buf) ((pk_sstack){(buf), 0, sizeof(buf) / sizeof(buf)[0], 0})
-void pk_sstack_push(pk_sstack *s, const pk_selem *e);
+void pk_sstack_grow(pk_sstack *s); /* room for one more: to the heap, doubling */
+/* Inline: every push, number and hash result goes through here. */
+static inline void pk_sstack_push(pk_sstack *s, const pk_selem *e)
+{
+    if (s->n == s->cap)
+        pk_sstack_grow(s);
+    s->e[s->n++] = *e;
+}
 void pk_sstack_free(pk_sstack *s);
 
 /* BIP341/342 execution data of one input. */
@@ -87,6 +94,7 @@ struct pk_script_txdata {
     pk_legacy_all legacy;
     pk_bip143_cache bip143;
     pk_bip341_cache bip341;
+    const pk_script_h160 *h160; /* hashes made ahead, or NULL (pk_script_txdata_set_h160) */
 };
 
 /* The signature checker of one input. */
