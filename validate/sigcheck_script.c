@@ -155,17 +155,31 @@ static pk_script_kind wrapped(int base, int t)
     return k[base][t];
 }
 
-static void classify(const pk_block *b, const pk_txin_ref *in, const pk_prevout *po, kind_info *ki)
+/* The bytes an input's scripts will HASH160, found on the way: the P2PKH
+ * key, the P2SH redeem script, the P2WPKH key (see pk_script_h160). */
+static void h160_slot(pk_script_h160 *memo, const uint8_t *pre, size_t len)
+{
+    pk_script_h160 *m = memo[0].pre ? &memo[1] : &memo[0];
+    m->pre = pre;
+    m->len = (uint32_t)len;
+}
+
+/* The input's kind, for the counts, and (memo: two slots) the bytes its
+ * scripts will HASH160. */
+static void classify(const pk_block *b, const pk_txin_ref *in, const pk_prevout *po, kind_info *ki,
+                     pk_script_h160 memo[PK_SCRIPT_H160_PER_INPUT])
 {
     const uint8_t *d = b->data, *ss = d + in->script, *spk = po->script;
     size_t sl = in->script_len, spl = po->script_len, plen, ll = 0, wl = 0;
     const uint8_t *wlast;
     int annex, m = 0, n = 0;
     memset(ki, 0, sizeof *ki);
+    memset(memo, 0, PK_SCRIPT_H160_PER_INPUT * sizeof *memo);
     int v = wprog(spk, spl, &plen), t;
     const uint8_t *redeem = NULL;
     int wrap = 0;
     if (v < 0 && p2sh_spk(spk, spl) && (redeem = last_push(ss, sl, &ll)) != NULL) {
+        h160_slot(memo, redeem, ll);
         v = wprog(redeem, ll, &plen);
         wrap = 1;
         if (v < 0) {
@@ -179,6 +193,8 @@ static void classify(const pk_block *b, const pk_txin_ref *in, const pk_prevout 
     }
     if (v == 0 && plen == 20) {
         ki->kind = wrap ? PK_KIND_P2SH_P2WPKH : PK_KIND_P2WPKH;
+        if (witness_last(d, in->witness, &wlast, &wl, &annex) == 2)
+            h160_slot(memo, wlast, wl); /* the key */
         return;
     }
     if (v == 0 && plen == 32) {
@@ -198,8 +214,11 @@ static void classify(const pk_block *b, const pk_txin_ref *in, const pk_prevout 
     }
     t = tmpl_of(spk, spl, &m, &n);
     ki->kind = t == 0 ? PK_KIND_P2PK : t == 1 ? PK_KIND_P2PKH : t == 2 ? PK_KIND_MULTISIG : PK_KIND_BARE_OTHER;
-    if (t == 1 && last_push(ss, sl, &ll))
+    const uint8_t *key;
+    if (t == 1 && (key = last_push(ss, sl, &ll)) != NULL) {
         ki->key_len = ll;
+        h160_slot(memo, key, ll);
+    }
 tmpl_done:
     if (t == 2) {
         ki->m = m;
@@ -421,12 +440,11 @@ static void tx_prepare(void *arg, size_t c)
         for (uint32_t vi = 0; vi < t->n_in; vi++) {
             input_res *o = &r->res[base + vi];
             const pk_txin_ref *in = &pk_script_txdata_inputs(x->txd)[vi];
-            classify(b, in, &spent[vi], &r->kinds[base + vi]);
+            pk_script_h160 *m = memo + PK_SCRIPT_H160_PER_INPUT * vi;
+            classify(b, in, &spent[vi], &r->kinds[base + vi], m);
             o->unchecked = -1;
             o->fail = r->bip68 ? sequence_lock(r, t, in, &spent[vi], &o->unchecked) : NULL;
-            pk_script_h160 *m = memo + PK_SCRIPT_H160_PER_INPUT * vi;
-            size_t k = pk_script_h160_find(&st, in, &spent[vi], m);
-            for (size_t j = 0; j < k; j++) {
+            for (size_t j = 0; j < PK_SCRIPT_H160_PER_INPUT && m[j].pre; j++) {
                 q.msgs[q.n] = m[j].pre;
                 q.lens[q.n] = m[j].len;
                 q.slots[q.n++] = &m[j];

@@ -181,18 +181,14 @@ PK_API const pk_txin_ref *pk_script_txdata_inputs(const pk_script_txdata *d);
  * P2WPKH key.  pre points into the transaction's bytes; an OP_HASH160 on a
  * stack element that is exactly those bytes (the same place, the same
  * length: bytes the run never changes) takes hash from here instead of
- * hashing.  A slot with pre NULL is empty. */
+ * hashing, so a slot that guessed wrong only goes unused.  A slot with pre
+ * NULL is empty. */
 typedef struct pk_script_h160 {
     const uint8_t *pre;
     uint32_t len;
     uint8_t hash[20];
 } pk_script_h160;
 enum { PK_SCRIPT_H160_PER_INPUT = 2 };
-/* Input in's (spending spent) preimages into out (two slots, filled or
- * emptied); returns how many it found.  What is found need not be what
- * the run hashes: a slot only serves an element equal to it. */
-PK_API size_t pk_script_h160_find(const pk_script_tx *tx, const pk_txin_ref *in, const pk_prevout *spent,
-                                  pk_script_h160 out[PK_SCRIPT_H160_PER_INPUT]);
 /* d's runs take the hashes from memo (PK_SCRIPT_H160_PER_INPUT slots per
  * input, hashed, kept alive by the caller), until reused for another
  * transaction or set to NULL. */

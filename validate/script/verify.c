@@ -379,66 +379,6 @@ void pk_script_txdata_set_h160(pk_script_txdata *d, const pk_script_h160 *memo)
 {
     d->h160 = memo;
 }
-
-/* The last push of a push-only script (NULL when it has none, or an
- * opcode that is not a push). */
-static const uint8_t *last_push(const uint8_t *s, size_t n, size_t *len)
-{
-    const uint8_t *last = NULL, *data;
-    size_t pos = 0, dl;
-    uint8_t op;
-    while (pos < n) {
-        if (!pk_scr_get_op(s, n, &pos, &op, &data, &dl) || op > OP_16)
-            return NULL;
-        if (op <= OP_PUSHDATA4) {
-            last = data;
-            *len = dl;
-        } else {
-            last = NULL; /* OP_1NEGATE, OP_1..OP_16: a number, not bytes of the script */
-        }
-    }
-    return last;
-}
-
-/* Item 1 of a two-item witness (a P2WPKH's key). */
-static int witness_key(const uint8_t *d, size_t at, pk_script_h160 *out)
-{
-    if (!at)
-        return 0;
-    size_t pos = at;
-    if (pk_compact_get(d, &pos) != 2)
-        return 0;
-    size_t l = (size_t)pk_compact_get(d, &pos);
-    pos += l;
-    l = (size_t)pk_compact_get(d, &pos);
-    out->pre = d + pos;
-    out->len = (uint32_t)l;
-    return 1;
-}
-
-size_t pk_script_h160_find(const pk_script_tx *tx, const pk_txin_ref *in, const pk_prevout *spent,
-                           pk_script_h160 out[PK_SCRIPT_H160_PER_INPUT])
-{
-    const uint8_t *d = tx->b->data, *spk = spent->script;
-    size_t n = spent->script_len, k = 0, ll = 0;
-    out[0].pre = out[1].pre = NULL;
-    out[0].len = out[1].len = 0;
-    if (n == 22 && spk[0] == OP_0 && spk[1] == 20)
-        return (size_t)witness_key(d, in->witness, &out[0]);
-    int p2pkh = n == 25 && spk[0] == OP_DUP && spk[1] == OP_HASH160 && spk[2] == 20 && spk[23] == OP_EQUALVERIFY &&
-                spk[24] == OP_CHECKSIG;
-    if (!p2pkh && !p2sh(spk, n))
-        return 0;
-    const uint8_t *last = last_push(d + in->script, in->script_len, &ll);
-    if (!last)
-        return 0;
-    out[k].pre = last;
-    out[k++].len = (uint32_t)ll;
-    if (!p2pkh && ll == 22 && last[0] == OP_0 && last[1] == 20)
-        k += (size_t)witness_key(d, in->witness, &out[k]); /* P2SH-P2WPKH */
-    return k;
-}
-
 size_t pk_script_txdata_bytes(const pk_script_txdata *d)
 {
     return sizeof *d + d->cap_in * sizeof *d->ins + d->legacy.cap_data +
