@@ -329,7 +329,7 @@ void pk_bench_script_rows(int rounds, const uint8_t *blk, size_t blen)
            rounds);
     for (unsigned threads = 1; threads <= 2; threads++) {
         pk_verifier *v = pk_verifier_new(threads);
-        pk_sigcheck_opts plain = {NULL, -1, 1, 0, 0, 0}, interp = {&m.pv, -1, 1, 0, 0, 0};
+        pk_sigcheck_opts plain = {NULL, -1, 1, 0, 0, 0, 0, 0}, interp = {&m.pv, -1, 1, 0, 0, 0, 0, 0};
         double a[50], c[50];
         pk_sig_report ra, rc;
         time_sigs(&b, &plain, v, &ra);
@@ -400,7 +400,7 @@ void pk_bench_script_rows(int rounds, const uint8_t *blk, size_t blen)
     pk_verifier *fast = pk_verifier_new(1), *ref = pk_verifier_new(1);
     pk_verifier_set_engine(ref, PK_ENGINE_LIBSECP256K1);
     pk_verifier_set_batch(ref, 0);
-    pk_sigcheck_opts o = {&tb.m.pv, -1, 1, 0, 0, 0};
+    pk_sigcheck_opts o = {&tb.m.pv, -1, 1, 0, 0, 0, 0, 0};
     double f[50], s[50];
     pk_sig_report rf, rs;
     time_sigs(&tb.b, &o, fast, &rf);

@@ -595,6 +595,33 @@ static int connect_inputs(pk_chainstate *cs, const pk_block *b, int64_t height, 
     return rc;
 }
 
+/* A block's UTXO work, beside its checks (see pk_block_verify_beside):
+ * its verdict kept apart until they pass. */
+typedef struct connect_job {
+    pk_chainstate *cs;
+    int64_t height;
+    pk_prevouts *pv;
+    pk_chain_verdict v;
+    int ran, rc;
+    double ms; /* its own time, on its thread */
+} connect_job;
+
+static void connect_beside(void *arg, const pk_block *b)
+{
+    connect_job *j = arg;
+    double t0 = pk_now();
+    j->ran = 1;
+    if (j->height == 0) {
+        /* Genesis: its coinbase is not spendable, so nothing joins the set. */
+        if (!hash_is(j->v.hash, j->cs->r->genesis))
+            j->rc = refuse(&j->v, "bad-genesis", "block 0 is not %s's genesis block", j->cs->r->name);
+    } else {
+        uint64_t fees = 0;
+        j->rc = connect_inputs(j->cs, b, j->height, j->pv, &fees, &j->v);
+    }
+    j->ms = (pk_now() - t0) * 1e3;
+}
+
 int pk_chainstate_connect(pk_chainstate *cs, const uint8_t *data, size_t len, pk_chain_verdict *v)
 {
     memset(v, 0, sizeof *v);
@@ -623,32 +650,32 @@ int pk_chainstate_connect(pk_chainstate *cs, const uint8_t *data, size_t len, pk
         cs->st.ms_parse += (pk_now() - t0) * 1e3;
         return 1;
     }
-    pk_pool pool = pk_verifier_pool(cs->v); /* txids and transaction checks on the verifier's threads */
-    if (pk_block_verify_on(&b, data, len, &cs->params, &rep, &e, &pool)) {
+    /* The block's own checks on the verifier's threads, and its UTXO work
+     * as one of their tasks (connect_beside): the set is changed only
+     * through the undo log, so a block that fails its checks is undone
+     * whole, and the checks' reason comes first, as in Core. */
+    pk_pool pool = pk_verifier_pool(cs->v);
+    pk_prevouts pv;
+    memset(&pv, 0, sizeof pv);
+    connect_job cj = {cs, height, &pv, *v, 0, 0, 0};
+    pk_block_beside bs = {connect_beside, &cj};
+    if (pk_block_verify_beside(&b, data, len, &cs->params, &rep, &e, &pool, &bs)) {
+        if (cj.ran)
+            pk_utxo_rollback(&cs->u);
+        free(pv.first);
+        free(pv.out);
         pk_block_free(&b);
         cs->st.ms_parse += (pk_now() - t0) * 1e3;
         return refuse(v, e.reason ? e.reason : pk_vcode_name(e.code), "%s", e.msg);
     }
-    if (!b.hashed)
-        pk_block_hash_txs(&b);
-    v->txs = b.ntx;
-    v->inputs = b.n_inputs - 1;
     double t1 = pk_now();
-    v->ms_parse = (t1 - t0) * 1e3;
-    int rc = 0;
-    pk_prevouts pv;
-    memset(&pv, 0, sizeof pv);
-    if (height == 0) {
-        /* Genesis: its coinbase is not spendable, so nothing joins the set. */
-        if (!hash_is(v->hash, cs->r->genesis))
-            rc = refuse(v, "bad-genesis", "block 0 is not %s's genesis block", cs->r->name);
-        v->inputs = 0;
-    } else {
-        uint64_t fees = 0;
-        rc = connect_inputs(cs, &b, height, &pv, &fees, v);
-    }
-    double t2 = pk_now();
-    v->ms_utxo = (t2 - t1) * 1e3;
+    *v = cj.v; /* the UTXO work's verdict, and what it saw */
+    v->txs = b.ntx;
+    v->inputs = height == 0 ? 0 : b.n_inputs - 1;
+    v->ms_utxo = cj.ms;
+    v->ms_parse = (t1 - t0) * 1e3 - v->ms_utxo;
+    int rc = cj.rc;
+    double t2 = t1;
     if (!rc && height > 0 && b.ntx > 1) {
         pk_sigcheck_opts so;
         memset(&so, 0, sizeof so);
@@ -657,6 +684,8 @@ int pk_chainstate_connect(pk_chainstate *cs, const uint8_t *data, size_t len, pk
         so.mainnet = cs->o.chain == PK_CHAIN_MAIN;
         so.policy = cs->o.policy;
         so.no_sequence_locks = 1;
+        so.legacy_sigops_known = 1; /* the block's checks counted them */
+        so.legacy_sigops = rep.legacy_sigops;
         pk_sig_report sr;
         memset(&sr, 0, sizeof sr);
         int src = pk_block_verify_sigs(&b, &so, cs->v, &sr);

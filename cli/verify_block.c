@@ -151,7 +151,7 @@ int pk_cmd_verify_block(int argc, char **argv)
         }
         free(prevouts_text); /* prev holds its own copies */
         prevouts_text = NULL;
-        pk_sigcheck_opts so = {prevouts_path ? &prev : NULL, height, chain == PK_CHAIN_MAIN, policy, 0, 0};
+        pk_sigcheck_opts so = {prevouts_path ? &prev : NULL, height, chain == PK_CHAIN_MAIN, policy, 0, 0, 0, 0};
         verifier = pk_cli_verifier("verify-block", threads, engine, batch);
         if (!verifier) {
             pk_prevouts_free(&prev);

@@ -254,7 +254,7 @@ static void expect(const spend *s, uint32_t height, outcome want, const char *wo
 {
     built o;
     build(&o, s, height);
-    pk_sigcheck_opts opts = {&o.pv, -1, 1, 0, 0, 0};
+    pk_sigcheck_opts opts = {&o.pv, -1, 1, 0, 0, 0, 0, 0};
     pk_sig_report r;
     int rc = pk_block_verify_sigs(&o.b, &opts, verifier(), &r);
     cr_assert_eq(r.inputs, 1);
@@ -604,7 +604,7 @@ Test(consensus, unknown_witness_version_is_upgradable)
         put8(&s.spk, (uint8_t)i);
     built o;
     build(&o, &s, 800000);
-    pk_sigcheck_opts opts = {&o.pv, -1, 1, 0, 0, 0};
+    pk_sigcheck_opts opts = {&o.pv, -1, 1, 0, 0, 0, 0, 0};
     pk_sig_report r;
     cr_assert_eq(pk_block_verify_sigs(&o.b, &opts, verifier(), &r), 0);
     cr_assert_eq(r.upgradable, 1);
@@ -648,7 +648,7 @@ static void expect_sigops(const spend *s, uint64_t cost, int exceeded)
 {
     built o;
     build(&o, s, 800000);
-    pk_sigcheck_opts opts = {&o.pv, -1, 1, 0, 0, 0};
+    pk_sigcheck_opts opts = {&o.pv, -1, 1, 0, 0, 0, 0, 0};
     pk_sig_report r;
     int rc = pk_block_verify_sigs(&o.b, &opts, verifier(), &r);
     cr_assert_eq(r.valid_inputs, 1, "%s", r.failed_inputs ? r.failures[0].reason : "");
@@ -657,6 +657,17 @@ static void expect_sigops(const spend *s, uint64_t cost, int exceeded)
     cr_assert_eq(r.sigops_exceeded, exceeded);
     cr_assert_eq(rc, exceeded ? -1 : 0);
     pk_sig_report_free(&r);
+    /* The legacy count given, as a chain's block checks give it: the same
+     * cost, and a wrong count given is taken (it is not counted again). */
+    uint64_t legacy = pk_block_legacy_sigops(&o.b);
+    for (int wrong = 0; wrong < 2; wrong++) {
+        opts.legacy_sigops_known = 1;
+        opts.legacy_sigops = legacy + (uint64_t)wrong;
+        rc = pk_block_verify_sigs(&o.b, &opts, verifier(), &r);
+        cr_assert_eq(r.sigop_cost, cost + 4u * (uint64_t)wrong);
+        cr_assert_eq(r.sigops_exceeded, r.sigop_cost > PK_MAX_BLOCK_SIGOPS_COST);
+        pk_sig_report_free(&r);
+    }
     built_free(&o);
 }
 
@@ -790,7 +801,7 @@ Test(consensus, bip34_height_as_written)
     p2pk_script(&s.code, 0);
     built o;
     build(&o, &s, 800000);
-    pk_sigcheck_opts opts = {&o.pv, -1, 1, 0, 0, 0};
+    pk_sigcheck_opts opts = {&o.pv, -1, 1, 0, 0, 0, 0, 0};
     pk_sig_report r;
     cr_assert_eq(pk_block_verify_sigs(&o.b, &opts, verifier(), &r), 0);
     cr_assert_eq(r.height, 800000);
@@ -824,7 +835,7 @@ Test(consensus, bip34_height_as_written)
         pk_sig_report_free(&r);
     }
     /* With --height the rules are those of the height given. */
-    pk_sigcheck_opts given = {&o.pv, 700000, 1, 0, 0, 0};
+    pk_sigcheck_opts given = {&o.pv, 700000, 1, 0, 0, 0, 0, 0};
     cr_assert_eq(pk_block_verify_sigs(&o.b, &given, verifier(), &r), 0);
     cr_assert_eq(r.height, 700000);
     pk_sig_report_free(&r);

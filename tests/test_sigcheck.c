@@ -360,7 +360,7 @@ static int sigs_on(vblock *vb, const char *prevouts, int64_t height, int mainnet
     pk_prevouts p;
     char err[256];
     cr_assert_eq(pk_prevouts_from_json(&p, &vb->b, prevouts, strlen(prevouts), err, sizeof err), 0, "%s", err);
-    pk_sigcheck_opts o = {&p, height, mainnet, 0, 0, 0};
+    pk_sigcheck_opts o = {&p, height, mainnet, 0, 0, 0, 0, 0};
     int rc = pk_block_verify_sigs(&vb->b, &o, v, r);
     pk_prevouts_free(&p);
     return rc;

@@ -728,13 +728,14 @@ Test(block_pool, checks_on_a_pool_answer_as_on_one_thread)
     pk_chain_params p;
     pk_chain_params_init(&p, PK_CHAIN_MAIN);
     size_t calls = 0;
-    pk_pool pool = {backwards_run, &calls};
+    pk_pool pool = {backwards_run, &calls, NULL};
     pk_block b1, b2;
     pk_block_report r1, r2;
     pk_verror e1, e2;
     cr_assert_eq(pk_block_verify(&b1, d, len, &p, &r1, &e1), 0, "%s", e1.msg);
     cr_assert_eq(pk_block_verify_on(&b2, d, len, &p, &r2, &e2, &pool), 0, "%s", e2.msg);
-    cr_assert_gt(calls, b1.ntx, "the pool ran the txids and every transaction's checks");
+    cr_assert_geq(calls, (b1.ntx + 63) / 64 + (b1.ntx + 31) / 32,
+                  "the pool ran the txids (64 a task) and every transaction's checks (32 a task)");
     cr_assert_eq(r1.legacy_sigops, r2.legacy_sigops);
     cr_assert_gt(r1.legacy_sigops, 0);
     for (size_t i = 0; i < b1.ntx; i++) {
@@ -763,6 +764,69 @@ Test(block_pool, checks_on_a_pool_answer_as_on_one_thread)
         pk_block_free(&b2);
         free(d);
     }
+}
+
+/* A pool with run_with: the caller's own task first, then the loop
+ * backwards, as backwards_run. */
+static void backwards_run_with(void *self, size_t n, size_t chunk, void (*fn)(void *arg, size_t i), void *arg,
+                               void (*own)(void *), void *own_arg)
+{
+    own(own_arg);
+    backwards_run(self, n, chunk, fn, arg);
+}
+
+typedef struct beside_seen {
+    int calls;
+    int txids_made; /* every txid there when it ran */
+} beside_seen;
+
+static void count_beside(void *arg, const pk_block *b)
+{
+    beside_seen *s = arg;
+    s->calls++;
+    static const uint8_t zero[32];
+    s->txids_made = b->hashed;
+    for (size_t i = 0; i < b->ntx; i++)
+        s->txids_made &= memcmp(b->tx[i].txid, zero, 32) != 0;
+}
+
+/* The caller's work beside the checks runs once the block parses and its
+ * txids are made, once, whether the checks pass or fail, on every kind of
+ * pool and without one; not at all when the proof of work fails. */
+Test(block_pool, beside_runs_once_whatever_the_checks_say)
+{
+    size_t len, calls = 0;
+    uint8_t *good = tu_read_data("block413567.raw", &len);
+    const size_t bad_tx[] = {700};
+    uint8_t *bad;
+    size_t bad_len = damaged_413567(&bad, bad_tx, 1);
+    pk_pool plain = {backwards_run, &calls, NULL}, with = {backwards_run, &calls, backwards_run_with};
+    const pk_pool *pools[] = {NULL, &plain, &with};
+    for (int k = 0; k < 3; k++) {
+        pk_chain_params p;
+        pk_block b;
+        pk_block_report rep;
+        pk_verror e;
+        beside_seen s = {0, 0};
+        pk_block_beside bs = {count_beside, &s};
+        pk_chain_params_init(&p, PK_CHAIN_MAIN);
+        cr_assert_eq(pk_block_verify_beside(&b, good, len, &p, &rep, &e, pools[k], &bs), 0, "%s", e.msg);
+        cr_assert_eq(s.calls, 1, "pool %d", k);
+        cr_assert(s.txids_made, "pool %d", k);
+        pk_block_free(&b);
+        /* regtest's bits: mainnet's proof of work fails first */
+        s.calls = 0;
+        cr_assert_eq(pk_block_verify_beside(&b, bad, bad_len, &p, &rep, &e, pools[k], &bs), -1);
+        cr_assert_eq(s.calls, 0, "pool %d: %s", k, e.reason);
+        pk_block_free(&b);
+        pk_chain_params_init(&p, PK_CHAIN_REGTEST);
+        cr_assert_eq(pk_block_verify_beside(&b, bad, bad_len, &p, &rep, &e, pools[k], &bs), -1);
+        cr_assert_str_eq(e.reason, "bad-txns-vout-negative");
+        cr_assert_eq(s.calls, 1, "pool %d", k);
+        pk_block_free(&b);
+    }
+    free(good);
+    free(bad);
 }
 
 /* Block 413,567 with its last transaction replaced by a copy of an
@@ -794,7 +858,7 @@ Test(block_pool, a_repeated_transaction_is_a_duplicate_txid)
     pk_chain_params p;
     pk_chain_params_init(&p, PK_CHAIN_REGTEST);
     size_t calls = 0;
-    pk_pool pool = {backwards_run, &calls};
+    pk_pool pool = {backwards_run, &calls, NULL};
     pk_block_report rep;
     for (int k = 0; k < 2; k++) {
         cr_assert_eq(pk_block_verify_on(&b, m, n, &p, &rep, &e, k ? &pool : NULL), -1);

@@ -2,6 +2,8 @@
  * made here with libsecp256k1 (tampered, high-S, lax DER), the same answers
  * for any thread count, and `powkit verify-sigs` as scripts call it. */
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <secp256k1.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -230,6 +232,63 @@ Test(verify, ecdsa_compact_signatures)
     }
     free(c);
     free(w);
+}
+
+/* ---- the verifier's threads as a pool ---- */
+
+typedef struct pool_seen {
+    _Atomic unsigned *hits; /* per index */
+    pthread_t caller;
+    int own_calls, own_on_caller;
+} pool_seen;
+
+static void pool_index(void *arg, size_t i)
+{
+    pool_seen *s = arg;
+    atomic_fetch_add(&s->hits[i], 1);
+}
+
+static void pool_own(void *arg)
+{
+    pool_seen *s = arg;
+    s->own_calls++;
+    s->own_on_caller = pthread_equal(pthread_self(), s->caller);
+}
+
+/* Every index of a loop runs once, whatever the count and chunk, over
+ * thousands of loops in a row (the threads' hand-over: spinning, and
+ * with POWKIT_SPIN_US=0 asleep each time); run_with runs the caller's own
+ * task once, on the calling thread. */
+Test(verifier_pool, every_index_once_and_own_on_the_caller)
+{
+    const char *spins[] = {NULL, "0"};
+    for (int k = 0; k < 2; k++) {
+        if (spins[k])
+            setenv("POWKIT_SPIN_US", spins[k], 1);
+        pk_verifier *v = pk_verifier_new(3);
+        cr_assert_not_null(v);
+        pk_pool pool = pk_verifier_pool(v);
+        cr_assert_not_null(pool.run_with);
+        enum { MAXN = 1000 };
+        _Atomic unsigned hits[MAXN];
+        for (int round = 0; round < 3000; round++) {
+            size_t n = round % 7 == 0 ? 0 : (size_t)((round * 37) % MAXN) + 1, chunk = (size_t)(round % 5) + 1;
+            for (size_t i = 0; i < MAXN; i++)
+                atomic_init(&hits[i], 0);
+            pool_seen s = {hits, pthread_self(), 0, 0};
+            if (round % 2)
+                pool.run_with(pool.self, n, chunk, pool_index, &s, pool_own, &s);
+            else
+                pool.run(pool.self, n, chunk, pool_index, &s);
+            for (size_t i = 0; i < MAXN; i++)
+                cr_assert_eq(atomic_load(&hits[i]), i < n ? 1u : 0u, "round %d, n %zu, index %zu", round, n, i);
+            cr_assert_eq(s.own_calls, round % 2, "round %d", round);
+            if (round % 2)
+                cr_assert(s.own_on_caller, "round %d", round);
+        }
+        pk_verifier_free(v);
+    }
+    unsetenv("POWKIT_SPIN_US");
 }
 
 Test(verify_sigs, cli_streams_in_order_with_errors)
@@ -463,7 +522,7 @@ Test(block_sigs, interpreter_judges_block_413567_without_reruns, .timeout = 300)
     made_prevouts mp;
     uint8_t *d = hashed_413567(&b, &mp);
     pk_verifier *v = pk_verifier_new(2);
-    pk_sigcheck_opts so = {&mp.pv, 413567, 1, 0, 1, 0};
+    pk_sigcheck_opts so = {&mp.pv, 413567, 1, 0, 1, 0, 0, 0};
     pk_sig_report r;
     cr_assert_eq(pk_block_verify_sigs(&b, &so, v, &r), 0, "failures %zu", (size_t)r.failed_inputs);
     cr_assert_eq(r.inputs, 4886);
@@ -540,7 +599,7 @@ Test(block_sigs, keys_hashed_ahead_are_the_bytes_spent, .timeout = 300)
     made_prevouts mp;
     uint8_t *d = hashed_413567(&b, &mp);
     pk_verifier *v = pk_verifier_new(2);
-    pk_sigcheck_opts so = {&mp.pv, 413567, 1, 0, 1, 0};
+    pk_sigcheck_opts so = {&mp.pv, 413567, 1, 0, 1, 0, 0, 0};
     size_t p2pkh_tx = 0, ms_tx = 0;
     for (size_t t = 1; t < b.ntx && (!p2pkh_tx || !ms_tx); t++) {
         uint8_t first = d[script_at(&b, t, 0)];

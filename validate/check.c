@@ -182,36 +182,27 @@ static int is_coinbase(const pk_block *b, const pk_tx *t)
     return t->n_in == 1 && memcmp(in, null_hash, 32) == 0 && le32(in + 32) == 0xffffffffu;
 }
 
-/* A txid by its first 8 bytes, for sorting: integers compare faster than
- * 32-byte strings, and equal txids have equal keys. */
-typedef struct id_key {
-    uint64_t key;
-    const uint8_t *id;
-} id_key;
-
-static int cmp_id_key(const void *a, const void *b)
-{
-    const id_key *x = a, *y = b;
-    if (x->key != y->key)
-        return x->key < y->key ? -1 : 1;
-    return memcmp(x->id, y->id, 32);
-}
-
-/* 1 when two of the n txids are equal. */
+/* 1 when two of the n txids are equal: an open-addressed table of their
+ * indices, placed by their first 8 bytes (a hash's bytes are spread
+ * already); linear in n, where sorting them cost a block's merkle root. */
 static int has_duplicate(const uint8_t (*ids)[32], size_t n)
 {
-    id_key *k = malloc((n ? n : 1) * sizeof *k);
-    if (!k)
+    size_t cap = 16;
+    while (cap < 2 * n)
+        cap *= 2;
+    uint32_t *slot = calloc(cap, sizeof *slot); /* index + 1; 0 empty */
+    if (!slot)
         abort();
-    for (size_t i = 0; i < n; i++) {
-        memcpy(&k[i].key, ids[i], 8);
-        k[i].id = ids[i];
-    }
-    qsort(k, n, sizeof *k, cmp_id_key);
     int dup = 0;
-    for (size_t i = 1; i < n && !dup; i++)
-        dup = k[i - 1].key == k[i].key && memcmp(k[i - 1].id, k[i].id, 32) == 0;
-    free(k);
+    for (size_t i = 0; i < n && !dup; i++) {
+        uint64_t k;
+        memcpy(&k, ids[i], 8);
+        size_t j = (size_t)(k ^ (k >> 32)) & (cap - 1);
+        while (slot[j] && !(dup = memcmp(ids[slot[j] - 1], ids[i], 32) == 0))
+            j = (j + 1) & (cap - 1);
+        slot[j] = (uint32_t)(i + 1);
+    }
+    free(slot);
     return dup;
 }
 
@@ -290,29 +281,76 @@ int pk_tx_check(const uint8_t *data, const pk_tx *t, pk_verror *e)
     return rc;
 }
 
-/* Each transaction's CheckTransaction verdict and legacy sigops, for a
- * pool's tasks; the first failure is run again alone for its message. */
-typedef struct tx_checks {
+/* What the block's checks compute before any is judged, as the tasks of
+ * one parallel loop: the caller's own work beside them (see
+ * pk_block_verify_beside), the merkle roots, the duplicate search, and
+ * each transaction's CheckTransaction verdict and legacy sigops in groups.
+ * Judged afterwards in Core's order, so the first failure reported is the
+ * same however the tasks ran; a failed transaction is checked again alone
+ * for its message. */
+typedef struct block_work {
     const pk_block *b;
+    const pk_block_beside *beside;
+    uint8_t (*ids)[32], (*wids)[32]; /* txids; wtxids (the coinbase's zero) */
+    uint8_t root[32], wroot[32];
+    int mutated, dup;
+    size_t commit; /* the witness commitment's output, or 0 */
     int8_t *bad;
     uint64_t *sigops;
-} tx_checks;
+} block_work;
 
-static void tx_check_one(void *arg, size_t i)
+enum { TASK_BESIDE, TASK_MERKLE, TASK_WITNESS, TASK_DUP, TASK_TXS, TX_GROUP = 32 };
+
+static void block_task(void *arg, size_t i)
 {
-    tx_checks *tc = arg;
-    tc->bad[i] = pk_tx_check(tc->b->data, &tc->b->tx[i], NULL) != 0;
-    tc->sigops[i] = pk_tx_legacy_sigops(tc->b, &tc->b->tx[i]);
+    block_work *w = arg;
+    const pk_block *b = w->b;
+    switch (i) {
+    case TASK_BESIDE:
+        if (w->beside && w->beside->fn)
+            w->beside->fn(w->beside->arg, b);
+        return;
+    case TASK_MERKLE:
+        pk_merkle_root((const uint8_t(*)[32])w->ids, b->ntx, w->root, &w->mutated);
+        return;
+    case TASK_WITNESS:
+        w->commit = find_commitment(b);
+        if (w->commit) {
+            for (size_t k = 0; k < b->ntx; k++)
+                memcpy(w->wids[k], k == 0 ? (const uint8_t[32]){0} : b->tx[k].wtxid, 32);
+            pk_merkle_root((const uint8_t(*)[32])w->wids, b->ntx, w->wroot, NULL);
+        }
+        return;
+    case TASK_DUP:
+        w->dup = has_duplicate((const uint8_t(*)[32])w->ids, b->ntx);
+        return;
+    default: {
+        size_t from = (i - TASK_TXS) * TX_GROUP, to = from + TX_GROUP < b->ntx ? from + TX_GROUP : b->ntx;
+        for (size_t k = from; k < to; k++) {
+            w->bad[k] = pk_tx_check(b->data, &b->tx[k], NULL) != 0;
+            w->sigops[k] = pk_tx_legacy_sigops(b, &b->tx[k]);
+        }
+    }
+    }
 }
+
+static void beside_task(void *arg) { block_task(arg, TASK_BESIDE); }
+static void block_task_after(void *arg, size_t i) { block_task(arg, i + 1); }
 
 int pk_block_verify(pk_block *b, const uint8_t *data, size_t len, const pk_chain_params *p,
                     pk_block_report *rep, pk_verror *e)
 {
-    return pk_block_verify_on(b, data, len, p, rep, e, NULL);
+    return pk_block_verify_beside(b, data, len, p, rep, e, NULL, NULL);
 }
 
 int pk_block_verify_on(pk_block *b, const uint8_t *data, size_t len, const pk_chain_params *p,
                        pk_block_report *rep, pk_verror *e, const pk_pool *pool)
+{
+    return pk_block_verify_beside(b, data, len, p, rep, e, pool, NULL);
+}
+
+int pk_block_verify_beside(pk_block *b, const uint8_t *data, size_t len, const pk_chain_params *p,
+                           pk_block_report *rep, pk_verror *e, const pk_pool *pool, const pk_block_beside *beside)
 {
     memset(rep, 0, sizeof *rep);
     memset(b, 0, sizeof *b);
@@ -338,25 +376,35 @@ int pk_block_verify_on(pk_block *b, const uint8_t *data, size_t len, const pk_ch
     double t2 = pk_now();
     rep->ms_hash = (t2 - t1) * 1e3;
 
-    /* Merkle root over txids. */
-    uint8_t(*ids)[32] = malloc(b->ntx * 32);
-    if (!ids)
+    block_work w = {b, beside, malloc(b->ntx * 32), malloc(b->ntx * 32), {0}, {0}, 0, 0, 0,
+                    calloc(b->ntx, 1), calloc(b->ntx, sizeof(uint64_t))};
+    if (!w.ids || !w.wids || !w.bad || !w.sigops) {
+        if (beside && beside->fn)
+            beside->fn(beside->arg, b); /* it runs once the block parses, whatever follows */
+        free(w.ids), free(w.wids), free(w.bad), free(w.sigops);
         return verr(e, PK_V_OVERSIZE, "bad-blk-length", "no memory");
+    }
     for (size_t i = 0; i < b->ntx; i++)
-        memcpy(ids[i], b->tx[i].txid, 32);
-    uint8_t root[32];
-    int mutated;
-    pk_merkle_root((const uint8_t(*)[32])ids, b->ntx, root, &mutated);
+        memcpy(w.ids[i], b->tx[i].txid, 32);
+    size_t ntasks = TASK_TXS + (b->ntx + TX_GROUP - 1) / TX_GROUP;
+    if (pool && beside && pool->run_with) /* the caller's work on its own thread: its caches */
+        pool->run_with(pool->self, ntasks - 1, 1, block_task_after, &w, beside_task, &w);
+    else if (pool && (b->ntx > 64 || beside))
+        pool->run(pool->self, ntasks, 1, block_task, &w);
+    else
+        for (size_t i = 0; i < ntasks; i++)
+            block_task(&w, i);
+    uint8_t(*ids)[32] = w.ids;
     double t3 = pk_now();
-    rep->ms_merkle = (t3 - t2) * 1e3;
+    rep->ms_merkle = (t3 - t2) * 1e3; /* with every other task of the loop */
     int rc = 0;
     rep->checked |= PK_CHECK_MERKLE;
-    if (memcmp(root, data + 36, 32) != 0) {
+    if (memcmp(w.root, data + 36, 32) != 0) {
         rc = verr(e, PK_V_MERKLE, "bad-txnmrklroot", "merkle root of the %zu txids differs from the header's",
                   b->ntx);
         goto out;
     }
-    if (mutated) {
+    if (w.mutated) {
         rc = verr(e, PK_V_MUTATED, "bad-txns-duplicate",
                   "merkle tree has two equal siblings (CVE-2012-2459 mutation)");
         goto out;
@@ -385,48 +433,35 @@ int pk_block_verify_on(pk_block *b, const uint8_t *data, size_t len, const pk_ch
         }
     }
     /* Every transaction's own rules (Core's CheckTransaction), the
-     * coinbase's script length among them; with a pool, all at once and
-     * the first that fails again here for its message. */
+     * coinbase's script length among them: the first that failed, again
+     * for its message. */
     uint64_t legacy_sigops = 0;
-    size_t first_bad = 0;
-    int have_sigops = 0;
-    if (pool && b->ntx > 64) {
-        tx_checks tc = {b, calloc(b->ntx, 1), calloc(b->ntx, sizeof(uint64_t))};
-        if (tc.bad && tc.sigops) {
-            pool->run(pool->self, b->ntx, 32, tx_check_one, &tc);
-            while (first_bad < b->ntx && !tc.bad[first_bad])
-                first_bad++;
-            for (size_t i = 0; i < b->ntx; i++)
-                legacy_sigops += tc.sigops[i];
-            have_sigops = 1;
-        }
-        free(tc.bad);
-        free(tc.sigops);
-    }
-    for (size_t i = first_bad; i < b->ntx; i++) {
-        if (pk_tx_check(b->data, &b->tx[i], e)) {
-            if (e) {
-                char m[sizeof e->msg];
-                memcpy(m, e->msg, sizeof m);
-                int w = snprintf(e->msg, sizeof e->msg, "transaction %zu: ", i);
-                if (w > 0 && (size_t)w < sizeof e->msg) {
-                    size_t room = sizeof e->msg - (size_t)w - 1, n = strnlen(m, room);
-                    memcpy(e->msg + w, m, n);
-                    e->msg[(size_t)w + n] = 0;
-                }
+    for (size_t i = 0; i < b->ntx; i++) {
+        legacy_sigops += w.sigops[i];
+        if (!w.bad[i])
+            continue;
+        pk_tx_check(b->data, &b->tx[i], e);
+        if (e) {
+            char m[sizeof e->msg];
+            memcpy(m, e->msg, sizeof m);
+            int n = snprintf(e->msg, sizeof e->msg, "transaction %zu: ", i);
+            if (n > 0 && (size_t)n < sizeof e->msg) {
+                size_t room = sizeof e->msg - (size_t)n - 1, k = strnlen(m, room);
+                memcpy(e->msg + n, m, k);
+                e->msg[(size_t)n + k] = 0;
             }
-            rc = -1;
-            goto out;
         }
+        rc = -1;
+        goto out;
     }
     /* Duplicate txids. */
-    if (has_duplicate((const uint8_t(*)[32])ids, b->ntx)) {
+    if (w.dup) {
         rc = verr(e, PK_V_DUPLICATE_TX, "bad-txns-duplicate", "two transactions share a txid");
         goto out;
     }
     /* Signature operations countable from the block alone (Core's
      * CheckBlock); P2SH and witness ones need the spent outputs. */
-    rep->legacy_sigops = have_sigops ? legacy_sigops : pk_block_legacy_sigops(b);
+    rep->legacy_sigops = legacy_sigops;
     if (rep->legacy_sigops * PK_WITNESS_SCALE > PK_MAX_BLOCK_SIGOPS_COST) {
         rc = verr(e, PK_V_SIGOPS, "bad-blk-sigops", "%llu legacy signature operations: cost %llu is over %u",
                   (unsigned long long)rep->legacy_sigops, (unsigned long long)rep->legacy_sigops * PK_WITNESS_SCALE,
@@ -437,7 +472,7 @@ int pk_block_verify_on(pk_block *b, const uint8_t *data, size_t len, const pk_ch
 
     /* Witness commitment (BIP141). */
     rep->checked |= PK_CHECK_WITNESS;
-    size_t commit = find_commitment(b);
+    size_t commit = w.commit;
     rep->has_commitment = commit != 0;
     if (commit) {
         const uint8_t *reserved = coinbase_reserved(b);
@@ -446,11 +481,8 @@ int pk_block_verify_on(pk_block *b, const uint8_t *data, size_t len, const pk_ch
                       "coinbase witness is not one 32-byte reserved value");
             goto out;
         }
-        for (size_t i = 0; i < b->ntx; i++)
-            memcpy(ids[i], i == 0 ? (const uint8_t[32]){0} : b->tx[i].wtxid, 32);
-        uint8_t wroot[32], buf[64], commitment[32];
-        pk_merkle_root((const uint8_t(*)[32])ids, b->ntx, wroot, NULL);
-        memcpy(buf, wroot, 32);
+        uint8_t buf[64], commitment[32];
+        memcpy(buf, w.wroot, 32);
         memcpy(buf + 32, reserved, 32);
         pk_sha256d(buf, 64, commitment);
         if (memcmp(commitment, b->data + commit + 6, 32) != 0) {
@@ -468,5 +500,8 @@ int pk_block_verify_on(pk_block *b, const uint8_t *data, size_t len, const pk_ch
 out:
     rep->ms_checks = (pk_now() - t3) * 1e3;
     free(ids);
+    free(w.wids);
+    free(w.bad);
+    free(w.sigops);
     return rc;
 }

@@ -741,15 +741,15 @@ static int64_t block_height(const pk_block *b)
 
 /* An input's P2SH and witness signature operation cost (Core's
  * GetP2SHSigOpCount x 4 + CountWitnessSigOps), from its spent output. */
-static uint64_t input_sigop_cost(const ctx *c, size_t vin, const pk_prevout *po)
+static uint64_t input_sigop_cost(const pk_block *b, const pk_txin_ref *in, const pk_prevout *po, int segwit_on)
 {
-    const uint8_t *ss = c->b->data + c->ins[vin].script, *last, *prog;
-    size_t sl = c->ins[vin].script_len, ll, plen;
+    const uint8_t *ss = b->data + in->script, *last, *prog;
+    size_t sl = in->script_len, ll, plen;
     int push_only = pk_script_last_push(ss, sl, &last, &ll) == 0, p2sh = is_p2sh(po->script, po->script_len);
     uint64_t cost = 0;
     if (p2sh && push_only)
         cost += PK_WITNESS_SCALE * pk_script_sigops(last, ll, 1);
-    if (!c->segwit_on)
+    if (!segwit_on)
         return cost;
     int v = witness_program(po->script, po->script_len, &prog, &plen);
     if (v < 0 && p2sh && push_only)
@@ -758,10 +758,10 @@ static uint64_t input_sigop_cost(const ctx *c, size_t vin, const pk_prevout *po)
         return cost;
     if (plen == 20)
         return cost + 1;
-    size_t w = c->ins[vin].witness;
+    size_t w = in->witness;
     if (plen != 32 || !w)
         return cost;
-    const uint8_t *d = c->b->data;
+    const uint8_t *d = b->data;
     uint64_t n = pk_compact_get(d, &w);
     if (n == 0)
         return cost;
@@ -789,38 +789,20 @@ static int resolve_multisig(const pk_sig_check *ch, int m, int n)
     return 1;
 }
 
-/* Transaction ti's sigop cost (BIP141: legacy ones scaled, P2SH and
- * witness ones from the spent outputs), for a parallel loop. */
-typedef struct sigops_run {
-    const ctx *c;
-    const pk_prevouts *pv;
-    uint64_t *cost; /* per transaction */
-} sigops_run;
-
-static void tx_sigop_cost(void *arg, size_t ti)
+uint64_t pk_sc_tx_sigop_cost(const pk_block *b, size_t ti, const pk_txin_ref *ins, const pk_prevout *spent,
+                             int segwit_on, int legacy)
 {
-    sigops_run *so = arg;
-    ctx c = *so->c; /* this transaction's own inputs */
-    c.t = &c.b->tx[ti];
-    uint64_t cost = PK_WITNESS_SCALE * pk_tx_legacy_sigops(c.b, c.t);
-    if (ti > 0) {
-        pk_txin_ref small[16];
-        c.ins = c.t->n_in <= 16 ? small : malloc(c.t->n_in * sizeof *c.ins);
-        if (!c.ins)
-            abort();
-        pk_tx_inputs(c.b, c.t, c.ins);
-        const pk_prevout *sp = pk_prevouts_of(so->pv, ti);
-        for (uint32_t vi = 0; vi < c.t->n_in; vi++)
-            cost += input_sigop_cost(&c, vi, &sp[vi]);
-        if (c.ins != small)
-            free(c.ins);
-    }
-    so->cost[ti] = cost;
+    const pk_tx *t = &b->tx[ti];
+    uint64_t cost = legacy ? PK_WITNESS_SCALE * pk_tx_legacy_sigops(b, t) : 0;
+    if (ti > 0)
+        for (uint32_t vi = 0; vi < t->n_in; vi++)
+            cost += input_sigop_cost(b, &ins[vi], &spent[vi], segwit_on);
+    return cost;
 }
 
 int pk_block_verify_sigs(const pk_block *b, const pk_sigcheck_opts *opts, pk_verifier *v, pk_sig_report *rep)
 {
-    static const pk_sigcheck_opts defaults = {NULL, -1, 1, 0, 0, 0};
+    static const pk_sigcheck_opts defaults = {NULL, -1, 1, 0, 0, 0, 0, 0};
     if (!opts)
         opts = &defaults;
     memset(rep, 0, sizeof *rep);
@@ -846,19 +828,8 @@ int pk_block_verify_sigs(const pk_block *b, const pk_sigcheck_opts *opts, pk_ver
     c.taproot_on = !main_rules || h >= TAPROOT_HEIGHT;
     uint64_t sigop_cost;
     if (opts->prevouts) {
-        /* Every input through the interpreter; the sigop cost from the
-         * spent outputs here, transaction by transaction on the pool. */
-        sigops_run so = {&c, opts->prevouts, calloc(b->ntx, sizeof(uint64_t))};
-        if (!so.cost)
-            abort();
-        pk_verifier_for(v, b->ntx, 16, tx_sigop_cost, &so);
-        sigop_cost = 0;
-        for (size_t ti = 0; ti < b->ntx; ti++)
-            sigop_cost += so.cost[ti];
-        free(so.cost);
-        rep->sigop_cost = sigop_cost;
-        rep->sigop_cost_complete = 1;
-        rep->sigops_exceeded = sigop_cost > PK_MAX_BLOCK_SIGOPS_COST;
+        /* Every input through the interpreter, the sigop cost from the
+         * spent outputs counted on the way (pk_sc_run_scripts). */
         pk_sc_run_scripts(b, opts, h, v, rep);
         return rep->failed_inputs || rep->sigops_exceeded ? -1 : 0;
     }
@@ -880,7 +851,7 @@ int pk_block_verify_sigs(const pk_block *b, const pk_sigcheck_opts *opts, pk_ver
             int k = pushes(sig_script, c.ins[vi].script_len, &ss);
             input_plan p = {ti, vi, -1, 0, 0, 0, c.nc, NULL};
             if (c.spent)
-                sigop_cost += input_sigop_cost(&c, vi, &c.spent[vi]);
+                sigop_cost += input_sigop_cost(c.b, &c.ins[vi], &c.spent[vi], c.segwit_on);
             if ((p.fail = script_limits(sig_script, c.ins[vi].script_len, &SCRIPTSIG_LIMITS)))
                 p.spend = SPEND_UNKNOWN; /* fails whatever it spends */
             else if (c.spent)

@@ -14,8 +14,15 @@ uint32_t pk_sc_block_flags(const pk_block *b, int64_t h, int mainnet);
  * kept; *cap counts elements). */
 void *pk_sc_grow(void *p, size_t *cap, size_t need, size_t size);
 
+/* Transaction ti's sigop cost from its spent outputs (BIP141: P2SH ones
+ * scaled, witness ones), with its legacy ones scaled too when legacy. */
+uint64_t pk_sc_tx_sigop_cost(const pk_block *b, size_t ti, const pk_txin_ref *ins, const pk_prevout *spent,
+                             int segwit_on, int legacy);
+
 /* Every input of b (opts->prevouts given) through the interpreter: fills
- * rep's inputs, kinds, signatures, failures and not-checked lists. */
+ * rep's inputs, kinds, signatures, failures and not-checked lists, and
+ * the sigop cost (rep->sigop_cost, and whether it is over the limit),
+ * counted in the same pass over the inputs. */
 void pk_sc_run_scripts(const pk_block *b, const pk_sigcheck_opts *opts, int64_t h, pk_verifier *v,
                        pk_sig_report *rep);
 

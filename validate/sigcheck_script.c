@@ -10,6 +10,7 @@
 #include "powkit/digest.h"
 #include "powkit/script.h"
 #include "powkit/sigcheck.h"
+#include "powkit/sigops.h"
 #include "powkit/util.h"
 #include "sigcheck_internal.h"
 #include "verifier_internal.h"
@@ -244,7 +245,8 @@ typedef struct input_res {
 typedef struct tx_run {
     pk_script_txdata *txd;
     pk_script_defer defer;
-    size_t bytes; /* its buffers' size when last used (for scratch_trim) */
+    size_t bytes;    /* its buffers' size when last used (for scratch_trim) */
+    uint64_t sigops; /* its sigop cost (tx_prepare) */
 } tx_run;
 
 /* A block run's buffers, kept with the verifier between blocks (see
@@ -359,6 +361,8 @@ typedef struct run {
     sc_scratch *sc;
     uint32_t *order; /* the transactions by falling cost: the longest start first */
     pk_script_h160 *h160; /* the inputs' HASH160s made ahead (tx_prepare) */
+    int segwit_on;        /* witness sigops count (BIP141) */
+    int legacy_sigops;    /* legacy sigops are counted here (not known already) */
 } run;
 
 static uint32_t le32(const uint8_t *p)
@@ -453,6 +457,7 @@ static void tx_prepare(void *arg, size_t c)
             }
         }
         pk_script_txdata_set_h160(x->txd, memo);
+        x->sigops = pk_sc_tx_sigop_cost(b, ti, pk_script_txdata_inputs(x->txd), spent, r->segwit_on, r->legacy_sigops);
     }
     if (q.n)
         h160_flush(&q);
@@ -561,33 +566,43 @@ static void tx_resolve(void *arg, size_t i)
 }
 
 /* A transaction's interpretation cost, roughly: legacy hashing is its
- * size per input. */
+ * size per input.  Kept per transaction, for the order below. */
 typedef struct tx_cost {
     uint64_t cost;
     uint32_t ti;
 } tx_cost;
 
-static int by_cost_desc(const void *a, const void *b)
+/* The order of a cost: its octave and the two bits below its top one, so
+ * that costs within a quarter octave tie (0..255, 0 for 0). */
+static unsigned cost_rank(uint64_t c)
 {
-    const tx_cost *x = a, *y = b;
-    return x->cost < y->cost ? 1 : x->cost > y->cost ? -1 : (x->ti > y->ti) - (x->ti < y->ti);
+    if (c < 4)
+        return (unsigned)c;
+    unsigned top = 63u - (unsigned)__builtin_clzll(c);
+    return 4 * (top - 1) + (unsigned)((c >> (top - 2)) & 3);
 }
 
 /* Largest first, so that the threads finish together (a block's few
- * large transactions are much of its work, wherever they are in it). */
+ * large transactions are much of its work, wherever they are in it).
+ * Roughly: by quarter octaves, block order within one, by a counting
+ * sort (a comparison sort of a block's transactions cost as much as
+ * several of its stages' own work). */
 static uint32_t *cost_order(const pk_block *b, sc_scratch *sc)
 {
-    size_t n = b->ntx - 1;
+    enum { RANKS = 256 };
+    size_t n = b->ntx - 1, at[RANKS + 1] = {0};
     tx_cost *c = GROW(sc->cost, sc->cap_cost, n);
     uint32_t *o = GROW(sc->order, sc->cap_order, n);
     for (size_t i = 0; i < n; i++) {
         const pk_tx *t = &b->tx[i + 1];
         c[i].cost = (uint64_t)t->n_in * (t->base_size + 256);
         c[i].ti = (uint32_t)(i + 1);
+        at[RANKS - 1 - cost_rank(c[i].cost) + 1]++;
     }
-    qsort(c, n, sizeof *c, by_cost_desc);
+    for (size_t r = 0; r < RANKS; r++)
+        at[r + 1] += at[r];
     for (size_t i = 0; i < n; i++)
-        o[i] = c[i].ti;
+        o[at[RANKS - 1 - cost_rank(c[i].cost)]++] = c[i].ti;
     return o;
 }
 
@@ -847,13 +862,25 @@ void pk_sc_run_scripts(const pk_block *b, const pk_sigcheck_opts *opts, int64_t 
     r.kinds = GROW(sc->kinds, sc->cap_kinds, nin ? nin : 1);
     memset(r.res, 0, (nin ? nin : 1) * sizeof *r.res);
     memset(r.kinds, 0, (nin ? nin : 1) * sizeof *r.kinds);
+    r.segwit_on = !opts->mainnet || h >= SEGWIT_HEIGHT;
+    r.legacy_sigops = !opts->legacy_sigops_known;
+    /* The sigop cost (BIP141): the coinbase's legacy ones here, the other
+     * transactions' in the pass that prepares them. */
+    uint64_t sigop_cost = opts->legacy_sigops_known ? PK_WITNESS_SCALE * opts->legacy_sigops
+                          : b->ntx ? PK_WITNESS_SCALE * pk_tx_legacy_sigops(b, &b->tx[0])
+                                   : 0;
     if (b->ntx > 1) {
         r.order = cost_order(b, sc);
         r.h160 = GROW(sc->h160, sc->cap_h160, PK_SCRIPT_H160_PER_INPUT * (nin ? nin : 1));
         pk_verifier_for(v, (b->ntx - 1 + PREP_TXS - 1) / PREP_TXS, 1, tx_prepare, &r);
+        for (size_t ti = 1; ti < b->ntx; ti++)
+            sigop_cost += r.txs[ti].sigops;
         pk_verifier_for(v, b->ntx - 1, 1, tx_interpret, &r);
         hash_legacy(&r, v);
     }
+    rep->sigop_cost = sigop_cost;
+    rep->sigop_cost_complete = 1;
+    rep->sigops_exceeded = sigop_cost > PK_MAX_BLOCK_SIGOPS_COST;
     double t1 = pk_now();
     /* The deferred checks in rounds, each one batch (see check_rounds):
      * first those of a few multisig inputs, whose matchings become the

@@ -10,6 +10,7 @@
 
 #include "engine.h"
 #include "lax_der.h"
+#include "powkit/util.h"
 #include "powkit/verify.h"
 #include "secp256k1/batch.h"
 #include "verifier_internal.h"
@@ -36,9 +37,10 @@ struct pk_verifier {
     void (*fn)(void *arg, size_t i); /* a parallel loop instead of checks */
     void *arg;
     size_t chunk;
-    uint64_t batch;  /* increments per batch: workers wait for a new one */
-    unsigned busy;   /* workers still on the batch */
-    int quit;
+    _Atomic uint64_t batch; /* increments per batch: workers wait for a new one */
+    _Atomic unsigned busy;  /* workers still on the batch */
+    _Atomic int quit;
+    double spin_s; /* how long a thread spins for the next batch before it sleeps */
     /* A user's buffers kept between its runs (see verifier_internal.h). */
     void *scratch;
     void (*scratch_free)(void *);
@@ -359,24 +361,74 @@ static void work(pk_verifier *v)
     }
 }
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* Spins up to v->spin_s while done() is false; returns done().  A block's
+ * stages hand the threads a new loop every few hundred microseconds, a
+ * dozen loops a block, and a thread asleep on a condition variable takes
+ * microseconds to tens of them to wake (more on a virtual machine), each
+ * time.  Past the spin, the threads sleep as before (an idle verifier
+ * costs nothing). */
+static int spin_until(const pk_verifier *v, int (*done)(const pk_verifier *v, uint64_t seen), uint64_t seen)
+{
+    if (done(v, seen))
+        return 1;
+    if (v->spin_s <= 0)
+        return 0;
+    double until = pk_now() + v->spin_s;
+    for (;;) {
+        for (int i = 0; i < 64; i++) {
+            cpu_relax();
+            if (done(v, seen))
+                return 1;
+        }
+        if (pk_now() > until)
+            return done(v, seen);
+    }
+}
+
+static int new_batch(const pk_verifier *v, uint64_t seen)
+{
+    return atomic_load_explicit(&v->batch, memory_order_acquire) != seen ||
+           atomic_load_explicit(&v->quit, memory_order_relaxed);
+}
+
+static int all_done(const pk_verifier *v, uint64_t seen)
+{
+    (void)seen;
+    return atomic_load_explicit(&v->busy, memory_order_acquire) == 0;
+}
+
 static void *worker(void *arg)
 {
     pk_verifier *v = arg;
     uint64_t seen = 0;
-    pthread_mutex_lock(&v->mu);
     for (;;) {
-        while (!v->quit && v->batch == seen)
-            pthread_cond_wait(&v->cv, &v->mu);
-        if (v->quit)
+        if (!spin_until(v, new_batch, seen)) {
+            pthread_mutex_lock(&v->mu);
+            while (!new_batch(v, seen))
+                pthread_cond_wait(&v->cv, &v->mu);
+            pthread_mutex_unlock(&v->mu);
+        }
+        if (atomic_load(&v->quit))
             break;
-        seen = v->batch;
-        pthread_mutex_unlock(&v->mu);
+        seen = atomic_load_explicit(&v->batch, memory_order_acquire);
         work(v);
-        pthread_mutex_lock(&v->mu);
-        if (--v->busy == 0)
+        /* The last one out wakes the caller, under the lock it waits with,
+         * so that the wake cannot fall between its test and its wait. */
+        if (atomic_fetch_sub_explicit(&v->busy, 1, memory_order_acq_rel) == 1) {
+            pthread_mutex_lock(&v->mu);
             pthread_cond_signal(&v->done_cv);
+            pthread_mutex_unlock(&v->mu);
+        }
     }
-    pthread_mutex_unlock(&v->mu);
     return NULL;
 }
 
@@ -399,6 +451,10 @@ pk_verifier *pk_verifier_new(unsigned threads)
     v->engine = pk_engine_default();
     v->impl = IMPLS[v->engine];
     v->bip340_batch = 1;
+    /* POWKIT_SPIN_US: how long an idle thread spins for the next batch
+     * (default 200 microseconds; 0 sleeps at once). */
+    const char *spin = getenv("POWKIT_SPIN_US");
+    v->spin_s = (spin && *spin ? atof(spin) : 200.0) * 1e-6;
     if (!v->ctx || !v->th) {
         pk_verifier_free(v);
         return NULL;
@@ -433,7 +489,7 @@ void pk_verifier_free(pk_verifier *v)
     if (!v)
         return;
     pthread_mutex_lock(&v->mu);
-    v->quit = 1;
+    atomic_store(&v->quit, 1);
     pthread_cond_broadcast(&v->cv);
     pthread_mutex_unlock(&v->mu);
     for (unsigned i = 0; v->th && i + 1 < v->nthreads; i++)
@@ -451,21 +507,33 @@ void pk_verifier_free(pk_verifier *v)
 
 /* Hands the batch set up in v to the helpers, works on it too, and
  * returns when every thread is done with it. */
+static void run_batch_with(pk_verifier *v, void (*own)(void *), void *own_arg);
+
 static void run_batch(pk_verifier *v)
 {
-    pthread_mutex_lock(&v->mu);
+    run_batch_with(v, NULL, NULL);
+}
+
+static void run_batch_with(pk_verifier *v, void (*own)(void *), void *own_arg)
+{
     atomic_store(&v->next, 0);
     atomic_store(&v->valid, 0);
     atomic_store(&v->failed, 0);
-    v->busy = v->nthreads - 1;
-    v->batch++;
+    atomic_store_explicit(&v->busy, v->nthreads - 1, memory_order_relaxed);
+    pthread_mutex_lock(&v->mu);
+    /* Release: a spinning worker that sees the new number sees the batch. */
+    atomic_fetch_add_explicit(&v->batch, 1, memory_order_release);
     pthread_cond_broadcast(&v->cv);
     pthread_mutex_unlock(&v->mu);
+    if (own)
+        own(own_arg);
     work(v);
-    pthread_mutex_lock(&v->mu);
-    while (v->busy > 0)
-        pthread_cond_wait(&v->done_cv, &v->mu);
-    pthread_mutex_unlock(&v->mu);
+    if (!spin_until(v, all_done, 0)) {
+        pthread_mutex_lock(&v->mu);
+        while (!all_done(v, 0))
+            pthread_cond_wait(&v->done_cv, &v->mu);
+        pthread_mutex_unlock(&v->mu);
+    }
 }
 
 static void pool_run(void *self, size_t n, size_t chunk, void (*fn)(void *arg, size_t i), void *arg)
@@ -473,20 +541,27 @@ static void pool_run(void *self, size_t n, size_t chunk, void (*fn)(void *arg, s
     pk_verifier_for(self, n, chunk, fn, arg);
 }
 
-pk_pool pk_verifier_pool(pk_verifier *v)
+static void pool_run_with(void *self, size_t n, size_t chunk, void (*fn)(void *arg, size_t i), void *arg,
+                          void (*own)(void *), void *own_arg)
 {
-    return (pk_pool){pool_run, v};
-}
-
-void pk_verifier_for(pk_verifier *v, size_t n, size_t chunk, void (*fn)(void *arg, size_t i), void *arg)
-{
+    pk_verifier *v = self;
     v->fn = fn;
     v->arg = arg;
     v->n = n;
     v->chunk = chunk ? chunk : 1;
     v->stop_at_failure = 0;
-    run_batch(v);
+    run_batch_with(v, own, own_arg);
     v->fn = NULL;
+}
+
+pk_pool pk_verifier_pool(pk_verifier *v)
+{
+    return (pk_pool){pool_run, v, pool_run_with};
+}
+
+void pk_verifier_for(pk_verifier *v, size_t n, size_t chunk, void (*fn)(void *arg, size_t i), void *arg)
+{
+    pool_run_with(v, n, chunk, fn, arg, NULL, NULL);
 }
 
 /* ---- BIP340 batches ---- */

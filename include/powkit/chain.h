@@ -129,7 +129,11 @@ typedef struct pk_chain_verdict {
     uint8_t txid[32];    /* of tx, when tx >= 0 */
     uint64_t txs, inputs, signatures, not_checked;
     uint64_t checks;     /* signature checks verified (a multisig's matching may try more than its signatures) */
-    double ms_parse, ms_utxo, ms_scripts; /* block checks; UTXO and context; scripts and signatures */
+    /* Block checks; UTXO and context; scripts and signatures: parts of the
+     * block's time that add up to it.  The UTXO work runs on the calling
+     * thread while the other threads check the block: ms_utxo is that
+     * work's time, ms_parse the rest of the stage. */
+    double ms_parse, ms_utxo, ms_scripts;
 } pk_chain_verdict;
 
 typedef struct pk_chainstate_stats {

@@ -157,6 +157,8 @@ typedef struct pk_sigcheck_opts {
     int no_sequence_locks;       /* with prevouts: BIP68 is the caller's (a chain validator has
                                     the median times a block alone lacks) */
     int keep_checks;             /* with prevouts: the report keeps the checks (rep->kept) */
+    int legacy_sigops_known;     /* the block's legacy sigops are counted already (its block checks */
+    uint64_t legacy_sigops;      /* did, pk_block_report.legacy_sigops): not counted again */
 } pk_sigcheck_opts;
 
 /* Extracts and verifies every check of a parsed, hashed block (txids are

@@ -25,6 +25,11 @@ PK_API void pk_hash_to_hex(const uint8_t hash[32], char out[65]);
 typedef struct pk_pool {
     void (*run)(void *self, size_t n, size_t chunk, void (*fn)(void *arg, size_t i), void *arg);
     void *self;
+    /* Optional (NULL: use run): the same loop on the other threads while
+     * the calling thread first runs own(own_arg), then joins the loop;
+     * for work that belongs on the caller's thread (its caches). */
+    void (*run_with)(void *self, size_t n, size_t chunk, void (*fn)(void *arg, size_t i), void *arg,
+                     void (*own)(void *own_arg), void *own_arg);
 } pk_pool;
 
 /* Bitcoin's CompactSize: writes v (1, 3, 5 or 9 bytes) and returns the length. */

@@ -168,6 +168,19 @@ PK_API int pk_block_verify(pk_block *b, const uint8_t *data, size_t len, const p
  * reported, are the same. */
 PK_API int pk_block_verify_on(pk_block *b, const uint8_t *data, size_t len, const pk_chain_params *p,
                               pk_block_report *rep, pk_verror *e, const pk_pool *pool);
+/* A caller's own work on the block, run beside its checks: fn(arg, b)
+ * once the block parses and its txids are made (not when the proof of
+ * work or the parse fails), whatever the checks' verdict, as one task of
+ * the pool's loop that the checks' other tasks share (before them without
+ * a pool).  It only reads b, which may yet fail its checks: a chain's UTXO
+ * work, undone when they do. */
+typedef struct pk_block_beside {
+    void (*fn)(void *arg, const pk_block *b);
+    void *arg;
+} pk_block_beside;
+PK_API int pk_block_verify_beside(pk_block *b, const uint8_t *data, size_t len, const pk_chain_params *p,
+                                  pk_block_report *rep, pk_verror *e, const pk_pool *pool,
+                                  const pk_block_beside *beside);
 
 /* The difficulty rule: bits for the block after a period whose first and
  * last timestamps and last bits are given (clamped to a factor 4, capped

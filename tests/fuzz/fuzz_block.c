@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             pk_block_hash_txs(&b);
         pk_block_legacy_sigops(&b);
         for (int mainnet = 0; mainnet <= 1; mainnet++) {
-            pk_sigcheck_opts o = {NULL, -1, mainnet, 0, 0, 0};
+            pk_sigcheck_opts o = {NULL, -1, mainnet, 0, 0, 0, 0, 0};
             pk_sig_report r;
             pk_block_verify_sigs(&b, &o, v, &r);
             pk_sig_report_free(&r);

@@ -37,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *json = (const char *)data + 4 + bl;
     if (pk_prevouts_from_json(&p, &b, json, size - 4 - bl, err, sizeof err) == 0) {
         for (int mainnet = 0; mainnet <= 1; mainnet++) {
-            pk_sigcheck_opts o = {&p, mainnet ? 800000 : -1, mainnet, 0, 0, 0};
+            pk_sigcheck_opts o = {&p, mainnet ? 800000 : -1, mainnet, 0, 0, 0, 0, 0};
             pk_sig_report r;
             pk_block_verify_sigs(&b, &o, v, &r);
             pk_sig_report_free(&r);
