@@ -675,7 +675,6 @@ int pk_chainstate_connect(pk_chainstate *cs, const uint8_t *data, size_t len, pk
     v->ms_utxo = cj.ms;
     v->ms_parse = (t1 - t0) * 1e3 - v->ms_utxo;
     int rc = cj.rc;
-    double t2 = t1;
     if (!rc && height > 0 && b.ntx > 1) {
         pk_sigcheck_opts so;
         memset(&so, 0, sizeof so);
@@ -714,7 +713,7 @@ int pk_chainstate_connect(pk_chainstate *cs, const uint8_t *data, size_t len, pk
         pk_sig_report_free(&sr);
     }
     double t3 = pk_now();
-    v->ms_scripts = (t3 - t2) * 1e3;
+    v->ms_scripts = (t3 - t1) * 1e3;
     free(pv.first);
     free(pv.out);
     if (rc) {

@@ -394,7 +394,6 @@ int pk_block_verify_beside(pk_block *b, const uint8_t *data, size_t len, const p
     else
         for (size_t i = 0; i < ntasks; i++)
             block_task(&w, i);
-    uint8_t(*ids)[32] = w.ids;
     double t3 = pk_now();
     rep->ms_merkle = (t3 - t2) * 1e3; /* with every other task of the loop */
     int rc = 0;
@@ -499,7 +498,7 @@ int pk_block_verify_beside(pk_block *b, const uint8_t *data, size_t len, const p
     rep->witness_ok = 1;
 out:
     rep->ms_checks = (pk_now() - t3) * 1e3;
-    free(ids);
+    free(w.ids);
     free(w.wids);
     free(w.bad);
     free(w.sigops);

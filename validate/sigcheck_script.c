@@ -269,8 +269,8 @@ typedef struct sc_scratch {
     struct hash_job *jobs;
     size_t cap_jobs;
     uint32_t *order;
-    struct tx_cost *cost;
-    size_t cap_order, cap_cost;
+    uint8_t *rank;
+    size_t cap_order, cap_rank;
     pk_script_h160 *h160; /* PK_SCRIPT_H160_PER_INPUT per input of the block */
     size_t cap_h160;
 } sc_scratch;
@@ -299,7 +299,7 @@ static void scratch_release(sc_scratch *sc)
     free(sc->w_idx);
     free(sc->jobs);
     free(sc->order);
-    free(sc->cost);
+    free(sc->rank);
     free(sc->h160);
 }
 
@@ -565,44 +565,36 @@ static void tx_resolve(void *arg, size_t i)
     }
 }
 
-/* A transaction's interpretation cost, roughly: legacy hashing is its
- * size per input.  Kept per transaction, for the order below. */
-typedef struct tx_cost {
-    uint64_t cost;
-    uint32_t ti;
-} tx_cost;
-
-/* The order of a cost: its octave and the two bits below its top one, so
- * that costs within a quarter octave tie (0..255, 0 for 0). */
-static unsigned cost_rank(uint64_t c)
+/* The order of a transaction's interpretation cost, roughly (legacy
+ * hashing is its size per input): its octave and the two bits below its
+ * top one, so that costs within a quarter octave tie (0..255). */
+static uint8_t cost_rank(const pk_tx *t)
 {
+    uint64_t c = (uint64_t)t->n_in * (t->base_size + 256);
     if (c < 4)
-        return (unsigned)c;
+        return (uint8_t)c;
     unsigned top = 63u - (unsigned)__builtin_clzll(c);
-    return 4 * (top - 1) + (unsigned)((c >> (top - 2)) & 3);
+    return (uint8_t)(4 * (top - 1) + (unsigned)((c >> (top - 2)) & 3));
 }
 
 /* Largest first, so that the threads finish together (a block's few
- * large transactions are much of its work, wherever they are in it).
- * Roughly: by quarter octaves, block order within one, by a counting
- * sort (a comparison sort of a block's transactions cost as much as
- * several of its stages' own work). */
+ * large transactions are much of its work, wherever they are in it):
+ * by quarter octaves, block order within one, a counting sort (qsort
+ * took 0.14 ms of a large block's serial time). */
 static uint32_t *cost_order(const pk_block *b, sc_scratch *sc)
 {
     enum { RANKS = 256 };
     size_t n = b->ntx - 1, at[RANKS + 1] = {0};
-    tx_cost *c = GROW(sc->cost, sc->cap_cost, n);
+    uint8_t *rank = GROW(sc->rank, sc->cap_rank, n);
     uint32_t *o = GROW(sc->order, sc->cap_order, n);
     for (size_t i = 0; i < n; i++) {
-        const pk_tx *t = &b->tx[i + 1];
-        c[i].cost = (uint64_t)t->n_in * (t->base_size + 256);
-        c[i].ti = (uint32_t)(i + 1);
-        at[RANKS - 1 - cost_rank(c[i].cost) + 1]++;
+        rank[i] = (uint8_t)(RANKS - 1 - cost_rank(&b->tx[i + 1])); /* the costliest first */
+        at[rank[i] + 1]++;
     }
     for (size_t r = 0; r < RANKS; r++)
         at[r + 1] += at[r];
     for (size_t i = 0; i < n; i++)
-        o[at[RANKS - 1 - cost_rank(c[i].cost)]++] = c[i].ti;
+        o[at[rank[i]]++] = (uint32_t)(i + 1);
     return o;
 }
 
