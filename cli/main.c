@@ -12,7 +12,7 @@
 static void check_disable(void)
 {
     const char *list = getenv("POWKIT_DISABLE");
-    static const char *other[] = {"shani", "avx2", "avx512", "armsha", "neon", "ifma", "portable"};
+    static const char *other[] = {"shani", "avx2", "avx512", "avx512+shani", "armsha", "neon", "ifma", "portable"};
     for (const char *p = list; p && *p;) {
         size_t len = strcspn(p, ",");
         int known = len == 0;

@@ -23,6 +23,12 @@ void pk_sha256_compress_avx512_multi(uint32_t (*states)[8], const uint8_t *const
 void pk_sha256_compress_armsha(uint32_t state[8], const uint8_t *blocks, size_t n);
 void pk_sha256_compress_armsha_multi(uint32_t (*states)[8], const uint8_t *const *blocks, size_t n);
 void pk_sha256_compress_neon_multi(uint32_t (*states)[8], const uint8_t *const *blocks, size_t n);
+/* Word-major states: word j of lane l at st[j][l], each row 64-byte
+ * aligned, for paths whose lanes load a word of every state at once. */
+#define PK_SOA_COLS 32
+/* 1 <= n <= PK_HYBRID_LANES lanes, AVX-512 and SHA-NI together. */
+#define PK_HYBRID_LANES 20
+void pk_sha256_compress_hybrid_soa(uint32_t (*st)[PK_SOA_COLS], const uint8_t *const *blocks, size_t n);
 
 /* Double SHA-256 of 64- or 80-byte messages laid side by side, whole
  * batches only: returns how many of the n it hashed (the rest go through
@@ -42,12 +48,14 @@ size_t pk_sha256d80_neon(uint8_t *out, const uint8_t *in, size_t n);
  * optionally its own double hashes of 64-byte (merkle nodes) and 80-byte
  * (headers) messages. */
 typedef void (*pk_multi_fn)(uint32_t (*states)[8], const uint8_t *const *blocks, size_t n);
+typedef void (*pk_multi_soa_fn)(uint32_t (*st)[PK_SOA_COLS], const uint8_t *const *blocks, size_t n);
 typedef size_t (*pk_d64_fn)(uint8_t *out, const uint8_t *in, size_t n);
 typedef struct pk_multi_path {
-    const char *name;
+    const char *name; /* "a+b": also off when a or b is disabled */
     unsigned cpu;
     size_t lanes;
-    pk_multi_fn fn;
+    pk_multi_fn fn;     /* states lane by lane, or NULL and: */
+    pk_multi_soa_fn soa; /* word-major states */
     pk_d64_fn d64, d80; /* NULL: the general path */
 } pk_multi_path;
 /* Every path, widest first (ref last); for tests and benchmarks. */

@@ -16,19 +16,21 @@
 #include "../base/arch.h"
 #include "sha256_internal.h"
 
-#define MAX_LANES 16
+#define MAX_LANES PK_HYBRID_LANES
 
 static const pk_multi_path g_paths[] = {
 #if PK_X86_SIMD
-    {"avx512", PK_CPU_AVX512, 16, pk_sha256_compress_avx512_multi, pk_sha256d64_avx512, pk_sha256d80_avx512},
-    {"shani", PK_CPU_SHA, 4, pk_sha256_compress_shani_multi, pk_sha256d64_shani, pk_sha256d80_shani},
-    {"avx2", PK_CPU_AVX2, 8, pk_sha256_compress_avx2_multi, pk_sha256d64_avx2, pk_sha256d80_avx2},
+    {"avx512+shani", PK_CPU_AVX512 | PK_CPU_SHA, PK_HYBRID_LANES, NULL, pk_sha256_compress_hybrid_soa,
+     pk_sha256d64_avx512, pk_sha256d80_avx512},
+    {"avx512", PK_CPU_AVX512, 16, pk_sha256_compress_avx512_multi, NULL, pk_sha256d64_avx512, pk_sha256d80_avx512},
+    {"shani", PK_CPU_SHA, 4, pk_sha256_compress_shani_multi, NULL, pk_sha256d64_shani, pk_sha256d80_shani},
+    {"avx2", PK_CPU_AVX2, 8, pk_sha256_compress_avx2_multi, NULL, pk_sha256d64_avx2, pk_sha256d80_avx2},
 #endif
 #if PK_ARM_SIMD
-    {"armsha", PK_CPU_ARM_SHA2, 4, pk_sha256_compress_armsha_multi, pk_sha256d64_armsha, pk_sha256d80_armsha},
-    {"neon", PK_CPU_NEON, 4, pk_sha256_compress_neon_multi, pk_sha256d64_neon, pk_sha256d80_neon},
+    {"armsha", PK_CPU_ARM_SHA2, 4, pk_sha256_compress_armsha_multi, NULL, pk_sha256d64_armsha, pk_sha256d80_armsha},
+    {"neon", PK_CPU_NEON, 4, pk_sha256_compress_neon_multi, NULL, pk_sha256d64_neon, pk_sha256d80_neon},
 #endif
-    {"ref", 0, 1, pk_sha256_compress_ref_multi, NULL, NULL},
+    {"ref", 0, 1, pk_sha256_compress_ref_multi, NULL, NULL, NULL},
 };
 #define N_PATHS (sizeof g_paths / sizeof g_paths[0])
 /* Two picks: messages of any length (txids, signature hashes), where a
@@ -90,13 +92,39 @@ static const uint8_t *gather_block(gather_lane *x, const pk_sha256_gather *m, ui
     return scratch;
 }
 
-static void gather_start(gather_lane *x, size_t job, const pk_sha256_gather *m, uint32_t st[8])
+static void gather_start(gather_lane *x, size_t job, const pk_sha256_gather *m)
 {
     size_t len = 0;
     for (size_t i = 0; i < m->nsegs; i++)
         len += m->segs[i].n;
     *x = (gather_lane){job, 0, (len + 8) / 64 + 1, len, 0, 0, 0};
-    memcpy(st, m->state, 32);
+}
+
+/* The lanes' states, lane by lane or word-major as the path takes them. */
+typedef struct lane_states {
+    uint32_t soa[8][PK_SOA_COLS] __attribute__((aligned(64)));
+    uint32_t aos[MAX_LANES][8];
+    int word_major;
+} lane_states;
+
+static void state_set(lane_states *s, size_t l, const uint32_t v[8])
+{
+    if (!s->word_major) {
+        memcpy(s->aos[l], v, 32);
+        return;
+    }
+    for (int j = 0; j < 8; j++)
+        s->soa[j][l] = v[j];
+}
+
+static void state_get(const lane_states *s, size_t l, uint32_t v[8])
+{
+    if (!s->word_major) {
+        memcpy(v, s->aos[l], 32);
+        return;
+    }
+    for (int j = 0; j < 8; j++)
+        v[j] = s->soa[j][l];
 }
 
 /* The lanes' loop: each message from its own state after its prefix; with
@@ -106,33 +134,42 @@ static void gather_core(const pk_multi_path *p, const pk_sha256_gather *msgs, si
 {
     size_t L = p->lanes < MAX_LANES ? p->lanes : MAX_LANES;
     gather_lane ln[MAX_LANES];
-    uint32_t st[MAX_LANES][8];
+    lane_states st;
+    st.word_major = p->soa != NULL;
+    if (st.word_major) /* a vector reads every column, the free ones too */
+        memset(st.soa, 0, sizeof st.soa);
     const uint8_t *blk[MAX_LANES];
     uint8_t scratch[MAX_LANES][64];
     size_t next = 0, active = 0;
 
     while (active < L && next < n) {
-        gather_start(&ln[active], next, &msgs[next], st[active]);
+        gather_start(&ln[active], next, &msgs[next]);
+        state_set(&st, active, msgs[next].state);
         active++, next++;
     }
     while (active > 0) {
         for (size_t l = 0; l < active; l++)
             blk[l] = ln[l].second ? scratch[l] : gather_block(&ln[l], &msgs[ln[l].job], scratch[l]);
-        p->fn(st, blk, active);
+        if (st.word_major)
+            p->soa(st.soa, blk, active);
+        else
+            p->fn(st.aos, blk, active);
         for (size_t l = 0; l < active;) {
             gather_lane *x = &ln[l];
             if (++x->blk < x->nblk) {
                 l++;
                 continue;
             }
+            uint32_t h[8];
+            state_get(&st, l, h);
             if (dbl && !x->second) {
                 /* First hash done: its digest is one padded block. */
                 for (int i = 0; i < 8; i++)
-                    pk_store_be32(scratch[l] + 4 * i, st[l][i]);
+                    pk_store_be32(scratch[l] + 4 * i, h[i]);
                 memset(scratch[l] + 32, 0, 32);
                 scratch[l][32] = 0x80;
                 scratch[l][62] = 0x01; /* 256 bits */
-                memcpy(st[l], pk_sha256_iv, 32);
+                state_set(&st, l, pk_sha256_iv);
                 x->second = 1;
                 x->blk = 0;
                 x->nblk = 1;
@@ -140,16 +177,18 @@ static void gather_core(const pk_multi_path *p, const pk_sha256_gather *msgs, si
                 continue;
             }
             for (int i = 0; i < 8; i++)
-                pk_store_be32(out[x->job] + 4 * i, st[l][i]);
+                pk_store_be32(out[x->job] + 4 * i, h[i]);
             if (next < n) {
-                gather_start(x, next, &msgs[next], st[l]);
+                gather_start(x, next, &msgs[next]);
+                state_set(&st, l, msgs[next].state);
                 next++;
                 l++;
             } else {
                 /* Close the gap with the last active lane, then look at it. */
                 active--;
                 ln[l] = ln[active];
-                memcpy(st[l], st[active], 32);
+                state_get(&st, active, h);
+                state_set(&st, l, h);
                 memcpy(scratch[l], scratch[active], 64);
             }
         }
@@ -236,13 +275,16 @@ static double seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* Calibration workloads, a fraction of a millisecond each on a fast path:
- * the best of three runs. */
-enum { CAL_MSGS = 24, CAL_LEN = 4096, CAL_NODES = 256 };
+/* Calibration workloads, a fraction of a millisecond each on a fast path,
+ * timed path after path in CAL_ROUNDS alternating rounds (a moment of
+ * noise then falls on one round of each path, not on all of one path's):
+ * each path's best. */
+enum { CAL_MSGS = 48, CAL_LEN = 4096, CAL_NODES = 256, CAL_ROUNDS = 5 };
 
 static double time_var(const pk_multi_path *p, const uint8_t *data)
 {
-    /* Unequal lengths, as a block's transactions and inputs' messages are. */
+    /* Unequal lengths, as a block's transactions and inputs' messages are;
+     * more of them than the widest path has lanes. */
     const uint8_t *msgs[CAL_MSGS];
     size_t lens[CAL_MSGS];
     uint8_t out[CAL_MSGS][32];
@@ -250,27 +292,32 @@ static double time_var(const pk_multi_path *p, const uint8_t *data)
         msgs[i] = data + i;
         lens[i] = 150 + (i * 1531) % (CAL_LEN - 200);
     }
-    double best = 1e9;
-    for (int r = 0; r < 3; r++) {
-        double t0 = seconds();
-        pk_sha256d_many_using(p, msgs, lens, CAL_MSGS, out);
-        double t = seconds() - t0;
-        best = t < best ? t : best;
-    }
-    return best;
+    double t0 = seconds();
+    pk_sha256d_many_using(p, msgs, lens, CAL_MSGS, out);
+    return seconds() - t0;
 }
 
 static double time_fixed(const pk_multi_path *p, const uint8_t *data)
 {
     static __thread uint8_t out[CAL_NODES * 32];
-    double best = 1e9;
-    for (int r = 0; r < 3; r++) {
-        double t0 = seconds();
-        pk_sha256d_fixed_many_using(p, data, 64, CAL_NODES, out);
-        double t = seconds() - t0;
-        best = t < best ? t : best;
-    }
-    return best;
+    double t0 = seconds();
+    pk_sha256d_fixed_many_using(p, data, 64, CAL_NODES, out);
+    return seconds() - t0;
+}
+
+/* A path "a+b" is off when it, a or b is named. */
+static int path_disabled(const char *list, const char *name)
+{
+    if (pk_name_in_list(list, name))
+        return 1;
+    const char *plus = strchr(name, '+');
+    if (!plus)
+        return 0;
+    char first[32];
+    size_t k = (size_t)(plus - name) < sizeof first - 1 ? (size_t)(plus - name) : sizeof first - 1;
+    memcpy(first, name, k);
+    first[k] = 0;
+    return pk_name_in_list(list, first) || path_disabled(list, plus + 1);
 }
 
 /* Every path this CPU has that passes its self-test (and is not
@@ -282,27 +329,40 @@ static void choose(void)
 {
     unsigned cpu = pk_cpu_features();
     const char *disable = getenv("POWKIT_DISABLE");
-    uint8_t *data = malloc(CAL_LEN + CAL_NODES * 64);
-    double best_var = 1e9, best_fixed = 1e9;
+    const pk_multi_path *ok[N_PATHS];
+    double tv[N_PATHS], tf[N_PATHS];
+    size_t n = 0;
     for (size_t i = 0; i < N_PATHS; i++) {
         const pk_multi_path *p = &g_paths[i];
-        if ((p->cpu & cpu) != p->cpu || (i + 1 < N_PATHS && pk_name_in_list(disable, p->name)) ||
+        if ((p->cpu & cpu) != p->cpu || (i + 1 < N_PATHS && path_disabled(disable, p->name)) ||
             !multi_selftest(p))
             continue;
-        if (!data) { /* no room to time: the widest that works */
-            g_pick = g_pick_fixed = p;
-            return;
+        tv[n] = tf[n] = 1e9;
+        ok[n++] = p;
+    }
+    if (n == 0)
+        return; /* not even ref's self-test passed: ref stays, as the oracle */
+    g_pick = g_pick_fixed = ok[0];
+    uint8_t *data = malloc(CAL_LEN + CAL_MSGS + CAL_NODES * 64);
+    if (!data)
+        return; /* no room to time: the widest that works */
+    for (size_t k = 0; k < CAL_LEN + CAL_MSGS + CAL_NODES * 64; k++)
+        data[k] = (uint8_t)(k * 7 + 1);
+    for (int r = 0; r < CAL_ROUNDS; r++)
+        for (size_t i = 0; i < n; i++) {
+            double v = time_var(ok[i], data), f = time_fixed(ok[i], data);
+            tv[i] = v < tv[i] ? v : tv[i];
+            tf[i] = f < tf[i] ? f : tf[i];
         }
-        for (size_t k = 0; k < CAL_LEN + CAL_NODES * 64; k++)
-            data[k] = (uint8_t)(k * 7 + 1);
-        double tv = time_var(p, data), tf = time_fixed(p, data);
-        if (tv < best_var * 0.95) {
-            best_var = tv;
-            g_pick = p;
+    double best_var = tv[0], best_fixed = tf[0];
+    for (size_t i = 1; i < n; i++) {
+        if (tv[i] < best_var * 0.95) {
+            best_var = tv[i];
+            g_pick = ok[i];
         }
-        if (tf < best_fixed * 0.95) {
-            best_fixed = tf;
-            g_pick_fixed = p;
+        if (tf[i] < best_fixed * 0.95) {
+            best_fixed = tf[i];
+            g_pick_fixed = ok[i];
         }
     }
     free(data);
