@@ -21,6 +21,7 @@
 #include "powkit/validate.h"
 #include "powkit/verify.h"
 #include "testutil.h"
+#include "../validate/script/script_internal.h"
 
 #define FLAG_BITS 21
 
@@ -1071,4 +1072,55 @@ Test(script, core_taproot_assets, .timeout = 900)
                 cases, runs, fails, tapscript, upgradable);
     cr_expect(cases >= 2700, "only %zu cases", cases);
     cr_assert_eq(fails, 0, "%zu differences from Core in the taproot reference cases", fails);
+}
+
+/* The precheck that lets most legacy CHECKSIGs skip FindAndDelete: where
+ * it says the signature is nowhere in the script code, FindAndDelete
+ * finds nothing; where the signature's push is at an opcode boundary, it
+ * says it may be there.  Random scripts of pushes (some of the signature
+ * itself, some of its prefix) and single-byte opcodes. */
+Test(script, sig_in_code_never_misses_a_find_and_delete)
+{
+    tu_rng r = {31};
+    uint8_t code[600], out[600], sig[80];
+    for (int round = 0; round < 20000; round++) {
+        size_t sl = tu_below(&r, 4) == 0 ? tu_below(&r, 3) : 1 + tu_below(&r, 75);
+        tu_fill(&r, sig, sl);
+        if (sl && tu_below(&r, 2))
+            sig[0] = 0x30; /* a DER signature's first byte, also a common script byte */
+        size_t len = 0;
+        int planted = 0;
+        while (len < 400 && tu_below(&r, 12) != 0) {
+            unsigned kind = tu_below(&r, 5);
+            if (kind == 0) { /* the signature's minimal push */
+                code[len++] = (uint8_t)sl;
+                memcpy(code + len, sig, sl);
+                len += sl;
+                planted = 1;
+            } else if (kind == 1 && sl > 1) { /* a push of a prefix of it */
+                size_t k = 1 + tu_below(&r, (uint32_t)sl - 1);
+                code[len++] = (uint8_t)k;
+                memcpy(code + len, sig, k);
+                len += k;
+            } else if (kind == 2) { /* random bytes pushed */
+                size_t k = tu_below(&r, 40);
+                code[len++] = (uint8_t)k;
+                tu_fill(&r, code + len, k);
+                len += k;
+            } else { /* an opcode without data (OP_1 .. OP_NOP10) */
+                code[len++] = (uint8_t)(0x51 + tu_below(&r, 0xb9 - 0x51 + 1));
+            }
+        }
+        size_t nl = 0;
+        size_t found = pk_scr_find_and_delete(code, len, sig, sl, out, &nl);
+        int may = pk_scr_sig_in_code(code, len, sig, sl);
+        if (!may)
+            cr_assert_eq(found, 0, "round %d: precheck said no, FindAndDelete found %zu", round, found);
+        if (planted)
+            cr_assert(found > 0 && may, "round %d: a planted push not found (found %zu, may %d)", round, found, may);
+    }
+    /* A script shorter than the signature: nothing to walk. */
+    uint8_t p2pkh[25] = {0x76, 0xa9, 20};
+    memset(sig, 0x30, 72);
+    cr_assert_eq(pk_scr_sig_in_code(p2pkh, sizeof p2pkh, sig, 72), 0);
 }

@@ -222,8 +222,7 @@ int pk_scr_eval(pk_sstack *st, const uint8_t *script, size_t len, uint32_t flags
         if (exec && op <= OP_PUSHDATA4) {
             if (minimal && !minimal_push(push, push_len, op))
                 FAIL(PK_SCRIPT_ERR_MINIMALDATA);
-            pk_selem e = {push, (uint32_t)push_len, 0, {0}};
-            pk_sstack_push(st, &e);
+            pk_sstack_push_ref(st, push, push_len);
         } else if (exec || (op >= OP_IF && op <= OP_ENDIF)) {
             pk_selem e;
             int64_t a, b, x;
@@ -362,10 +361,8 @@ int pk_scr_eval(pk_sstack *st, const uint8_t *script, size_t len, uint32_t flags
                 break;
             case OP_IFDUP:
                 NEED(1);
-                if (pk_scr_cast_bool(&TOP(1))) {
-                    e = TOP(1);
-                    pk_sstack_push(st, &e);
-                }
+                if (pk_scr_cast_bool(&TOP(1)))
+                    pk_sstack_push_copy(st, 1);
                 break;
             case OP_DEPTH:
                 pk_scr_num_set(&e, (int64_t)st->n);
@@ -377,8 +374,7 @@ int pk_scr_eval(pk_sstack *st, const uint8_t *script, size_t len, uint32_t flags
                 break;
             case OP_DUP:
                 NEED(1);
-                e = TOP(1);
-                pk_sstack_push(st, &e);
+                pk_sstack_push_copy(st, 1);
                 break;
             case OP_NIP:
                 NEED(2);
@@ -386,8 +382,7 @@ int pk_scr_eval(pk_sstack *st, const uint8_t *script, size_t len, uint32_t flags
                 break;
             case OP_OVER:
                 NEED(2);
-                e = TOP(2);
-                pk_sstack_push(st, &e);
+                pk_sstack_push_copy(st, 2);
                 break;
             case OP_PICK:
             case OP_ROLL: {
@@ -551,7 +546,7 @@ int pk_scr_eval(pk_sstack *st, const uint8_t *script, size_t len, uint32_t flags
                 } else {
                     const uint8_t *code = script + codehash;
                     size_t code_len = len - codehash;
-                    if (sv == PK_SIGV_BASE) {
+                    if (sv == PK_SIGV_BASE && pk_scr_sig_in_code(code, code_len, sd, sig->len)) {
                         if (!code_buf && !(code_buf = malloc(len ? len : 1)))
                             abort();
                         size_t nl;
@@ -644,6 +639,8 @@ int pk_scr_eval(pk_sstack *st, const uint8_t *script, size_t len, uint32_t flags
                 if (sv == PK_SIGV_BASE) {
                     /* Every signature leaves the script code before any is checked. */
                     for (size_t k = 0; k < (size_t)ns; k++) {
+                        if (!pk_scr_sig_in_code(code, code_len, pk_se_data(sigs[k]), sigs[k]->len))
+                            continue;
                         if (!code_buf && !(code_buf = malloc(len ? len : 1)))
                             abort();
                         size_t nl;

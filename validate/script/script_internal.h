@@ -65,12 +65,44 @@ typedef struct pk_sstack {
 enum { PK_SSTACK_LENT = 8 };
 #define PK_SSTACK_ON(buf) ((pk_sstack){(buf), 0, sizeof(buf) / sizeof(buf)[0], 0})
 void pk_sstack_grow(pk_sstack *s); /* room for one more: to the heap, doubling */
-/* Inline: every push, number and hash result goes through here. */
+/* Inline: every push, number and hash result goes through here.  A
+ * borrowed element is copied field by field: its buffer is not its own,
+ * and a whole copy loads the fields in wider pieces than they were just
+ * stored, which the CPU cannot forward from its store buffer (a stall on
+ * every OP_DUP of a pushed key). */
+static inline void pk_selem_copy(pk_selem *d, const pk_selem *e)
+{
+    if (e->own) {
+        *d = *e;
+        return;
+    }
+    d->p = e->p;
+    d->len = e->len;
+    d->own = 0;
+}
 static inline void pk_sstack_push(pk_sstack *s, const pk_selem *e)
 {
     if (s->n == s->cap)
         pk_sstack_grow(s);
-    s->e[s->n++] = *e;
+    pk_selem_copy(&s->e[s->n++], e);
+}
+/* Bytes that outlive the run (a script's push, a witness item). */
+static inline void pk_sstack_push_ref(pk_sstack *s, const uint8_t *p, size_t len)
+{
+    if (s->n == s->cap)
+        pk_sstack_grow(s);
+    pk_selem *d = &s->e[s->n++];
+    d->p = p;
+    d->len = (uint32_t)len;
+    d->own = 0;
+}
+/* A copy of the element k from the top (1: the top) pushed on top. */
+static inline void pk_sstack_push_copy(pk_sstack *s, size_t k)
+{
+    if (s->n == s->cap)
+        pk_sstack_grow(s); /* before the source is taken: it may move */
+    pk_selem_copy(&s->e[s->n], &s->e[s->n - k]);
+    s->n++;
 }
 void pk_sstack_free(pk_sstack *s);
 
@@ -118,6 +150,11 @@ int pk_scr_push_only(const uint8_t *s, size_t len);
 /* num.c: CScriptNum. */
 int pk_scr_num_get(const pk_selem *e, int minimal, size_t max, int64_t *out); /* 0: SCRIPTNUM */
 void pk_scr_num_set(pk_selem *e, int64_t v);
+
+/* 0 when sig's bytes occur nowhere in the script code, so that
+ * FindAndDelete cannot find its push there (the common case: the script
+ * code is shorter than a signature, or holds none), without the walk. */
+int pk_scr_sig_in_code(const uint8_t *code, size_t len, const uint8_t *sig, size_t sig_len);
 
 /* signature.c */
 int pk_scr_check_sig_encoding(const uint8_t *sig, size_t len, uint32_t flags, pk_script_error *err);

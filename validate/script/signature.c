@@ -82,6 +82,25 @@ int pk_scr_check_pubkey_encoding(const uint8_t *k, size_t n, uint32_t flags, pk_
     return 1;
 }
 
+int pk_scr_sig_in_code(const uint8_t *code, size_t len, const uint8_t *sig, size_t sig_len)
+{
+    /* sig's bytes anywhere (the push before them is in the pattern too,
+     * so they start at least one byte in): a match at an opcode boundary
+     * needs one. */
+    if (sig_len == 0)
+        return len > 0; /* the pattern is OP_0 alone: let the walk decide */
+    if (sig_len + 1 > len)
+        return 0;
+    for (const uint8_t *p = code + 1, *end = code + len - sig_len; p <= end; p++) {
+        p = memchr(p, sig[0], (size_t)(end - p) + 1);
+        if (!p)
+            return 0;
+        if (memcmp(p, sig, sig_len) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 size_t pk_scr_find_and_delete(const uint8_t *code, size_t len, const uint8_t *sig, size_t sig_len, uint8_t *out,
                               size_t *out_len)
 {

@@ -71,8 +71,7 @@ static void witness_stack(const witness *w, pk_sstack *st)
     (void)pk_compact_get(w->d, &pos);
     for (size_t i = 0; i < w->count; i++) {
         size_t l = (size_t)pk_compact_get(w->d, &pos);
-        pk_selem e = {w->d + pos, (uint32_t)l, 0, {0}};
-        pk_sstack_push(st, &e);
+        pk_sstack_push_ref(st, w->d + pos, l);
         pos += l;
     }
 }
