@@ -51,6 +51,11 @@ typedef struct gather_lane {
     size_t job, blk, nblk, len; /* len: the message's bytes after the prefix */
     size_t seg, off;            /* the next unread byte: segment and offset in it */
     int second;
+    /* The whole blocks in place that follow the last one gather_block
+     * returned in place, taken by the lanes' loop without a call (most of
+     * a long message's blocks). */
+    const uint8_t *run;
+    size_t nrun;
 } gather_lane;
 
 /* Block k of lane x's message (padded at its end), in place when the
@@ -63,8 +68,13 @@ static const uint8_t *gather_block(gather_lane *x, const pk_sha256_gather *m, ui
         x->off = 0;
     }
     if (start + 64 <= x->len && x->seg < m->nsegs && m->segs[x->seg].n - x->off >= 64) {
-        const uint8_t *b = m->segs[x->seg].p + x->off;
+        const pk_sha256_seg *g = &m->segs[x->seg];
+        const uint8_t *b = g->p + x->off;
         x->off += 64;
+        size_t in_seg = (g->n - x->off) / 64, in_msg = (x->len - start - 64) / 64;
+        x->nrun = in_seg < in_msg ? in_seg : in_msg;
+        x->run = b + 64;
+        x->off += 64 * x->nrun;
         return b;
     }
     size_t have = 0;
@@ -97,7 +107,7 @@ static void gather_start(gather_lane *x, size_t job, const pk_sha256_gather *m)
     size_t len = 0;
     for (size_t i = 0; i < m->nsegs; i++)
         len += m->segs[i].n;
-    *x = (gather_lane){job, 0, (len + 8) / 64 + 1, len, 0, 0, 0};
+    *x = (gather_lane){job, 0, (len + 8) / 64 + 1, len, 0, 0, 0, NULL, 0};
 }
 
 /* The lanes' states, lane by lane or word-major as the path takes them. */
@@ -139,7 +149,7 @@ static void gather_core(const pk_multi_path *p, const pk_sha256_gather *msgs, si
     if (st.word_major) /* a vector reads every column, the free ones too */
         memset(st.soa, 0, sizeof st.soa);
     const uint8_t *blk[MAX_LANES];
-    uint8_t scratch[MAX_LANES][64];
+    uint8_t scratch[MAX_LANES][64] __attribute__((aligned(64))); /* a vector loads each whole */
     size_t next = 0, active = 0;
 
     while (active < L && next < n) {
@@ -148,8 +158,16 @@ static void gather_core(const pk_multi_path *p, const pk_sha256_gather *msgs, si
         active++, next++;
     }
     while (active > 0) {
-        for (size_t l = 0; l < active; l++)
-            blk[l] = ln[l].second ? scratch[l] : gather_block(&ln[l], &msgs[ln[l].job], scratch[l]);
+        for (size_t l = 0; l < active; l++) {
+            gather_lane *x = &ln[l];
+            if (x->nrun) {
+                blk[l] = x->run;
+                x->run += 64;
+                x->nrun--;
+            } else {
+                blk[l] = x->second ? scratch[l] : gather_block(x, &msgs[x->job], scratch[l]);
+            }
+        }
         if (st.word_major)
             p->soa(st.soa, blk, active);
         else
