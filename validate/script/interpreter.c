@@ -230,8 +230,7 @@ int pk_scr_eval(pk_sstack *st, const uint8_t *script, size_t len, uint32_t flags
             case OP_1NEGATE:
             case OP_1: case 0x52: case 0x53: case 0x54: case 0x55: case 0x56: case 0x57: case 0x58:
             case 0x59: case 0x5a: case 0x5b: case 0x5c: case 0x5d: case 0x5e: case 0x5f: case OP_16:
-                pk_scr_num_set(&e, (int)op - (OP_1 - 1));
-                pk_sstack_push(st, &e);
+                pk_scr_num_set(pk_sstack_slot(st), (int)op - (OP_1 - 1));
                 break;
             case OP_NOP:
                 break;
@@ -365,8 +364,8 @@ int pk_scr_eval(pk_sstack *st, const uint8_t *script, size_t len, uint32_t flags
                     pk_sstack_push_copy(st, 1);
                 break;
             case OP_DEPTH:
-                pk_scr_num_set(&e, (int64_t)st->n);
-                pk_sstack_push(st, &e);
+                x = (int64_t)st->n; /* before the new top counts */
+                pk_scr_num_set(pk_sstack_slot(st), x);
                 break;
             case OP_DROP:
                 NEED(1);
@@ -417,8 +416,8 @@ int pk_scr_eval(pk_sstack *st, const uint8_t *script, size_t len, uint32_t flags
                 break;
             case OP_SIZE:
                 NEED(1);
-                pk_scr_num_set(&e, TOP(1).len);
-                pk_sstack_push(st, &e);
+                x = TOP(1).len;
+                pk_scr_num_set(pk_sstack_slot(st), x);
                 break;
             case OP_EQUAL:
             case OP_EQUALVERIFY: {
@@ -426,8 +425,7 @@ int pk_scr_eval(pk_sstack *st, const uint8_t *script, size_t len, uint32_t flags
                 const pk_selem *x1 = &TOP(2), *x2 = &TOP(1);
                 int eq = x1->len == x2->len && memcmp(pk_se_data(x1), pk_se_data(x2), x1->len) == 0;
                 st->n -= 2;
-                set_bool(&e, eq);
-                pk_sstack_push(st, &e);
+                set_bool(pk_sstack_slot(st), eq);
                 if (op == OP_EQUALVERIFY) {
                     if (!eq)
                         FAIL(PK_SCRIPT_ERR_EQUALVERIFY);
@@ -568,8 +566,7 @@ int pk_scr_eval(pk_sstack *st, const uint8_t *script, size_t len, uint32_t flags
                         FAIL(PK_SCRIPT_ERR_SIG_NULLFAIL);
                 }
                 st->n -= 2;
-                set_bool(&e, ok);
-                pk_sstack_push(st, &e);
+                set_bool(pk_sstack_slot(st), ok);
                 if (op == OP_CHECKSIGVERIFY) {
                     if (!ok)
                         FAIL(PK_SCRIPT_ERR_CHECKSIGVERIFY);

@@ -96,6 +96,14 @@ static inline void pk_sstack_push_ref(pk_sstack *s, const uint8_t *p, size_t len
     d->len = (uint32_t)len;
     d->own = 0;
 }
+/* A new top, for the caller to fill in place (a number, a result): built
+ * aside and copied in, its fields would be loaded wider than stored. */
+static inline pk_selem *pk_sstack_slot(pk_sstack *s)
+{
+    if (s->n == s->cap)
+        pk_sstack_grow(s);
+    return &s->e[s->n++];
+}
 /* A copy of the element k from the top (1: the top) pushed on top. */
 static inline void pk_sstack_push_copy(pk_sstack *s, size_t k)
 {
