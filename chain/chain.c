@@ -595,6 +595,95 @@ static int connect_inputs(pk_chainstate *cs, const pk_block *b, int64_t height, 
     return rc;
 }
 
+/* The coins block h spends, from the source's undo data, into the set:
+ * those made by the block itself are left to it, and those already there
+ * (made by a block connected since the start) are the same coins. */
+typedef struct block_txid {
+    uint8_t txid[32];
+    size_t ti;
+} block_txid;
+
+static int by_txid(const void *a, const void *b)
+{
+    return memcmp(((const block_txid *)a)->txid, ((const block_txid *)b)->txid, 32);
+}
+
+/* On the block as connect parsed it, its txids made (the UTXO work's
+ * task, before that work): a block is parsed once. */
+static int add_spent_coins(pk_chainstate *cs, pk_block_source *src, int64_t h, const pk_block *b, char *err,
+                           size_t errlen)
+{
+    const uint8_t *data = b->data;
+    pk_prevout *out = NULL;
+    uint8_t *store = NULL;
+    size_t n = 0;
+    int rc = src->spent(src, h, &out, &n, &store, err, errlen);
+    if (rc)
+        return rc < 0 ? rc : PK_CHAIN_ESOURCE;
+    if (n != b->n_inputs - 1) {
+        snprintf(err, errlen, "block %lld: the undo data holds %zu coins for %llu inputs", (long long)h, n,
+                 (unsigned long long)(b->n_inputs - 1));
+        free(out);
+        free(store);
+        return PK_CHAIN_ESOURCE;
+    }
+    size_t k = 0, max_in = 1;
+    for (size_t ti = 1; ti < b->ntx; ti++)
+        if (b->tx[ti].n_in > max_in)
+            max_in = b->tx[ti].n_in;
+    pk_txin_ref *ins = malloc(max_in * sizeof *ins);
+    /* The block's txids sorted, with their positions: whether an input
+     * spends an earlier transaction of the block is a search, not a scan
+     * of every transaction before it. */
+    block_txid *ids = malloc(b->ntx * sizeof *ids);
+    if (!ins || !ids)
+        abort();
+    for (size_t ti = 0; ti < b->ntx; ti++) {
+        memcpy(ids[ti].txid, b->tx[ti].txid, 32);
+        ids[ti].ti = ti;
+    }
+    qsort(ids, b->ntx, sizeof *ids, by_txid);
+    for (size_t ti = 1; ti < b->ntx; ti++) {
+        pk_tx_inputs(b, &b->tx[ti], ins);
+        for (uint32_t vi = 0; vi < b->tx[ti].n_in; vi++, k++) {
+            const uint8_t *op = data + ins[vi].prevout;
+            block_txid want;
+            memcpy(want.txid, op, 32);
+            const block_txid *hit = bsearch(&want, ids, b->ntx, sizeof *ids, by_txid);
+            /* Duplicate txids (BIP30's) sort together: any earlier one counts. */
+            int own = 0;
+            if (hit) {
+                size_t lo = (size_t)(hit - ids);
+                while (lo > 0 && memcmp(ids[lo - 1].txid, op, 32) == 0)
+                    lo--;
+                for (size_t j = lo; j < b->ntx && !own && memcmp(ids[j].txid, op, 32) == 0; j++)
+                    own = ids[j].ti < ti;
+            }
+            uint8_t key[36];
+            memcpy(key, op, 36);
+            if (own || pk_utxo_get(&cs->u, key))
+                continue;
+            if (out[k].height > cs->height) {
+                snprintf(err, errlen, "block %lld: the undo data says input %u of transaction %zu spends a coin of "
+                                      "height %lld",
+                         (long long)h, vi, ti, (long long)out[k].height);
+                rc = PK_CHAIN_ESOURCE;
+                break;
+            }
+            pk_utxo_add(&cs->u, key, out[k].value, (uint32_t)out[k].height, out[k].coinbase, out[k].script,
+                        out[k].script_len, 0);
+        }
+        if (rc)
+            break;
+    }
+    pk_utxo_commit(&cs->u);
+    free(ins);
+    free(ids);
+    free(out);
+    free(store);
+    return rc;
+}
+
 /* A block's UTXO work, beside its checks (see pk_block_verify_beside):
  * its verdict kept apart until they pass. */
 typedef struct connect_job {
@@ -604,6 +693,11 @@ typedef struct connect_job {
     pk_chain_verdict v;
     int ran, rc;
     double ms; /* its own time, on its thread */
+    /* With a source of undo data: the block's spent coins first (a
+     * source's error in src_rc, its message in src_err). */
+    pk_block_source *src;
+    int src_rc;
+    char src_err[256];
 } connect_job;
 
 static void connect_beside(void *arg, const pk_block *b)
@@ -611,6 +705,10 @@ static void connect_beside(void *arg, const pk_block *b)
     connect_job *j = arg;
     double t0 = pk_now();
     j->ran = 1;
+    if (j->src && (j->src_rc = add_spent_coins(j->cs, j->src, j->height, b, j->src_err, sizeof j->src_err)) != 0) {
+        j->ms = (pk_now() - t0) * 1e3;
+        return;
+    }
     if (j->height == 0) {
         /* Genesis: its coinbase is not spendable, so nothing joins the set. */
         if (!hash_is(j->v.hash, j->cs->r->genesis))
@@ -622,7 +720,10 @@ static void connect_beside(void *arg, const pk_block *b)
     j->ms = (pk_now() - t0) * 1e3;
 }
 
-int pk_chainstate_connect(pk_chainstate *cs, const uint8_t *data, size_t len, pk_chain_verdict *v)
+/* The block connected; with src, its spent coins taken from the source's
+ * undo data first (pk_chainstate_start_from). */
+static int connect_block(pk_chainstate *cs, const uint8_t *data, size_t len, pk_chain_verdict *v,
+                         pk_block_source *src)
 {
     memset(v, 0, sizeof *v);
     int64_t height = cs->height + 1;
@@ -657,9 +758,22 @@ int pk_chainstate_connect(pk_chainstate *cs, const uint8_t *data, size_t len, pk
     pk_pool pool = pk_verifier_pool(cs->v);
     pk_prevouts pv;
     memset(&pv, 0, sizeof pv);
-    connect_job cj = {cs, height, &pv, *v, 0, 0, 0};
+    connect_job cj = {cs, height, &pv, *v, 0, 0, 0, src, 0, ""};
     pk_block_beside bs = {connect_beside, &cj};
-    if (pk_block_verify_beside(&b, data, len, &cs->params, &rep, &e, &pool, &bs)) {
+    int checks = pk_block_verify_beside(&b, data, len, &cs->params, &rep, &e, &pool, &bs);
+    if (cj.src_rc) {
+        /* The source's undo data does not fit the block: an error of the
+         * source, whatever the block's checks say (as before connect). */
+        pk_utxo_rollback(&cs->u);
+        free(pv.first);
+        free(pv.out);
+        pk_block_free(&b);
+        cs->st.ms_parse += (pk_now() - t0) * 1e3;
+        v->valid = 0;
+        snprintf(v->msg, sizeof v->msg, "%s", cj.src_err);
+        return cj.src_rc;
+    }
+    if (checks) {
         if (cj.ran)
             pk_utxo_rollback(&cs->u);
         free(pv.first);
@@ -748,99 +862,9 @@ int pk_chainstate_connect(pk_chainstate *cs, const uint8_t *data, size_t len, pk
     return 0;
 }
 
-/* The coins block h spends, from the source's undo data, into the set:
- * those made by the block itself are left to it, and those already there
- * (made by a block connected since the start) are the same coins. */
-typedef struct block_txid {
-    uint8_t txid[32];
-    size_t ti;
-} block_txid;
-
-static int by_txid(const void *a, const void *b)
+int pk_chainstate_connect(pk_chainstate *cs, const uint8_t *data, size_t len, pk_chain_verdict *v)
 {
-    return memcmp(((const block_txid *)a)->txid, ((const block_txid *)b)->txid, 32);
-}
-
-static int add_spent_coins(pk_chainstate *cs, pk_block_source *src, int64_t h, const uint8_t *data, size_t len,
-                           char *err, size_t errlen)
-{
-    pk_block b;
-    pk_verror e;
-    if (pk_block_parse(&b, data, len, &e))
-        return 0; /* connect refuses it with its reason */
-    pk_block_hash_txs(&b);
-    pk_prevout *out = NULL;
-    uint8_t *store = NULL;
-    size_t n = 0;
-    int rc = src->spent(src, h, &out, &n, &store, err, errlen);
-    if (rc) {
-        pk_block_free(&b);
-        return rc < 0 ? rc : PK_CHAIN_ESOURCE;
-    }
-    if (n != b.n_inputs - 1) {
-        snprintf(err, errlen, "block %lld: the undo data holds %zu coins for %llu inputs", (long long)h, n,
-                 (unsigned long long)(b.n_inputs - 1));
-        pk_block_free(&b);
-        free(out);
-        free(store);
-        return PK_CHAIN_ESOURCE;
-    }
-    size_t k = 0, max_in = 1;
-    for (size_t ti = 1; ti < b.ntx; ti++)
-        if (b.tx[ti].n_in > max_in)
-            max_in = b.tx[ti].n_in;
-    pk_txin_ref *ins = malloc(max_in * sizeof *ins);
-    /* The block's txids sorted, with their positions: whether an input
-     * spends an earlier transaction of the block is a search, not a scan
-     * of every transaction before it. */
-    block_txid *ids = malloc(b.ntx * sizeof *ids);
-    if (!ins || !ids)
-        abort();
-    for (size_t ti = 0; ti < b.ntx; ti++) {
-        memcpy(ids[ti].txid, b.tx[ti].txid, 32);
-        ids[ti].ti = ti;
-    }
-    qsort(ids, b.ntx, sizeof *ids, by_txid);
-    for (size_t ti = 1; ti < b.ntx; ti++) {
-        pk_tx_inputs(&b, &b.tx[ti], ins);
-        for (uint32_t vi = 0; vi < b.tx[ti].n_in; vi++, k++) {
-            const uint8_t *op = data + ins[vi].prevout;
-            block_txid want;
-            memcpy(want.txid, op, 32);
-            const block_txid *hit = bsearch(&want, ids, b.ntx, sizeof *ids, by_txid);
-            /* Duplicate txids (BIP30's) sort together: any earlier one counts. */
-            int own = 0;
-            if (hit) {
-                size_t lo = (size_t)(hit - ids);
-                while (lo > 0 && memcmp(ids[lo - 1].txid, op, 32) == 0)
-                    lo--;
-                for (size_t j = lo; j < b.ntx && !own && memcmp(ids[j].txid, op, 32) == 0; j++)
-                    own = ids[j].ti < ti;
-            }
-            uint8_t key[36];
-            memcpy(key, op, 36);
-            if (own || pk_utxo_get(&cs->u, key))
-                continue;
-            if (out[k].height > cs->height) {
-                snprintf(err, errlen, "block %lld: the undo data says input %u of transaction %zu spends a coin of "
-                                      "height %lld",
-                         (long long)h, vi, ti, (long long)out[k].height);
-                rc = PK_CHAIN_ESOURCE;
-                break;
-            }
-            pk_utxo_add(&cs->u, key, out[k].value, (uint32_t)out[k].height, out[k].coinbase, out[k].script,
-                        out[k].script_len, 0);
-        }
-        if (rc)
-            break;
-    }
-    pk_utxo_commit(&cs->u);
-    free(ins);
-    free(ids);
-    free(out);
-    free(store);
-    pk_block_free(&b);
-    return rc;
+    return connect_block(cs, data, len, v, NULL);
 }
 
 int pk_chainstate_start_from(pk_chainstate *cs, pk_block_source *src, int64_t from, char *err, size_t errlen)
@@ -888,19 +912,12 @@ int pk_chainstate_step(pk_chainstate *cs, pk_block_source *src, pk_chain_verdict
                  (long long)(cs->height + 1));
         return PK_CHAIN_ESOURCE;
     }
-    if (cs->coins_from_source) {
-        if (!src->spent) {
-            free(data);
-            snprintf(err, errlen, "the %s source has no undo data", src->name);
-            return PK_CHAIN_ESOURCE;
-        }
-        rc = add_spent_coins(cs, src, h, data, len, err, errlen);
-        if (rc) {
-            free(data);
-            return rc;
-        }
+    if (cs->coins_from_source && !src->spent) {
+        free(data);
+        snprintf(err, errlen, "the %s source has no undo data", src->name);
+        return PK_CHAIN_ESOURCE;
     }
-    rc = pk_chainstate_connect(cs, data, len, v);
+    rc = connect_block(cs, data, len, v, cs->coins_from_source ? src : NULL);
     free(data);
     if (rc < 0)
         snprintf(err, errlen, "%s", v->msg);
