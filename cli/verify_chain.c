@@ -197,8 +197,16 @@ int pk_cmd_verify_chain(int argc, char **argv)
     co.cache_mb = dbcache;
 
     char err[512];
-    pk_block_source *src = datadir ? pk_block_source_datadir(datadir, co.chain, err, sizeof err)
-                                   : pk_block_source_node(&no, err, sizeof err);
+    /* Core's files read ahead on a thread of their own, as the node's
+     * blocks are fetched ahead by its source. */
+    pk_block_source *src = NULL;
+    if (datadir) {
+        pk_block_source *files = pk_block_source_datadir(datadir, co.chain, err, sizeof err);
+        if (files && !(src = pk_block_source_ahead(files, 0)))
+            snprintf(err, sizeof err, "out of memory");
+    } else {
+        src = pk_block_source_node(&no, err, sizeof err);
+    }
     if (!src) {
         fprintf(stderr, "powkit verify-chain: %s\n", err);
         return PK_EXIT_USAGE;

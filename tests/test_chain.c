@@ -1167,3 +1167,161 @@ Test(chain, assumed_tip_with_given_coins_connects_the_next_block, .timeout = 300
     pk_chainstate_close(ref);
     free_chain(&c);
 }
+
+/* ---- reading ahead ---- */
+
+/* An inner source of made-up blocks: block h is h's bytes repeated; next
+ * fails at fail_at (an error with a message); every call checks that no
+ * other call into it is running (the wrapper makes them one at a time). */
+typedef struct slow_source {
+    pk_block_source s;
+    int64_t next, to, n, fail_at;
+    int in_call, overlapped, spent_calls, closed;
+} slow_source;
+
+static void slow_enter(slow_source *x)
+{
+    if (__atomic_add_fetch(&x->in_call, 1, __ATOMIC_SEQ_CST) != 1)
+        __atomic_store_n(&x->overlapped, 1, __ATOMIC_SEQ_CST);
+    usleep(200); /* long enough for the other thread to try */
+}
+
+static void slow_leave(slow_source *x) { __atomic_sub_fetch(&x->in_call, 1, __ATOMIC_SEQ_CST); }
+
+static int64_t slow_tip(pk_block_source *s, char *err, size_t errlen)
+{
+    (void)err, (void)errlen;
+    return ((slow_source *)s->ctx)->n - 1;
+}
+
+static int slow_start(pk_block_source *s, int64_t from, int64_t to, char *err, size_t errlen)
+{
+    (void)err, (void)errlen;
+    slow_source *x = s->ctx;
+    x->next = from;
+    x->to = to < 0 ? x->n - 1 : to;
+    return 0;
+}
+
+static int slow_next(pk_block_source *s, int64_t *height, uint8_t **data, size_t *len, char *err, size_t errlen)
+{
+    slow_source *x = s->ctx;
+    slow_enter(x);
+    int rc = 1;
+    if (x->next > x->to) {
+        rc = 0;
+    } else if (x->next == x->fail_at) {
+        snprintf(err, errlen, "blk00007.dat: block %lld cut short", (long long)x->next);
+        rc = PK_CHAIN_EIO;
+    } else {
+        *len = 100 + (size_t)x->next;
+        *data = malloc(*len);
+        memset(*data, (int)(x->next & 0xff), *len);
+        *height = x->next++;
+    }
+    slow_leave(x);
+    return rc;
+}
+
+static int slow_spent(pk_block_source *s, int64_t height, pk_prevout **out, size_t *n, uint8_t **store, char *err,
+                      size_t errlen)
+{
+    (void)height, (void)err, (void)errlen;
+    slow_source *x = s->ctx;
+    slow_enter(x);
+    x->spent_calls++;
+    *out = NULL, *n = 0, *store = NULL;
+    slow_leave(x);
+    return 0;
+}
+
+static void slow_close(pk_block_source *s) { ((slow_source *)s->ctx)->closed = 1; }
+
+static slow_source *slow_new(int64_t n, int64_t fail_at)
+{
+    slow_source *x = calloc(1, sizeof *x);
+    x->n = n;
+    x->fail_at = fail_at;
+    x->s = (pk_block_source){"slow", x, slow_tip, slow_start, slow_next, slow_close, NULL, slow_spent};
+    return x;
+}
+
+static void expect_block(pk_block_source *s, int64_t h)
+{
+    int64_t got = -1;
+    uint8_t *d = NULL;
+    size_t len = 0;
+    char err[256] = "";
+    int rc = s->next(s, &got, &d, &len, err, sizeof err);
+    cr_assert_eq(rc, 1, "block %lld: rc %d %s", (long long)h, rc, err);
+    cr_assert_eq(got, h);
+    cr_assert_eq(len, 100 + (size_t)h);
+    for (size_t i = 0; i < len; i++)
+        cr_assert_eq(d[i], (uint8_t)(h & 0xff), "block %lld byte %zu", (long long)h, i);
+    free(d);
+}
+
+Test(chain, read_ahead_gives_the_inner_blocks_in_order_one_call_at_a_time, .timeout = 60)
+{
+    char err[256];
+    slow_source *x = slow_new(300, -1);
+    pk_block_source *a = pk_block_source_ahead(&x->s, 4);
+    cr_assert(a);
+    cr_assert_str_eq(a->name, "slow");
+    cr_assert_null(a->headers, "the inner source has none");
+    cr_assert_not_null(a->spent);
+    int64_t h = -1;
+    uint8_t *d;
+    size_t len;
+    cr_assert_eq(a->next(a, &h, &d, &len, err, sizeof err), 0, "not started: nothing");
+    cr_assert_eq(a->tip(a, err, sizeof err), 299);
+    cr_assert_eq(a->start(a, 0, -1, err, sizeof err), 0, "%s", err);
+    for (int64_t k = 0; k < 300; k++) {
+        expect_block(a, k);
+        if (k % 7 == 0) { /* the undo data asked for while the reader reads */
+            pk_prevout *out;
+            size_t n;
+            uint8_t *store;
+            cr_assert_eq(a->spent(a, k, &out, &n, &store, err, sizeof err), 0);
+        }
+    }
+    cr_assert_eq(a->next(a, &h, &d, &len, err, sizeof err), 0, "the end");
+    cr_assert_eq(a->next(a, &h, &d, &len, err, sizeof err), 0, "the end again");
+    cr_assert_eq(x->spent_calls, 43);
+    /* Started again on a range: only it. */
+    cr_assert_eq(a->start(a, 10, 20, err, sizeof err), 0);
+    for (int64_t k = 10; k <= 20; k++)
+        expect_block(a, k);
+    cr_assert_eq(a->next(a, &h, &d, &len, err, sizeof err), 0);
+    cr_assert_eq(x->overlapped, 0, "two calls into the inner source at once");
+    /* Closed while the reader holds blocks ahead (and waits for room):
+     * they are freed (ASan's leak check), the inner source closed. */
+    cr_assert_eq(a->start(a, 0, -1, err, sizeof err), 0);
+    expect_block(a, 0);
+    usleep(20000);
+    a->close(a);
+    cr_assert_eq(x->closed, 1);
+    free(x);
+}
+
+Test(chain, read_ahead_gives_the_inner_error_where_it_came, .timeout = 60)
+{
+    char err[256];
+    slow_source *x = slow_new(100, 37);
+    pk_block_source *a = pk_block_source_ahead(&x->s, 0);
+    cr_assert_eq(a->start(a, 30, -1, err, sizeof err), 0);
+    for (int64_t k = 30; k < 37; k++)
+        expect_block(a, k);
+    int64_t h;
+    uint8_t *d;
+    size_t len;
+    for (int i = 0; i < 2; i++) {
+        err[0] = 0;
+        cr_assert_eq(a->next(a, &h, &d, &len, err, sizeof err), PK_CHAIN_EIO);
+        cr_assert_str_eq(err, "blk00007.dat: block 37 cut short");
+    }
+    a->close(a);
+    free(x);
+    /* No inner source, no wrapper. */
+    cr_assert_null(pk_block_source_ahead(NULL, 0));
+}

@@ -98,6 +98,13 @@ PK_API pk_block_source *pk_block_source_datadir(const char *dir, pk_chain chain,
 /* Blocks the caller holds (block i at height i; kept, not copied). */
 PK_API pk_block_source *pk_block_source_memory(const uint8_t *const *blocks, const size_t *lens, size_t n);
 
+/* inner read ahead on a thread of its own, up to depth blocks (0: 16)
+ * held: the next block is read while the last one is validated.  Takes
+ * inner (closed with it, or at once when this fails: NULL); its name, and
+ * its headers and spent where it has them.  inner's calls are made one at
+ * a time, so inner needs no locking of its own. */
+PK_API pk_block_source *pk_block_source_ahead(pk_block_source *inner, unsigned depth);
+
 /* ---- the chain state ---- */
 
 typedef struct pk_chainstate pk_chainstate;
