@@ -257,6 +257,21 @@ static int multi_selftest(const pk_multi_path *p)
     pk_sha256d_many_using(p, msgs, lens, 5, b);
     if (memcmp(a, b, sizeof a) != 0)
         return 0;
+    /* More messages than the widest path has lanes, of unequal lengths:
+     * every lane full, then lanes refilled and emptying (a path may hash
+     * a few lanes otherwise than many). */
+    enum { MANY = MAX_LANES + 9 };
+    const uint8_t *mm[MANY];
+    size_t ml[MANY];
+    uint8_t ma[MANY][32], mb[MANY][32];
+    for (size_t i = 0; i < MANY; i++) {
+        mm[i] = data + i;
+        ml[i] = (i * 37) % (300 - MANY);
+        pk_sha256d(mm[i], ml[i], ma[i]);
+    }
+    pk_sha256d_many_using(p, mm, ml, MANY, mb);
+    if (memcmp(ma, mb, sizeof ma) != 0)
+        return 0;
     /* Single hashes after a shared 64-byte prefix (a tagged hash). */
     pk_sha256_ctx c;
     pk_sha256_init(&c);
