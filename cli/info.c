@@ -140,6 +140,9 @@ int pk_cmd_selftest(int argc, char **argv)
     char feats[128];
     pk_cpu_feature_names(disp.cpu, feats, sizeof feats);
     printf("cpu: %s [%s]\nsha256: %s\n", pk_cpu_brand(), feats, pk_sha256_implementation());
+    /* The multi-buffer picks (txids, signature hashes; merkle nodes, headers): each self-tested, then timed. */
+    printf("sha256 many: %s (any length), %s (64 and 80 bytes)\n", pk_sha256_multi_implementation(),
+           pk_sha256_multi_fixed_implementation());
     int failed = 0;
     for (size_t i = 0; i < disp.count; i++) {
         const pk_kernel_entry *e = &disp.entries[i];

@@ -576,6 +576,10 @@ Test(cli, small_things_users_met, .timeout = 120)
     cr_assert_eq(run2("selftest"), 0);
     cr_assert_eq(run2("selftest --recalibrate"), 0, "%s", out);
     cr_assert(strstr(out, "(measured now)"), "%s", out);
+    /* The multi-buffer picks are shown; with the fast families off, the portable ones. */
+    cr_assert(strstr(out, "sha256 many: "), "%s", out);
+    cr_assert_eq(run("POWKIT_DISABLE=" TU_FAST_FAMILIES, "selftest"), 0, "%s", out);
+    cr_assert(strstr(out, "sha256 many: ref (any length), ref (64 and 80 bytes)"), "%s", out);
 }
 
 Test(cli, cpuminer_retries_and_affinity_mask, .timeout = 60)
