@@ -761,25 +761,20 @@ static int connect_block(pk_chainstate *cs, const uint8_t *data, size_t len, pk_
     connect_job cj = {cs, height, &pv, *v, 0, 0, 0, src, 0, ""};
     pk_block_beside bs = {connect_beside, &cj};
     int checks = pk_block_verify_beside(&b, data, len, &cs->params, &rep, &e, &pool, &bs);
-    if (cj.src_rc) {
-        /* The source's undo data does not fit the block: an error of the
-         * source, whatever the block's checks say (as before connect). */
-        pk_utxo_rollback(&cs->u);
-        free(pv.first);
-        free(pv.out);
-        pk_block_free(&b);
-        cs->st.ms_parse += (pk_now() - t0) * 1e3;
-        v->valid = 0;
-        snprintf(v->msg, sizeof v->msg, "%s", cj.src_err);
-        return cj.src_rc;
-    }
-    if (checks) {
+    if (cj.src_rc || checks) {
         if (cj.ran)
             pk_utxo_rollback(&cs->u);
         free(pv.first);
         free(pv.out);
         pk_block_free(&b);
         cs->st.ms_parse += (pk_now() - t0) * 1e3;
+        if (cj.src_rc) {
+            /* The source's undo data does not fit the block: an error of
+             * the source, whatever the block's checks say (as before connect). */
+            v->valid = 0;
+            snprintf(v->msg, sizeof v->msg, "%s", cj.src_err);
+            return cj.src_rc;
+        }
         return refuse(v, e.reason ? e.reason : pk_vcode_name(e.code), "%s", e.msg);
     }
     double t1 = pk_now();

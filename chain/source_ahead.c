@@ -35,7 +35,7 @@ typedef struct ahead_source {
     pthread_cond_t filled, drained;
     ahead_item *ring;
     unsigned depth, head, count;
-    int running, quit, ended; /* ended: the last item queued was the end or an error */
+    int running, quit;
     ahead_item last;          /* that item, given again by every next() after it */
     int have_last;
     pthread_t th;
@@ -60,8 +60,6 @@ static void *reader(void *arg)
         pthread_mutex_lock(&a->mu);
         a->ring[(a->head + a->count) % a->depth] = it;
         a->count++;
-        if (it.rc <= 0)
-            a->ended = 1;
         pthread_cond_signal(&a->filled);
         pthread_mutex_unlock(&a->mu);
         if (it.rc <= 0)
@@ -82,7 +80,7 @@ static void stop(ahead_source *a)
     for (unsigned i = 0; i < a->count; i++)
         free(a->ring[(a->head + i) % a->depth].data);
     a->head = a->count = 0;
-    a->quit = a->ended = a->have_last = 0;
+    a->quit = a->have_last = 0;
 }
 
 static int64_t ah_tip(pk_block_source *s, char *err, size_t errlen)

@@ -18,7 +18,6 @@
  * lanes go to SHA-NI alone, where a mostly empty vector would cost more
  * than it hashes. */
 #include <immintrin.h>
-#include <string.h>
 
 #include "sha256_internal.h"
 
